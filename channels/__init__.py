@@ -1,0 +1,1 @@
+"""Channel adapters: native traffic ⇄ InboundMessage / OutboundMessage, and the web app."""

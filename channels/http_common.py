@@ -1,0 +1,127 @@
+"""What every HTTP route shares: JSON errors, the executor for store calls, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from intake.errors import HotlineError, InvalidInput
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(status: int, code: str, message: str, **headers: str) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status, headers=headers or None
+    )
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "hotline_http_requests_total", "HTTP requests", ["route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "hotline_http_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.inbound = Counter(
+            "hotline_inbound_messages_total", "Inbound messages stored", ["channel"], registry=self.registry
+        )
+        self.tickets = Counter(
+            "hotline_tickets_registered_total", "Tickets registered", ["channel"], registry=self.registry
+        )
+
+
+METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+EXECUTOR_KEY: web.AppKey[ThreadPoolExecutor] = web.AppKey("executor", ThreadPoolExecutor)
+
+
+async def in_thread(request: web.Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking store call off the event loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(request.app[EXECUTOR_KEY], functools.partial(fn, *args, **kwargs))
+
+
+def _route_name(request: web.Request) -> str:
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else "unmatched"
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One place maps errors to the contract's JSON; never a stack trace, never HTML on /api."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except HotlineError as exc:
+        status = exc.status
+        return json_error(exc.status, exc.code, exc.message)
+    except web.HTTPException as exc:
+        status = exc.status
+        if exc.status < 400:
+            raise
+        if request.path.startswith("/api") or request.path.startswith("/healthz"):
+            code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+                exc.status, "http_error"
+            )
+            return json_error(exc.status, code, exc.reason)
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return json_error(500, "internal", "内部错误，请稍后再试。Internal error.")
+    finally:
+        metrics = request.app.get(METRICS_KEY)
+        if metrics is not None:
+            route = _route_name(request)
+            metrics.requests.labels(route, str(status)).inc()
+            metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
+class PayloadTooLarge(HotlineError):
+    code = "too_large"
+    status = 413
+
+
+class UnsupportedMediaType(HotlineError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict[str, Any]:
+    """Parse a JSON object body with the checks every API route needs."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("请以 JSON 格式提交。Content-Type must be application/json.")
+    too_large = PayloadTooLarge(f"内容过长。The body is larger than {max_bytes} bytes.")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise too_large
+    body = await request.content.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise too_large
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidInput("请求内容不是有效的 JSON。The body is not valid JSON.", code="bad_json") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("请求内容应为 JSON 对象。The body must be a JSON object.", code="bad_json")
+    return data

@@ -1,0 +1,93 @@
+"""The web process: one aiohttp application (ARCHITECTURE.md "Processes")."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from channels.http_common import (
+    EXECUTOR_KEY,
+    METRICS_KEY,
+    Metrics,
+    errors_middleware,
+    in_thread,
+    json_error,
+    read_json,
+)
+from intake.clock import OffsetClock
+from intake.errors import InvalidInput
+from intake.runtime import Runtime, build_runtime
+from intake.settings import from_env
+
+log = logging.getLogger(__name__)
+RUNTIME_KEY: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME_KEY]
+    result: dict[str, object] = {"ok": True, "redis": "ok", "db": "ok"}
+    checks: dict[str, Callable[[], object]] = {"redis": rt.redis.ping, "db": rt.store.ping}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(in_thread(request, check), timeout=3)
+        except Exception as exc:  # any failure of a store is reported by name
+            result[name] = f"error: {type(exc).__name__}"
+            result["ok"] = False
+    return web.json_response(result, status=200 if result["ok"] else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS_KEY].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def dev_clock(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME_KEY]
+    if not rt.settings.dev_clock or not isinstance(rt.clock, OffsetClock):
+        return json_error(404, "not_found", "Not found")
+    data = await read_json(request)
+    seconds = data.get("advance_seconds")
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not 0 <= seconds <= 10 * 365 * 86400
+    ):
+        raise InvalidInput("advance_seconds must be a number of seconds between 0 and 10 years")
+    clock = rt.clock
+    now = await in_thread(request, clock.advance, float(seconds))
+    return web.json_response({"now": now.isoformat()})
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    """The web process's composition root: every HTTP route of CONTRACT.md is mounted here."""
+    app = web.Application(middlewares=[errors_middleware], client_max_size=2 * 1024 * 1024)
+    app[RUNTIME_KEY] = runtime
+    app[METRICS_KEY] = Metrics()
+
+    async def executor_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[EXECUTOR_KEY] = ThreadPoolExecutor(max_workers=16, thread_name_prefix="store")
+        yield
+        app[EXECUTOR_KEY].shutdown(wait=True)
+
+    app.cleanup_ctx.append(executor_ctx)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/api/dev/clock", dev_clock)
+    return app
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s web %(levelname)s %(name)s %(message)s")
+    settings = from_env()
+    runtime = build_runtime(settings)
+    app = create_app(runtime)
+    web.run_app(app, host=settings.http.host, port=settings.http.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""`make run`: start Redis (embedded unless REDIS_URL is set), migrate SQL, run the Procfile.
+
+Works with or without a terminal; Ctrl-C or SIGTERM stops every process it started, Redis last.
+A Redis that dies is started again from its append-only file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from hotline.embedded_redis import EmbeddedRedis, _die_with_parent
+from intake.errors import ConfigError
+from intake.settings import from_env
+from intake.store.db import migrate
+
+log = logging.getLogger("hotline.run")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s launcher %(message)s")
+    try:
+        settings = from_env()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    embedded: EmbeddedRedis | None = None
+    env = dict(os.environ)
+    env["HOTLINE_DATA"] = str(settings.data_dir.resolve())
+    env["DATABASE_URL"] = settings.database_url
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    if not settings.redis_url:
+        embedded = EmbeddedRedis(settings.data_dir)
+        embedded.start()
+        env["REDIS_URL"] = embedded.url
+        log.info("embedded redis-server at %s (append-only file in %s)", embedded.url, embedded.dir)
+    redis_url = env["REDIS_URL"]
+    migrate(settings.database_url)
+
+    stopping = False
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+
+    honcho = ROOT / ".venv" / "bin" / "honcho"
+    cmd = [
+        str(honcho) if honcho.exists() else "honcho",
+        "-f",
+        str(ROOT / "Procfile"),
+        "-d",
+        str(ROOT),
+        "start",
+    ]
+    procs = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: S603
+
+    host, port = settings.http.host, settings.http.port
+    print(
+        "\nHotline Gateway is starting:\n"
+        f"  chat page     http://{host}:{port}/chat/\n"
+        f"  agent console http://{host}:{port}/console/\n"
+        f"  health        http://{host}:{port}/healthz\n"
+        f"  SMTP          {settings.smtp} (mail to {settings.mailbox})\n"
+        f"  API token     {settings.api_token}\n"
+        f"  redis         {redis_url}\n"
+        f"  database      {settings.database_url}\n"
+        f"  policy        {settings.policy}\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    code = 0
+    try:
+        while not stopping:
+            rc = procs.poll()
+            if rc is not None:
+                code = rc
+                break
+            if embedded is not None and not embedded.alive():
+                log.warning("redis-server died; starting it again from its append-only file")
+                try:
+                    embedded.start()
+                except RuntimeError as exc:
+                    log.error("could not restart redis: %s", exc)
+            time.sleep(0.5)
+    finally:
+        if procs.poll() is None:
+            # honcho forwards SIGTERM to every process of the Procfile and waits for them.
+            procs.send_signal(signal.SIGTERM)
+            try:
+                procs.wait(20)
+            except subprocess.TimeoutExpired:
+                procs.kill()
+                procs.wait()
+        if embedded is not None:
+            embedded.stop()
+        log.info("stopped")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

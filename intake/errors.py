@@ -1,0 +1,56 @@
+"""One root exception and a few precise subclasses; the web layer maps them to JSON errors."""
+
+from __future__ import annotations
+
+
+class HotlineError(Exception):
+    """Root of every error the product raises on purpose."""
+
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class ConfigError(HotlineError):
+    """A setting or data file is wrong; start-up stops with one line naming it."""
+
+    code = "config"
+    status = 500
+
+
+class InvalidInput(HotlineError):
+    code = "invalid_input"
+    status = 400
+
+
+class Unauthorized(HotlineError):
+    code = "unauthorized"
+    status = 401
+
+
+class NotFound(HotlineError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(HotlineError):
+    """The request does not fit the ticket's state (e.g. an extension past the profile's count)."""
+
+    code = "conflict"
+    status = 409
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+class StoreUnavailable(HotlineError):
+    """A store cannot be reached; the caller answers with a retryable status."""
+
+    code = "store_unavailable"
+    status = 503

@@ -1,0 +1,183 @@
+"""The vocabulary every layer shares: channels, addresses, messages, ticket words.
+
+The string values are fixed by CONTRACT.md; outside test suites compare against them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class Channel(StrEnum):
+    """The ways a citizen reaches the hotline (CONTRACT.md "Channel words")."""
+
+    WEBCHAT = "webchat"
+    TELEGRAM = "telegram"
+    EMAIL = "email"
+    SMS = "sms"
+    PHONE = "phone"
+
+    @property
+    def is_online(self) -> bool:
+        """Online channels get one written notice for missing information (guangzhou §12)."""
+        return self is not Channel.PHONE
+
+
+class Category(StrEnum):
+    """The regulations' own category words (guangzhou §45, guangxi §25)."""
+
+    CONSULTATION = "咨询"
+    HELP = "求助"
+    COMPLAINT = "投诉"
+    REPORT = "举报"
+    SUGGESTION = "意见建议"
+    PRAISE = "表扬"
+
+
+class TicketStatus(StrEnum):
+    """Status words of CONTRACT.md, exactly."""
+
+    COLLECTING = "collecting"
+    AWAITING_SUPPLEMENT = "awaiting_supplement"
+    REGISTERED = "registered"
+    DISPATCHED = "dispatched"
+    SIGNED = "signed"
+    EXTENDED = "extended"
+    COMPLETED = "completed"
+    REHANDLING = "rehandling"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+    REJECTED = "rejected"
+    REDIRECTED = "redirected"
+
+    @property
+    def is_open(self) -> bool:
+        """A ticket the citizen can still add to, query or withdraw."""
+        return self in _OPEN_STATUSES
+
+
+_OPEN_STATUSES = frozenset(
+    {
+        TicketStatus.REGISTERED,
+        TicketStatus.DISPATCHED,
+        TicketStatus.SIGNED,
+        TicketStatus.EXTENDED,
+        TicketStatus.REHANDLING,
+    }
+)
+
+
+class Field(StrEnum):
+    """Registration fields of a category template (huizhou §9, guangzhou §11-12)."""
+
+    NAME = "name"  # 称呼/姓名
+    PHONE = "phone"  # 联系电话
+    ID_NUMBER = "id_number"  # 身份证号
+    HOME_ADDRESS = "home_address"  # the citizen's own address
+    SUBJECT = "subject"  # 涉事主体 (unit, shop, person involved)
+    ADDRESS = "address"  # 事发地址 (where it happens)
+    CONTENT = "content"  # 具体情况
+    DEMAND = "demand"  # 诉求要求
+
+    @property
+    def label(self) -> str:
+        """The short zh-CN name used in prompts to the citizen."""
+        return FIELD_LABELS[self]
+
+    @property
+    def is_personal(self) -> bool:
+        """Personal items the citizen may ask to hide (guangzhou §9)."""
+        return self in PERSONAL_FIELDS
+
+
+FIELD_LABELS: dict[Field, str] = {
+    Field.NAME: "您的称呼",
+    Field.PHONE: "联系电话",
+    Field.ID_NUMBER: "身份证号码",
+    Field.HOME_ADDRESS: "您的住址",
+    Field.SUBJECT: "涉及的单位或对象",
+    Field.ADDRESS: "事发地址",
+    Field.CONTENT: "具体情况",
+    Field.DEMAND: "您的诉求",
+}
+
+PERSONAL_FIELDS = frozenset({Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS})
+
+
+class EventType(StrEnum):
+    """Back-office events of CONTRACT.md, plus the system's own steps."""
+
+    REGISTERED = "registered"
+    DISPATCHED = "dispatched"
+    SIGNED = "signed"
+    RETURNED = "returned"
+    EXTENSION_APPROVED = "extension_approved"
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"
+    SUPPLEMENTED = "supplemented"
+    EVALUATED = "evaluated"
+    CLOSED = "closed"
+
+
+class DeliveryState(StrEnum):
+    """Outbound delivery outcomes (RELIABILITY.md §6: delivered, failed, uncertain)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a citizen is reached: a web-chat session id, a chat id, an email, an E.164 phone."""
+
+    channel: Channel
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A reference to a stored attachment; the bytes stay where the channel put them."""
+
+    filename: str
+    content_type: str
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message from a citizen, with nothing channel-specific left in it."""
+
+    address: Address
+    text: str
+    received_at: datetime
+    native_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    thread_ticket: str | None = None  # ticket number the channel found in the thread (mail subject tag)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A reply the dialog wants sent; ``choices`` degrade to numbered lines on text-only channels."""
+
+    text: str
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message to deliver, keyed so that nobody receives it twice."""
+
+    address: Address
+    text: str
+    idempotency_key: str
+    choices: tuple[str, ...] = ()
+    ticket_number: str | None = None
+    subject: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)

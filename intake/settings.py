@@ -1,0 +1,208 @@
+"""One Settings object, read once from the environment and an optional TOML file.
+
+Names are CONTRACT.md's. A bad value stops start-up with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from intake.errors import ConfigError
+
+POLICIES = ("guangzhou", "huizhou", "shaoyang", "guangxi", "quxian")
+SMS_GATEWAYS = ("stub", "http")
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    http: HostPort = field(default_factory=lambda: HostPort("127.0.0.1", 8080))
+    smtp: HostPort = field(default_factory=lambda: HostPort("127.0.0.1", 2525))
+    mailbox: str = "12345@hotline.local"
+    smtp_relay: HostPort | None = None
+    policy: str = "guangzhou"
+    sms: str = "stub"
+    sms_api_url: str | None = None
+    api_token: str = ""
+    secret_key: bytes = b""
+    dev_clock: bool = False
+    telegram_token: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str = ""
+    console_password: str | None = None
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "hotline.sqlite3"
+
+    @property
+    def holidays_dir(self) -> Path:
+        """Operator overrides for years the calendar library does not know yet."""
+        return self.data_dir / "holidays"
+
+
+def _hostport(name: str, value: str) -> HostPort:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name}: expected host:port, got {value!r}")
+    return HostPort(host.strip("[]"), int(port))
+
+
+def _bool(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in {"1", "true", "yes", "on"}:
+        return True
+    if v in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name}: expected 0 or 1, got {value!r}")
+
+
+def _key(name: str, value: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(value.strip() + "=" * (-len(value.strip()) % 4))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: not base64 ({exc})") from None
+    if len(raw) != 32:
+        raise ConfigError(f"{name}: must be 32 bytes, base64-encoded (got {len(raw)} bytes)")
+    return raw
+
+
+def _load_toml(path: str) -> dict[str, str]:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"HOTLINE_CONFIG: cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"HOTLINE_CONFIG: {path}: {exc}") from None
+    out: dict[str, str] = {}
+    for k, v in data.items():
+        if isinstance(v, bool):
+            v = "1" if v else "0"
+        out[k.upper()] = str(v)
+    return out
+
+
+def load_key_file(path: Path) -> bytes:
+    """Read the at-rest key, creating it (mode 0600) on first run."""
+    if path.exists():
+        return _key(f"HOTLINE_SECRET_KEY (file {path})", path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(base64.urlsafe_b64encode(raw).decode())
+    return raw
+
+
+def load_token_file(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token)
+    return token
+
+
+def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool = True) -> Settings:
+    """Build Settings from the environment (and the TOML file named by HOTLINE_CONFIG).
+
+    Environment variables win over the file. Missing secrets are generated into the data folder
+    on first run, so every process of one installation shares them.
+    """
+    env = dict(os.environ if environ is None else environ)
+    if env.get("HOTLINE_CONFIG"):
+        file_values = _load_toml(env["HOTLINE_CONFIG"])
+        env = {**file_values, **env}
+
+    s = Settings()
+    data_dir = Path(env.get("HOTLINE_DATA", "var"))
+    changes: dict[str, object] = {"data_dir": data_dir}
+    if "HOTLINE_HTTP" in env:
+        changes["http"] = _hostport("HOTLINE_HTTP", env["HOTLINE_HTTP"])
+    if "HOTLINE_SMTP" in env:
+        changes["smtp"] = _hostport("HOTLINE_SMTP", env["HOTLINE_SMTP"])
+    if env.get("HOTLINE_SMTP_RELAY"):
+        changes["smtp_relay"] = _hostport("HOTLINE_SMTP_RELAY", env["HOTLINE_SMTP_RELAY"])
+    if "HOTLINE_MAILBOX" in env:
+        mailbox = env["HOTLINE_MAILBOX"].strip().lower()
+        if mailbox.count("@") != 1 or mailbox.startswith("@") or mailbox.endswith("@"):
+            raise ConfigError(f"HOTLINE_MAILBOX: not an email address: {env['HOTLINE_MAILBOX']!r}")
+        changes["mailbox"] = mailbox
+    if "HOTLINE_POLICY" in env:
+        policy = env["HOTLINE_POLICY"].strip()
+        if policy not in POLICIES and not policy.endswith(".toml"):
+            raise ConfigError(f"HOTLINE_POLICY: unknown profile {policy!r} (one of {', '.join(POLICIES)})")
+        changes["policy"] = policy
+    if "HOTLINE_SMS" in env:
+        sms = env["HOTLINE_SMS"].strip()
+        if sms not in SMS_GATEWAYS:
+            raise ConfigError(f"HOTLINE_SMS: unknown gateway {sms!r} (one of {', '.join(SMS_GATEWAYS)})")
+        changes["sms"] = sms
+    if env.get("HOTLINE_SMS_API_URL"):
+        changes["sms_api_url"] = env["HOTLINE_SMS_API_URL"]
+    if "HOTLINE_DEV_CLOCK" in env:
+        changes["dev_clock"] = _bool("HOTLINE_DEV_CLOCK", env["HOTLINE_DEV_CLOCK"])
+    for var, attr in (
+        ("TELEGRAM_TOKEN", "telegram_token"),
+        ("TELEGRAM_WEBHOOK_SECRET", "telegram_webhook_secret"),
+        ("HOTLINE_CONSOLE_PASSWORD", "console_password"),
+    ):
+        if env.get(var):
+            changes[attr] = env[var]
+    if env.get("TELEGRAM_API_BASE"):
+        base = env["TELEGRAM_API_BASE"].rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            raise ConfigError(f"TELEGRAM_API_BASE: expected an http(s) URL, got {base!r}")
+        changes["telegram_api_base"] = base
+
+    if env.get("DATABASE_URL"):
+        url = env["DATABASE_URL"]
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://") :]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        if not url.startswith(("sqlite", "postgresql")):
+            raise ConfigError(
+                f"DATABASE_URL: only sqlite and postgresql are supported, got {url.split(':')[0]!r}"
+            )
+        changes["database_url"] = url
+    else:
+        changes["database_url"] = f"sqlite:///{(data_dir / 'hotline.sqlite3').resolve()}"
+    if env.get("REDIS_URL"):
+        url = env["REDIS_URL"]
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"REDIS_URL: expected redis://, rediss:// or unix://, got {url!r}")
+        changes["redis_url"] = url
+
+    if env.get("HOTLINE_SECRET_KEY"):
+        changes["secret_key"] = _key("HOTLINE_SECRET_KEY", env["HOTLINE_SECRET_KEY"])
+    elif create_secrets:
+        changes["secret_key"] = load_key_file(data_dir / "secret.key")
+    if env.get("HOTLINE_API_TOKEN"):
+        token = env["HOTLINE_API_TOKEN"].strip()
+        if len(token) < 16:
+            raise ConfigError("HOTLINE_API_TOKEN: must be at least 16 characters")
+        changes["api_token"] = token
+    elif create_secrets:
+        changes["api_token"] = load_token_file(data_dir / "api-token")
+    return replace(s, **changes)  # type: ignore[arg-type]

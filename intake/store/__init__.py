@@ -1,0 +1,7 @@
+"""The SQL system of record (ARCHITECTURE.md "Stores")."""
+
+from intake.store.db import make_engine, migrate
+from intake.store.schema import metadata
+from intake.store.sql import SqlStore, StoredTicket
+
+__all__ = ["SqlStore", "StoredTicket", "make_engine", "metadata", "migrate"]

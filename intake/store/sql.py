@@ -1,0 +1,675 @@
+"""SqlStore: the one gateway to the system of record.
+
+Personal data is encrypted here and nowhere else; callers hand in and get back plain values.
+Every write that must reach the queue writes its outbox row in the same transaction
+(ARCHITECTURE.md "Stores").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, Row, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from intake.clock import Clock
+from intake.crypto import Cipher
+from intake.errors import NotFound
+from intake.model import (
+    SHANGHAI,
+    Address,
+    Channel,
+    DeliveryState,
+    Field,
+    InboundMessage,
+    TicketStatus,
+)
+from intake.store.schema import (
+    audit_log,
+    counters,
+    evaluations,
+    messages_in,
+    messages_out,
+    outbox,
+    ticket_events,
+    tickets,
+)
+
+CONTACT_FIELDS = (Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTicket:
+    id: int
+    number: str | None
+    status: TicketStatus
+    category: str | None
+    channel: Channel
+    address: Address
+    policy: str
+    urgent_class: str | None
+    anonymous: bool
+    hidden: frozenset[Field]
+    contact: Mapping[Field, str]
+    fields: Mapping[Field, str]
+    unit: str | None
+    helper_units: tuple[str, ...]
+    deadline: datetime | None
+    deadline_provisional: bool
+    supplement_due_at: datetime | None
+    evaluation_due_at: datetime | None
+    extensions: int
+    rehandling_round: int
+    returns: int
+    warning: str | None
+    reason: str | None
+    created_at: datetime
+    registered_at: datetime | None
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    type: str
+    actor: str
+    at: datetime
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOutbound:
+    id: int
+    idempotency_key: str
+    address: Address
+    text: str
+    choices: tuple[str, ...]
+    subject: str | None
+    kind: str
+    ticket_id: int | None
+    state: DeliveryState
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxJob:
+    id: int
+    job: str
+    key: str
+    payload: Mapping[str, Any]
+    attempts: int
+
+
+@dataclass(slots=True)
+class TicketDraft:
+    """What the dialog hands to the store to create or update a ticket row."""
+
+    channel: Channel
+    address: Address
+    policy: str
+    status: TicketStatus = TicketStatus.COLLECTING
+    category: str | None = None
+    urgent_class: str | None = None
+    anonymous: bool = False
+    hidden: frozenset[Field] = frozenset()
+    values: dict[Field, str] = field(default_factory=dict)
+
+
+class SqlStore:
+    def __init__(self, engine: Engine, cipher: Cipher, clock: Clock) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.clock = clock
+
+    # -- addresses ---------------------------------------------------------------------------
+    def address_key(self, address: Address) -> str:
+        return self.cipher.blind_index(f"{address.channel.value}:{address.value}")
+
+    # -- health --------------------------------------------------------------------------------
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(1)).scalar_one()
+
+    # -- inbound -------------------------------------------------------------------------------
+    def save_inbound(
+        self, msg: InboundMessage, *, raw: str | None = None, flags: str = "", job: str | None = None
+    ) -> tuple[int, bool]:
+        """Store a message before anything else can fail. Returns (id, newly_stored).
+
+        A native id seen before (a replayed Telegram update, a resent mail) returns the first
+        row, so a retry never stores a message twice (RELIABILITY.md T2, M5). With ``job``, an
+        outbox row for that job is written in the same transaction.
+        """
+        values = {
+            "channel": msg.address.channel.value,
+            "address_key": self.address_key(msg.address),
+            "address_enc": self.cipher.encrypt(msg.address.value),
+            "text_enc": self.cipher.encrypt(msg.text),
+            "raw_enc": self.cipher.encrypt_opt(raw),
+            "native_id": msg.native_id,
+            "received_at": msg.received_at,
+            "flags": flags,
+        }
+        try:
+            with self.engine.begin() as conn:
+                pk = conn.execute(insert(messages_in).values(**values)).inserted_primary_key
+                assert pk is not None
+                new_id = int(pk[0])
+                if job is not None:
+                    # Processed later by a worker; the outbox row commits with the message.
+                    self.add_outbox(conn, job, f"{job}:{new_id}", {"message_id": new_id})
+                return new_id, True
+        except IntegrityError:
+            if msg.native_id is None:
+                raise
+            with self.engine.connect() as conn:
+                existing = conn.execute(
+                    select(messages_in.c.id).where(
+                        messages_in.c.channel == msg.address.channel.value,
+                        messages_in.c.native_id == msg.native_id,
+                    )
+                ).scalar_one()
+            return int(existing), False
+
+    def mark_inbound(
+        self, message_id: int, *, ticket_id: int | None = None, flags: str | None = None
+    ) -> None:
+        values: dict[str, Any] = {"processed_at": self.clock.now()}
+        if ticket_id is not None:
+            values["ticket_id"] = ticket_id
+        if flags is not None:
+            values["flags"] = flags
+        with self.engine.begin() as conn:
+            conn.execute(update(messages_in).where(messages_in.c.id == message_id).values(**values))
+
+    def get_inbound(self, message_id: int) -> tuple[InboundMessage, str | None]:
+        """The stored message and its raw native form."""
+        with self.engine.connect() as conn:
+            r = conn.execute(select(messages_in).where(messages_in.c.id == message_id)).first()
+        if r is None:
+            raise NotFound(f"inbound message {message_id} not found")
+        msg = InboundMessage(
+            address=Address(Channel(r.channel), self.cipher.decrypt(r.address_enc)),
+            text=self.cipher.decrypt(r.text_enc),
+            received_at=r.received_at,
+            native_id=r.native_id,
+        )
+        return msg, self.cipher.decrypt_opt(r.raw_enc)
+
+    def inbound_texts(self, address: Address, limit: int = 50) -> list[tuple[int, str, datetime]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(messages_in.c.id, messages_in.c.text_enc, messages_in.c.received_at)
+                .where(messages_in.c.address_key == self.address_key(address))
+                .order_by(messages_in.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [(r.id, self.cipher.decrypt(r.text_enc), r.received_at) for r in reversed(rows)]
+
+    def count_inbound(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(messages_in)).scalar_one())
+
+    # -- outbound ------------------------------------------------------------------------------
+    def record_outbound(
+        self,
+        address: Address,
+        text: str,
+        *,
+        key: str,
+        kind: str,
+        ticket_id: int | None = None,
+        choices: Sequence[str] = (),
+        subject: str | None = None,
+        state: DeliveryState = DeliveryState.PENDING,
+        conn: Connection | None = None,
+    ) -> tuple[int, bool]:
+        """Store a message to send, keyed for idempotency. Returns (id, newly_stored)."""
+        now = self.clock.now()
+        values = {
+            "idempotency_key": key,
+            "channel": address.channel.value,
+            "address_key": self.address_key(address),
+            "address_enc": self.cipher.encrypt(address.value),
+            "text_enc": self.cipher.encrypt(text),
+            "choices": json.dumps(list(choices), ensure_ascii=False) if choices else None,
+            "subject": subject,
+            "kind": kind,
+            "ticket_id": ticket_id,
+            "state": state.value,
+            "created_at": now,
+            "next_attempt_at": now if state is DeliveryState.PENDING else None,
+            "delivered_at": now if state is DeliveryState.DELIVERED else None,
+        }
+        if conn is not None:
+            return self._insert_outbound(conn, values)
+        with self.engine.begin() as c:
+            return self._insert_outbound(c, values)
+
+    def _insert_outbound(self, conn: Connection, values: dict[str, Any]) -> tuple[int, bool]:
+        stmt = self._upsert_ignore(conn, messages_out, values, "idempotency_key").returning(messages_out.c.id)
+        new_id = conn.execute(stmt).scalar_one_or_none()
+        if new_id is not None:
+            return int(new_id), True
+        existing = conn.execute(
+            select(messages_out.c.id).where(messages_out.c.idempotency_key == values["idempotency_key"])
+        ).scalar_one()
+        return int(existing), False
+
+    @staticmethod
+    def _upsert_ignore(conn: Connection, table: Any, values: dict[str, Any], key: str) -> Any:
+        if conn.dialect.name == "postgresql":
+            return postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
+        return sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
+
+    def _outbound(self, r: Row[Any]) -> StoredOutbound:
+        return StoredOutbound(
+            id=r.id,
+            idempotency_key=r.idempotency_key,
+            address=Address(Channel(r.channel), self.cipher.decrypt(r.address_enc)),
+            text=self.cipher.decrypt(r.text_enc),
+            choices=tuple(json.loads(r.choices)) if r.choices else (),
+            subject=r.subject,
+            kind=r.kind,
+            ticket_id=r.ticket_id,
+            state=DeliveryState(r.state),
+            attempts=r.attempts,
+            last_error=r.last_error,
+            created_at=r.created_at,
+            delivered_at=r.delivered_at,
+        )
+
+    def get_outbound(self, outbound_id: int) -> StoredOutbound:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(messages_out).where(messages_out.c.id == outbound_id)).first()
+        if r is None:
+            raise NotFound(f"outbound message {outbound_id} not found")
+        return self._outbound(r)
+
+    def outbound_for(
+        self, address: Address, *, after_id: int = 0, states: Iterable[DeliveryState] | None = None
+    ) -> list[StoredOutbound]:
+        """Messages to one address after an id, oldest first (web-chat polling, stub outboxes)."""
+        q = select(messages_out).where(
+            messages_out.c.address_key == self.address_key(address), messages_out.c.id > after_id
+        )
+        if states is not None:
+            q = q.where(messages_out.c.state.in_([s.value for s in states]))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(messages_out.c.id)).all()
+        return [self._outbound(r) for r in rows]
+
+    def outbound_by_state(self, state: DeliveryState, limit: int = 100) -> list[StoredOutbound]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(messages_out)
+                .where(messages_out.c.state == state.value)
+                .order_by(messages_out.c.id)
+                .limit(limit)
+            ).all()
+        return [self._outbound(r) for r in rows]
+
+    def due_outbound(self, now: datetime, limit: int = 500) -> list[int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(messages_out.c.id)
+                .where(
+                    messages_out.c.state == DeliveryState.PENDING.value,
+                    or_(messages_out.c.next_attempt_at.is_(None), messages_out.c.next_attempt_at <= now),
+                )
+                .order_by(messages_out.c.id)
+                .limit(limit)
+            ).all()
+        return [r.id for r in rows]
+
+    def mark_delivery(
+        self,
+        outbound_id: int,
+        state: DeliveryState,
+        *,
+        error: str | None = None,
+        provider_id: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """Record a delivery attempt. Only a pending row changes: a second worker finishing the
+        same message finds it already settled and does nothing (never delivered twice)."""
+        now = self.clock.now()
+        values: dict[str, Any] = {
+            "state": state.value,
+            "attempts": messages_out.c.attempts + 1,
+            "last_error": error,
+            "next_attempt_at": retry_at,
+        }
+        if provider_id is not None:
+            values["provider_id"] = provider_id
+        if state is DeliveryState.DELIVERED:
+            values["delivered_at"] = now
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(messages_out)
+                .where(
+                    messages_out.c.id == outbound_id,
+                    messages_out.c.state == DeliveryState.PENDING.value,
+                )
+                .values(**values)
+            )
+            return bool(res.rowcount)
+
+    # -- tickets -------------------------------------------------------------------------------
+    def _split_values(self, values: Mapping[Field, str]) -> tuple[str | None, str | None]:
+        contact = {f.value: v for f, v in values.items() if f in CONTACT_FIELDS}
+        other = {f.value: v for f, v in values.items() if f not in CONTACT_FIELDS}
+        return (
+            self.cipher.encrypt_json(contact) if contact else None,
+            self.cipher.encrypt_json(other) if other else None,
+        )
+
+    def create_ticket(self, draft: TicketDraft, *, conn: Connection | None = None) -> int:
+        now = self.clock.now()
+        contact_enc, fields_enc = self._split_values(draft.values)
+        values = {
+            "status": draft.status.value,
+            "category": draft.category,
+            "channel": draft.channel.value,
+            "address_key": self.address_key(draft.address),
+            "address_enc": self.cipher.encrypt(draft.address.value),
+            "policy": draft.policy,
+            "urgent_class": draft.urgent_class,
+            "anonymous": draft.anonymous,
+            "hidden_fields": ",".join(sorted(f.value for f in draft.hidden)),
+            "contact_enc": contact_enc,
+            "fields_enc": fields_enc,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        if conn is None:
+            with self.engine.begin() as c:
+                pk = c.execute(insert(tickets).values(**values)).inserted_primary_key
+        else:
+            pk = conn.execute(insert(tickets).values(**values)).inserted_primary_key
+        assert pk is not None
+        return int(pk[0])
+
+    def update_ticket(self, ticket_id: int, *, conn: Connection | None = None, **changes: Any) -> None:
+        """Update columns; ``values=`` (a Field→str mapping) replaces the encrypted fields."""
+        row: dict[str, Any] = {"updated_at": self.clock.now(), "version": tickets.c.version + 1}
+        for k, v in changes.items():
+            if k == "values":
+                row["contact_enc"], row["fields_enc"] = self._split_values(v)
+            elif k == "hidden":
+                row["hidden_fields"] = ",".join(sorted(f.value for f in v))
+            elif k == "status":
+                row["status"] = TicketStatus(v).value
+            else:
+                row[k] = v
+        stmt = update(tickets).where(tickets.c.id == ticket_id).values(**row)
+        if conn is None:
+            with self.engine.begin() as c:
+                c.execute(stmt)
+        else:
+            conn.execute(stmt)
+
+    def next_number(self, conn: Connection, when: datetime) -> str:
+        """A human-friendly, sortable number unique across processes: ``20261121-000123``.
+
+        One counter row per Shanghai day, bumped with an atomic upsert in the caller's
+        transaction, so two processes never draw the same number.
+        """
+        day = when.astimezone(SHANGHAI).strftime("%Y%m%d")
+        name = f"ticket:{day}"
+        if conn.dialect.name == "postgresql":
+            stmt: Any = postgresql.insert(counters).values(name=name, value=1)
+        else:
+            stmt = sqlite.insert(counters).values(name=name, value=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"value": counters.c.value + 1}
+        ).returning(counters.c.value)
+        value = int(conn.execute(stmt).scalar_one())
+        return f"{day}-{value:06d}"
+
+    def register(
+        self,
+        ticket_id: int,
+        *,
+        deadline: datetime | None,
+        deadline_provisional: bool,
+        actor: str = "citizen",
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Give a draft its number, status ``registered``, the event and the dispatch outbox row,
+        all in one transaction (ARCHITECTURE.md step 3)."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            current = conn.execute(
+                select(tickets.c.number, tickets.c.status).where(tickets.c.id == ticket_id)
+            ).first()
+            if current is None:
+                raise NotFound(f"ticket {ticket_id} not found")
+            if current.number is not None:
+                return str(current.number)
+            number = self.next_number(conn, now)
+            self.update_ticket(
+                ticket_id,
+                conn=conn,
+                number=number,
+                status=TicketStatus.REGISTERED,
+                registered_at=now,
+                deadline=deadline,
+                deadline_provisional=deadline_provisional,
+                supplement_due_at=None,
+                **dict(extra or {}),
+            )
+            self.add_event(conn, ticket_id, "registered", actor, {})
+            self.add_outbox(conn, "dispatch", f"dispatch:{ticket_id}", {"ticket_id": ticket_id})
+        return number
+
+    def _ticket(self, r: Row[Any]) -> StoredTicket:
+        contact = self.cipher.decrypt_json(r.contact_enc) or {}
+        other = self.cipher.decrypt_json(r.fields_enc) or {}
+        return StoredTicket(
+            id=r.id,
+            number=r.number,
+            status=TicketStatus(r.status),
+            category=r.category,
+            channel=Channel(r.channel),
+            address=Address(Channel(r.channel), self.cipher.decrypt(r.address_enc)),
+            policy=r.policy,
+            urgent_class=r.urgent_class,
+            anonymous=bool(r.anonymous),
+            hidden=frozenset(Field(x) for x in r.hidden_fields.split(",") if x),
+            contact={Field(k): v for k, v in contact.items()},
+            fields={Field(k): v for k, v in other.items()},
+            unit=r.unit,
+            helper_units=tuple(x for x in (r.helper_units or "").split(",") if x),
+            deadline=r.deadline,
+            deadline_provisional=bool(r.deadline_provisional),
+            supplement_due_at=r.supplement_due_at,
+            evaluation_due_at=r.evaluation_due_at,
+            extensions=r.extensions,
+            rehandling_round=r.rehandling_round,
+            returns=r.returns,
+            warning=r.warning,
+            reason=r.reason,
+            created_at=r.created_at,
+            registered_at=r.registered_at,
+            updated_at=r.updated_at,
+            version=r.version,
+        )
+
+    def get_ticket(self, ticket_id: int) -> StoredTicket:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+        if r is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        return self._ticket(r)
+
+    def find_ticket(self, number: str) -> StoredTicket:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(tickets).where(tickets.c.number == number)).first()
+        if r is None:
+            raise NotFound(f"ticket {number} not found")
+        return self._ticket(r)
+
+    def tickets_for(
+        self, address: Address, statuses: Iterable[TicketStatus] | None = None
+    ) -> list[StoredTicket]:
+        q = select(tickets).where(tickets.c.address_key == self.address_key(address))
+        if statuses is not None:
+            q = q.where(tickets.c.status.in_([s.value for s in statuses]))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(tickets.c.id)).all()
+        return [self._ticket(r) for r in rows]
+
+    def list_tickets(
+        self,
+        *,
+        status: str | None = None,
+        channel: str | None = None,
+        since: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+        numbered_only: bool = True,
+    ) -> list[StoredTicket]:
+        conds: list[ColumnElement[bool]] = []
+        if numbered_only:
+            conds.append(tickets.c.number.is_not(None))
+        if status:
+            conds.append(tickets.c.status == status)
+        if channel:
+            conds.append(tickets.c.channel == channel)
+        if since:
+            conds.append(tickets.c.created_at >= since)
+        if before_id:
+            conds.append(tickets.c.id < before_id)
+        q = select(tickets).where(and_(*conds)).order_by(tickets.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [self._ticket(r) for r in rows]
+
+    # -- events --------------------------------------------------------------------------------
+    def add_event(
+        self,
+        conn: Connection,
+        ticket_id: int,
+        type_: str,
+        actor: str,
+        data: Mapping[str, Any],
+        *,
+        key: str | None = None,
+    ) -> bool:
+        """Append an event; with a key, a repeat is a no-op (returns False)."""
+        values = {
+            "ticket_id": ticket_id,
+            "type": type_,
+            "actor": actor,
+            "at": self.clock.now(),
+            "data": json.dumps(dict(data), ensure_ascii=False, default=str),
+            "idempotency_key": key,
+        }
+        if key is None:
+            conn.execute(insert(ticket_events).values(**values))
+            return True
+        stmt = self._upsert_ignore(conn, ticket_events, values, "idempotency_key").returning(
+            ticket_events.c.id
+        )
+        return conn.execute(stmt).scalar_one_or_none() is not None
+
+    def events(self, ticket_id: int) -> list[StoredEvent]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ticket_events)
+                .where(ticket_events.c.ticket_id == ticket_id)
+                .order_by(ticket_events.c.id)
+            ).all()
+        return [StoredEvent(r.id, r.type, r.actor, r.at, json.loads(r.data)) for r in rows]
+
+    # -- evaluations ---------------------------------------------------------------------------
+    def record_evaluation(
+        self, conn: Connection, ticket_id: int, round_: int, level: str | None, source: str
+    ) -> bool:
+        values = {
+            "ticket_id": ticket_id,
+            "round": round_,
+            "level": level,
+            "at": self.clock.now(),
+            "source": source,
+        }
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(evaluations).values(**values))
+        except IntegrityError:
+            return False
+        return True
+
+    def evaluation(self, ticket_id: int) -> tuple[str | None, int] | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                select(evaluations.c.level, evaluations.c.round)
+                .where(evaluations.c.ticket_id == ticket_id)
+                .order_by(evaluations.c.round.desc())
+                .limit(1)
+            ).first()
+        return None if r is None else (r.level, r.round)
+
+    # -- outbox --------------------------------------------------------------------------------
+    def add_outbox(self, conn: Connection, job: str, key: str, payload: Mapping[str, Any]) -> bool:
+        values = {
+            "job": job,
+            "key": key,
+            "payload": json.dumps(dict(payload), ensure_ascii=False),
+            "created_at": self.clock.now(),
+            "attempts": 0,
+        }
+        stmt = self._upsert_ignore(conn, outbox, values, "key").returning(outbox.c.id)
+        return conn.execute(stmt).scalar_one_or_none() is not None
+
+    def outbox_to_enqueue(self, now: datetime, stale_after: timedelta, limit: int = 500) -> list[OutboxJob]:
+        """Jobs never enqueued, or enqueued long ago and still not done (lost with Redis)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(outbox)
+                .where(
+                    outbox.c.done_at.is_(None),
+                    or_(outbox.c.enqueued_at.is_(None), outbox.c.enqueued_at < now - stale_after),
+                )
+                .order_by(outbox.c.id)
+                .limit(limit)
+            ).all()
+        return [OutboxJob(r.id, r.job, r.key, json.loads(r.payload), r.attempts) for r in rows]
+
+    def mark_enqueued(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(ids)))
+                .values(enqueued_at=self.clock.now(), attempts=outbox.c.attempts + 1)
+            )
+
+    def mark_done(self, key: str, *, conn: Connection | None = None, error: str | None = None) -> None:
+        stmt = update(outbox).where(outbox.c.key == key).values(done_at=self.clock.now(), last_error=error)
+        if conn is None:
+            with self.engine.begin() as c:
+                c.execute(stmt)
+        else:
+            conn.execute(stmt)
+
+    # -- audit ---------------------------------------------------------------------------------
+    def audit(self, actor: str, action: str, target: str | None = None, detail: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(audit_log).values(
+                    at=self.clock.now(), actor=actor, action=action, target=target, detail=detail
+                )
+            )

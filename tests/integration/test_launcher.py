@@ -1,0 +1,133 @@
+"""`make run`'s launcher on a fresh data folder: up within 60 s, survives a Redis SIGKILL,
+and leaves no process behind on SIGTERM or Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def processes_of(data_dir: Path) -> list[int]:
+    """Every live process started for this data folder (by environment or command line)."""
+    found = []
+    needle = str(data_dir).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            blob = (entry / "environ").read_bytes() + (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if needle in blob and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def health(port: int) -> dict[str, object] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            return json.loads(resp.read())
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def launched(data_dir: Path, http: int, smtp: int) -> Iterator[subprocess.Popen[bytes]]:
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+    env.update(HOTLINE_DATA=str(data_dir), HOTLINE_HTTP=f"127.0.0.1:{http}", HOTLINE_SMTP=f"127.0.0.1:{smtp}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotline.run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in processes_of(data_dir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def wait_healthy(port: int, timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        h = health(port)
+        if h is not None and h.get("ok"):
+            return time.monotonic() - started
+        time.sleep(0.25)
+    raise AssertionError(f"/healthz not 200 within {timeout}s")
+
+
+def redis_pid(data_dir: Path) -> int:
+    for pid in processes_of(data_dir):
+        if b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+    raise AssertionError("no embedded redis-server found")
+
+
+def stop_and_check_nothing_left(proc: subprocess.Popen[bytes], data_dir: Path, sig: int) -> None:
+    proc.send_signal(sig)
+    proc.wait(30)
+    deadline = time.monotonic() + 10
+    while processes_of(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_of(data_dir) == []
+
+
+def test_make_run_starts_everything_keeps_redis_data_and_stops_cleanly(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    http, smtp = free_port(), free_port()
+    with launched(data, http, smtp) as proc:
+        took = wait_healthy(http, 60)
+        assert took < 60
+        with smtplib.SMTP("127.0.0.1", smtp, timeout=5) as s:  # the smtp process listens
+            assert s.noop()[0] == 250
+        sock = data.resolve() / "redis" / "redis.sock"
+        client = redis.Redis(unix_socket_path=str(sock))
+        client.set("acknowledged", "yes")
+        client.close()
+        os.kill(redis_pid(data), signal.SIGKILL)
+        time.sleep(1.5)
+        wait_healthy(http, 30)  # the launcher started it again
+        client = redis.Redis(unix_socket_path=str(sock))
+        assert client.get("acknowledged") == b"yes"
+        client.close()
+        stop_and_check_nothing_left(proc, data, signal.SIGTERM)
+        out = proc.stdout.read().decode() if proc.stdout else ""
+        assert f"http://127.0.0.1:{http}/chat/" in out and "API token" in out
+
+    # `make run` again on the same folder: what Redis acknowledged is still there; Ctrl-C stops all.
+    with launched(data, http, smtp) as proc:
+        wait_healthy(http, 60)
+        client = redis.Redis(unix_socket_path=str(data.resolve() / "redis" / "redis.sock"))
+        assert client.get("acknowledged") == b"yes"
+        client.close()
+        stop_and_check_nothing_left(proc, data, signal.SIGINT)

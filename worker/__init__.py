@@ -1,0 +1,1 @@
+"""RQ jobs and the sweeps (ARCHITECTURE.md step 4)."""

@@ -1,0 +1,74 @@
+"""The outbox relay: SQL is the source of truth, the RQ queue only a copy.
+
+Rows never enqueued, or enqueued long ago and not done (Redis flushed, worker killed), are put
+on the queue again under a fixed job id; jobs are idempotent in SQL, so a second run changes
+nothing (RELIABILITY.md §1-2).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from redis import Redis
+from rq import Queue, Retry
+
+from intake.store.sql import OutboxJob, SqlStore
+
+log = logging.getLogger(__name__)
+
+QUEUE_FOR_JOB = {"dispatch": "dispatch", "deliver": "notify", "mail_inbound": "intake", "notice": "notify"}
+QUEUES = ("intake", "dispatch", "notify", "default")
+STALE_AFTER = timedelta(seconds=60)
+
+
+def job_id(key: str) -> str:
+    return "ob-" + key.replace(":", "-")
+
+
+def relay_once(
+    store: SqlStore, redis: Redis, *, stale_after: timedelta = STALE_AFTER, limit: int = 500
+) -> int:
+    """Enqueue what the outbox holds and the queue may not; returns how many were enqueued."""
+    jobs: list[OutboxJob] = store.outbox_to_enqueue(store.clock.now(), stale_after, limit)
+    if not jobs:
+        return 0
+    queues: dict[str, Queue] = {}
+    with redis.pipeline() as pipe:
+        for job in jobs:
+            qname = QUEUE_FOR_JOB.get(job.job, "default")
+            q = queues.setdefault(qname, Queue(qname, connection=redis))
+            q.enqueue(
+                "worker.jobs.run_outbox",
+                job.key,
+                job_id=job_id(job.key),
+                retry=Retry(max=5, interval=[2, 5, 15, 30, 60]),
+                result_ttl=600,
+                failure_ttl=7 * 86400,
+                pipeline=pipe,
+            )
+        pipe.execute()
+    store.mark_enqueued([j.id for j in jobs])
+    return len(jobs)
+
+
+class Sweeper(threading.Thread):
+    """Runs the relay (and, later, the timers) every ``interval`` seconds until stopped."""
+
+    def __init__(self, store: SqlStore, redis: Redis, interval: float = 1.0) -> None:
+        super().__init__(name="sweeper", daemon=True)
+        self.store = store
+        self.redis = redis
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                relay_once(self.store, self.redis)
+            except Exception:  # a store outage must not kill the sweeper; it retries next tick
+                log.exception("relay sweep failed")
+
+    def stop(self) -> None:
+        self.stopped.set()
