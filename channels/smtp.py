@@ -16,6 +16,8 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from channels.email import EMPTY_SENDER, message_id_of
+from intake.logs import setup_logging
 from intake.model import Address, Channel, InboundMessage
 from intake.runtime import Runtime, build_runtime
 from intake.settings import Settings, from_env
@@ -51,9 +53,10 @@ class InboundMailHandler:
         sender = (envelope.mail_from or "").strip().lower()
         runtime = self.runtime
         msg = InboundMessage(
-            address=Address(Channel.EMAIL, sender or "mailer-daemon"),
+            address=Address(Channel.EMAIL, sender or EMPTY_SENDER),
             text="",
             received_at=runtime.clock.now(),
+            native_id=message_id_of(raw),  # a resent message is stored once (RELIABILITY.md M5)
         )
         try:
             await asyncio.get_running_loop().run_in_executor(
@@ -109,7 +112,7 @@ async def serve(settings: Settings, runtime: Runtime) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s smtp %(levelname)s %(name)s %(message)s")
+    setup_logging("smtp")
     settings = from_env()
     runtime = build_runtime(settings)
     try:

@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from channels.backoffice import BackOffice
+from channels.email import MailOutbox
 from channels.http_common import (
     EXECUTOR_KEY,
     METRICS_KEY,
@@ -19,8 +21,14 @@ from channels.http_common import (
     json_error,
     read_json,
 )
+from channels.sms import SmsRoutes
+from channels.static import add_static_routes
+from channels.telegram_webhook import TelegramWebhook
+from channels.webchat import WebChat
+from intake.assembly import Services, build_services
 from intake.clock import OffsetClock
 from intake.errors import InvalidInput
+from intake.logs import setup_logging
 from intake.runtime import Runtime, build_runtime
 from intake.settings import from_env
 
@@ -63,11 +71,22 @@ async def dev_clock(request: web.Request) -> web.Response:
     return web.json_response({"now": now.isoformat()})
 
 
-def create_app(runtime: Runtime) -> web.Application:
+def create_app(runtime: Runtime, services: Services | None = None) -> web.Application:
     """The web process's composition root: every HTTP route of CONTRACT.md is mounted here."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=2 * 1024 * 1024)
     app[RUNTIME_KEY] = runtime
     app[METRICS_KEY] = Metrics()
+    services = services or build_services(runtime)
+    WebChat(services.intake, runtime.settings.redis_url).routes(app)
+    SmsRoutes(services.intake).routes(app, stub=runtime.settings.sms == "stub")
+    BackOffice(runtime.store, services.events, services.phone, runtime.settings.api_token).routes(app)
+    settings = runtime.settings
+    if settings.smtp_relay is None:
+        MailOutbox(runtime.store).routes(app)
+    TelegramWebhook(
+        runtime.store, settings.telegram_webhook_secret, settings.telegram_token is not None
+    ).routes(app)
+    add_static_routes(app)
 
     async def executor_ctx(app: web.Application) -> AsyncIterator[None]:
         app[EXECUTOR_KEY] = ThreadPoolExecutor(max_workers=16, thread_name_prefix="store")
@@ -82,7 +101,7 @@ def create_app(runtime: Runtime) -> web.Application:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s web %(levelname)s %(name)s %(message)s")
+    setup_logging("web")
     settings = from_env()
     runtime = build_runtime(settings)
     app = create_app(runtime)

@@ -54,3 +54,27 @@ class StoreUnavailable(HotlineError):
 
     code = "store_unavailable"
     status = 503
+
+
+class DeliveryError(HotlineError):
+    """A sender could not deliver; the subclass tells the notifier what to do next."""
+
+    code = "delivery"
+    status = 502
+
+
+class RetryLater(DeliveryError):
+    """Safe to send again (429, connection refused before sending)."""
+
+    def __init__(self, message: str, *, after: float = 30.0) -> None:
+        super().__init__(message)
+        self.after = after
+
+
+class PermanentFailure(DeliveryError):
+    """Never deliverable as it stands (blocked bot, unknown number): marked failed for agents."""
+
+
+class Uncertain(DeliveryError):
+    """Sent but unconfirmed (a timeout after the request left): never resent automatically,
+    so nobody gets a message twice (RELIABILITY.md §6)."""

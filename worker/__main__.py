@@ -3,29 +3,49 @@
 from __future__ import annotations
 
 import logging
+import time
 
+import redis
 from rq import SimpleWorker
 
+from intake.assembly import build_services
+from intake.logs import setup_logging
 from intake.runtime import build_runtime
 from intake.settings import from_env
 from worker.context import set_runtime
 from worker.relay import QUEUES, Sweeper
+from worker.timers import run_timers
 
 log = logging.getLogger("worker")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(name)s %(message)s")
+    setup_logging("worker")
     runtime = build_runtime(from_env())
     set_runtime(runtime)
-    sweeper = Sweeper(runtime.store, runtime.redis)
+    services = build_services(runtime)
+    policy = services.policy
+    window_days = max(1, policy.profile.supplement.window.days)
+    sweeper = Sweeper(
+        runtime.store, runtime.redis, timers=lambda: run_timers(runtime, window_days, policy.silence_means)
+    )
     sweeper.start()
     # SimpleWorker on purpose: no fork, so no SQL connection is shared between a parent and its
     # work horse, and 4-6x the job rate of the forking Worker (issue "dispatch queue"). A job
     # killed with the process is run again by the outbox relay; every step is idempotent in SQL.
-    worker = SimpleWorker(list(QUEUES), connection=runtime.redis, worker_ttl=60, maintenance_interval=60)
     try:
-        worker.work(with_scheduler=True, logging_level="INFO")
+        while True:
+            worker = SimpleWorker(
+                list(QUEUES), connection=runtime.redis, worker_ttl=60, maintenance_interval=60
+            )
+            try:
+                worker.work(with_scheduler=True, logging_level="INFO")
+                break  # asked to stop (SIGTERM / SIGINT)
+            except redis.ConnectionError:
+                # Redis restarting (the launcher brings it back from its append-only file): wait
+                # and start again, rather than exiting and taking every process down with us.
+                log.warning("redis unavailable; the worker starts again in 2 s")
+                time.sleep(2)
     finally:
         sweeper.stop()
         runtime.close()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from redis import Redis
@@ -18,7 +20,13 @@ from intake.store.sql import OutboxJob, SqlStore
 
 log = logging.getLogger(__name__)
 
-QUEUE_FOR_JOB = {"dispatch": "dispatch", "deliver": "notify", "mail_inbound": "intake", "notice": "notify"}
+QUEUE_FOR_JOB = {
+    "dispatch": "dispatch",
+    "deliver": "notify",
+    "notice": "notify",
+    "mail_inbound": "intake",
+    "telegram_inbound": "intake",
+}
 QUEUES = ("intake", "dispatch", "notify", "default")
 STALE_AFTER = timedelta(seconds=60)
 
@@ -54,21 +62,35 @@ def relay_once(
 
 
 class Sweeper(threading.Thread):
-    """Runs the relay (and, later, the timers) every ``interval`` seconds until stopped."""
+    """Runs the relay every ``interval`` seconds and the timer sweeps every ``timer_interval``
+    until stopped. A store outage must not kill it: it logs and tries again next tick."""
 
-    def __init__(self, store: SqlStore, redis: Redis, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        redis: Redis,
+        timers: Callable[[], object] | None = None,
+        interval: float = 1.0,
+        timer_interval: float = 5.0,
+    ) -> None:
         super().__init__(name="sweeper", daemon=True)
         self.store = store
         self.redis = redis
+        self.timers = timers
         self.interval = interval
+        self.timer_interval = timer_interval
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        last_timers = 0.0
         while not self.stopped.wait(self.interval):
             try:
                 relay_once(self.store, self.redis)
-            except Exception:  # a store outage must not kill the sweeper; it retries next tick
-                log.exception("relay sweep failed")
+                if self.timers is not None and time.monotonic() - last_timers >= self.timer_interval:
+                    last_timers = time.monotonic()
+                    self.timers()
+            except Exception:
+                log.exception("sweep failed")
 
     def stop(self) -> None:
         self.stopped.set()

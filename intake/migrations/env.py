@@ -25,7 +25,7 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = make_engine(url)
     if not url.startswith("sqlite"):
-        engine.pool = pool.NullPool(engine.pool._creator)  # type: ignore[attr-defined]
+        engine.pool = pool.NullPool(engine.pool._creator)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():

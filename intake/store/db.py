@@ -14,8 +14,9 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:
     """An engine tuned per dialect.
 
-    SQLite: WAL, a busy timeout, and ``BEGIN IMMEDIATE`` so that two writers queue for the lock
-    instead of failing with "database is locked" on upgrade.
+    SQLite: WAL, a busy timeout, and ``BEGIN IMMEDIATE`` for write transactions (the
+    ``sqlite_immediate`` execution option, set by SqlStore.tx) so that two writers queue for the
+    lock instead of failing with "database is locked" on upgrade; reads begin deferred.
     """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -39,7 +40,9 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the lock up front (see SqlStore.tx); readers never block in WAL.
+            immediate = conn.get_execution_options().get("sqlite_immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -129,6 +130,11 @@ class SqlStore:
         self.engine = engine
         self.cipher = cipher
         self.clock = clock
+        self._writer = engine.execution_options(sqlite_immediate=True)
+
+    def tx(self) -> AbstractContextManager[Connection]:
+        """A write transaction (on SQLite it takes the write lock at BEGIN)."""
+        return self._writer.begin()
 
     # -- addresses ---------------------------------------------------------------------------
     def address_key(self, address: Address) -> str:
@@ -160,7 +166,7 @@ class SqlStore:
             "flags": flags,
         }
         try:
-            with self.engine.begin() as conn:
+            with self.tx() as conn:
                 pk = conn.execute(insert(messages_in).values(**values)).inserted_primary_key
                 assert pk is not None
                 new_id = int(pk[0])
@@ -188,7 +194,7 @@ class SqlStore:
             values["ticket_id"] = ticket_id
         if flags is not None:
             values["flags"] = flags
-        with self.engine.begin() as conn:
+        with self.tx() as conn:
             conn.execute(update(messages_in).where(messages_in.c.id == message_id).values(**values))
 
     def get_inbound(self, message_id: int) -> tuple[InboundMessage, str | None]:
@@ -204,6 +210,40 @@ class SqlStore:
             native_id=r.native_id,
         )
         return msg, self.cipher.decrypt_opt(r.raw_enc)
+
+    def latest_native_ids(self, address: Address, limit: int = 10) -> list[str]:
+        """Native ids (mail Message-IDs) of this sender's messages, newest first: a mail thread."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(messages_in.c.native_id)
+                .where(
+                    messages_in.c.address_key == self.address_key(address),
+                    messages_in.c.native_id.is_not(None),
+                )
+                .order_by(messages_in.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [r.native_id for r in rows]
+
+    def set_inbound(self, message_id: int, address: Address, text: str) -> None:
+        """After a worker parsed the raw message: its sender and text, encrypted as always."""
+        with self.tx() as conn:
+            conn.execute(
+                update(messages_in)
+                .where(messages_in.c.id == message_id)
+                .values(
+                    address_key=self.address_key(address),
+                    address_enc=self.cipher.encrypt(address.value),
+                    text_enc=self.cipher.encrypt(text),
+                )
+            )
+
+    def is_processed(self, message_id: int) -> bool:
+        with self.engine.connect() as conn:
+            done = conn.execute(
+                select(messages_in.c.processed_at).where(messages_in.c.id == message_id)
+            ).scalar_one_or_none()
+        return done is not None
 
     def inbound_texts(self, address: Address, limit: int = 50) -> list[tuple[int, str, datetime]]:
         with self.engine.connect() as conn:
@@ -252,7 +292,7 @@ class SqlStore:
         }
         if conn is not None:
             return self._insert_outbound(conn, values)
-        with self.engine.begin() as c:
+        with self.tx() as c:
             return self._insert_outbound(c, values)
 
     def _insert_outbound(self, conn: Connection, values: dict[str, Any]) -> tuple[int, bool]:
@@ -353,7 +393,7 @@ class SqlStore:
             values["provider_id"] = provider_id
         if state is DeliveryState.DELIVERED:
             values["delivered_at"] = now
-        with self.engine.begin() as conn:
+        with self.tx() as conn:
             res = conn.execute(
                 update(messages_out)
                 .where(
@@ -393,7 +433,7 @@ class SqlStore:
             "version": 1,
         }
         if conn is None:
-            with self.engine.begin() as c:
+            with self.tx() as c:
                 pk = c.execute(insert(tickets).values(**values)).inserted_primary_key
         else:
             pk = conn.execute(insert(tickets).values(**values)).inserted_primary_key
@@ -414,7 +454,7 @@ class SqlStore:
                 row[k] = v
         stmt = update(tickets).where(tickets.c.id == ticket_id).values(**row)
         if conn is None:
-            with self.engine.begin() as c:
+            with self.tx() as c:
                 c.execute(stmt)
         else:
             conn.execute(stmt)
@@ -449,7 +489,7 @@ class SqlStore:
         """Give a draft its number, status ``registered``, the event and the dispatch outbox row,
         all in one transaction (ARCHITECTURE.md step 3)."""
         now = self.clock.now()
-        with self.engine.begin() as conn:
+        with self.tx() as conn:
             current = conn.execute(
                 select(tickets.c.number, tickets.c.status).where(tickets.c.id == ticket_id)
             ).first()
@@ -584,6 +624,25 @@ class SqlStore:
         )
         return conn.execute(stmt).scalar_one_or_none() is not None
 
+    def event_exists(self, conn: Connection, key: str) -> bool:
+        found = conn.execute(select(ticket_events.c.id).where(ticket_events.c.idempotency_key == key)).first()
+        return found is not None
+
+    def last_event_id(self, conn: Connection, key: str) -> int:
+        return int(
+            conn.execute(
+                select(ticket_events.c.id).where(ticket_events.c.idempotency_key == key)
+            ).scalar_one()
+        )
+
+    def get_event(self, event_id: int) -> tuple[int, StoredEvent]:
+        """(ticket id, event)."""
+        with self.engine.connect() as conn:
+            r = conn.execute(select(ticket_events).where(ticket_events.c.id == event_id)).first()
+        if r is None:
+            raise NotFound(f"event {event_id} not found")
+        return r.ticket_id, StoredEvent(r.id, r.type, r.actor, r.at, json.loads(r.data))
+
     def events(self, ticket_id: int) -> list[StoredEvent]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -650,7 +709,7 @@ class SqlStore:
     def mark_enqueued(self, ids: Sequence[int]) -> None:
         if not ids:
             return
-        with self.engine.begin() as conn:
+        with self.tx() as conn:
             conn.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(list(ids)))
@@ -660,14 +719,14 @@ class SqlStore:
     def mark_done(self, key: str, *, conn: Connection | None = None, error: str | None = None) -> None:
         stmt = update(outbox).where(outbox.c.key == key).values(done_at=self.clock.now(), last_error=error)
         if conn is None:
-            with self.engine.begin() as c:
+            with self.tx() as c:
                 c.execute(stmt)
         else:
             conn.execute(stmt)
 
     # -- audit ---------------------------------------------------------------------------------
     def audit(self, actor: str, action: str, target: str | None = None, detail: str | None = None) -> None:
-        with self.engine.begin() as conn:
+        with self.tx() as conn:
             conn.execute(
                 insert(audit_log).values(
                     at=self.clock.now(), actor=actor, action=action, target=target, detail=detail

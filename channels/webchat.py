@@ -1,0 +1,207 @@
+"""Web chat (CONTRACT.md "Web chat"): sessions with a bearer token, messages, polling, a live stream.
+
+In this file's order: the pure token functions, the routes, the sender the notifier uses.
+Tokens are bound to their session and to an expiry and compared in constant time
+(RELIABILITY.md §9); a token never travels in a URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from channels.http_common import METRICS_KEY, in_thread, read_json
+from intake.crypto import Cipher
+from intake.errors import HotlineError, InvalidInput, Unauthorized
+from intake.model import Address, Channel, InboundMessage
+from intake.service import IntakeService
+from intake.store.sql import StoredOutbound
+
+log = logging.getLogger(__name__)
+
+SESSION_TTL = timedelta(hours=24)
+MAX_BODY = 256 * 1024
+CREATE_LIMIT_PER_MINUTE = 30
+
+
+def channel_name(session_id: str) -> str:
+    return f"hotline:chat:{session_id}"
+
+
+# -- pure ---------------------------------------------------------------------------------------
+def issue_token(cipher: Cipher, session_id: str, now: datetime) -> str:
+    expires = int((now + SESSION_TTL).timestamp())
+    return f"{expires}.{cipher.sign(f'chat:{session_id}:{expires}')}"
+
+
+def check_token(cipher: Cipher, session_id: str, token: str, now: datetime) -> bool:
+    expires, _, sig = token.partition(".")
+    if not expires.isdigit() or not sig:
+        return False
+    if not cipher.verify(f"chat:{session_id}:{expires}", sig):
+        return False
+    return int(expires) > now.timestamp()
+
+
+def message_json(m: StoredOutbound) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": m.id, "text": m.text, "at": m.created_at.isoformat()}
+    if m.choices:
+        out["choices"] = list(m.choices)
+    return out
+
+
+# -- routes -------------------------------------------------------------------------------------
+class TooManyRequests(HotlineError):
+    code = "rate_limited"
+    status = 429
+
+
+class WebChat:
+    def __init__(self, service: IntakeService, redis_url: str) -> None:
+        self.service = service
+        self.store = service.store
+        self.redis_url = redis_url
+        self.aredis: aioredis.Redis | None = None
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/api/chat/sessions", self.create_session)
+        app.router.add_post("/api/chat/sessions/{session_id}/messages", self.post_message)
+        app.router.add_get("/api/chat/sessions/{session_id}/messages", self.list_messages)
+        app.router.add_get("/api/chat/sessions/{session_id}/history", self.history)
+        app.router.add_get("/api/chat/sessions/{session_id}/stream", self.stream)
+        app.cleanup_ctx.append(self._redis_ctx)
+
+    async def _redis_ctx(self, app: web.Application) -> Any:
+        self.aredis = aioredis.Redis.from_url(self.redis_url)
+        yield
+        await self.aredis.aclose()
+
+    def _auth(self, request: web.Request) -> str:
+        session_id = request.match_info["session_id"]
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("缺少会话凭证。Missing bearer token.")
+        if not check_token(self.store.cipher, session_id, token.strip(), self.service.clock.now()):
+            raise Unauthorized("会话凭证无效或已过期，请刷新页面重新开始。Invalid or expired token.")
+        return session_id
+
+    async def create_session(self, request: web.Request) -> web.Response:
+        assert self.aredis is not None
+        ip = request.remote or "unknown"
+        key = f"hotline:rl:chat-create:{ip}"
+        async with self.aredis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 60, nx=True)
+            count, _ = await pipe.execute()
+        if int(count) > CREATE_LIMIT_PER_MINUTE:
+            raise TooManyRequests("请求过于频繁，请稍后再试。Too many new sessions; try again in a minute.")
+        session_id = secrets.token_urlsafe(16)
+        token = issue_token(self.store.cipher, session_id, self.service.clock.now())
+        return web.json_response({"session_id": session_id, "token": token}, status=201)
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        session_id = self._auth(request)
+        data = await read_json(request, max_bytes=MAX_BODY)
+        text = data.get("text")
+        if not isinstance(text, str):
+            raise InvalidInput("请填写消息内容。The field 'text' must be a string.")
+        msg = InboundMessage(Address(Channel.WEBCHAT, session_id), text, self.service.clock.now())
+        result = await in_thread(request, self.service.handle, msg, inline=True)
+        request.app[METRICS_KEY].inbound.labels("webchat").inc()
+        if result.ticket is not None and result.ticket.number and result.ticket.status.value == "registered":
+            request.app[METRICS_KEY].tickets.labels("webchat").inc()
+        replies = [
+            {"id": r.id, "text": r.text, **({"choices": list(r.choices)} if r.choices else {})}
+            for r in result.replies
+        ]
+        return web.json_response(
+            {"replies": replies, "ticket": result.ticket.to_json() if result.ticket else None}
+        )
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        session_id = self._auth(request)
+        after = _after(request)
+        rows = await in_thread(
+            request, self.store.outbound_for, Address(Channel.WEBCHAT, session_id), after_id=after
+        )
+        return web.json_response({"messages": [message_json(m) for m in rows]})
+
+    async def history(self, request: web.Request) -> web.Response:
+        """Both sides of the conversation, for restoring the page after a reload."""
+        session_id = self._auth(request)
+        address = Address(Channel.WEBCHAT, session_id)
+        inbound = await in_thread(request, self.store.inbound_texts, address, 200)
+        outbound = await in_thread(request, self.store.outbound_for, address)
+        items = [{"from": "citizen", "text": t, "at": at.isoformat(), "key": f"i{i}"} for i, t, at in inbound]
+        items += [{"from": "hotline", **message_json(m), "key": f"o{m.id}"} for m in outbound]
+        items.sort(key=lambda x: (x["at"], x["key"]))
+        return web.json_response({"messages": items})
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        """Server-Sent Events: what arrives for this session after ``after``, then live."""
+        session_id = self._auth(request)
+        assert self.aredis is not None
+        after = _after(request)
+        resp = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await resp.prepare(request)
+        pubsub = self.aredis.pubsub()
+        await pubsub.subscribe(channel_name(session_id))
+        try:
+            address = Address(Channel.WEBCHAT, session_id)
+            for m in await in_thread(request, self.store.outbound_for, address, after_id=after):
+                await _sse(resp, message_json(m))
+                after = max(after, m.id)
+            while True:
+                item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=15.0)
+                if item is None:
+                    await resp.write(b": keep-alive\n\n")
+                    continue
+                data = json.loads(item["data"])
+                if data.get("id", 0) > after:
+                    after = data["id"]
+                    await _sse(resp, data)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            await pubsub.unsubscribe()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+        return resp
+
+
+def _after(request: web.Request) -> int:
+    raw = request.query.get("after", "0")
+    if not raw.isdigit():
+        raise InvalidInput("after 必须是消息编号。'after' must be a message id.")
+    return int(raw)
+
+
+async def _sse(resp: web.StreamResponse, data: dict[str, Any]) -> None:
+    payload = json.dumps(data, ensure_ascii=False)
+    await resp.write(f"id: {data['id']}\nevent: message\ndata: {payload}\n\n".encode())
+
+
+# -- sender -------------------------------------------------------------------------------------
+class WebchatSender:
+    """Delivery to a web-chat session: the row is already in SQL (the page reads it on
+    reconnect); publishing pushes it to any open page at once."""
+
+    def __init__(self, redis_client: redis.Redis) -> None:
+        self.redis = redis_client
+
+    def send(self, m: StoredOutbound) -> None:
+        self.redis.publish(channel_name(m.address.value), json.dumps(message_json(m), ensure_ascii=False))

@@ -1,0 +1,106 @@
+"""Wiring the domain for a process: the active profile, text understanding, screening, the
+services. Built once per process from the Runtime (ARCHITECTURE.md "composition root")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from intake.dialog import ScreenOutcome
+from intake.errors import Conflict
+from intake.evaluation import parse_evaluation_with_ref
+from intake.events import EventService
+from intake.extract import warm_up
+from intake.history import history_of
+from intake.phone import PhoneIntake
+from intake.policy import PolicyProfile, ProfilePolicy, check_extension, load_profile
+from intake.runtime import Runtime
+from intake.screening import Screener
+from intake.service import DialogStates, IntakeService
+from intake.store.sql import SqlStore, StoredTicket
+from intake.understanding import ExtractUnderstanding
+
+
+class HotlinePolicy(ProfilePolicy):
+    """The profile answering the dialog's and the back office's questions."""
+
+    def __init__(self, profile: PolicyProfile, store: SqlStore) -> None:
+        super().__init__(profile)
+        self.store = store
+
+    def check_extension(self, ticket: StoredTicket, new_deadline: dt.datetime, now: dt.datetime) -> None:
+        history = history_of(ticket, self.store.events(ticket.id))
+        if history is None:
+            raise Conflict("the ticket is not registered yet")
+        check_extension(history, self.profile, self.calendar, new_deadline, now=now)
+
+    def evaluation_window_end(self, ticket: StoredTicket, completed_at: dt.datetime) -> dt.datetime | None:
+        """The prompt goes out at once (≤ delay_max after approval); the reply window runs from
+        then (guangzhou §27-28: 5 natural days; guangxi §27.2: 24 h)."""
+        return completed_at + self.profile.evaluation.reply_window
+
+    @property
+    def silence_means(self) -> str:
+        return self.profile.evaluation.silence_means
+
+
+class EvaluationReplies:
+    """The satisfaction reply parser seen through the dialog's port."""
+
+    def parse(self, text: str) -> tuple[str | None, str | None]:
+        ref, level = parse_evaluation_with_ref(text)
+        return ref, (level.value if level is not None else None)
+
+
+class ScreeningPort:
+    """The screener's decisions in the dialog's vocabulary; the urgent class is the profile's
+    (huizhou §13.3, guangxi §26.2.7, quxian §11.4), chosen by its own keywords."""
+
+    def __init__(self, screener: Screener, profile: PolicyProfile) -> None:
+        self.screener = screener
+        self.profile = profile
+
+    def urgent_class(self, text: str) -> str | None:
+        classes = self.profile.urgent_classes
+        for urgent in classes:
+            if any(k in text for k in urgent.keywords):
+                return urgent.key
+        return classes[-1].key if classes else None
+
+    def screen(self, text: str) -> ScreenOutcome | None:
+        d = self.screener.screen(text)
+        if d is None:
+            return None
+        urgent = self.urgent_class(text) if d.urgent else None
+        return ScreenOutcome(
+            kind=str(d.kind), rule_id=d.rule_id, reply=d.reply, status=d.status, urgent_class=urgent
+        )
+
+
+@dataclass(frozen=True)
+class Services:
+    policy: HotlinePolicy
+    intake: IntakeService
+    events: EventService
+    phone: PhoneIntake
+
+
+def build_services(runtime: Runtime) -> Services:
+    warm_up()
+    profile = load_profile(runtime.settings.policy, calendar_overrides=runtime.settings.holidays_dir)
+    policy = HotlinePolicy(profile, runtime.store)
+    intake = IntakeService(
+        runtime.store,
+        DialogStates(runtime.redis, runtime.store),
+        policy,
+        ExtractUnderstanding(),
+        runtime.clock,
+        screening=ScreeningPort(Screener.from_file(None), profile),
+        evaluations=EvaluationReplies(),
+    )
+    return Services(
+        policy=policy,
+        intake=intake,
+        events=EventService(runtime.store, policy),
+        phone=PhoneIntake(runtime.store, policy),
+    )

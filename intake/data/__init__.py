@@ -1,0 +1,1 @@
+"""Data files an operator edits without touching code (keyword lists for text understanding)."""

@@ -1,0 +1,123 @@
+"""Back-office events (CONTRACT.md): validated against the ticket's state, recorded with who and
+when, idempotent when repeated, and handed to the notifier through the outbox in the same
+transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from intake.errors import InvalidInput, InvalidTransition
+from intake.lifecycle import transition
+from intake.model import TicketStatus
+from intake.store.schema import tickets
+from intake.store.sql import SqlStore, StoredTicket
+
+MAX_RESULT_CHARS = 2000
+
+
+class LifecyclePolicy(Protocol):
+    def check_extension(self, ticket: StoredTicket, new_deadline: datetime, now: datetime) -> None:
+        """Raise Conflict when the profile allows no (further) extension of this length."""
+        ...
+
+    def evaluation_window_end(self, ticket: StoredTicket, completed_at: datetime) -> datetime | None: ...
+
+
+def _key(number: str, event_type: str, data: Mapping[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    return f"{event_type}:{number}:{digest}"
+
+
+def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str | None:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"'{name}' must be a non-empty string")
+    if len(value) > MAX_RESULT_CHARS:
+        raise InvalidInput(f"'{name}' is longer than {MAX_RESULT_CHARS} characters")
+    return value.strip()
+
+
+class EventService:
+    def __init__(self, store: SqlStore, policy: LifecyclePolicy) -> None:
+        self.store = store
+        self.policy = policy
+
+    def apply(self, number: str, data: Mapping[str, Any], actor: str) -> tuple[StoredTicket, bool]:
+        """Apply one event; returns the ticket and whether anything changed (False: a repeat)."""
+        event_type = data.get("type")
+        if not isinstance(event_type, str):
+            raise InvalidInput(
+                "'type' must be one of signed, returned, extension_approved, completed, withdrawn"
+            )
+        ticket = self.store.find_ticket(number)
+        payload = {k: v for k, v in data.items() if k not in ("type", "actor")}
+        key = _key(number, event_type, payload)
+        now = self.store.clock.now()
+        changes: dict[str, Any] = {}
+        record: dict[str, Any] = {}
+        with self.store.tx() as conn:
+            status = conn.execute(
+                select(tickets.c.status).where(tickets.c.id == ticket.id).with_for_update()
+            ).scalar_one()
+            # A repeat of the same event with the same data changes nothing (idempotent).
+            if self.store.event_exists(conn, key):
+                return self.store.get_ticket(ticket.id), False
+            t = transition(
+                TicketStatus(status),
+                event_type,
+                returns=ticket.returns,
+                rehandling=ticket.rehandling_round > 0 and TicketStatus(status) is TicketStatus.REHANDLING,
+            )
+            changes["status"] = t.status
+            if event_type == "returned":
+                record["reason"] = _text(payload, "reason", required=True)
+                changes["returns"] = ticket.returns + 1
+                changes["unit"] = None
+                if t.difficult:
+                    record["difficult"] = True
+            elif event_type == "extension_approved":
+                record["reason"] = _text(payload, "reason", required=True)
+                new_deadline = _parse_time(payload.get("new_deadline"))
+                if ticket.deadline is not None and new_deadline <= ticket.deadline:
+                    raise InvalidTransition("new_deadline must be later than the current deadline")
+                self.policy.check_extension(ticket, new_deadline, now)
+                record["new_deadline"] = new_deadline.isoformat()
+                record["previous_deadline"] = ticket.deadline.isoformat() if ticket.deadline else None
+                changes["deadline"] = new_deadline
+                changes["extensions"] = ticket.extensions + 1
+            elif event_type == "completed":
+                record["result_enc"] = self.store.cipher.encrypt(
+                    _text(payload, "result", required=True) or ""
+                )
+                changes["evaluation_due_at"] = self.policy.evaluation_window_end(ticket, now)
+            self.store.update_ticket(ticket.id, conn=conn, **changes)
+            self.store.add_event(conn, ticket.id, event_type, actor, record, key=key)
+            event_id = self.store.last_event_id(conn, key)
+            if event_type != "signed":
+                self.store.add_outbox(conn, "notice", f"notice:{event_id}", {"event_id": event_id})
+            if event_type == "returned" and not t.difficult:
+                # Back to routing (guangzhou §17): a fresh dispatch step for this return.
+                self.store.add_outbox(
+                    conn, "dispatch", f"dispatch:{ticket.id}:r{ticket.returns + 1}", {"ticket_id": ticket.id}
+                )
+        return self.store.get_ticket(ticket.id), True
+
+
+def _parse_time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidInput("'new_deadline' must be an ISO 8601 time with offset")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("'new_deadline' must be an ISO 8601 time with offset") from None
+    if parsed.tzinfo is None:
+        raise InvalidInput("'new_deadline' needs a UTC offset, e.g. 2026-12-01T18:00:00+08:00")
+    return parsed

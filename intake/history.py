@@ -1,0 +1,48 @@
+"""A stored ticket and its events as the policy's TicketHistory: the one input of the pure
+deadline function that the worker, the API and the console all use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from intake.model import Category
+from intake.policy import ApprovedExtension, TicketHistory
+from intake.store.sql import StoredEvent, StoredTicket
+
+
+def history_of(t: StoredTicket, events: Sequence[StoredEvent]) -> TicketHistory | None:
+    if t.category is None or t.registered_at is None:
+        return None
+    dispatched: list[datetime] = []
+    signed_at = completed_at = rehandling_at = withdrawn_at = None
+    extensions: list[ApprovedExtension] = []
+    for e in events:
+        if e.type == "dispatched":
+            dispatched.append(e.at)
+        elif e.type == "signed":
+            signed_at = e.at
+        elif e.type == "extension_approved":
+            extensions.append(
+                ApprovedExtension(
+                    e.at, datetime.fromisoformat(str(e.data["new_deadline"])), str(e.data.get("reason", ""))
+                )
+            )
+        elif e.type == "completed":
+            completed_at = e.at
+        elif e.type == "rehandling":
+            rehandling_at = e.at
+        elif e.type == "withdrawn":
+            withdrawn_at = e.at
+    return TicketHistory(
+        category=Category(t.category),
+        registered_at=t.registered_at,
+        channel=t.channel,
+        urgent_class=t.urgent_class,
+        dispatched_at=tuple(dispatched),
+        signed_at=signed_at,
+        extensions=tuple(extensions),
+        completed_at=completed_at,
+        rehandling_started_at=rehandling_at,
+        withdrawn_at=withdrawn_at,
+    )

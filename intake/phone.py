@@ -1,0 +1,135 @@
+"""Phone tickets typed in by agents (CONTRACT.md ``POST /api/tickets``): the same templates, the
+same anonymity rules and the same missing-field check as the dialog; the caller hears back by SMS."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from intake import texts
+from intake.dialog import DialogPolicy
+from intake.errors import InvalidInput
+from intake.model import Address, Category, Channel, Field, TicketStatus
+from intake.phones import normalize_phone
+from intake.store.sql import SqlStore, StoredTicket, TicketDraft
+
+_TEXT_FIELDS = (
+    Field.NAME,
+    Field.ID_NUMBER,
+    Field.HOME_ADDRESS,
+    Field.SUBJECT,
+    Field.ADDRESS,
+    Field.CONTENT,
+    Field.DEMAND,
+)
+MAX_FIELD_CHARS = 5000
+
+
+class MissingFields(InvalidInput):
+    code = "missing_fields"
+    status = 422
+
+
+class RealNameRequired(InvalidInput):
+    code = "real_name_required"
+    status = 422
+
+
+class PhoneIntake:
+    def __init__(self, store: SqlStore, policy: DialogPolicy) -> None:
+        self.store = store
+        self.policy = policy
+
+    def create(self, data: Mapping[str, Any], agent: str) -> StoredTicket:
+        if data.get("channel", "phone") != "phone":
+            raise InvalidInput("'channel' must be \"phone\" for a ticket an agent types in")
+        category_word = data.get("category")
+        if category_word not in {c.value for c in self.policy.categories()}:
+            names = "、".join(c.value for c in self.policy.categories())
+            raise InvalidInput(f"'category' must be one of {names}")
+        category = Category(str(category_word))
+        anonymous = data.get("anonymous", False)
+        if not isinstance(anonymous, bool):
+            raise InvalidInput("'anonymous' must be true or false")
+        values: dict[Field, str] = {}
+        for f in _TEXT_FIELDS:
+            v = data.get(f.value)
+            if v is None:
+                continue
+            if not isinstance(v, str) or len(v) > MAX_FIELD_CHARS:
+                raise InvalidInput(f"'{f.value}' must be a string of at most {MAX_FIELD_CHARS} characters")
+            if v.strip():
+                values[f] = v.strip()
+        raw_phone = data.get("phone")
+        if raw_phone is not None:
+            phone = normalize_phone(str(raw_phone))
+            if phone is None:
+                raise InvalidInput("'phone' is not a phone number", code="bad_phone")
+            values[Field.PHONE] = phone
+        hidden = self._hidden(data, anonymous)
+        if anonymous:
+            matter = self.policy.real_name_matter(values.get(Field.CONTENT, ""))
+            if matter:  # guangzhou §10
+                raise RealNameRequired(texts.REAL_NAME_REQUIRED.format(matter=matter).split("是否")[0])
+        missing = [f for f in self.policy.required_fields(category) if not values.get(f) and f not in hidden]
+        if missing:
+            raise MissingFields(
+                f"缺少：{texts.joined(missing)}。Missing: {', '.join(f.value for f in missing)}"
+            )
+        reach = values.get(Field.PHONE) or "unknown"
+        draft = TicketDraft(
+            channel=Channel.PHONE,
+            address=Address(Channel.PHONE, reach),
+            policy=self.policy.name,
+            status=TicketStatus.COLLECTING,
+            category=category.value,
+            anonymous=anonymous,
+            hidden=hidden,
+            values=values,
+        )
+        ticket_id = self.store.create_ticket(draft)
+        now = self.store.clock.now()
+        deadline, provisional = self.policy.registration_deadline(category, None, Channel.PHONE, now)
+        number = self.store.register(
+            ticket_id, deadline=deadline, deadline_provisional=provisional, actor=agent
+        )
+        phone = values.get(Field.PHONE)
+        if phone and Field.PHONE not in hidden:
+            ack = texts.REGISTERED if deadline else texts.REGISTERED_NO_DEADLINE
+            text = ack.format(
+                number=number,
+                category=category.value,
+                deadline=texts.format_deadline(deadline) if deadline else "",
+            )
+            with self.store.tx() as conn:
+                oid, new = self.store.record_outbound(
+                    Address(Channel.SMS, phone),
+                    text,
+                    key=f"ack:{ticket_id}",
+                    kind="ack",
+                    ticket_id=ticket_id,
+                    conn=conn,
+                )
+                if new:
+                    self.store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+        return self.store.get_ticket(ticket_id)
+
+    @staticmethod
+    def _hidden(data: Mapping[str, Any], anonymous: bool) -> frozenset[Field]:
+        """What the caller asked to hide (guangzhou §9); anonymous with no list hides everything."""
+        raw = data.get("hide")
+        if raw is None:
+            return (
+                frozenset({Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS})
+                if anonymous
+                else frozenset()
+            )
+        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+            raise InvalidInput("'hide' must be a list of: name, phone, id_number, home_address")
+        try:
+            fields = frozenset(Field(x) for x in raw)
+        except ValueError:
+            raise InvalidInput("'hide' must be a list of: name, phone, id_number, home_address") from None
+        if not all(f.is_personal for f in fields):
+            raise InvalidInput("only personal items can be hidden: name, phone, id_number, home_address")
+        return fields

@@ -1,0 +1,100 @@
+"""Phone numbers as the hotline stores them: E.164 (``+8613800138000``).
+
+The same mobile arrives as ``13800138000``, ``+86 138 0013 8000``, ``0086 138…`` or ``86-138…``;
+landlines as ``020-12345678`` or ``(0755)12345678``. Withdrawal and progress queries must come
+"from the same number" (guangzhou §9), so every form has to become one key. Parsing is left to
+``phonenumbers`` (Google's libphonenumber metadata), which knows China's number plan.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+__all__ = ["find_phones", "is_mobile", "normalize_phone", "split_landline"]
+
+_REGION = "CN"
+_MAX_INPUT = 64  # a phone field longer than this is not a phone number
+_BARE_86 = re.compile(r"^\s*86[\s\-.]*(1[3-9][0-9](?:[\s\-.]?[0-9]){8})\s*$")
+_ACCEPTED_TYPES = frozenset(
+    {
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.TOLL_FREE,
+        PhoneNumberType.UAN,
+        PhoneNumberType.VOIP,
+        PhoneNumberType.PERSONAL_NUMBER,
+    }
+)
+
+
+def _parse(s: str) -> phonenumbers.PhoneNumber | None:
+    if not s or len(s) > _MAX_INPUT:
+        return None
+    bare = _BARE_86.match(s)
+    candidate = "+86" + bare.group(1) if bare else s
+    try:
+        number = phonenumbers.parse(candidate, _REGION)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    if phonenumbers.number_type(number) not in _ACCEPTED_TYPES:
+        return None
+    return number
+
+
+def normalize_phone(s: str) -> str | None:
+    """The E.164 form of a phone number written any usual way, or None when it is not one.
+
+    Numbers without a country code are read as Chinese; short service numbers (110, 12345,
+    95588) are not contact numbers and give None. Never raises.
+    """
+    try:
+        number = _parse(s)
+    except Exception:  # phonenumbers on hostile input: treat as "not a number", never crash
+        return None
+    if number is None:
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def is_mobile(e164: str) -> bool:
+    """True for a Chinese mobile number in E.164 (the only kind that can receive our SMS)."""
+    return bool(re.fullmatch(r"\+861[3-9][0-9]{9}", e164))
+
+
+def split_landline(e164: str) -> tuple[str, str] | None:
+    """(area code with its leading 0, local number) of a Chinese landline, else None."""
+    try:
+        number = phonenumbers.parse(e164, _REGION)
+    except NumberParseException:
+        return None
+    if number.country_code != 86 or is_mobile(e164):
+        return None
+    national = phonenumbers.national_significant_number(number)
+    area_len = phonenumbers.length_of_geographical_area_code(number)
+    if area_len <= 0:
+        return None
+    return "0" + national[:area_len], national[area_len:]
+
+
+def find_phones(text: str) -> list[str]:
+    """Every phone number in free text, as E.164, in order of appearance, without duplicates.
+
+    Full-width digits count (``phonenumbers`` folds them). Digits inside a longer run, such as
+    an 18-digit ID number, are not taken for a phone.
+    """
+    found: list[str] = []
+    try:
+        matches = list(phonenumbers.PhoneNumberMatcher(text, _REGION, leniency=phonenumbers.Leniency.VALID))
+    except Exception:  # never let a library corner case break intake
+        return found
+    for match in matches:
+        e164 = normalize_phone(match.raw_string)
+        if e164 is not None and e164 not in found:
+            found.append(e164)
+    return found

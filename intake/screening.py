@@ -1,0 +1,375 @@
+"""Screening of every new request before a ticket is drafted.
+
+The regulations list what the hotline must not take as an ordinary ticket: emergencies that belong to
+110/119/120/122 (quxian §8.3, guangxi §21.3), matters outside its remit (huizhou §7, shaoyang §10,
+guangxi §21, quxian §8), abuse of its staff (huizhou §8) and repeats of a handled matter with no new
+facts (guangzhou §24, shaoyang §10.4). Urgent matters that *are* in scope (停水停电, sewage overflow, a
+fallen tree across a road) are flagged so the dialog registers them in the profile's urgent class.
+
+Every rule is data in ``intake/data/screening.toml`` (patterns, the channel to name, the reply); the
+code only evaluates it, and each decision carries the id of the rule that fired.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from intake.errors import ConfigError
+from intake.kb.text import Segmenter, normalize
+from intake.model import TicketStatus
+
+DEFAULT_RULES = Path(__file__).parent / "data" / "screening.toml"
+DEFAULT_REPEAT_THRESHOLD = 0.35
+
+
+class ScreenKind(StrEnum):
+    """What screening decided; None from :meth:`Screener.screen` means an ordinary request."""
+
+    EMERGENCY = "emergency"
+    OUT_OF_SCOPE = "out_of_scope"
+    ABUSE = "abuse"
+    URGENT = "urgent"
+
+
+_STATUS = {ScreenKind.EMERGENCY: TicketStatus.REDIRECTED, ScreenKind.OUT_OF_SCOPE: TicketStatus.REJECTED}
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenDecision:
+    """The outcome of screening one text.
+
+    Attributes:
+        kind: emergency | out_of_scope | abuse | urgent.
+        rule_id: the rule that fired (for emergencies, the first of those that fired).
+        reply: the zh-CN text to send first.
+        status: REDIRECTED for emergencies, REJECTED for out-of-scope, None otherwise.
+        numbers: emergency numbers to call, the right one first.
+        reason: why it was rejected or redirected (the rule's label), kept on the record.
+        channel: the proper channel named to the citizen (out-of-scope).
+        urgent_kind: for urgent matters, which kind (utility_outage, sewage_overflow, road_blocked).
+        rule_ids: every rule that fired, in evaluation order.
+    """
+
+    kind: ScreenKind
+    rule_id: str
+    reply: str
+    status: TicketStatus | None = None
+    numbers: tuple[str, ...] = ()
+    reason: str = ""
+    channel: str = ""
+    urgent_kind: str | None = None
+    rule_ids: tuple[str, ...] = ()
+
+    @property
+    def urgent(self) -> bool:
+        """True for an in-scope urgent matter: register it in the profile's urgent class."""
+        return self.kind is ScreenKind.URGENT
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One screening rule as data: patterns that make it fire and ``unless`` patterns that veto it."""
+
+    id: str
+    kind: ScreenKind
+    label: str
+    patterns: tuple[re.Pattern[str], ...]
+    unless: tuple[re.Pattern[str], ...] = ()
+    numbers: tuple[str, ...] = ()
+    channel: str = ""
+    urgent_kind: str | None = None
+    places: tuple[str, ...] = ()
+
+    def vetoed(self, text: str) -> bool:
+        return any(p.search(text) for p in self.unless)
+
+    def fires(self, text: str) -> bool:
+        """True when a pattern matches the normalised ``text`` and no ``unless`` pattern does."""
+        return any(p.search(text) for p in self.patterns) and not self.vetoed(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Jurisdiction:
+    """The hotline's own city and its districts/counties, given by the caller (the policy profile)."""
+
+    city: str
+    districts: tuple[str, ...] = ()
+
+    def names(self) -> tuple[str, ...]:
+        city = normalize(self.city).removesuffix("市")
+        return (city, *(normalize(d) for d in self.districts))
+
+
+def _compile(values: object, where: str) -> tuple[re.Pattern[str], ...]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{where}: patterns must be a list of strings")
+    out = []
+    for value in values:
+        try:
+            out.append(re.compile(value))
+        except re.error as exc:
+            raise ConfigError(f"{where}: bad pattern {value!r} ({exc})") from exc
+    return tuple(out)
+
+
+def _strings(values: object, where: str) -> tuple[str, ...]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{where}: must be a list of strings")
+    return tuple(values)
+
+
+class Screener:
+    """Evaluates the screening rules on a request text; build once, share freely (it is immutable)."""
+
+    def __init__(
+        self, data: dict[str, Any], *, jurisdiction: Jurisdiction | None = None, source: str = ""
+    ) -> None:
+        self.source = source
+        self.jurisdiction = jurisdiction
+        labels = data.get("numbers", {})
+        if not isinstance(labels, dict):
+            raise ConfigError(f"{source}: [numbers] must map a number to its name")
+        self._number_labels = {str(k): str(v) for k, v in labels.items()}
+        self._replies: dict[ScreenKind, str] = {}
+        self._rules: dict[ScreenKind, tuple[Rule, ...]] = {}
+        for kind in ScreenKind:
+            section = data.get(kind.value, {})
+            if not isinstance(section, dict):
+                raise ConfigError(f"{source}: [{kind.value}] must be a table")
+            reply = section.get("reply")
+            if not isinstance(reply, str) or not reply:
+                raise ConfigError(f"{source}: [{kind.value}] needs a reply text")
+            self._replies[kind] = reply
+            self._rules[kind] = tuple(self._rule(kind, raw, source) for raw in section.get("rule", []))
+        repeat = data.get("repeat", {})
+        self.repeat_threshold = float(repeat.get("threshold", DEFAULT_REPEAT_THRESHOLD))
+        self.repeat_reply = str(repeat.get("reply", ""))
+        self._similarity = Similarity.from_data(repeat)
+
+    def _rule(self, kind: ScreenKind, raw: dict[str, Any], source: str) -> Rule:
+        ident = raw.get("id")
+        if not isinstance(ident, str) or not ident:
+            raise ConfigError(f"{source}: a [{kind.value}] rule has no id")
+        where = f"{source}: rule {ident}"
+        numbers = _strings(raw.get("numbers", []), where)
+        unknown = [n for n in numbers if n not in self._number_labels]
+        if unknown:
+            raise ConfigError(f"{where}: numbers {unknown} have no entry in [numbers]")
+        if kind is ScreenKind.EMERGENCY and not numbers:
+            raise ConfigError(f"{where}: an emergency rule must name the numbers to call")
+        if kind is ScreenKind.URGENT and not raw.get("urgent_kind"):
+            raise ConfigError(f"{where}: an urgent rule must name its urgent_kind")
+        return Rule(
+            id=ident,
+            kind=kind,
+            label=str(raw.get("label", ident)),
+            patterns=_compile(raw.get("patterns", []), where),
+            unless=_compile(raw.get("unless", []), where),
+            numbers=numbers,
+            channel=str(raw.get("channel", "")),
+            urgent_kind=str(raw["urgent_kind"]) if raw.get("urgent_kind") else None,
+            places=tuple(normalize(p) for p in _strings(raw.get("places", []), where)),
+        )
+
+    @classmethod
+    def from_file(
+        cls, path: Path | str | None = None, *, jurisdiction: Jurisdiction | None = None
+    ) -> Screener:
+        """Load the rules (default: the shipped ``intake/data/screening.toml``).
+
+        Args:
+            path: the rules file.
+            jurisdiction: the hotline's city and districts; without it the other-city rule is off.
+
+        Raises:
+            ConfigError: unreadable file, bad TOML, a bad pattern, or a rule missing what it needs.
+        """
+        source = Path(path) if path is not None else DEFAULT_RULES
+        try:
+            with source.open("rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read ({exc.strerror})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML ({exc})") from exc
+        return cls(data, jurisdiction=jurisdiction, source=str(source))
+
+    def rules(self, kind: ScreenKind) -> tuple[Rule, ...]:
+        """The rules of one kind, in evaluation order (for agents' and tests' inspection)."""
+        return self._rules[kind]
+
+    def screen(self, text: str) -> ScreenDecision | None:
+        """Decide what this request is before any ticket is drafted; None for an ordinary request.
+
+        Order: emergency (life first) → abuse → out of scope → urgent-in-scope.
+        """
+        clean = normalize(text)
+        if not clean:
+            return None
+        return (
+            self._emergency(clean)
+            or self._first(ScreenKind.ABUSE, clean)
+            or self._out_of_scope(clean)
+            or self._first(ScreenKind.URGENT, clean)
+        )
+
+    def _emergency(self, clean: str) -> ScreenDecision | None:
+        fired = [r for r in self._rules[ScreenKind.EMERGENCY] if r.fires(clean)]
+        if not fired:
+            return None
+        numbers = tuple(dict.fromkeys(n for r in fired for n in r.numbers))
+        spoken = "、".join(self._number_labels[n] for n in numbers)
+        return ScreenDecision(
+            kind=ScreenKind.EMERGENCY,
+            rule_id=fired[0].id,
+            reply=self._replies[ScreenKind.EMERGENCY].format(numbers=spoken),
+            status=TicketStatus.REDIRECTED,
+            numbers=numbers,
+            reason="、".join(dict.fromkeys(r.label for r in fired)),
+            rule_ids=tuple(r.id for r in fired),
+        )
+
+    def _first(self, kind: ScreenKind, clean: str) -> ScreenDecision | None:
+        for rule in self._rules[kind]:
+            if rule.fires(clean):
+                return ScreenDecision(
+                    kind=kind,
+                    rule_id=rule.id,
+                    reply=self._replies[kind],
+                    status=_STATUS.get(kind),
+                    reason=rule.label,
+                    urgent_kind=rule.urgent_kind,
+                    rule_ids=(rule.id,),
+                )
+        return None
+
+    def _out_of_scope(self, clean: str) -> ScreenDecision | None:
+        for rule in self._rules[ScreenKind.OUT_OF_SCOPE]:
+            place = ""
+            if rule.places:
+                place = self._other_place(rule, clean) or ""
+                if not place:
+                    continue
+            elif not rule.fires(clean):
+                continue
+            channel = rule.channel.format(place=place)
+            return ScreenDecision(
+                kind=ScreenKind.OUT_OF_SCOPE,
+                rule_id=rule.id,
+                reply=self._replies[ScreenKind.OUT_OF_SCOPE].format(label=rule.label, channel=channel),
+                status=TicketStatus.REJECTED,
+                reason=f"{rule.label}（{place}）" if place else rule.label,
+                channel=channel,
+                rule_ids=(rule.id,),
+            )
+        return None
+
+    def _other_place(self, rule: Rule, clean: str) -> str | None:
+        """The other city a text is about, if it names one and neither the own city nor a district."""
+        if self.jurisdiction is None:
+            return None
+        own = self.jurisdiction.names()
+        if any(name and name in clean for name in own) or rule.vetoed(clean):
+            return None
+        return next((p for p in rule.places if p not in own and p in clean), None)
+
+    def similar(self, a: str, b: str) -> float:
+        """Similarity of two request texts in [0, 1], with this file's synonyms and place words."""
+        return self._similarity.similar(a, b)
+
+    def is_repeat(self, new_text: str, earlier_text: str) -> bool:
+        """True when ``new_text`` restates ``earlier_text`` (guangzhou §24: same matter, no new facts)."""
+        return self._similarity.similar(new_text, earlier_text) >= self.repeat_threshold
+
+
+class Similarity:
+    """Similarity of two requests: the matter compared by words, the address compared apart.
+
+    Two people describing the same pothole share few exact words but the same matter words once
+    synonyms fold (坑/塌陷, 修补/补) and the same place; a broken street lamp at the same crossing
+    shares only the place. So the matter decides, and the place only scales it: disjoint addresses
+    halve the score, the same address keeps it.
+    """
+
+    def __init__(
+        self,
+        *,
+        synonyms: Iterable[Iterable[str]] = (),
+        stopwords: Iterable[str] = (),
+        place_suffixes: Iterable[str] = (),
+        place_words: Iterable[str] = (),
+    ) -> None:
+        self._suffixes = tuple(sorted((normalize(s) for s in place_suffixes), key=len, reverse=True))
+        self._place_words = frozenset(normalize(w) for w in place_words)
+        self._segmenter = Segmenter(synonyms=synonyms, stopwords=stopwords, words=self._place_words)
+
+    @classmethod
+    def from_data(cls, repeat: dict[str, Any]) -> Similarity:
+        return cls(
+            synonyms=[list(g) for g in repeat.get("synonyms", [])],
+            stopwords=repeat.get("stopwords", []),
+            place_suffixes=repeat.get("place_suffixes", []),
+            place_words=repeat.get("place_words", []),
+        )
+
+    def split(self, text: str) -> tuple[set[str], set[str]]:
+        """(place terms, matter terms) of a text."""
+        places: set[str] = set()
+        matter: set[str] = set()
+        words = [word for word, _parts in self._segmenter.units(text)]
+        for i, word in enumerate(words):
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            is_place = (
+                word in self._place_words
+                or word in self._suffixes
+                or nxt in self._suffixes
+                or (len(word) > 1 and word.endswith(self._suffixes))
+            )
+            (places if is_place else matter).add(word)
+        return places, matter
+
+    def _weight(self, term: str) -> float:
+        # Everyday words (有个, 到, 危险) count a fifth of a specific one (坑, 烧烤, 路灯).
+        return 0.2 + 0.8 * self._segmenter.rarity(term)
+
+    def similar(self, a: str, b: str) -> float:
+        """Weighted cosine of the matter words, scaled by how far the places agree (when both name one).
+
+        Disjoint places keep only 30 % of the matter score (the same complaint about two different
+        street lamps is two matters); a text without a place keeps 80 %.
+        """
+        pa, ma = self.split(a)
+        pb, mb = self.split(b)
+        if not ma or not mb:
+            return 0.0
+        wa = sum(self._weight(t) for t in ma)
+        wb = sum(self._weight(t) for t in mb)
+        matter = sum(self._weight(t) for t in ma & mb) / math.sqrt(wa * wb)
+        if pa and pb:
+            place = 2 * len(pa & pb) / (len(pa) + len(pb))
+            return matter * (0.3 + 0.7 * place)
+        return matter * 0.8
+
+
+@lru_cache(maxsize=1)
+def _default_similarity() -> Similarity:
+    with DEFAULT_RULES.open("rb") as fh:
+        return Similarity.from_data(tomllib.load(fh).get("repeat", {}))
+
+
+def similar(a: str, b: str) -> float:
+    """Similarity in [0, 1] of two request texts, with the shipped synonyms (pure; for SQL-fetched texts)."""
+    return _default_similarity().similar(a, b)
+
+
+def is_repeat(new_text: str, earlier_text: str, threshold: float = DEFAULT_REPEAT_THRESHOLD) -> bool:
+    """True when ``new_text`` is the same matter as ``earlier_text`` (guangzhou §24; near-duplicates)."""
+    return similar(new_text, earlier_text) >= threshold

@@ -1,0 +1,390 @@
+"""IntakeService: stores the message FIRST, then steps the dialog and applies its actions.
+
+The dialog state lives in Redis (encrypted, with a TTL longer than the supplement window); the
+draft, the ticket and every message live in SQL, so losing Redis costs at most one question
+asked again (RELIABILITY.md R1).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis import Redis
+
+from intake import texts
+from intake.clock import Clock
+from intake.dialog import (
+    CloseDraft,
+    DialogPolicy,
+    DialogState,
+    Evaluate,
+    Evaluations,
+    RecordScreening,
+    Register,
+    SaveDraft,
+    Screening,
+    Stage,
+    StepContext,
+    StepResult,
+    Supplement,
+    TicketSummary,
+    Understanding,
+    Withdraw,
+    missing_fields,
+    step,
+)
+from intake.errors import NotFound
+from intake.model import Address, Category, DeliveryState, Field, InboundMessage, Reply, TicketStatus
+from intake.store.sql import SqlStore, StoredTicket, TicketDraft
+
+log = logging.getLogger(__name__)
+
+STATE_TTL = timedelta(days=4)  # longer than the 3-natural-day supplement window (guangzhou §12)
+
+
+@dataclass(frozen=True, slots=True)
+class SentReply:
+    id: int
+    text: str
+    choices: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    number: str | None
+    status: TicketStatus
+    category: str | None
+    deadline: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "status": self.status.value,
+            "category": self.category,
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    message_id: int
+    replies: tuple[SentReply, ...]
+    ticket: TicketView | None
+    duplicate: bool = False
+
+
+def evaluation_refs(tickets: Sequence[StoredTicket]) -> dict[int, str]:
+    """A, B, C… for one sender's tickets waiting for an evaluation, oldest first: the short
+    reference shown in the prompt when several wait on one channel (CONTRACT.md, issue 6)."""
+    waiting = sorted(t.id for t in tickets if t.status is TicketStatus.COMPLETED)[:26]
+    return {tid: chr(ord("A") + i) for i, tid in enumerate(waiting)}
+
+
+class DialogStates:
+    """Dialog state per sender in Redis: encrypted (it holds names and phones), keyed by the
+    sender's blind index, never by the address itself."""
+
+    def __init__(self, redis: Redis, store: SqlStore) -> None:
+        self.redis = redis
+        self.store = store
+
+    def key(self, address: Address) -> str:
+        return f"hotline:dialog:{self.store.address_key(address)}"
+
+    def load(self, address: Address) -> DialogState | None:
+        raw = self.redis.get(self.key(address))
+        if raw is None:
+            return None
+        blob = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return DialogState.from_json(self.store.cipher.decrypt_json(blob))
+
+    def save(self, address: Address, state: DialogState) -> None:
+        if state == DialogState():
+            self.redis.delete(self.key(address))
+            return
+        blob = self.store.cipher.encrypt_json(state.to_json())
+        self.redis.set(self.key(address), blob, ex=int(STATE_TTL.total_seconds()))
+
+    @contextmanager
+    def locked(self, address: Address) -> Iterator[None]:
+        """Two messages from one sender at once are stepped one after the other."""
+        with self.redis.lock(
+            f"hotline:lock:{self.store.address_key(address)}", timeout=30, blocking_timeout=30
+        ):
+            yield
+
+
+class IntakeService:
+    def __init__(
+        self,
+        store: SqlStore,
+        states: DialogStates,
+        policy: DialogPolicy,
+        understanding: Understanding,
+        clock: Clock,
+        screening: Screening | None = None,
+        evaluations: Evaluations | None = None,
+    ) -> None:
+        self.store = store
+        self.states = states
+        self.policy = policy
+        self.understanding = understanding
+        self.clock = clock
+        self.screening = screening
+        self.evaluations = evaluations
+
+    # -- the turn ------------------------------------------------------------------------------
+    def handle(
+        self, msg: InboundMessage, *, inline: bool, stored_id: int | None = None, raw: str | None = None
+    ) -> IntakeResult:
+        """One inbound message. ``inline``: the channel returns replies in its own response (web
+        chat), so they are stored as delivered; otherwise they are queued for delivery."""
+        if stored_id is None:
+            stored_id, new = self.store.save_inbound(msg, raw=raw)
+            if not new:
+                return IntakeResult(stored_id, (), None, duplicate=True)
+        elif self.store.is_processed(stored_id):
+            return IntakeResult(stored_id, (), None, duplicate=True)  # a job run twice
+        with self.states.locked(msg.address):
+            state = self.states.load(msg.address) or self._rebuild(msg.address)
+            mine = self._tickets(msg.address)
+            ctx = StepContext(
+                policy=self.policy,
+                understanding=self.understanding,
+                now=self.clock.now(),
+                channel=msg.address.channel,
+                open_tickets=[t for t in mine if t.status.is_open],
+                awaiting_evaluation=[t for t in mine if t.status is TicketStatus.COMPLETED],
+                screening=self.screening,
+                evaluations=self.evaluations,
+            )
+            result = step(state, msg.text, ctx)
+            replies, ticket, next_state, ticket_id = self._apply(msg.address, result)
+            self.states.save(msg.address, next_state)
+        sent = self._send(msg.address, stored_id, replies, inline=inline, ticket_id=ticket_id)
+        self.store.mark_inbound(stored_id, ticket_id=ticket_id)
+        return IntakeResult(stored_id, sent, ticket)
+
+    def _tickets(self, address: Address) -> list[TicketSummary]:
+        """This sender's open tickets and those waiting for an evaluation, in one query."""
+        wanted = [s for s in TicketStatus if s.is_open] + [TicketStatus.COMPLETED]
+        found = [t for t in self.store.tickets_for(address, wanted) if t.number]
+        refs = evaluation_refs(found)
+        return [
+            TicketSummary(t.number or "", t.status, t.category, t.deadline, ref=refs.get(t.id, ""))
+            for t in found
+        ]
+
+    def _rebuild(self, address: Address) -> DialogState:
+        """Redis lost the state: continue from the SQL draft, asking at most once more."""
+        drafts = self.store.tickets_for(address, [TicketStatus.COLLECTING])
+        if not drafts:
+            return DialogState()
+        d = drafts[-1]
+        state = DialogState(
+            draft_id=d.id,
+            category=Category(d.category) if d.category else None,
+            values={**d.contact, **d.fields},
+            anonymous=d.anonymous,
+            hidden=d.hidden,
+            hide_answered=d.anonymous,
+            urgent_class=d.urgent_class,
+            due_at=d.supplement_due_at,
+        )
+        if state.category is None:
+            choices = tuple(c.value for c in self.policy.categories())
+            return replace(state, stage=Stage.CHOOSE_CATEGORY, choices=choices)
+        return replace(state, stage=Stage.COLLECTING, asked=tuple(missing_fields(state, self.policy)))
+
+    def _apply(
+        self, address: Address, result: StepResult
+    ) -> tuple[list[Reply], TicketView | None, DialogState, int | None]:
+        replies = list(result.replies)
+        next_state = result.state
+        ticket: TicketView | None = None
+        draft_id: int | None = next_state.draft_id
+        for action in result.actions:
+            if isinstance(action, SaveDraft):
+                draft_id = self._save_draft(address, action.state)
+                if next_state.stage is not Stage.IDLE and next_state.draft_id is None:
+                    next_state = replace(next_state, draft_id=draft_id)
+                ticket = TicketView(None, TicketStatus.COLLECTING, _cat(action.state), None)
+            elif isinstance(action, Register):
+                assert draft_id is not None
+                ticket = self._register(draft_id, action.state)
+                replies.append(self._registered_reply(ticket))
+            elif isinstance(action, CloseDraft):
+                if draft_id is not None:
+                    self.store.update_ticket(draft_id, status=TicketStatus.CLOSED, reason=action.reason)
+                ticket = None
+            elif isinstance(action, Withdraw):
+                replies.append(self._withdraw(address, action.number))
+            elif isinstance(action, Supplement):
+                replies.append(self._supplement(address, action))
+            elif isinstance(action, Evaluate):
+                reply = self._evaluate(address, action)
+                if reply is not None:
+                    replies.append(reply)
+            elif isinstance(action, RecordScreening):
+                draft = TicketDraft(
+                    channel=address.channel,
+                    address=address,
+                    policy=self.policy.name,
+                    status=action.status,
+                    values={Field.CONTENT: action.text},
+                )
+                draft_id = self.store.create_ticket(draft)
+                self.store.update_ticket(draft_id, reason=f"rule {action.rule_id}")
+        if next_state.stage is Stage.IDLE or next_state == DialogState():
+            ticket = ticket if ticket is not None and ticket.number else None
+        return replies, ticket, next_state, draft_id
+
+    def _save_draft(self, address: Address, s: DialogState) -> int:
+        values = dict(s.values)
+        if s.draft_id is None:
+            draft = TicketDraft(
+                channel=address.channel,
+                address=address,
+                policy=self.policy.name,
+                category=_cat(s),
+                urgent_class=s.urgent_class,
+                anonymous=s.anonymous,
+                hidden=s.hidden,
+                values=values,
+            )
+            ticket_id = self.store.create_ticket(draft)
+            if s.due_at is not None:
+                self.store.update_ticket(ticket_id, supplement_due_at=s.due_at)
+            return ticket_id
+        self.store.update_ticket(
+            s.draft_id,
+            category=_cat(s),
+            urgent_class=s.urgent_class,
+            anonymous=s.anonymous,
+            hidden=s.hidden,
+            values=values,
+            supplement_due_at=s.due_at,
+        )
+        return s.draft_id
+
+    def _register(self, ticket_id: int, s: DialogState) -> TicketView:
+        assert s.category is not None
+        now = self.clock.now()
+        deadline, provisional = self._deadline(ticket_id, s, now)
+        number = self.store.register(ticket_id, deadline=deadline, deadline_provisional=provisional)
+        return TicketView(number, TicketStatus.REGISTERED, s.category.value, deadline)
+
+    def _deadline(self, ticket_id: int, s: DialogState, now: datetime) -> tuple[datetime | None, bool]:
+        assert s.category is not None
+        channel = self.store.get_ticket(ticket_id).channel
+        return self.policy.registration_deadline(s.category, s.urgent_class, channel, now)
+
+    @staticmethod
+    def _registered_reply(t: TicketView) -> Reply:
+        if t.deadline is None:
+            return Reply(texts.REGISTERED_NO_DEADLINE.format(number=t.number, category=t.category))
+        return Reply(
+            texts.REGISTERED.format(
+                number=t.number, category=t.category, deadline=texts.format_deadline(t.deadline)
+            )
+        )
+
+    def _owned(self, address: Address, number: str) -> StoredTicket | None:
+        try:
+            t = self.store.find_ticket(number)
+        except NotFound:
+            return None
+        return t if self.store.address_key(t.address) == self.store.address_key(address) else None
+
+    def _withdraw(self, address: Address, number: str) -> Reply:
+        """Withdrawal from the account that filed it (guangzhou §9, §23; huizhou §17)."""
+        t = self._owned(address, number)
+        if t is None:
+            return Reply(texts.NO_OPEN_TICKETS)
+        if not t.status.is_open:
+            status = texts.STATUS_WORDS.get(t.status.value, t.status.value)
+            return Reply(texts.WITHDRAW_NOT_ALLOWED.format(number=number, status=status))
+        with self.store.tx() as conn:
+            self.store.update_ticket(t.id, conn=conn, status=TicketStatus.WITHDRAWN)
+            self.store.add_event(conn, t.id, "withdrawn", "citizen", {}, key=f"withdrawn:{t.id}")
+        return Reply(texts.WITHDRAWN.format(number=number))
+
+    def _supplement(self, address: Address, action: Supplement) -> Reply:
+        t = self._owned(address, action.number)
+        if t is None:
+            return Reply(texts.NO_OPEN_TICKETS)
+        with self.store.tx() as conn:
+            data = {"text_enc": self.store.cipher.encrypt(action.text)}
+            self.store.add_event(conn, t.id, "supplemented", "citizen", data)
+        return Reply(texts.SUPPLEMENT_RECORDED.format(number=action.number))
+
+    def _evaluate(self, address: Address, action: Evaluate) -> Reply | None:
+        """Record the answer for this round; a first dissatisfied answer opens the one
+        re-handling round the profile allows, otherwise the ticket closes (guangzhou §27-29)."""
+        t = self._owned(address, action.number)
+        if t is None or t.status is not TicketStatus.COMPLETED:
+            return None
+        round_ = t.rehandling_round + 1
+        now = self.clock.now()
+        with self.store.tx() as conn:
+            if action.level is None:
+                self.store.add_event(conn, t.id, "evaluation_invalid", "citizen", {"round": round_})
+                return None
+            if not self.store.record_evaluation(conn, t.id, round_, action.level, "citizen"):
+                return Reply(texts.EVAL_ALREADY.format(number=t.number))
+            self.store.add_event(conn, t.id, "evaluated", "citizen", {"level": action.level, "round": round_})
+            deadline = self.policy.rehandling_deadline(t.category, action.level, round_, now)
+            if deadline is not None:
+                self.store.update_ticket(
+                    t.id,
+                    conn=conn,
+                    status=TicketStatus.REHANDLING,
+                    rehandling_round=round_,
+                    deadline=deadline,
+                )
+                self.store.add_event(conn, t.id, "rehandling", "system", {"round": round_})
+                return Reply(
+                    texts.EVAL_REHANDLING.format(number=t.number, deadline=texts.format_deadline(deadline))
+                )
+            self.store.update_ticket(t.id, conn=conn, status=TicketStatus.CLOSED)
+            self.store.add_event(conn, t.id, "closed", "system", {"level": action.level})
+        return Reply(texts.EVAL_THANKS.format(number=t.number, level=action.level))
+
+    # -- replies -------------------------------------------------------------------------------
+    def _send(
+        self,
+        address: Address,
+        message_id: int,
+        replies: Sequence[Reply],
+        *,
+        inline: bool,
+        ticket_id: int | None,
+    ) -> tuple[SentReply, ...]:
+        sent = []
+        for i, reply in enumerate(replies):
+            key = f"reply:{message_id}:{i}"
+            state = DeliveryState.DELIVERED if inline else DeliveryState.PENDING
+            with self.store.tx() as conn:
+                oid, new = self.store.record_outbound(
+                    address,
+                    reply.text,
+                    key=key,
+                    kind="reply",
+                    ticket_id=ticket_id,
+                    choices=reply.choices,
+                    state=state,
+                    conn=conn,
+                )
+                if new and not inline:
+                    self.store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+            sent.append(SentReply(oid, reply.text, reply.choices))
+        return tuple(sent)
+
+
+def _cat(s: DialogState) -> str | None:
+    return s.category.value if s.category else None

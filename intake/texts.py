@@ -1,0 +1,84 @@
+"""What the dialog says to citizens: short, courteous zh-CN (one place, so wording is reviewed once)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from intake.model import SHANGHAI, Field
+
+WELCOME = (
+    "您好，这里是12345政务服务便民热线。请直接描述您要反映的问题或咨询的事项，"
+    "如涉及具体地点，请一并说明地址。"
+)
+MEANINGLESS = "您好，没有看清您的内容。请用文字简要描述您要反映的问题或咨询的事项。"
+TOO_LONG = "您发送的内容过长（超过{limit}字），请精简后分条发送，谢谢。"
+NOT_CHINESE = (
+    "您好，本热线以中文受理诉求，请尽量使用中文描述。"
+    "Hello, this hotline accepts requests in Chinese; please describe your request in Chinese."
+)
+STRAY_DIGIT = "您好，目前没有需要您选择的问题。请直接描述您要反映的问题或咨询的事项。"
+THANKS = "不客气，感谢您对12345热线的支持。如有其他诉求，请随时告诉我们。"
+ASK_CATEGORY = "请问您的诉求属于哪一类？请选择："
+CATEGORY_CHOICES = ("投诉", "举报", "求助", "咨询", "意见建议", "表扬")
+CATEGORY_NOT_UNDERSTOOD = "抱歉，没有识别您的选择，请点击或回复以下类别之一："
+ASK_MISSING = "为尽快为您登记，请一次性补充以下信息：\n{items}\n请在一条消息中回复，可按“地址：…”的格式填写。"
+STILL_MISSING = (
+    "您补充的信息仍缺少：{items}。按规定信息只能补充一次，本次诉求暂无法登记，欢迎您准备完整信息后重新提交。"
+)
+WINDOW_EXPIRED = "您好，您的诉求草稿在{days}天内未补充所需信息，已按规定关闭。欢迎您准备完整信息后重新提交。"
+ASK_HIDE = "好的，我们会为您保密。请选择需要隐藏的信息（可多选，用顿号分隔）："
+HIDE_CHOICES = ("姓名", "联系电话", "身份证号", "住址", "全部隐藏")
+HIDE_WARNING = "提示：隐藏个人信息可能影响诉求的登记和办理（如无法回访核实），我们仍会尽力为您办理。"
+HIDE_CONFIRMED = "已为您隐藏：{items}。这些信息不会出现在派发给承办单位的工单中。"
+REAL_NAME_REQUIRED = "您反映的事项（{matter}）按规定需要实名办理，无法匿名登记。是否继续以实名方式办理？"
+REAL_NAME_CHOICES = ("继续实名办理", "取消")
+REAL_NAME_DECLINED = "好的，本次诉求未登记。如需办理，欢迎随时以实名方式重新提交。"
+REGISTERED = (
+    "您的诉求已登记，工单号：{number}（{category}）。我们将在{deadline}前答复您。"
+    "可随时发送“查询进度”了解办理情况。"
+)
+REGISTERED_NO_DEADLINE = "您的诉求已登记，工单号：{number}（{category}）。可随时发送“查询进度”了解办理情况。"
+NO_OPEN_TICKETS = "您目前没有正在办理的工单。如有新的诉求，请直接描述。"
+PROGRESS_LINE = "工单{number}（{category}）：{status}{deadline}"
+ASK_WHICH_TICKET = "您有多张工单，请选择要{action}的工单："
+WITHDRAWN = "工单{number}已为您撤回，感谢您的理解与支持。"
+WITHDRAW_NOT_ALLOWED = "工单{number}当前状态为“{status}”，无法撤回。"
+SUPPLEMENT_RECORDED = "已将您补充的内容记入工单{number}，承办单位将一并处理。"
+CANCELLED = "好的，已取消本次填写。如有新的诉求，请直接描述。"
+NOTHING_TO_CANCEL = "您目前没有正在填写的诉求。"
+ANOTHER_REQUEST = "如需提交新的诉求，请直接描述。"
+EVAL_REASK = "请回复数字进行评价：1 非常满意 2 满意 3 基本满意 4 不满意 5 非常不满意"
+EVAL_INVALID = "您的回复不在评价选项内，本次评价记为无效。感谢您的反馈。"
+EVAL_WHICH = "您有多张工单待评价，请在数字前注明序号，例如“{ref} 2”：\n{lines}"
+EVAL_THANKS = "感谢您对工单{number}的评价（{level}）！"
+EVAL_ALREADY = "工单{number}本轮已评价，感谢您的反馈。"
+EVAL_REHANDLING = "很抱歉办理结果未能让您满意。我们已安排对工单{number}重新办理，将于{deadline}前再次答复您。"
+RESTRICTED = "您的账号因多次发送不当内容，已被暂停使用本渠道至{until}。如有紧急情况请拨打110。"
+
+STATUS_WORDS = {
+    "collecting": "正在登记",
+    "awaiting_supplement": "待补充信息",
+    "registered": "已登记，待派发",
+    "dispatched": "已派发至承办单位",
+    "signed": "承办单位已签收，正在办理",
+    "extended": "已延期办理",
+    "completed": "已办结，待评价",
+    "rehandling": "重新办理中",
+    "closed": "已办结",
+    "withdrawn": "已撤回",
+    "rejected": "不予受理",
+    "redirected": "已转紧急部门",
+}
+
+
+def format_deadline(when: datetime) -> str:
+    local = when.astimezone(SHANGHAI)
+    return f"{local.year}年{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
+
+
+def missing_list(fields: list[Field]) -> str:
+    return "\n".join(f"{i}. {f.label}" for i, f in enumerate(fields, 1))
+
+
+def joined(fields: list[Field]) -> str:
+    return "、".join(f.label for f in fields)

@@ -1,0 +1,78 @@
+"""What leaves the system about a ticket: personal data masked (张*, 138****8000), and absent
+altogether for an anonymous citizen or a hidden item (guangzhou §9, shaoyang §23)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from intake.masking import mask_address, mask_id, mask_name, mask_phone, redact
+from intake.model import Field
+from intake.store.sql import StoredEvent, StoredTicket
+
+_MASKERS = {
+    Field.NAME: mask_name,
+    Field.PHONE: mask_phone,
+    Field.ID_NUMBER: mask_id,
+    Field.HOME_ADDRESS: mask_address,
+}
+_PUBLIC_EVENT_DATA = (
+    "reason",
+    "new_deadline",
+    "previous_deadline",
+    "unit",
+    "helpers",
+    "queue",
+    "difficult",
+    "level",
+    "round",
+)
+
+
+def scrub(text: str, t: StoredTicket) -> str:
+    """Free text with every personal value of this citizen removed, then any phone/ID pattern masked."""
+    for f, value in t.contact.items():
+        if value and len(value) >= 2:
+            text = text.replace(value, "***" if (t.anonymous or f in t.hidden) else _MASKERS[f](value))
+    return redact(text)
+
+
+def ticket_json(
+    t: StoredTicket, events: Sequence[StoredEvent] = (), evaluation: tuple[str | None, int] | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "number": t.number,
+        "status": t.status.value,
+        "category": t.category,
+        "channel": t.channel.value,
+        "unit": t.unit,
+        "helper_units": list(t.helper_units),
+        "deadline": t.deadline.isoformat() if t.deadline else None,
+        "deadline_provisional": t.deadline_provisional,
+        "warning": t.warning,
+        "extensions": t.extensions,
+        "rehandling_round": t.rehandling_round,
+        "anonymous": t.anonymous,
+        "created_at": t.created_at.isoformat(),
+        "registered_at": t.registered_at.isoformat() if t.registered_at else None,
+        "subject": scrub(t.fields.get(Field.SUBJECT, ""), t) or None,
+        "address": scrub(t.fields.get(Field.ADDRESS, ""), t) or None,
+        "content": scrub(t.fields.get(Field.CONTENT, ""), t) or None,
+        "demand": scrub(t.fields.get(Field.DEMAND, ""), t) or None,
+        "events": [
+            {
+                "type": e.type,
+                "actor": e.actor,
+                "at": e.at.isoformat(),
+                **{k: e.data[k] for k in _PUBLIC_EVENT_DATA if k in e.data},
+            }
+            for e in events
+        ],
+    }
+    if not t.anonymous:
+        contact = {f.value: _MASKERS[f](v) for f, v in t.contact.items() if v and f not in t.hidden}
+        if contact:
+            out["contact"] = contact
+    if evaluation is not None:
+        out["evaluation"] = {"level": evaluation[0], "round": evaluation[1]}
+    return out

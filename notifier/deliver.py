@@ -1,0 +1,75 @@
+"""deliver(outbound_id): the outbound row exists before any send; senders raise a classified
+error and this decides retry, failed or uncertain, recording state and the last error."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Protocol
+
+from channels.email import EmailSender
+from channels.sms import SmsStubSender
+from channels.webchat import WebchatSender
+from intake.errors import PermanentFailure, RetryLater, Uncertain
+from intake.model import Channel, DeliveryState
+from intake.runtime import Runtime
+from intake.store.sql import StoredOutbound
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+class Sender(Protocol):
+    def send(self, m: StoredOutbound) -> None: ...
+
+
+_senders: dict[int, dict[Channel, Sender]] = {}
+
+
+def senders_for(runtime: Runtime) -> dict[Channel, Sender]:
+    """One set of senders per runtime (per process): the Telegram bot and its pacing are shared."""
+    found = _senders.get(id(runtime))
+    if found is not None:
+        return found
+    stub = SmsStubSender()
+    senders: dict[Channel, Sender] = {
+        Channel.WEBCHAT: WebchatSender(runtime.redis),
+        Channel.SMS: stub,
+        Channel.PHONE: stub,  # phone callers hear back by SMS
+        Channel.EMAIL: EmailSender(runtime.store, runtime.settings.mailbox, runtime.settings.smtp_relay),
+    }
+    settings = runtime.settings
+    if settings.telegram_token:
+        from notifier.telegram_bridge import SyncTelegramSender
+
+        senders[Channel.TELEGRAM] = SyncTelegramSender(settings.telegram_token, settings.telegram_api_base)
+    _senders[id(runtime)] = senders
+    return senders
+
+
+def deliver_outbound(runtime: Runtime, outbound_id: int, senders: dict[Channel, Sender] | None = None) -> str:
+    store = runtime.store
+    m = store.get_outbound(outbound_id)
+    if m.state is not DeliveryState.PENDING:
+        return m.state.value  # settled by an earlier run: never delivered twice
+    sender = (senders or senders_for(runtime)).get(m.address.channel)
+    if sender is None:
+        store.mark_delivery(m.id, DeliveryState.FAILED, error=f"no sender for {m.address.channel}")
+        return "failed"
+    try:
+        sender.send(m)
+    except RetryLater as exc:
+        if m.attempts + 1 >= MAX_ATTEMPTS:
+            store.mark_delivery(m.id, DeliveryState.FAILED, error=f"gave up: {exc.message}")
+            return "failed"
+        retry_at = runtime.clock.now() + timedelta(seconds=exc.after)
+        store.mark_delivery(m.id, DeliveryState.PENDING, error=exc.message, retry_at=retry_at)
+        return "retry"
+    except PermanentFailure as exc:
+        store.mark_delivery(m.id, DeliveryState.FAILED, error=exc.message)
+        return "failed"
+    except Uncertain as exc:
+        store.mark_delivery(m.id, DeliveryState.UNCERTAIN, error=exc.message)
+        return "uncertain"
+    store.mark_delivery(m.id, DeliveryState.DELIVERED)
+    return "delivered"

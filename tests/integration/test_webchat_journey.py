@@ -1,0 +1,101 @@
+"""One citizen journey end to end on real parts (web chat → dialog → SQL → RQ → back in the chat),
+on SQLite and on PostgreSQL: file, the one-time prompt, supplement, number, dispatch notice,
+extension notice, result, evaluation, re-handling, second evaluation (guangzhou profile)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from channels.web import create_app
+from intake.runtime import Runtime
+from tests.support.journey import AUTH, Chat, drain, texts
+
+Client = Callable[..., Any]
+NUMBER = re.compile(r"\d{8}-\d{6}")
+
+
+async def test_a_complaint_from_first_message_to_second_evaluation(
+    aiohttp_client: Client, runtime: Runtime
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(runtime))
+    chat = await Chat(client).open()
+
+    first = await chat.say("我要投诉，小区楼下烧烤店每晚油烟很大")
+    assert first["ticket"]["status"] == "collecting"
+    assert first["ticket"]["category"] == "投诉"
+    assert first["ticket"]["number"] is None
+    prompt = texts(first)
+    # guangzhou §12: everything missing, once, in one message
+    for label in ("联系电话", "事发地址", "您的诉求"):
+        assert label in prompt
+    assert "涉及的单位" not in prompt  # the shop was understood
+
+    second = await chat.say("电话13800138000，地址：幸福小区3栋，希望城管处理")
+    ticket = second["ticket"]
+    assert ticket["status"] == "registered"
+    assert NUMBER.fullmatch(ticket["number"])
+    assert ticket["category"] == "投诉"
+    assert ticket["number"] in texts(second) and "答复" in texts(second)
+    deadline = datetime.fromisoformat(ticket["deadline"])
+    assert deadline - runtime.clock.now() > timedelta(days=10)  # 10 working days (guangzhou §14)
+
+    drain(runtime)
+    notices = await chat.later()
+    assert any("已转交市城市管理和综合执法局办理" in m["text"] for m in notices)
+    number = ticket["number"]
+
+    back = await client.get(f"/api/tickets/{number}", headers=AUTH)
+    view = await back.json()
+    assert view["status"] == "dispatched" and view["unit"] == "市城市管理和综合执法局"
+    assert view["contact"] == {"phone": "138****8000"}
+    assert "13800138000" not in await back.text()
+
+    await client.post(f"/api/tickets/{number}/events", json={"type": "signed"}, headers=AUTH)
+    new_deadline = (deadline + timedelta(days=7)).isoformat()
+    ext = await client.post(
+        f"/api/tickets/{number}/events",
+        json={"type": "extension_approved", "new_deadline": new_deadline, "reason": "需现场核查"},
+        headers=AUTH,
+    )
+    assert ext.status == 200, await ext.text()
+    drain(runtime)
+    notices = await chat.later()
+    assert any("需现场核查" in m["text"] and "延期" in m["text"] for m in notices)
+
+    done = await client.post(
+        f"/api/tickets/{number}/events",
+        json={"type": "completed", "result": "已责令商户安装油烟净化器"},
+        headers=AUTH,
+    )
+    assert done.status == 200
+    drain(runtime)
+    notices = await chat.later()
+    assert any("已责令商户安装油烟净化器" in m["text"] for m in notices)
+    assert any("1 非常满意 2 满意 3 基本满意 4 不满意 5 非常不满意" in m["text"] for m in notices)
+
+    unhappy = await chat.say("4")
+    assert "重新办理" in texts(unhappy)
+    again = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+    assert again["status"] == "rehandling"
+    # guangzhou §29: no extension during re-handling
+    refused = await client.post(
+        f"/api/tickets/{number}/events",
+        json={"type": "extension_approved", "new_deadline": new_deadline, "reason": "再延"},
+        headers=AUTH,
+    )
+    assert refused.status == 409
+    await client.post(
+        f"/api/tickets/{number}/events", json={"type": "completed", "result": "商户已停业整改"}, headers=AUTH
+    )
+    drain(runtime)
+    await chat.later()
+    happy = await chat.say("2")
+    assert "感谢" in texts(happy)
+    final = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+    assert final["status"] == "closed"
+    assert final["evaluation"] == {"level": "满意", "round": 2}

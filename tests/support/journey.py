@@ -1,0 +1,66 @@
+"""Helpers for end-to-end tests: drain the real RQ queues in-process, talk to the real app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from rq import SimpleWorker
+
+from intake.runtime import Runtime
+from worker.context import set_runtime
+from worker.relay import QUEUES, relay_once
+
+API_TOKEN = "test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+def drain(runtime: Runtime, rounds: int = 4) -> None:
+    """What the worker process does, run to quiescence: relay the outbox, work the queues."""
+    set_runtime(runtime)
+    for _ in range(rounds):
+        if relay_once(runtime.store, runtime.redis) == 0:
+            break
+        SimpleWorker(list(QUEUES), connection=runtime.redis).work(burst=True, logging_level="WARNING")
+
+
+class Chat:
+    """A citizen in the web chat, through the public API."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.session_id = ""
+        self.headers: dict[str, str] = {}
+        self.last_id = 0
+
+    async def open(self) -> Chat:
+        resp = await self.client.post("/api/chat/sessions")
+        assert resp.status == 201
+        body = await resp.json()
+        self.session_id = body["session_id"]
+        self.headers = {"Authorization": f"Bearer {body['token']}"}
+        return self
+
+    async def say(self, text: str) -> dict[str, Any]:
+        resp = await self.client.post(
+            f"/api/chat/sessions/{self.session_id}/messages", json={"text": text}, headers=self.headers
+        )
+        assert resp.status == 200, await resp.text()
+        body: dict[str, Any] = await resp.json()
+        for r in body["replies"]:
+            self.last_id = max(self.last_id, r["id"])
+        return body
+
+    async def later(self) -> list[dict[str, Any]]:
+        resp = await self.client.get(
+            f"/api/chat/sessions/{self.session_id}/messages?after={self.last_id}", headers=self.headers
+        )
+        assert resp.status == 200
+        messages: list[dict[str, Any]] = (await resp.json())["messages"]
+        for m in messages:
+            self.last_id = max(self.last_id, m["id"])
+        return messages
+
+
+def texts(body: dict[str, Any]) -> str:
+    return "\n".join(r["text"] for r in body["replies"])

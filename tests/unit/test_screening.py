@@ -1,0 +1,275 @@
+"""Screening: emergencies, out-of-scope matters, abuse, urgent in-scope matters, repeats.
+
+Edge cases decided here (and documented in intake/data/screening.toml):
+- 「我想咨询消防验收的流程」 names fire safety, not a fire: an ordinary consultation.
+- 「我家小孩发烧了，社区医院几点开门」 asks about opening hours: a consultation, not 120.
+- 「投诉法院门口的摊贩占道」 names a court only as a place: a street-vendor complaint, in scope.
+- 「劳动仲裁在哪里申请」 asks how to use a procedure: a consultation; a matter already in
+  arbitration or litigation is rejected.
+- Swearing about a nuisance (「吵得他妈的睡不着」) is not abuse; insulting or threatening the hotline is.
+- A planned outage question (「下周会不会停水」) is a consultation; an outage now is urgent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from intake.errors import ConfigError
+from intake.model import TicketStatus
+from intake.screening import (
+    DEFAULT_RULES,
+    Jurisdiction,
+    Screener,
+    ScreenKind,
+    is_repeat,
+    similar,
+)
+
+HUIZHOU = Jurisdiction("惠州市", ("惠城区", "惠阳区", "博罗县", "惠东县", "龙门县", "大亚湾"))
+
+
+@pytest.fixture(scope="module")
+def screener() -> Screener:
+    return Screener.from_file(jurisdiction=HUIZHOU)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "numbers"),
+    [
+        ("楼下着火了，好大的烟，快来人", "emergency.fire", ("119",)),
+        ("這裡著火了！", "emergency.fire", ("119",)),
+        ("厨房闻到很浓的煤气味，不敢开灯", "emergency.gas_leak", ("119",)),
+        ("有人在小区门口打架，拿刀砍人", "emergency.crime", ("110",)),
+        ("邻居扬言要杀了我，现在就在我家门外", "emergency.crime", ("110",)),
+        ("公园里有个老人晕倒了，叫不醒", "emergency.medical", ("120",)),
+        ("出车祸了，有人受伤流血不止", "emergency.medical", ("120", "122")),
+        ("两辆车在十字路口追尾了", "emergency.traffic", ("122",)),
+        ("电梯里困了人，出不来", "emergency.trapped", ("119",)),
+        ("桥上有人要跳河", "emergency.danger", ("110", "119")),
+    ],
+)
+def test_emergencies_redirect_with_the_right_number_first(
+    screener: Screener, text: str, rule: str, numbers: tuple[str, ...]
+) -> None:
+    decision = screener.screen(text)
+    assert decision is not None
+    assert decision.kind is ScreenKind.EMERGENCY
+    assert decision.rule_id == rule
+    assert decision.status is TicketStatus.REDIRECTED
+    assert decision.numbers == numbers
+    # The reply tells them to call, naming the first number before any other.
+    assert decision.reply.startswith("您反映的情况属于紧急事项，请立即拨打" + numbers[0])
+    assert "？" not in decision.reply
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我想咨询消防验收的流程",
+        "楼道里堆满杂物，有火灾隐患，物业不管",
+        "我家小孩发烧了，社区医院几点开门",
+        "工伤认定怎么申请",
+        "投诉法院门口的摊贩占道",
+        "交通事故认定书下来了，保险理赔怎么办",
+        "小区电梯经常坏，希望物业尽快维修",
+        "楼下经常有人打架斗殴，建议加强巡逻",
+        "燃气费在哪里交",
+        "身份证丢了怎么补办",
+    ],
+)
+def test_ordinary_requests_are_not_screened_out(screener: Screener, text: str) -> None:
+    assert screener.screen(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("我已经向法院起诉了，想让你们催一下", "out_of_scope.litigation"),
+        ("对法院的判决不服，要求重新处理", "out_of_scope.litigation"),
+        ("我去年已经去信访局反映过这个事，一直没解决", "out_of_scope.petition"),
+        ("人大代表不作为，要求撤换", "out_of_scope.party_npc_cppcc"),
+        ("举报村支书收红包", "out_of_scope.discipline"),
+        ("法院一直拖着不执行我的案子", "out_of_scope.courts"),
+        ("部队训练的噪音太大", "out_of_scope.military"),
+        ("我手上有公司的商业秘密要反映", "out_of_scope.secrets"),
+        ("深圳南山区一家餐馆卫生很差", "out_of_scope.jurisdiction"),
+    ],
+)
+def test_out_of_scope_is_rejected_with_the_channel_named(screener: Screener, text: str, rule: str) -> None:
+    decision = screener.screen(text)
+    assert decision is not None
+    assert decision.kind is ScreenKind.OUT_OF_SCOPE
+    assert decision.rule_id == rule
+    assert decision.status is TicketStatus.REJECTED
+    assert decision.reason
+    assert decision.channel and decision.channel in decision.reply
+    assert "不属于12345热线的受理范围" in decision.reply
+
+
+def test_other_city_reply_names_that_citys_hotline(screener: Screener) -> None:
+    decision = screener.screen("深圳南山区一家餐馆卫生很差")
+    assert decision is not None
+    assert "深圳当地的12345" in decision.reply
+    assert "深圳" in decision.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "劳动仲裁在哪里申请",  # how to use a procedure: a consultation
+        "我是退役军人，优待证怎么办",  # veterans' services are in scope
+        "我在深圳交的社保怎么转到惠州",  # names the own city
+        "之前在东莞上班，社保关系怎么转移过来",  # a transfer in, not another city's matter
+        "惠阳区淡水街道的路灯坏了",  # own district
+    ],
+)
+def test_in_scope_look_alikes_are_not_rejected(screener: Screener, text: str) -> None:
+    assert screener.screen(text) is None
+
+
+def test_jurisdiction_is_the_callers_parameter() -> None:
+    text = "深圳南山区一家餐馆卫生很差"
+    assert Screener.from_file().screen(text) is None  # no city given: the rule is off
+    shenzhen = Screener.from_file(jurisdiction=Jurisdiction("深圳", ("南山区",)))
+    assert shenzhen.screen(text) is None
+    decision = Screener.from_file(jurisdiction=HUIZHOU).screen(text)
+    assert decision is not None and decision.rule_id == "out_of_scope.jurisdiction"
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("你们都是一群废物", "abuse.insult"),
+        ("接线员是个傻逼", "abuse.insult"),
+        ("你是ＳＢ吗", "abuse.insult"),
+        ("再不处理我就炸了你们政府", "abuse.threat"),
+        ("不解决我就跟你们同归于尽", "abuse.threat"),
+    ],
+)
+def test_abuse_is_recognised(screener: Screener, text: str, rule: str) -> None:
+    decision = screener.screen(text)
+    assert decision is not None
+    assert decision.kind is ScreenKind.ABUSE
+    assert decision.rule_id == rule
+    assert decision.status is None
+    assert "文明" in decision.reply
+
+
+@pytest.mark.parametrize(
+    "text", ["楼下装修吵得他妈的睡不着", "楼下的垃圾堆了一个星期", "投诉垃圾车每天早上五点就来收垃圾"]
+)
+def test_venting_about_a_nuisance_is_not_abuse(screener: Screener, text: str) -> None:
+    assert screener.screen(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "urgent_kind"),
+    [
+        ("我们小区突然停水了，到现在还没来水", "utility_outage"),
+        ("整栋楼停电了三个小时", "utility_outage"),
+        ("家里没有燃气了，做不了饭", "utility_outage"),
+        ("化粪池满了，污水往外冒", "sewage_overflow"),
+        ("下水道堵了，污水倒灌进店里", "sewage_overflow"),
+        ("台风把大树吹倒了，挡住了整条马路", "road_blocked"),
+    ],
+)
+def test_urgent_in_scope_matters_are_flagged_not_redirected(
+    screener: Screener, text: str, urgent_kind: str
+) -> None:
+    decision = screener.screen(text)
+    assert decision is not None
+    assert decision.kind is ScreenKind.URGENT
+    assert decision.urgent is True
+    assert decision.urgent_kind == urgent_kind
+    assert decision.status is None
+    assert decision.numbers == ()
+
+
+@pytest.mark.parametrize("text", ["下周会不会停水", "停电通知在哪里看", "水费怎么交"])
+def test_questions_about_outages_are_not_urgent(screener: Screener, text: str) -> None:
+    assert screener.screen(text) is None
+
+
+def test_emergency_wins_over_abuse_and_scope(screener: Screener) -> None:
+    decision = screener.screen("你们这帮废物，楼下着火了！")
+    assert decision is not None
+    assert decision.kind is ScreenKind.EMERGENCY
+
+
+def test_every_decision_records_its_rule(screener: Screener) -> None:
+    ids = {r.id for kind in ScreenKind for r in screener.rules(kind)}
+    assert len(ids) == sum(len(screener.rules(k)) for k in ScreenKind)  # ids are unique
+    decision = screener.screen("出车祸了，有人受伤流血不止")
+    assert decision is not None
+    assert decision.rule_ids == ("emergency.medical", "emergency.traffic")
+    assert set(decision.rule_ids) <= ids
+
+
+def test_rules_are_data_an_operator_can_edit(tmp_path: Path) -> None:
+    text = DEFAULT_RULES.read_text(encoding="utf-8")
+    edited = text.replace('"(出|发生)(了)?(车祸|交通事故)",', '"(出|发生)(了)?(车祸|交通事故)",\n  "剐蹭",')
+    path = tmp_path / "screening.toml"
+    path.write_text(edited, encoding="utf-8")
+    assert Screener.from_file().screen("刚才在路上剐蹭了") is None
+    decision = Screener.from_file(path).screen("刚才在路上剐蹭了")
+    assert decision is not None and decision.rule_id == "emergency.traffic"
+
+
+def test_bad_rule_files_fail_loudly(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        DEFAULT_RULES.read_text(encoding="utf-8").replace('"救命",', '"救命(",', 1), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="bad pattern"):
+        Screener.from_file(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        Screener.from_file(tmp_path / "missing.toml")
+
+
+SAME_MATTER = [
+    (
+        "幸福路和建设路交叉口有个大坑，好几辆电动车都摔了，希望尽快修补",
+        "建设路与幸福路路口的路面塌了个坑，很危险，麻烦派人来补一下",
+    ),
+    ("阳光小区3栋楼下的烧烤摊每天晚上吵到凌晨两点", "阳光小区三栋下面烧烤摊噪音太大，半夜还在营业"),
+    ("人民路88号的饭店油烟直排，熏得居民不敢开窗", "人民路88号饭店油烟很大，居民窗户都不敢开"),
+    ("东湖花园门口的路灯坏了，晚上一片漆黑", "東湖花園門口路燈壞了好幾天"),
+]
+DIFFERENT_MATTER = [
+    (
+        "幸福路和建设路交叉口有个大坑，好几辆电动车都摔了，希望尽快修补",
+        "幸福路和建设路交叉口的路灯坏了好几天，晚上很黑",
+    ),
+    ("阳光小区3栋楼下的烧烤摊每天晚上吵到凌晨两点", "阳光小区3栋楼下垃圾堆了一周没人清理"),
+    ("人民路88号的饭店油烟直排，熏得居民不敢开窗", "人民路88号门口的人行道被车辆乱停占用"),
+    ("东湖花园的路灯坏了", "西湖小区的路灯坏了"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), SAME_MATTER)
+def test_the_same_matter_phrased_differently_is_a_repeat(a: str, b: str) -> None:
+    assert is_repeat(b, a)
+    assert similar(a, b) == pytest.approx(similar(b, a))
+
+
+@pytest.mark.parametrize(("a", "b"), DIFFERENT_MATTER)
+def test_different_matters_at_one_address_are_not_repeats(a: str, b: str) -> None:
+    assert not is_repeat(b, a)
+
+
+def test_similarity_is_bounded_and_ranks_same_above_different() -> None:
+    same = min(similar(a, b) for a, b in SAME_MATTER)
+    different = max(similar(a, b) for a, b in DIFFERENT_MATTER)
+    assert same > different
+    assert all(0.0 <= similar(a, b) <= 1.0 for a, b in SAME_MATTER + DIFFERENT_MATTER)
+    assert similar("", "马路上有个坑") == 0.0
+    assert similar("幸福路有个大坑", "幸福路有个大坑") == pytest.approx(1.0)
+
+
+def test_screener_repeat_uses_the_files_threshold(screener: Screener) -> None:
+    a, b = SAME_MATTER[0]
+    assert screener.is_repeat(b, a)
+    assert screener.similar(a, b) == pytest.approx(similar(a, b))
+    assert screener.repeat_threshold == pytest.approx(0.35)

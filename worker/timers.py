@@ -1,0 +1,113 @@
+"""Timers as periodic sweeps over SQL (not one scheduled job per ticket), so none is lost with
+Redis. Each fires once even with several workers: the state change is a conditional UPDATE and
+only the worker whose UPDATE matched goes on to tell the citizen."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from intake.model import TicketStatus
+from intake.runtime import Runtime
+from intake.store.schema import tickets
+from notifier.compose import compose
+from notifier.notices import choose_address
+
+log = logging.getLogger(__name__)
+
+
+def _claim(
+    runtime: Runtime, ticket_id: int, from_status: TicketStatus, to_status: TicketStatus, **values: object
+) -> bool:
+    with runtime.store.tx() as conn:
+        res = conn.execute(
+            update(tickets)
+            .where(tickets.c.id == ticket_id, tickets.c.status == from_status.value)
+            .values(
+                status=to_status.value,
+                updated_at=runtime.clock.now(),
+                version=tickets.c.version + 1,
+                **values,
+            )
+        )
+        return bool(res.rowcount)
+
+
+def expire_drafts(runtime: Runtime, now: datetime, window_days: int) -> int:
+    """A draft whose one-time supplement window passed is closed with that reason, and the
+    citizen is told (guangzhou §12)."""
+    with runtime.engine.connect() as conn:
+        ids = (
+            conn.execute(
+                select(tickets.c.id).where(
+                    tickets.c.status == TicketStatus.COLLECTING.value,
+                    tickets.c.supplement_due_at.is_not(None),
+                    tickets.c.supplement_due_at <= now,
+                )
+            )
+            .scalars()
+            .all()
+        )
+    fired = 0
+    for ticket_id in ids:
+        if not _claim(
+            runtime,
+            ticket_id,
+            TicketStatus.COLLECTING,
+            TicketStatus.CLOSED,
+            reason="supplement window expired",
+        ):
+            continue
+        fired += 1
+        t = runtime.store.get_ticket(ticket_id)
+        runtime.redis.delete(f"hotline:dialog:{runtime.store.address_key(t.address)}")
+        address = choose_address(t)
+        if address is None:
+            continue
+        with runtime.store.tx() as conn:
+            oid, new = runtime.store.record_outbound(
+                address, compose("draft_expired", days=window_days), key=f"expired:{ticket_id}",
+                kind="draft_expired", ticket_id=ticket_id, conn=conn,
+            )  # fmt: skip
+            if new:
+                runtime.store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+    return fired
+
+
+def end_evaluation_windows(runtime: Runtime, now: datetime, silence_means: str) -> int:
+    """Silence past the reply window: satisfied under guangxi §27.2, not evaluated under
+    guangzhou §28. Either way the ticket closes."""
+    with runtime.engine.connect() as conn:
+        rows = conn.execute(
+            select(tickets.c.id, tickets.c.rehandling_round).where(
+                tickets.c.status == TicketStatus.COMPLETED.value,
+                tickets.c.evaluation_due_at.is_not(None),
+                tickets.c.evaluation_due_at <= now,
+            )
+        ).all()
+    fired = 0
+    for ticket_id, round_ in rows:
+        if not _claim(runtime, ticket_id, TicketStatus.COMPLETED, TicketStatus.CLOSED):
+            continue
+        fired += 1
+        with runtime.store.tx() as conn:
+            if silence_means == "satisfied":
+                runtime.store.record_evaluation(conn, ticket_id, round_ + 1, "满意", "silence")
+            runtime.store.add_event(
+                conn,
+                ticket_id,
+                "closed",
+                "system",
+                {"silence": silence_means},
+                key=f"silence:{ticket_id}:{round_}",
+            )
+    return fired
+
+
+def run_timers(runtime: Runtime, window_days: int, silence_means: str) -> None:
+    """Every timer sweep, once: what the worker's sweeper calls every few seconds."""
+    now = runtime.clock.now()
+    expire_drafts(runtime, now, window_days)
+    end_evaluation_windows(runtime, now, silence_means)
