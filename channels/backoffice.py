@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from channels.http_common import in_thread, read_json
+from intake.assembly import HotlinePolicy
 from intake.errors import InvalidInput, Unauthorized
 from intake.events import EventService
 from intake.model import Channel, TicketStatus
@@ -18,8 +19,11 @@ from intake.views import ticket_json
 
 
 class BackOffice:
-    def __init__(self, store: SqlStore, events: EventService, phone: PhoneIntake, api_token: str) -> None:
+    def __init__(
+        self, store: SqlStore, events: EventService, phone: PhoneIntake, policy: HotlinePolicy, api_token: str
+    ) -> None:
         self.store = store
+        self.policy = policy
         self.events = events
         self.phone = phone
         self.api_token = api_token
@@ -39,7 +43,17 @@ class BackOffice:
 
     def _full(self, number: str) -> dict[str, Any]:
         t = self.store.find_ticket(number)
-        return ticket_json(t, self.store.events(t.id), self.store.evaluation(t.id))
+        events = self.store.events(t.id)
+        view = self.policy.view(t, events, self.store.clock.now())
+        return ticket_json(t, events, self.store.evaluation(t.id), view)
+
+    def _page(self, **filters: Any) -> list[dict[str, Any]]:
+        now = self.store.clock.now()
+        out = []
+        for t in self.store.list_tickets(**filters):
+            events = self.store.events(t.id)
+            out.append(ticket_json(t, (), None, self.policy.view(t, events, now)))
+        return out
 
     async def get_ticket(self, request: web.Request) -> web.Response:
         self._auth(request)
@@ -59,9 +73,9 @@ class BackOffice:
             before = await in_thread(request, self.store.find_ticket, q["before"])
             before_id = before.id
         rows = await in_thread(
-            request, self.store.list_tickets, status=status, channel=channel, since=since, before_id=before_id
+            request, self._page, status=status, channel=channel, since=since, before_id=before_id
         )
-        return web.json_response({"tickets": [ticket_json(t) for t in rows]})
+        return web.json_response({"tickets": rows})
 
     async def create_ticket(self, request: web.Request) -> web.Response:
         """An agent registers a phone call; the caller's acknowledgement goes by SMS."""

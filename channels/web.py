@@ -79,7 +79,9 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
     services = services or build_services(runtime)
     WebChat(services.intake, runtime.settings.redis_url).routes(app)
     SmsRoutes(services.intake).routes(app, stub=runtime.settings.sms == "stub")
-    BackOffice(runtime.store, services.events, services.phone, runtime.settings.api_token).routes(app)
+    BackOffice(
+        runtime.store, services.events, services.phone, services.policy, runtime.settings.api_token
+    ).routes(app)
     settings = runtime.settings
     if settings.smtp_relay is None:
         MailOutbox(runtime.store).routes(app)

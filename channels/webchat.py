@@ -27,7 +27,9 @@ from intake.store.sql import StoredOutbound
 
 log = logging.getLogger(__name__)
 
-SESSION_TTL = timedelta(hours=24)
+# Long enough to read the result and answer the survey of a ticket filed here (handling up to
+# 15 WD + extensions + the 5-day evaluation window), short enough that an old token dies.
+SESSION_TTL = timedelta(days=45)
 MAX_BODY = 256 * 1024
 CREATE_LIMIT_PER_MINUTE = 30
 

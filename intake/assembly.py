@@ -4,6 +4,7 @@ services. Built once per process from the Runtime (ARCHITECTURE.md "composition 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from intake.dialog import ScreenOutcome
@@ -13,11 +14,11 @@ from intake.events import EventService
 from intake.extract import warm_up
 from intake.history import history_of
 from intake.phone import PhoneIntake
-from intake.policy import PolicyProfile, ProfilePolicy, check_extension, load_profile
+from intake.policy import DeadlineView, PolicyProfile, ProfilePolicy, check_extension, deadlines, load_profile
 from intake.runtime import Runtime
 from intake.screening import Screener
 from intake.service import DialogStates, IntakeService
-from intake.store.sql import SqlStore, StoredTicket
+from intake.store.sql import SqlStore, StoredEvent, StoredTicket
 from intake.understanding import ExtractUnderstanding
 
 
@@ -38,6 +39,16 @@ class HotlinePolicy(ProfilePolicy):
         """The prompt goes out at once (≤ delay_max after approval); the reply window runs from
         then (guangzhou §27-28: 5 natural days; guangxi §27.2: 24 h)."""
         return completed_at + self.profile.evaluation.reply_window
+
+    def view(
+        self, ticket: StoredTicket, events: Sequence[StoredEvent], now: dt.datetime
+    ) -> DeadlineView | None:
+        """The one pure deadline function over this ticket's history (issue 3): what the API,
+        the console and the worker's sweeps show."""
+        history = history_of(ticket, events)
+        if history is None or history.category not in self.profile.categories:
+            return None
+        return deadlines(history, self.profile, self.calendar, now)
 
     @property
     def silence_means(self) -> str:

@@ -14,9 +14,9 @@ Rules, in the order they are applied (each one has a row in tests/unit/test_eval
   best, on our option list it is the worst, so reading either way would be a guess.
 * Only a lone digit ``1``–``5`` counts. ``0``, ``6``–``9`` and two-digit runs (``12``, ``1 2``
   written together) are ``None``; runs of three or more digits (``12345``, a ticket or phone
-  number) are not an answer and are ignored.
+  number) and quantities (``1天就修好了``, ``3号楼``) are not an answer and are ignored.
 * The option words are found longest first, so ``非常不满意`` is not read as ``不满意`` or ``满意``.
-* Mild negation (``不太满意``, ``不是很满意``, ``不怎么满意``, ``不够满意``, ``没那么满意``) is
+* Mild negation (``不太满意``, ``不是很满意``, ``不怎么满意``, ``没那么满意``, ``有点不满意``) is
   ``不满意``: it states dissatisfaction, only politely, and it is the mildest negative option.
   Reading it as 基本满意 would turn a complaint into a positive mark.
 * Strong intensifiers that mean "非常" (``十分``, ``特别``, ``极其``, ``超级``, ``万分``, ``太…了``)
@@ -28,10 +28,12 @@ Rules, in the order they are applied (each one has a row in tests/unit/test_eval
 
 Several tickets awaiting an answer: the prompt labels each with a short reference and the
 citizen puts it in front of (or after) the answer. References are a **letter** (``A`` … ``Z``,
-the recommended label: it cannot be mistaken for an option digit) or a **number with a marker**
-(``#3``, ``3号``, ``第3件``): a bare number would collide with the option digits. ``A 2``,
-``A2``, ``a：满意``, ``#3 1``, ``3号 满意`` all work. :func:`ref_label` makes the labels and
-:func:`ref_index` maps any reference back to the position in the prompt's list.
+the recommended label: it cannot be mistaken for an option digit), counted only at either end
+of the reply or right before an answer (so "满意，A区的灯修好了" names no ticket), or a **number
+with a marker** (``#3``, ``3号``, ``第3件``): a bare number would collide with the option digits.
+``A 2``, ``A2``, ``a：满意``, ``#3 1``, ``3号 满意`` all work; two different references in one reply
+give ``(None, None)``. :func:`ref_label` makes the labels and :func:`ref_index` maps a reference
+back to the position in the prompt's list; the caller re-asks when that position was not listed.
 """
 
 from __future__ import annotations
@@ -220,6 +222,10 @@ _REF = re.compile(
 )
 
 
+_WORDISH = re.compile(r"[^\W_]")
+_ANSWER_AFTER = re.compile(r"\s*[:：.、]?\s*(?:\d|非常|满意|基本|不满意)")
+
+
 def parse_evaluation_with_ref(text: str) -> tuple[str | None, Level | None]:
     """(reference, option) of a reply to a prompt that lists several tickets.
 
@@ -233,19 +239,29 @@ def parse_evaluation_with_ref(text: str) -> tuple[str | None, Level | None]:
     if len(folded) > 2 * MAX_ANSWER_CHARS:
         return None, None
     refs: list[str] = []
+    spans: list[tuple[int, int]] = []
     for m in _REF.finditer(folded):
         letter, hashed, numbered, ordinal = m.groups()
         if letter:
+            # a letter is a reference at either end of the reply ("A 2", "满意 B") or right before
+            # an answer ("A1 B2"), so that "满意，A区的灯修好了" does not name ticket A
+            at_end = not _WORDISH.search(folded[: m.start()]) or not _WORDISH.search(folded[m.end() :])
+            if not at_end and not _ANSWER_AFTER.match(folded, m.end()):
+                continue
             refs.append(letter.upper())
         elif hashed or numbered:
             refs.append(str(int(hashed or numbered)))
         elif ordinal:
             refs.append(str(_CN_NUMERAL.get(ordinal) or int(ordinal)))
+        spans.append(m.span())
     if not refs:
         return None, parse_evaluation(folded)
     if len(set(refs)) != 1:
         return None, None
-    return refs[0], parse_evaluation(_REF.sub(" ", folded))
+    rest = folded
+    for start, end in reversed(spans):
+        rest = rest[:start] + " " + rest[end:]
+    return refs[0], parse_evaluation(rest)
 
 
 def ref_label(index: int) -> str:

@@ -47,6 +47,7 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     console_password: str | None = None
+    relay_stale_seconds: int = 60
 
     @property
     def sqlite_path(self) -> Path:
@@ -175,6 +176,11 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
             raise ConfigError(f"TELEGRAM_API_BASE: expected an http(s) URL, got {base!r}")
         changes["telegram_api_base"] = base
 
+    if env.get("HOTLINE_RELAY_STALE_SECONDS"):
+        raw = env["HOTLINE_RELAY_STALE_SECONDS"]
+        if not raw.isdigit() or not 1 <= int(raw) <= 86400:
+            raise ConfigError(f"HOTLINE_RELAY_STALE_SECONDS: expected 1..86400 seconds, got {raw!r}")
+        changes["relay_stale_seconds"] = int(raw)
     if env.get("DATABASE_URL"):
         url = env["DATABASE_URL"]
         if url.startswith("postgres://"):

@@ -8,6 +8,7 @@ from typing import Any
 
 from intake.masking import mask_address, mask_id, mask_name, mask_phone, redact
 from intake.model import Field
+from intake.policy import DeadlineView
 from intake.store.sql import StoredEvent, StoredTicket
 
 _MASKERS = {
@@ -38,8 +39,16 @@ def scrub(text: str, t: StoredTicket) -> str:
 
 
 def ticket_json(
-    t: StoredTicket, events: Sequence[StoredEvent] = (), evaluation: tuple[str | None, int] | None = None
+    t: StoredTicket,
+    events: Sequence[StoredEvent] = (),
+    evaluation: tuple[str | None, int] | None = None,
+    view: DeadlineView | None = None,
 ) -> dict[str, Any]:
+    """The ticket as the back office and the console see it. With ``view`` (the policy's pure
+    deadline function), deadline, provisional flag and warning colour are as of now."""
+    deadline = (view.handling_deadline if view else None) or t.deadline
+    provisional = view.provisional if view is not None else t.deadline_provisional
+    warning = str(view.warning) if view is not None and view.warning is not None else t.warning
     out: dict[str, Any] = {
         "number": t.number,
         "status": t.status.value,
@@ -47,9 +56,10 @@ def ticket_json(
         "channel": t.channel.value,
         "unit": t.unit,
         "helper_units": list(t.helper_units),
-        "deadline": t.deadline.isoformat() if t.deadline else None,
-        "deadline_provisional": t.deadline_provisional,
-        "warning": t.warning,
+        "deadline": deadline.isoformat() if deadline else None,
+        "deadline_provisional": provisional,
+        "warning": warning,
+        "overdue": bool(view.overdue) if view is not None else False,
         "extensions": t.extensions,
         "rehandling_round": t.rehandling_round,
         "anonymous": t.anonymous,

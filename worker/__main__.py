@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 import redis
 from rq import SimpleWorker
@@ -24,10 +25,12 @@ def main() -> None:
     runtime = build_runtime(from_env())
     set_runtime(runtime)
     services = build_services(runtime)
-    policy = services.policy
-    window_days = max(1, policy.profile.supplement.window.days)
+    set_runtime(runtime, services)
     sweeper = Sweeper(
-        runtime.store, runtime.redis, timers=lambda: run_timers(runtime, window_days, policy.silence_means)
+        runtime.store,
+        runtime.redis,
+        timers=lambda: run_timers(runtime, services.policy),
+        stale_after=timedelta(seconds=runtime.settings.relay_stale_seconds),
     )
     sweeper.start()
     # SimpleWorker on purpose: no fork, so no SQL connection is shared between a parent and its

@@ -68,4 +68,11 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
         )
         if new:
             store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+    # Now that it is dispatched, the exact deadline replaces the estimate told at registration.
+    from worker.context import get_services
+
+    fresh = store.get_ticket(ticket_id)
+    view = get_services().policy.view(fresh, store.events(ticket_id), runtime.clock.now())
+    if view is not None and view.handling_deadline is not None:
+        store.update_ticket(ticket_id, deadline=view.handling_deadline, deadline_provisional=view.provisional)
     return "dispatched"

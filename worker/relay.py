@@ -72,6 +72,7 @@ class Sweeper(threading.Thread):
         timers: Callable[[], object] | None = None,
         interval: float = 1.0,
         timer_interval: float = 5.0,
+        stale_after: timedelta = STALE_AFTER,
     ) -> None:
         super().__init__(name="sweeper", daemon=True)
         self.store = store
@@ -79,13 +80,14 @@ class Sweeper(threading.Thread):
         self.timers = timers
         self.interval = interval
         self.timer_interval = timer_interval
+        self.stale_after = stale_after
         self.stopped = threading.Event()
 
     def run(self) -> None:
         last_timers = 0.0
         while not self.stopped.wait(self.interval):
             try:
-                relay_once(self.store, self.redis)
+                relay_once(self.store, self.redis, stale_after=self.stale_after)
                 if self.timers is not None and time.monotonic() - last_timers >= self.timer_interval:
                     last_timers = time.monotonic()
                     self.timers()

@@ -68,7 +68,8 @@ def mail_inbound(runtime: Runtime, key: str) -> str:
         runtime.store.mark_done(key)
         return "automated"
     text = parsed.text.strip() or parsed.subject.strip()
-    address = Address(Channel.EMAIL, (parsed.reply_to or parsed.from_addr).lower())
+    # Keyed on From only: a Reply-To naming someone else must not receive their ticket replies.
+    address = Address(Channel.EMAIL, parsed.from_addr.lower())
     runtime.store.set_inbound(message_id, address, text)
     inbound = InboundMessage(
         address, text, msg.received_at, native_id=msg.native_id, thread_ticket=parsed.ticket_tag

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from intake.assembly import HotlinePolicy
 from intake.model import TicketStatus
 from intake.runtime import Runtime
 from intake.store.schema import tickets
@@ -106,8 +107,36 @@ def end_evaluation_windows(runtime: Runtime, now: datetime, silence_means: str) 
     return fired
 
 
-def run_timers(runtime: Runtime, window_days: int, silence_means: str) -> None:
+OPEN_STATUSES = [s.value for s in TicketStatus if s.is_open]
+
+
+def refresh_deadlines(runtime: Runtime, policy: HotlinePolicy, now: datetime) -> int:
+    """Warning colours (huizhou §26) and provisional deadlines, recomputed by the one pure
+    deadline function; a deadline counted on weekends only for a year the calendar did not know
+    becomes final once an operator adds that year's holiday file (issue 3)."""
+    policy.calendar.reload()
+    with runtime.engine.connect() as conn:
+        ids = conn.execute(select(tickets.c.id).where(tickets.c.status.in_(OPEN_STATUSES))).scalars().all()
+    changed = 0
+    for ticket_id in ids:
+        t = runtime.store.get_ticket(ticket_id)
+        view = policy.view(t, runtime.store.events(ticket_id), now)
+        if view is None:
+            continue
+        warning = str(view.warning) if view.warning is not None else None
+        deadline = view.handling_deadline or t.deadline
+        if (warning, deadline, view.provisional) != (t.warning, t.deadline, t.deadline_provisional):
+            runtime.store.update_ticket(
+                ticket_id, warning=warning, deadline=deadline, deadline_provisional=view.provisional
+            )
+            changed += 1
+    return changed
+
+
+def run_timers(runtime: Runtime, policy: HotlinePolicy, *, with_deadlines: bool = True) -> None:
     """Every timer sweep, once: what the worker's sweeper calls every few seconds."""
     now = runtime.clock.now()
-    expire_drafts(runtime, now, window_days)
-    end_evaluation_windows(runtime, now, silence_means)
+    expire_drafts(runtime, now, max(1, policy.profile.supplement.window.days))
+    end_evaluation_windows(runtime, now, policy.silence_means)
+    if with_deadlines:
+        refresh_deadlines(runtime, policy, now)

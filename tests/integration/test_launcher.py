@@ -55,15 +55,16 @@ def health(port: int) -> dict[str, object] | None:
 
 
 @contextlib.contextmanager
-def launched(data_dir: Path, http: int, smtp: int) -> Iterator[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+def launched(
+    data_dir: Path, http: int, smtp: int, *, via_make: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The product as `make run` starts it, in its own process group (as a terminal would)."""
+    drop = {"REDIS_URL", "DATABASE_URL", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(HOTLINE_DATA=str(data_dir), HOTLINE_HTTP=f"127.0.0.1:{http}", HOTLINE_SMTP=f"127.0.0.1:{smtp}")
+    cmd = ["make", "-s", "run"] if via_make else [sys.executable, "-m", "hotline.run"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hotline.run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
         yield proc
@@ -93,8 +94,14 @@ def redis_pid(data_dir: Path) -> int:
     raise AssertionError("no embedded redis-server found")
 
 
-def stop_and_check_nothing_left(proc: subprocess.Popen[bytes], data_dir: Path, sig: int) -> None:
-    proc.send_signal(sig)
+def stop_and_check_nothing_left(
+    proc: subprocess.Popen[bytes], data_dir: Path, sig: int, *, whole_group: bool = False
+) -> None:
+    """SIGTERM to the one process a script started, or SIGINT to the group as Ctrl-C does."""
+    if whole_group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
     proc.wait(30)
     deadline = time.monotonic() + 10
     while processes_of(data_dir) and time.monotonic() < deadline:
@@ -105,7 +112,7 @@ def stop_and_check_nothing_left(proc: subprocess.Popen[bytes], data_dir: Path, s
 def test_make_run_starts_everything_keeps_redis_data_and_stops_cleanly(tmp_path: Path) -> None:
     data = tmp_path / "var"
     http, smtp = free_port(), free_port()
-    with launched(data, http, smtp) as proc:
+    with launched(data, http, smtp, via_make=True) as proc:
         took = wait_healthy(http, 60)
         assert took < 60
         with smtplib.SMTP("127.0.0.1", smtp, timeout=5) as s:  # the smtp process listens
@@ -125,9 +132,17 @@ def test_make_run_starts_everything_keeps_redis_data_and_stops_cleanly(tmp_path:
         assert f"http://127.0.0.1:{http}/chat/" in out and "API token" in out
 
     # `make run` again on the same folder: what Redis acknowledged is still there; Ctrl-C stops all.
-    with launched(data, http, smtp) as proc:
+    with launched(data, http, smtp, via_make=True) as proc:
         wait_healthy(http, 60)
         client = redis.Redis(unix_socket_path=str(data.resolve() / "redis" / "redis.sock"))
         assert client.get("acknowledged") == b"yes"
         client.close()
-        stop_and_check_nothing_left(proc, data, signal.SIGINT)
+        stop_and_check_nothing_left(proc, data, signal.SIGINT, whole_group=True)
+
+
+def test_the_launcher_alone_stops_everything_on_sigterm(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    http, smtp = free_port(), free_port()
+    with launched(data, http, smtp) as proc:
+        wait_healthy(http, 60)
+        stop_and_check_nothing_left(proc, data, signal.SIGTERM)

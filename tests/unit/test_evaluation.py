@@ -147,6 +147,8 @@ REF_CASES = [
     ("A1 B2", (None, None)),  # two tickets in one reply: nothing is guessed
     ("#1 #2 满意", (None, None)),
     ("A", ("A", None)),
+    ("满意 B", ("B", V2)),
+    ("满意，A区的路灯修好了", (None, V2)),  # a letter inside a sentence names no ticket
     ("你好", (None, None)),
 ]
 

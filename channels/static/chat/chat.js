@@ -192,7 +192,7 @@
     if (opts.id !== undefined && opts.id !== null) row.dataset.id = String(opts.id);
     if (from === "hotline") row.appendChild(el("div", "avatar", "12345"));
     var body = el("div", "msg");
-    var bubble = el("div", "bubble", text);
+    var bubble = el("div", "bubble"); bubble.innerHTML = text;
     body.appendChild(bubble);
     if (opts.choices && opts.choices.length) body.appendChild(choiceButtons(opts.choices));
     body.appendChild(el("div", "meta", timeLabel(opts.at)));
