@@ -103,8 +103,8 @@ def test_sigkill_mid_burst_loses_and_repeats_nothing(
                 select(ticket_events.c.ticket_id).where(ticket_events.c.type == "dispatched")
             ).scalars()
         )
-        notices = conn.execute(select(messages_out.c.idempotency_key, messages_out.c.state, messages_out.c.attempts)
-                               .where(messages_out.c.kind == "dispatched")).all()  # fmt: skip
+        cols = (messages_out.c.idempotency_key, messages_out.c.state, messages_out.c.attempts)
+        notices = conn.execute(select(*cols).where(messages_out.c.kind == "dispatched")).all()
     assert len(per_ticket) == N and set(per_ticket.values()) == {1}  # dispatched exactly once
     assert len({n.idempotency_key for n in notices}) == N == len(notices)  # one notice per ticket
     assert all(n.state == DeliveryState.DELIVERED.value for n in notices)
