@@ -11,6 +11,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from channels.backoffice import BackOffice
+from channels.console import Console
 from channels.email import MailOutbox
 from channels.http_common import (
     EXECUTOR_KEY,
@@ -83,6 +84,13 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
         runtime.store, services.events, services.phone, services.policy, runtime.settings.api_token
     ).routes(app)
     settings = runtime.settings
+    Console(
+        runtime.store,
+        services.policy,
+        services.phone,
+        settings.console_password or settings.api_token,
+        settings.redis_url,
+    ).routes(app)
     if settings.smtp_relay is None:
         MailOutbox(runtime.store).routes(app)
     TelegramWebhook(

@@ -3,7 +3,12 @@
 No I/O here: the service (intake/service.py) loads the state, stores the message first, applies
 the actions to SQL and sends the replies. Rules cited: the one-time notice of everything missing
 (一次性告知, huizhou §9, guangzhou §12), anonymity (guangzhou §9-10), withdrawal and progress
-queries from the same account (guangzhou §9), screening before drafting (issue 7).
+queries from the same account (guangzhou §9), screening before drafting (issue 7), on-the-spot
+answers from the knowledge base (guangzhou §14.1, huizhou §10) and repeats of a handled matter
+(guangzhou §24, shaoyang §10.4).
+
+A sender has at most one draft (status ``collecting``) per channel: a draft is only created from
+the idle stage, and every path out of a drafting stage either registers or closes it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ class Stage(StrEnum):
     REAL_NAME = "real_name"
     COLLECTING = "collecting"  # the one-time prompt went out; the next reply must complete it
     CHOOSE_TICKET = "choose_ticket"
+    KB_ANSWERED = "kb_answered"  # answered from the knowledge base; "没解决" registers a ticket
+    REPEAT = "repeat"  # told the earlier result of the same matter; new facts register a ticket
 
 
 class Intent(StrEnum):
@@ -73,6 +80,35 @@ class ScreenOutcome:
 
 class Screening(Protocol):
     def screen(self, text: str) -> ScreenOutcome | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeHit:
+    """A confident on-the-spot answer to a consultation (guangzhou §14.1)."""
+
+    entry_id: str
+    answer: str
+
+
+class Knowledge(Protocol):
+    def answer(self, text: str, now: datetime) -> KnowledgeHit | None:
+        """The answer when the knowledge base is confident, else None (a ticket is registered)."""
+        ...
+
+
+class RepeatCheck(Protocol):
+    def is_repeat(self, new_text: str, earlier_text: str) -> bool:
+        """True when ``new_text`` restates the matter of ``earlier_text`` (guangzhou §24)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HandledTicket:
+    """One of the sender's tickets already handled (completed or closed with a number)."""
+
+    number: str
+    content: str
+    result: str | None = None
 
 
 class DialogPolicy(Protocol):
@@ -124,6 +160,9 @@ class StepContext:
     screening: Screening | None = None
     awaiting_evaluation: Sequence[TicketSummary] = ()
     evaluations: Evaluations | None = None
+    knowledge: Knowledge | None = None
+    repeats: RepeatCheck | None = None
+    handled: Sequence[HandledTicket] = ()  # newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +181,8 @@ class DialogState:
     pending_action: str | None = None
     choices: tuple[str, ...] = ()
     eval_reasked: bool = False
+    kb_entry: str | None = None
+    repeat_of: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -159,6 +200,8 @@ class DialogState:
             "pending_action": self.pending_action,
             "choices": list(self.choices),
             "eval_reasked": self.eval_reasked,
+            "kb_entry": self.kb_entry,
+            "repeat_of": self.repeat_of,
         }
 
     @classmethod
@@ -178,6 +221,8 @@ class DialogState:
             pending_action=data.get("pending_action"),
             choices=tuple(data.get("choices") or ()),
             eval_reasked=bool(data.get("eval_reasked")),
+            kb_entry=data.get("kb_entry"),
+            repeat_of=data.get("repeat_of"),
         )
 
 
@@ -229,7 +274,35 @@ class Evaluate:
     level: str | None
 
 
-Action = SaveDraft | Register | CloseDraft | Withdraw | Supplement | RecordScreening | Evaluate
+@dataclass(frozen=True, slots=True)
+class RecordAnswered:
+    """A consultation answered from the knowledge base: kept as a closed, unnumbered ticket row
+    with reason ``kb:<entry id>`` so agents can audit it (guangzhou §14.1)."""
+
+    entry_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRepeat:
+    """The citizen raised a handled matter again with no new facts: an event on the earlier
+    ticket, no new ticket (guangzhou §24)."""
+
+    number: str
+    text: str
+
+
+Action = (
+    SaveDraft
+    | Register
+    | CloseDraft
+    | Withdraw
+    | Supplement
+    | RecordScreening
+    | Evaluate
+    | RecordAnswered
+    | NoteRepeat
+)
 
 
 @dataclass(frozen=True, slots=True)

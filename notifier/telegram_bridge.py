@@ -18,11 +18,13 @@ SEND_TIMEOUT = 60.0
 
 
 class SyncTelegramSender:
-    def __init__(self, token: str, api_base: str, *, key_param: str | None = None) -> None:
+    def __init__(
+        self, token: str, api_base: str, *, key_param: str | None = None, read_timeout: float = 10.0
+    ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="telegram-loop", daemon=True)
         self._thread.start()
-        self._bot = build_bot(token, api_base)
+        self._bot = build_bot(token, api_base, read_timeout=read_timeout)
         self._run(self._bot.initialize())
         self._sender = TelegramSender(self._bot, key_param=key_param)
 

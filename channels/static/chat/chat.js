@@ -54,6 +54,7 @@
     streamAbort: null,
     wake: null,
     online: true,
+    lastBeat: 0, // when the stream last delivered anything (data or keep-alive)
   };
 
   // -- storage ------------------------------------------------------------------------------
@@ -192,7 +193,7 @@
     if (opts.id !== undefined && opts.id !== null) row.dataset.id = String(opts.id);
     if (from === "hotline") row.appendChild(el("div", "avatar", "12345"));
     var body = el("div", "msg");
-    var bubble = el("div", "bubble"); bubble.innerHTML = text;
+    var bubble = el("div", "bubble", text);
     body.appendChild(bubble);
     if (opts.choices && opts.choices.length) body.appendChild(choiceButtons(opts.choices));
     body.appendChild(el("div", "meta", timeLabel(opts.at)));
@@ -450,6 +451,7 @@
         }
         if (!resp.ok || !resp.body) throw new HttpError(resp.status);
         setOnline(true);
+        state.lastBeat = Date.now();
         backoff = BACKOFF_MIN_MS;
         var reader = resp.body.getReader();
         var decoder = new TextDecoder();
@@ -458,6 +460,7 @@
           var chunk = await reader.read();
           if (chunk.done) break;
           kick();
+          state.lastBeat = Date.now();
           buf += decoder.decode(chunk.value, { stream: true }).replace(/\r\n?/g, "\n");
           var idx;
           while ((idx = buf.indexOf("\n\n")) >= 0) {
@@ -535,6 +538,7 @@
     if (!vv) return;
     var apply = function () {
       document.documentElement.style.setProperty("--app-height", vv.height + "px");
+      if (window.scrollY) window.scrollTo(0, 0); // iOS scrolls the page up under the keyboard
       if (document.activeElement === els.input) scrollToEnd();
     };
     vv.addEventListener("resize", apply);
@@ -580,7 +584,10 @@
     });
     window.addEventListener("online", wakeNow);
     document.addEventListener("visibilitychange", function () {
-      if (document.visibilityState === "visible") wakeNow();
+      if (document.visibilityState !== "visible") return;
+      // Back from a sleeping phone: a stream silent for longer than a keep-alive is likely dead.
+      if (state.streamAbort && state.online && Date.now() - state.lastBeat > 20000) state.streamAbort.abort();
+      wakeNow();
     });
     trackViewport();
     restore();
