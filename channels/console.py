@@ -60,6 +60,7 @@ class Console:
         app.router.add_get("/api/console/me", self.me)
         app.router.add_get("/api/console/queue", self.queue)
         app.router.add_post("/api/console/tickets", self.create_ticket)
+        app.router.add_post("/api/console/restrictions/{rid}/lift", self.lift)
         app.cleanup_ctx.append(self._redis_ctx)
 
     async def _redis_ctx(self, app: web.Application) -> Any:
@@ -204,6 +205,7 @@ class Console:
             "manual_routing": manual,
             "failed_deliveries": deliveries,
             "failed_jobs": jobs,
+            "restrictions": store.active_restrictions(now),
         }
 
     def _sync_redis(self) -> Any:
@@ -221,6 +223,16 @@ class Console:
             content_type="application/json",
             headers={"Cache-Control": "no-store"},
         )
+
+    async def lift(self, request: web.Request) -> web.Response:
+        """An agent lifts a harassment restriction (issue 7); audited."""
+        _, agent = await self._session(request, changing=True)
+        rid = request.match_info["rid"]
+        if not rid.isdigit():
+            raise InvalidInput("restriction id must be a number")
+        lifted = await in_thread(request, self.store.lift_restriction, int(rid), agent)
+        await in_thread(request, self.store.audit, agent, "lift_restriction", rid)
+        return web.json_response({"lifted": lifted})
 
     async def create_ticket(self, request: web.Request) -> web.Response:
         """The phone form: the same checks as ``POST /api/tickets``; the caller hears back by SMS."""

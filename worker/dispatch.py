@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from intake.model import TicketStatus
 from intake.runtime import Runtime
 from intake.store.schema import tickets
+from intake.store.sql import StoredEvent
 from notifier.compose import compose
 from worker.routing import Router
 
@@ -24,55 +25,57 @@ def router() -> Router:
 
 
 def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = None) -> str:
+    """One transaction: route, record the step, set the exact deadline, store the citizen's
+    notice and its delivery row, and close the outbox row. A second run finds the ticket no
+    longer ``registered`` and only closes the outbox row."""
+    from worker.context import get_services
+
     step_key = step_key or f"dispatch:{ticket_id}"
     store = runtime.store
-    ticket = store.get_ticket(ticket_id)
-    if ticket.status is not TicketStatus.REGISTERED:
-        return "already"
-    route = router().route(ticket.fields)
-    unit = route.lead or router().manual_queue
+    policy = get_services().policy
+    now = runtime.clock.now()
     with store.tx() as conn:
-        # Re-check under the write lock: a second worker finds the step done and stops here.
-        status = conn.execute(
-            select(tickets.c.status).where(tickets.c.id == ticket_id).with_for_update()
-        ).scalar_one()
-        if status != TicketStatus.REGISTERED.value:
+        row = conn.execute(select(tickets).where(tickets.c.id == ticket_id).with_for_update()).first()
+        if row is None or row.status != TicketStatus.REGISTERED.value:
+            store.mark_done(step_key, conn=conn)
             return "already"
-        conn.execute(
-            update(tickets)
-            .where(tickets.c.id == ticket_id)
-            .values(
-                status=TicketStatus.DISPATCHED.value if route.lead else TicketStatus.REGISTERED.value,
-                unit=unit,
-                helper_units=",".join(route.helpers),
-                updated_at=runtime.clock.now(),
-                version=tickets.c.version + 1,
-            )
-        )
+        ticket = store.ticket_from_row(row)
+        route = router().route(ticket.fields)
         if route.lead is None:
+            queue = router().manual_queue
+            store.update_ticket(ticket_id, conn=conn, unit=queue)
             store.add_event(
-                conn, ticket_id, "manual_routing", "system", {"queue": unit}, key=f"manual:{step_key}"
+                conn, ticket_id, "manual_routing", "system", {"queue": queue}, key=f"manual:{step_key}"
             )
+            store.mark_done(step_key, conn=conn)
             return "manual"
+        # The exact deadline now that it is dispatched replaces the estimate told at registration.
+        earlier = store.events(ticket_id, conn=conn) if ticket.returns else []
+        dispatched = StoredEvent(0, "dispatched", "system", now, {})
+        view = policy.view(ticket, [*earlier, dispatched], now)
+        deadline = view.handling_deadline if view is not None and view.handling_deadline else ticket.deadline
+        store.update_ticket(
+            ticket_id,
+            conn=conn,
+            status=TicketStatus.DISPATCHED,
+            unit=route.lead,
+            helper_units=",".join(route.helpers),
+            deadline=deadline,
+            deadline_provisional=view.provisional if view is not None else ticket.deadline_provisional,
+        )
         store.add_event(
             conn,
             ticket_id,
             "dispatched",
             "system",
-            {"unit": unit, "helpers": list(route.helpers), "matched": list(route.matched)},
+            {"unit": route.lead, "helpers": list(route.helpers), "matched": list(route.matched)},
             key=step_key,
         )
-        text = compose("dispatched", number=ticket.number, unit=unit)
+        text = compose("dispatched", number=ticket.number, unit=route.lead)
         oid, new = store.record_outbound(
             ticket.address, text, key=f"notice:{step_key}", kind="dispatched", ticket_id=ticket_id, conn=conn
         )
         if new:
             store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
-    # Now that it is dispatched, the exact deadline replaces the estimate told at registration.
-    from worker.context import get_services
-
-    fresh = store.get_ticket(ticket_id)
-    view = get_services().policy.view(fresh, store.events(ticket_id), runtime.clock.now())
-    if view is not None and view.handling_deadline is not None:
-        store.update_ticket(ticket_id, deadline=view.handling_deadline, deadline_provisional=view.provisional)
+        store.mark_done(step_key, conn=conn)
     return "dispatched"

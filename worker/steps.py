@@ -14,8 +14,7 @@ def dispatch(runtime: Runtime, key: str) -> str:
     from worker.dispatch import dispatch_ticket
 
     ticket_id = int(key.split(":")[1])  # dispatch:<id> or dispatch:<id>:r<n> after a return
-    result: str = dispatch_ticket(runtime, ticket_id, key)
-    runtime.store.mark_done(key)
+    result: str = dispatch_ticket(runtime, ticket_id, key)  # closes its outbox row itself
     return result
 
 

@@ -176,6 +176,19 @@ audit_log = Table(
     Column("detail", Text),
 )
 
+restrictions = Table(
+    "restrictions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("address_key", String(64), nullable=False, index=True),
+    Column("channel", String(10), nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+    Column("until", UTCDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("lifted_at", UTCDateTime()),
+    Column("lifted_by", String(80)),
+)
+
 counters = Table(
     "counters",
     metadata,

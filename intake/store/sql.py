@@ -37,6 +37,7 @@ from intake.store.schema import (
     messages_in,
     messages_out,
     outbox,
+    restrictions,
     ticket_events,
     tickets,
 )
@@ -513,6 +514,10 @@ class SqlStore:
             self.add_outbox(conn, "dispatch", f"dispatch:{ticket_id}", {"ticket_id": ticket_id})
         return number
 
+    def ticket_from_row(self, r: Row[Any]) -> StoredTicket:
+        """A ``tickets`` row (selected by the caller, e.g. FOR UPDATE) as a StoredTicket."""
+        return self._ticket(r)
+
     def _ticket(self, r: Row[Any]) -> StoredTicket:
         contact = self.cipher.decrypt_json(r.contact_enc) or {}
         other = self.cipher.decrypt_json(r.fields_enc) or {}
@@ -643,13 +648,13 @@ class SqlStore:
             raise NotFound(f"event {event_id} not found")
         return r.ticket_id, StoredEvent(r.id, r.type, r.actor, r.at, json.loads(r.data))
 
-    def events(self, ticket_id: int) -> list[StoredEvent]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(ticket_events)
-                .where(ticket_events.c.ticket_id == ticket_id)
-                .order_by(ticket_events.c.id)
-            ).all()
+    def events(self, ticket_id: int, *, conn: Connection | None = None) -> list[StoredEvent]:
+        q = select(ticket_events).where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
+        if conn is not None:
+            rows = conn.execute(q).all()
+        else:
+            with self.engine.connect() as c:
+                rows = c.execute(q).all()
         return [StoredEvent(r.id, r.type, r.actor, r.at, json.loads(r.data)) for r in rows]
 
     # -- evaluations ---------------------------------------------------------------------------
@@ -723,6 +728,59 @@ class SqlStore:
                 c.execute(stmt)
         else:
             conn.execute(stmt)
+
+    # -- restrictions (huizhou §8) ------------------------------------------------------------
+    def restrict(self, address: Address, until: datetime, reason: str) -> int:
+        with self.tx() as conn:
+            pk = conn.execute(
+                insert(restrictions).values(
+                    address_key=self.address_key(address),
+                    channel=address.channel.value,
+                    since=self.clock.now(),
+                    until=until,
+                    reason=reason,
+                )
+            ).inserted_primary_key
+        assert pk is not None
+        return int(pk[0])
+
+    def restricted_until(self, address: Address, now: datetime) -> datetime | None:
+        with self.engine.connect() as conn:
+            until = conn.execute(
+                select(func.max(restrictions.c.until)).where(
+                    restrictions.c.address_key == self.address_key(address),
+                    restrictions.c.lifted_at.is_(None),
+                    restrictions.c.until > now,
+                )
+            ).scalar_one_or_none()
+        return until
+
+    def active_restrictions(self, now: datetime) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(restrictions)
+                .where(restrictions.c.lifted_at.is_(None), restrictions.c.until > now)
+                .order_by(restrictions.c.id.desc())
+            ).all()
+        return [
+            {
+                "id": r.id,
+                "channel": r.channel,
+                "since": r.since.isoformat(),
+                "until": r.until.isoformat(),
+                "reason": r.reason,
+            }
+            for r in rows
+        ]
+
+    def lift_restriction(self, restriction_id: int, agent: str) -> bool:
+        with self.tx() as conn:
+            res = conn.execute(
+                update(restrictions)
+                .where(restrictions.c.id == restriction_id, restrictions.c.lifted_at.is_(None))
+                .values(lifted_at=self.clock.now(), lifted_by=agent)
+            )
+        return bool(res.rowcount)
 
     # -- audit ---------------------------------------------------------------------------------
     def audit(self, actor: str, action: str, target: str | None = None, detail: str | None = None) -> None:
