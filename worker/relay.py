@@ -24,6 +24,7 @@ QUEUE_FOR_JOB = {
     "dispatch": "dispatch",
     "deliver": "notify",
     "notice": "notify",
+    "evaluation_batch": "notify",
     "mail_inbound": "intake",
     "telegram_inbound": "intake",
 }

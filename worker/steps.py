@@ -78,10 +78,17 @@ def mail_inbound(runtime: Runtime, key: str) -> str:
     return "handled"
 
 
+def evaluation_batch(runtime: Runtime, key: str) -> str:
+    from worker.fanout import send_evaluation_batch
+
+    return send_evaluation_batch(runtime, key)  # closes its outbox row itself
+
+
 STEPS: dict[str, Callable[[Runtime, str], str]] = {
     "dispatch": dispatch,
     "deliver": deliver,
     "notice": notice,
     "telegram_inbound": telegram_inbound,
     "mail_inbound": mail_inbound,
+    "evaluation_batch": evaluation_batch,
 }

@@ -100,6 +100,7 @@ class StoredOutbound:
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+    next_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +328,90 @@ class SqlStore:
             last_error=r.last_error,
             created_at=r.created_at,
             delivered_at=r.delivered_at,
+            next_attempt_at=r.next_attempt_at,
         )
+
+    def record_outbound_many(
+        self, conn: Connection, items: Sequence[tuple[Address, str, str, str, int | None]]
+    ) -> dict[str, int]:
+        """Store many messages at once: (address, text, key, kind, ticket id) each; a key already
+        stored is left alone. Returns key → id of the rows created now (for a fan-out: one
+        statement per chunk instead of one transaction per message)."""
+        if not items:
+            return {}
+        now = self.clock.now()
+        rows = [
+            {
+                "idempotency_key": key,
+                "channel": address.channel.value,
+                "address_key": self.address_key(address),
+                "address_enc": self.cipher.encrypt(address.value),
+                "text_enc": self.cipher.encrypt(text),
+                "choices": None,
+                "subject": None,
+                "kind": kind,
+                "ticket_id": ticket_id,
+                "state": DeliveryState.PENDING.value,
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+                "delivered_at": None,
+            }
+            for address, text, key, kind, ticket_id in items
+        ]
+        keys = [r["idempotency_key"] for r in rows]
+        existing = set(
+            conn.execute(
+                select(messages_out.c.idempotency_key).where(messages_out.c.idempotency_key.in_(keys))
+            ).scalars()
+        )
+        fresh = [r for r in rows if r["idempotency_key"] not in existing]
+        if fresh:
+            conn.execute(insert(messages_out), fresh)
+        created = conn.execute(
+            select(messages_out.c.idempotency_key, messages_out.c.id).where(
+                messages_out.c.idempotency_key.in_([r["idempotency_key"] for r in fresh])
+            )
+        ).all()
+        return {k: i for k, i in created}
+
+    def mark_delivered_many(self, conn: Connection, ids: Sequence[int]) -> int:
+        """Settle many pending rows as delivered in one statement; settled rows stay as they are."""
+        if not ids:
+            return 0
+        res = conn.execute(
+            update(messages_out)
+            .where(messages_out.c.id.in_(list(ids)), messages_out.c.state == DeliveryState.PENDING.value)
+            .values(
+                state=DeliveryState.DELIVERED.value,
+                attempts=messages_out.c.attempts + 1,
+                delivered_at=self.clock.now(),
+            )
+        )
+        return int(res.rowcount)
+
+    def defer(self, conn: Connection, outbound_id: int, retry_at: datetime, error: str) -> None:
+        """A pending row that was refused for now: counted as an attempt, retried at ``retry_at``."""
+        conn.execute(
+            update(messages_out)
+            .where(messages_out.c.id == outbound_id, messages_out.c.state == DeliveryState.PENDING.value)
+            .values(attempts=messages_out.c.attempts + 1, last_error=error, next_attempt_at=retry_at)
+        )
+
+    def get_tickets(self, ids: Sequence[int], *, conn: Connection | None = None) -> list[StoredTicket]:
+        q = select(tickets).where(tickets.c.id.in_(list(ids))).order_by(tickets.c.id)
+        if conn is not None:
+            return [self._ticket(r) for r in conn.execute(q).all()]
+        with self.engine.connect() as c:
+            return [self._ticket(r) for r in c.execute(q).all()]
+
+    def outbox_payload(self, key: str) -> Mapping[str, Any]:
+        with self.engine.connect() as conn:
+            raw = conn.execute(select(outbox.c.payload).where(outbox.c.key == key)).scalar_one_or_none()
+        if raw is None:
+            raise NotFound(f"outbox row {key} not found")
+        payload: Mapping[str, Any] = json.loads(raw)
+        return payload
 
     def get_outbound(self, outbound_id: int) -> StoredOutbound:
         with self.engine.connect() as conn:

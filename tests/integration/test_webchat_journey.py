@@ -46,8 +46,11 @@ async def test_a_complaint_from_first_message_to_second_evaluation(
 
     drain(runtime)
     notices = await chat.later()
-    assert any("已转交市城市管理和综合执法局办理" in m["text"] for m in notices)
+    dispatched = [m for m in notices if "已转交市城市管理和综合执法局办理" in m["text"]]
+    assert dispatched
     number = ticket["number"]
+    assert dispatched[0]["ticket"]["number"] == number  # the page's ticket card follows the notice
+    assert dispatched[0]["ticket"]["status"] == "dispatched"
 
     back = await client.get(f"/api/tickets/{number}", headers=AUTH)
     view = await back.json()

@@ -230,6 +230,8 @@
       state.seen.add(m.id);
       if (m.id > state.lastId) state.lastId = m.id;
     }
+    var typing = els.log.querySelector(".typing"); // the answer is here: the dots go first
+    if (typing) typing.remove();
     addBubble("hotline", m.text, { id: m.id, at: m.at, choices: m.choices });
   }
 
