@@ -11,7 +11,7 @@ from channels.email import EmailSender
 from channels.sms import sms_provider
 from channels.webchat import WebchatSender
 from intake.errors import PermanentFailure, RetryLater, Uncertain
-from intake.model import Channel, DeliveryState
+from intake.model import Address, Channel, DeliveryState, Field
 from intake.runtime import Runtime
 from intake.store.sql import StoredOutbound
 
@@ -66,15 +66,41 @@ def deliver_outbound(runtime: Runtime, outbound_id: int, senders: dict[Channel, 
     except RetryLater as exc:
         if m.attempts + 1 >= MAX_ATTEMPTS:
             store.mark_delivery(m.id, DeliveryState.FAILED, error=f"gave up: {exc.message}")
+            sms_fallback(runtime, m)
             return "failed"
         retry_at = runtime.clock.now() + timedelta(seconds=exc.after)
         store.mark_delivery(m.id, DeliveryState.PENDING, error=exc.message, retry_at=retry_at)
         return "retry"
     except PermanentFailure as exc:
         store.mark_delivery(m.id, DeliveryState.FAILED, error=exc.message)
+        sms_fallback(runtime, m)
         return "failed"
     except Uncertain as exc:
         store.mark_delivery(m.id, DeliveryState.UNCERTAIN, error=exc.message)
         return "uncertain"
     store.mark_delivery(m.id, DeliveryState.DELIVERED)
     return "delivered"
+
+
+def sms_fallback(runtime: Runtime, m: StoredOutbound) -> int | None:
+    """When a channel cannot deliver, the same message by SMS to the phone the citizen gave —
+    never for an anonymous citizen or a hidden number (issue 6). Returns the SMS row's id."""
+    if m.ticket_id is None or m.address.channel in (Channel.SMS, Channel.PHONE):
+        return None
+    store = runtime.store
+    t = store.get_ticket(m.ticket_id)
+    phone = t.contact.get(Field.PHONE)
+    if t.anonymous or not phone or Field.PHONE in t.hidden:
+        return None
+    with store.tx() as conn:
+        oid, new = store.record_outbound(
+            Address(Channel.SMS, phone),
+            m.text,
+            key=f"{m.idempotency_key}:sms",
+            kind=m.kind,
+            ticket_id=t.id,
+            conn=conn,
+        )
+        if new:
+            store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+    return oid
