@@ -18,17 +18,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rq import Queue, SimpleWorker  # noqa: E402
+from rq import Queue, SimpleWorker
 
-from hotline.embedded_redis import EmbeddedRedis  # noqa: E402
-from intake.assembly import build_services  # noqa: E402
-from intake.model import Address, Channel, Field  # noqa: E402
-from intake.runtime import build_runtime  # noqa: E402
-from intake.settings import from_env  # noqa: E402
-from intake.store.db import migrate  # noqa: E402
-from intake.store.sql import TicketDraft  # noqa: E402
-from worker.context import set_runtime  # noqa: E402
-from worker.relay import QUEUES, relay_once  # noqa: E402
+from hotline.embedded_redis import EmbeddedRedis
+from intake.assembly import build_services
+from intake.model import Address, Channel, Field
+from intake.runtime import build_runtime
+from intake.settings import from_env
+from intake.store.db import migrate
+from intake.store.sql import TicketDraft
+from worker.context import set_runtime
+from worker.relay import QUEUES, relay_once
 
 
 def main() -> None:
@@ -70,7 +70,11 @@ def main() -> None:
                         address=Address(Channel.SMS, f"+86139{i:08d}"),
                         policy="guangzhou",
                         category="投诉",
-                        values={Field.CONTENT: f"幸福路{i}号烧烤油烟扰民", Field.SUBJECT: "烧烤店", Field.ADDRESS: f"幸福路{i}号"},
+                        values={
+                            Field.CONTENT: f"幸福路{i}号烧烤油烟扰民",
+                            Field.SUBJECT: "烧烤店",
+                            Field.ADDRESS: f"幸福路{i}号",
+                        },
                     )
                 )
                 rt.store.register(tid, deadline=None, deadline_provisional=False)

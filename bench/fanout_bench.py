@@ -20,22 +20,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rq import SimpleWorker  # noqa: E402
-from sqlalchemy import func, insert, select  # noqa: E402
+from rq import SimpleWorker
+from sqlalchemy import func, insert, select
 
-from hotline.embedded_redis import EmbeddedRedis  # noqa: E402
-from intake.assembly import build_services  # noqa: E402
-from intake.errors import RetryLater  # noqa: E402
-from intake.model import Address, Channel, DeliveryState, TicketStatus  # noqa: E402
-from intake.runtime import build_runtime  # noqa: E402
-from intake.settings import from_env  # noqa: E402
-from intake.store.db import migrate  # noqa: E402
-from intake.store.schema import messages_out, tickets  # noqa: E402
-from intake.store.sql import StoredOutbound  # noqa: E402
-from notifier import deliver as deliver_module  # noqa: E402
-from worker.context import set_runtime  # noqa: E402
-from worker.fanout import queue_evaluation_prompts  # noqa: E402
-from worker.relay import relay_once  # noqa: E402
+from hotline.embedded_redis import EmbeddedRedis
+from intake.assembly import build_services
+from intake.errors import RetryLater
+from intake.model import Address, Channel, DeliveryState, TicketStatus
+from intake.runtime import build_runtime
+from intake.settings import from_env
+from intake.store.db import migrate
+from intake.store.schema import messages_out, tickets
+from intake.store.sql import StoredOutbound
+from notifier import deliver as deliver_module
+from worker.context import set_runtime
+from worker.fanout import queue_evaluation_prompts
+from worker.relay import relay_once
 
 
 class FlowControlledStub:
