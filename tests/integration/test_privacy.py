@@ -1,0 +1,89 @@
+"""RELIABILITY.md §10, S6 and P1: seed known personal values, then search every answer, the
+console, the metrics, the log records, the SQL tables and Redis. Anonymous: zero hits. Named:
+masked forms only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from aiohttp.test_utils import TestClient
+
+from channels.console import COOKIE
+from channels.web import create_app
+from intake.runtime import Runtime
+from tests.integration.test_store import _all_rows_as_text
+from tests.support.journey import API_TOKEN, AUTH, Chat, drain
+
+Client = Callable[..., Any]
+NAME, PHONE, ID_NUMBER = "欧阳春花", "13912345678", "11010519491231002X"
+ANON_PHONE = "13787654321"
+CANARIES = (NAME, "春花", PHONE, PHONE[-8:], ID_NUMBER[:17], ANON_PHONE, ANON_PHONE[-8:])
+
+
+async def file_until_registered(chat: Chat, first: str, answers: list[str]) -> dict[str, Any]:
+    body = await chat.say(first)
+    queue = list(answers)
+    for _ in range(6):
+        ticket = body.get("ticket")
+        if ticket and ticket.get("number"):
+            return ticket  # type: ignore[no-any-return]
+        choices = [c for r in body["replies"] for c in r.get("choices", [])]
+        if "全部隐藏" in choices:
+            body = await chat.say("全部隐藏")
+        elif queue:
+            body = await chat.say(queue.pop(0))
+        else:
+            break
+    raise AssertionError(f"not registered: {body}")
+
+
+async def test_personal_data_is_masked_for_named_and_absent_for_anonymous(
+    aiohttp_client: Client, runtime: Runtime, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client: TestClient = await aiohttp_client(create_app(runtime))
+    named = await file_until_registered(
+        await Chat(client).open(),
+        f"我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，希望城管处理。我叫{NAME}，电话{PHONE}，身份证{ID_NUMBER}",
+        [f"电话{PHONE}，地址：幸福小区3栋，希望城管处理"],
+    )
+    anonymous = await file_until_registered(
+        await Chat(client).open(),
+        f"我要匿名举报，和平路12号的黑作坊在生产假酒，希望查处，我的电话是{ANON_PHONE}，不要透露我的信息",
+        ["地址：和平路12号，涉事单位：黑作坊，希望查处"],
+    )
+    drain(runtime)
+
+    seen: list[str] = []
+    for number in (named["number"], anonymous["number"]):
+        resp = await client.get(f"/api/tickets/{number}", headers=AUTH)
+        seen.append(await resp.text())
+    named_view = await (await client.get(f"/api/tickets/{named['number']}", headers=AUTH)).json()
+    anon_view = await (await client.get(f"/api/tickets/{anonymous['number']}", headers=AUTH)).json()
+    assert named_view["contact"]["phone"] == "139****5678"
+    assert named_view["contact"]["name"] == "欧***"
+    assert "contact" not in anon_view and anon_view["anonymous"] is True
+    seen.append(await (await client.get("/api/tickets", headers=AUTH)).text())
+    login = await client.post("/api/console/login", json={"agent": "A1", "password": API_TOKEN})
+    seen.append(
+        await (await client.get("/api/console/queue", cookies={COOKIE: login.cookies[COOKIE].value})).text()
+    )
+    seen.append(await (await client.get("/metrics")).text())
+    seen.extend(r.getMessage() for r in caplog.records)
+    seen.extend(str(r.args) for r in caplog.records)
+    seen.append(_all_rows_as_text(runtime))
+    for key in redis_client.scan_iter("*"):
+        kind = redis_client.type(key)
+        if kind == b"string":
+            seen.append(str(redis_client.get(key)))
+        elif kind == b"hash":
+            seen.append(str(redis_client.hgetall(key)))
+        elif kind == b"list":
+            seen.append(str(redis_client.lrange(key, 0, -1)))
+    haystack = "\n".join(seen)
+    for canary in CANARIES:
+        assert canary not in haystack, canary
