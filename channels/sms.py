@@ -1,54 +1,153 @@
-"""SMS: the stub gateway of CONTRACT.md (a named stub: the only stub the product has).
+"""SMS: one gateway interface, the stub of CONTRACT.md and a real-world provider behind it.
 
-``POST /api/sms/inbound`` stores the message before answering; replies go out through the
-gateway. The stub "sends" by marking the outbound row delivered; ``GET /api/sms/outbox`` lists
-what it sent, oldest first.
+A provider is one class (:class:`SmsProvider`): it sends a stored outbound row (raising the
+notifier's RetryLater / PermanentFailure / Uncertain) and, when it pushes replies to us, parses
+its own inbound webhook. ``HOTLINE_SMS`` picks it: ``stub`` (this module; the only stub the
+product has) or ``http`` (:mod:`channels.sms_http`, the common shape of Chinese SMS platforms).
+
+Inbound SMS is stored before the gateway is answered (RELIABILITY.md "acknowledgement point"),
+keyed by the provider's message id when it gives one, so a webhook retried by the provider is
+stored once. Sender numbers are normalised (``13800138000``, ``+86 138 0013 8000`` and
+``0086…`` are one sender; guangzhou §9 "the same number").
+
+The stub "sends" by marking the outbound row delivered; ``GET /api/sms/outbox`` lists what it
+sent, oldest first: the whole text of each message, as the handset shows it, with ``parts``,
+the number of SMS the network carries and providers bill (70 Chinese characters in one part,
+67 per part once concatenated; :func:`channels.sms_text.split_sms`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from channels.http_common import in_thread, read_json
-from channels.sms_text import normalize_sender
-from intake.errors import InvalidInput
+from channels.http_common import PayloadTooLarge, UnsupportedMediaType, in_thread, read_json
+from channels.sms_text import normalize_sender, sms_parts
+from intake.errors import ConfigError, InvalidInput
 from intake.model import Address, Channel, DeliveryState, InboundMessage
 from intake.service import IntakeService
+from intake.settings import Settings
 from intake.store.sql import StoredOutbound
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class InboundSms:
+    """One SMS as a provider's webhook reported it (number not yet normalised)."""
+
+    sender: str
+    text: str
+    native_id: str | None = None
+
+
+class SmsProvider(Protocol):
+    """What a provider implements; the notifier calls ``send``, the web process mounts
+    ``webhook_path`` and hands each body to ``parse_inbound``."""
+
+    name: str
+    webhook_path: str | None
+
+    def send(self, m: StoredOutbound) -> None: ...
+
+    def parse_inbound(self, body: Any) -> Sequence[InboundSms]: ...
+
+    def webhook_ack(self) -> dict[str, Any]: ...
+
+
 class SmsStubSender:
-    """The stub provider: accepts every message. Delivery is recorded by the notifier."""
+    """The stub provider: accepts every message (the notifier records it as delivered)."""
+
+    name = "stub"
+    webhook_path: str | None = None  # the stub's inbound is CONTRACT.md's POST /api/sms/inbound
 
     def send(self, m: StoredOutbound) -> None:
         return None
 
+    def parse_inbound(self, body: Any) -> Sequence[InboundSms]:
+        return [_contract_inbound(body)]
+
+    def webhook_ack(self) -> dict[str, Any]:
+        return {"accepted": True}
+
+
+def sms_provider(settings: Settings) -> SmsProvider:
+    """The provider HOTLINE_SMS names (one per process; built by the notifier and the web app)."""
+    if settings.sms == "stub":
+        return SmsStubSender()
+    if settings.sms == "http":
+        from channels.sms_http import HttpSmsProvider
+
+        if not settings.sms_api_url:
+            raise ConfigError("HOTLINE_SMS_API_URL: required with HOTLINE_SMS=http")
+        return HttpSmsProvider(settings.sms_api_url)
+    raise ConfigError(f"HOTLINE_SMS: unknown gateway {settings.sms!r}")
+
+
+def _contract_inbound(data: Any) -> InboundSms:
+    if not isinstance(data, Mapping):
+        raise InvalidInput("需要 JSON 对象。The body must be a JSON object.")
+    sender, text = data.get("from"), data.get("text")
+    if not isinstance(sender, str) or not isinstance(text, str):
+        raise InvalidInput("需要 from 和 text 字段。Fields 'from' and 'text' must be strings.")
+    native_id = data.get("id") if isinstance(data.get("id"), str) else None
+    return InboundSms(sender, text, native_id)
+
+
+async def _read_json_any(request: web.Request, *, max_bytes: int) -> Any:
+    """A JSON body that may be a list: platforms push their upstream SMS in batches."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("请以 JSON 格式提交。Content-Type must be application/json.")
+    body = await request.content.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(f"内容过长。The body is larger than {max_bytes} bytes.")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidInput("请求内容不是有效的 JSON。The body is not valid JSON.", code="bad_json") from None
+
 
 class SmsRoutes:
-    def __init__(self, service: IntakeService) -> None:
+    """The SMS routes of the web process: CONTRACT.md's inbound (always), the stub outbox (stub
+    only) and the configured provider's own webhook (when it has one)."""
+
+    def __init__(self, service: IntakeService, provider: SmsProvider | None = None) -> None:
         self.service = service
+        self.provider = provider
 
     def routes(self, app: web.Application, *, stub: bool) -> None:
         app.router.add_post("/api/sms/inbound", self.inbound)
         if stub:
             app.router.add_get("/api/sms/outbox", self.outbox)
+            return
+        if self.provider is not None and self.provider.webhook_path:
+            app.router.add_post(self.provider.webhook_path, self.provider_inbound)
+
+    def _accept(self, sms: InboundSms) -> None:
+        phone = normalize_sender(sms.sender)
+        if phone is None:
+            raise InvalidInput("无法识别的手机号码。'from' is not a phone number.", code="bad_phone")
+        if len(sms.text) > 2000:
+            raise InvalidInput("短信过长。'text' is longer than 2000 characters.")
+        msg = InboundMessage(Address(Channel.SMS, phone), sms.text, self.service.clock.now(), sms.native_id)
+        self.service.handle(msg, inline=False)
 
     async def inbound(self, request: web.Request) -> web.Response:
         data = await read_json(request, max_bytes=16 * 1024)
-        sender, text = data.get("from"), data.get("text")
-        if not isinstance(sender, str) or not isinstance(text, str):
-            raise InvalidInput("需要 from 和 text 字段。Fields 'from' and 'text' must be strings.")
-        phone = normalize_sender(sender)
-        if phone is None:
-            raise InvalidInput("无法识别的手机号码。'from' is not a phone number.", code="bad_phone")
-        native_id = data.get("id") if isinstance(data.get("id"), str) else None
-        msg = InboundMessage(Address(Channel.SMS, phone), text, self.service.clock.now(), native_id=native_id)
-        await in_thread(request, self.service.handle, msg, inline=False)
+        await in_thread(request, self._accept, _contract_inbound(data))
         return web.json_response({"accepted": True})
+
+    async def provider_inbound(self, request: web.Request) -> web.Response:
+        assert self.provider is not None
+        data = await _read_json_any(request, max_bytes=256 * 1024)
+        for sms in self.provider.parse_inbound(data):
+            await in_thread(request, self._accept, sms)
+        return web.json_response(self.provider.webhook_ack())
 
     async def outbox(self, request: web.Request) -> web.Response:
         to = request.query.get("to", "")
@@ -69,6 +168,7 @@ class SmsRoutes:
                         "id": m.id,
                         "to": m.address.value,
                         "text": m.text,
+                        "parts": sms_parts(m.text),
                         "at": (m.delivered_at or m.created_at).isoformat(),
                     }
                     for m in rows

@@ -22,7 +22,8 @@ from channels.http_common import (
     json_error,
     read_json,
 )
-from channels.sms import SmsRoutes
+from channels.openapi import openapi_json
+from channels.sms import SmsRoutes, sms_provider
 from channels.static import add_static_routes
 from channels.telegram_webhook import TelegramWebhook
 from channels.webchat import WebChat
@@ -79,7 +80,9 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
     app[METRICS_KEY] = Metrics()
     services = services or build_services(runtime)
     WebChat(services.intake, runtime.settings.redis_url).routes(app)
-    SmsRoutes(services.intake).routes(app, stub=runtime.settings.sms == "stub")
+    SmsRoutes(services.intake, sms_provider(runtime.settings)).routes(
+        app, stub=runtime.settings.sms == "stub"
+    )
     BackOffice(
         runtime.store, services.events, services.phone, services.policy, runtime.settings.api_token
     ).routes(app)
@@ -92,7 +95,7 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
         settings.redis_url,
     ).routes(app)
     if settings.smtp_relay is None:
-        MailOutbox(runtime.store).routes(app)
+        MailOutbox(runtime.store, settings.mailbox).routes(app)
     TelegramWebhook(
         runtime.store, settings.telegram_webhook_secret, settings.telegram_token is not None
     ).routes(app)
@@ -107,6 +110,7 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/api/dev/clock", dev_clock)
+    app.router.add_get("/api/openapi.json", openapi_json)
     return app
 
 

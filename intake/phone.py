@@ -3,6 +3,7 @@ same anonymity rules and the same missing-field check as the dialog; the caller 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,10 +77,9 @@ class PhoneIntake:
             raise MissingFields(
                 f"缺少：{texts.joined(missing)}。Missing: {', '.join(f.value for f in missing)}"
             )
-        reach = values.get(Field.PHONE) or "unknown"
         draft = TicketDraft(
             channel=Channel.PHONE,
-            address=Address(Channel.PHONE, reach),
+            address=self._reach(values.get(Field.PHONE), hidden),
             policy=self.policy.name,
             status=TicketStatus.COLLECTING,
             category=category.value,
@@ -113,6 +113,19 @@ class PhoneIntake:
                 if new:
                     self.store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
         return self.store.get_ticket(ticket_id)
+
+    @staticmethod
+    def _reach(phone: str | None, hidden: frozenset[Field]) -> Address:
+        """Where the caller is reached: their number by SMS, the channel every later notice takes.
+
+        Keyed as an SMS sender, so when the caller texts back (an evaluation, a progress query,
+        a withdrawal) the dialog finds this ticket as theirs (guangzhou §9: "from the same
+        number"). A hidden number is never used to reach them, so it is not the address at all:
+        a caller who hid it (or gave none) gets an opaque one that no gateway can deliver to.
+        """
+        if phone and Field.PHONE not in hidden:
+            return Address(Channel.SMS, phone)
+        return Address(Channel.PHONE, f"unreachable:{secrets.token_hex(8)}")
 
     @staticmethod
     def _hidden(data: Mapping[str, Any], anonymous: bool) -> frozenset[Field]:

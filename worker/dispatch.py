@@ -16,6 +16,7 @@ from intake.runtime import Runtime
 from intake.store.schema import tickets
 from intake.store.sql import StoredEvent
 from notifier.compose import compose
+from notifier.notices import choose_address
 from worker.routing import Router
 
 
@@ -71,11 +72,13 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
             {"unit": route.lead, "helpers": list(route.helpers), "matched": list(route.matched)},
             key=step_key,
         )
-        text = compose("dispatched", number=ticket.number, unit=route.lead)
-        oid, new = store.record_outbound(
-            ticket.address, text, key=f"notice:{step_key}", kind="dispatched", ticket_id=ticket_id, conn=conn
-        )
-        if new:
-            store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+        address = choose_address(ticket)  # never to a number the citizen hid
+        if address is not None:
+            text = compose("dispatched", number=ticket.number, unit=route.lead)
+            oid, new = store.record_outbound(
+                address, text, key=f"notice:{step_key}", kind="dispatched", ticket_id=ticket_id, conn=conn
+            )
+            if new:
+                store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
         store.mark_done(step_key, conn=conn)
     return "dispatched"

@@ -54,7 +54,7 @@ def mail_inbound(runtime: Runtime, key: str) -> str:
     import base64
 
     from channels.email import EMPTY_SENDER
-    from channels.mail_parse import parse_mail
+    from channels.mail_parse import dialog_text, parse_mail
     from intake.model import Address, Channel, InboundMessage
     from worker.context import get_services
 
@@ -66,7 +66,7 @@ def mail_inbound(runtime: Runtime, key: str) -> str:
         runtime.store.mark_inbound(message_id, flags=f"automated:{parsed.automated_reason or 'no sender'}")
         runtime.store.mark_done(key)
         return "automated"
-    text = parsed.text.strip() or parsed.subject.strip()
+    text = dialog_text(parsed).strip()  # a first mail's subject ("路灯不亮") is part of the matter
     # Keyed on From only: a Reply-To naming someone else must not receive their ticket replies.
     address = Address(Channel.EMAIL, parsed.from_addr.lower())
     runtime.store.set_inbound(message_id, address, text)

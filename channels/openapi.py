@@ -1,0 +1,677 @@
+"""The HTTP API described as an OpenAPI 3.1 document, served at ``GET /api/openapi.json``.
+
+Kept as Python data next to the routes it describes, so schemas are shared rather than copied.
+``tests/integration/test_openapi.py`` checks that every route the aiohttp app registers is here
+and that every request example is accepted by the running app with the documented status, so
+the document cannot drift from the code silently.
+
+Conventions: a request example is the ``example`` of its JSON body, query or path parameter;
+the lowest 2xx response of an operation is the status its examples get. Operations whose
+examples need a particular state (an agent login) carry no request example.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from aiohttp import web
+
+JSON = "application/json"
+_DOC: dict[str, Any] | None = None
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        body["example"] = example
+    return {JSON: body}
+
+
+def _ok(description: str, schema: dict[str, Any] | None = None, example: Any = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description}
+    if schema is not None:
+        out["content"] = _json(schema, example)
+    return out
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"description": description, "content": _json(_ref("Error"))}
+
+
+def _body(schema: dict[str, Any], example: Any, max_bytes: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"required": True, "content": _json(schema, example)}
+    if max_bytes:
+        out["description"] = f"At most {max_bytes} bytes; larger bodies get 413."
+    return out
+
+
+def _param(name: str, where: str, description: str, example: Any, *, required: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": name,
+        "in": where,
+        "required": required or where == "path",
+        "description": description,
+        "schema": {"type": "integer" if isinstance(example, int) else "string"},
+    }
+    if example is not None:
+        out["example"] = example
+    return out
+
+
+ERRORS_JSON = {
+    "400": _err("Malformed JSON or a field of the wrong shape (`bad_json`, `invalid`)."),
+    "413": _err("The body is larger than the route accepts (`too_large`)."),
+    "415": _err("The body is not `application/json` (`unsupported_media_type`)."),
+}
+UNAUTHORIZED = {"401": _err("Missing, wrong or expired bearer token (`unauthorized`).")}
+SESSION_ID = _param(
+    "session_id", "path", "The chat session, from `POST /api/chat/sessions`.", "q3JrPq1mQ2uQ0bTz4wWl7A"
+)
+NUMBER = _param("number", "path", "Ticket number `YYYYMMDD-NNNNNN`.", "20261120-000001")
+AFTER = _param("after", "query", "Only messages with a larger id.", "0", required=False)
+TELEGRAM_UPDATE_EXAMPLE = {
+    "update_id": 731245601,
+    "message": {
+        "message_id": 1201,
+        "from": {"id": 5012345678, "is_bot": False, "first_name": "小明"},
+        "chat": {"id": 5012345678, "first_name": "小明", "type": "private"},
+        "date": 1795226405,
+        "text": "请问办理居住证需要带什么材料？",
+    },
+}
+PAGE = {
+    "description": "An HTML page or static file.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+FOUND = {"302": {"description": "Redirect to the page with a trailing slash."}}
+
+
+def _schemas() -> dict[str, Any]:
+    outbound_message = {
+        "type": "object",
+        "required": ["id", "text", "at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "text": {"type": "string"},
+            "choices": {"type": "array", "items": {"type": "string"}},
+            "at": {"type": "string", "format": "date-time"},
+        },
+    }
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                }
+            },
+        },
+        "Reply": {
+            "type": "object",
+            "required": ["id", "text"],
+            "properties": {
+                "id": {"type": "integer"},
+                "text": {"type": "string"},
+                "choices": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "Draft": {
+            "type": ["object", "null"],
+            "description": "The ticket so far: `collecting` while the dialog asks; null before "
+            "any request is understood.",
+            "properties": {
+                "number": {"type": ["string", "null"]},
+                "status": {"type": "string"},
+                "category": {"type": ["string", "null"]},
+                "deadline": {"type": ["string", "null"], "format": "date-time"},
+            },
+        },
+        "OutboundMessage": outbound_message,
+        "Ticket": {
+            "type": "object",
+            "description": "Personal data masked (`张*`, `138****8000`); absent for anonymous citizens.",
+            "required": ["number", "status", "category", "channel", "deadline", "created_at", "events"],
+            "properties": {
+                "number": {"type": "string"},
+                "status": {
+                    "enum": [
+                        "collecting",
+                        "awaiting_supplement",
+                        "registered",
+                        "dispatched",
+                        "signed",
+                        "extended",
+                        "completed",
+                        "rehandling",
+                        "closed",
+                        "withdrawn",
+                        "rejected",
+                        "redirected",
+                    ]
+                },
+                "category": {"type": ["string", "null"]},
+                "channel": {"enum": ["webchat", "telegram", "email", "sms", "phone"]},
+                "unit": {"type": ["string", "null"]},
+                "deadline": {"type": ["string", "null"], "format": "date-time"},
+                "deadline_provisional": {"type": "boolean"},
+                "warning": {"enum": [None, "yellow", "red"]},
+                "extensions": {"type": "integer"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "subject": {"type": ["string", "null"]},
+                "address": {"type": ["string", "null"]},
+                "content": {"type": ["string", "null"]},
+                "demand": {"type": ["string", "null"]},
+                "contact": {"type": "object"},
+                "events": {"type": "array", "items": {"type": "object"}},
+                "evaluation": {
+                    "type": "object",
+                    "properties": {"level": {"type": "string"}, "round": {"type": "integer"}},
+                },
+            },
+        },
+        "TelegramUpdate": {
+            "type": "object",
+            "description": "A Bot API `Update`, as Telegram sends it.",
+            "required": ["update_id"],
+            "properties": {"update_id": {"type": "integer", "minimum": 0}},
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    messages = {
+        "type": "object",
+        "properties": {"messages": {"type": "array", "items": _ref("OutboundMessage")}},
+    }
+    chat_auth: list[dict[str, list[str]]] = [{"chatToken": []}]
+    api_auth: list[dict[str, list[str]]] = [{"apiToken": []}]
+    console_auth: list[dict[str, list[str]]] = [{"consoleSession": []}]
+    return {
+        "/api/chat/sessions": {
+            "post": {
+                "tags": ["web chat"],
+                "summary": "Open a chat session (30 a minute per IP)",
+                "operationId": "createChatSession",
+                "responses": {
+                    "201": _ok(
+                        "The session and its bearer token.",
+                        {
+                            "type": "object",
+                            "required": ["session_id", "token"],
+                            "properties": {"session_id": {"type": "string"}, "token": {"type": "string"}},
+                        },
+                    ),
+                    "429": _err("Too many new sessions from this address (`rate_limited`)."),
+                },
+            }
+        },
+        "/api/chat/sessions/{session_id}/messages": {
+            "parameters": [SESSION_ID],
+            "post": {
+                "tags": ["web chat"],
+                "summary": "Say something; the bot's replies come back in the answer",
+                "operationId": "postChatMessage",
+                "security": chat_auth,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["text"],
+                        "properties": {"text": {"type": "string", "maxLength": 5000}},
+                    },
+                    {"text": "我要投诉，小区楼下烧烤店每晚油烟很大"},
+                    256 * 1024,
+                ),
+                "responses": {
+                    "200": _ok(
+                        "Stored, then answered.",
+                        {
+                            "type": "object",
+                            "required": ["replies", "ticket"],
+                            "properties": {
+                                "replies": {"type": "array", "items": _ref("Reply")},
+                                "ticket": _ref("Draft"),
+                            },
+                        },
+                    ),
+                    **ERRORS_JSON,
+                    **UNAUTHORIZED,
+                },
+            },
+            "get": {
+                "tags": ["web chat"],
+                "summary": "Messages sent to this session after `after` (notices that came later)",
+                "operationId": "listChatMessages",
+                "security": chat_auth,
+                "parameters": [AFTER],
+                "responses": {"200": _ok("Oldest first.", messages), **UNAUTHORIZED},
+            },
+        },
+        "/api/chat/sessions/{session_id}/history": {
+            "parameters": [SESSION_ID],
+            "get": {
+                "tags": ["web chat"],
+                "summary": "Both sides of the conversation, to restore the page after a reload",
+                "operationId": "chatHistory",
+                "security": chat_auth,
+                "responses": {"200": _ok("Oldest first.", {"type": "object"}), **UNAUTHORIZED},
+            },
+        },
+        "/api/chat/sessions/{session_id}/stream": {
+            "parameters": [SESSION_ID],
+            "get": {
+                "tags": ["web chat"],
+                "summary": "Server-Sent Events: messages after `after`, then live",
+                "operationId": "chatStream",
+                "security": chat_auth,
+                "parameters": [AFTER],
+                "x-streaming": True,  # never ends: examples are not run
+                "responses": {
+                    "200": {
+                        "description": "An endless `text/event-stream`.",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    **UNAUTHORIZED,
+                },
+            },
+        },
+        "/api/sms/inbound": {
+            "post": {
+                "tags": ["sms"],
+                "summary": "An SMS from a citizen (the gateway's callback)",
+                "operationId": "smsInbound",
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["from", "text"],
+                        "properties": {
+                            "from": {"type": "string"},
+                            "text": {"type": "string"},
+                            "id": {"type": "string", "description": "The provider's message id."},
+                        },
+                    },
+                    {"from": "+8613800138000", "text": "请问办理居住证需要带什么材料？"},
+                    16 * 1024,
+                ),
+                "responses": {
+                    "200": _ok("Stored before this answer.", {"type": "object"}, {"accepted": True}),
+                    **ERRORS_JSON,
+                },
+            }
+        },
+        "/api/sms/outbox": {
+            "get": {
+                "tags": ["sms"],
+                "summary": "What the stub gateway sent (only with HOTLINE_SMS=stub)",
+                "operationId": "smsOutbox",
+                "parameters": [_param("to", "query", "The phone number.", "+8613800138000")],
+                "responses": {
+                    "200": _ok("Oldest first.", {"type": "object"}),
+                    "400": _err("Not a phone number."),
+                },
+            }
+        },
+        "/api/mail/outbox": {
+            "get": {
+                "tags": ["email"],
+                "summary": "What the stub mail outbox holds (only without HOTLINE_SMTP_RELAY)",
+                "operationId": "mailOutbox",
+                "parameters": [_param("to", "query", "The email address.", "citizen@example.com")],
+                "responses": {
+                    "200": _ok("Oldest first.", {"type": "object"}),
+                    "400": _err("Not an address."),
+                },
+            }
+        },
+        "/api/telegram/webhook": {
+            "post": {
+                "tags": ["telegram"],
+                "summary": "Telegram's webhook: stored before 200, deduplicated by update_id",
+                "operationId": "telegramWebhook",
+                "security": [{"telegramSecret": []}],
+                "requestBody": _body(_ref("TelegramUpdate"), TELEGRAM_UPDATE_EXAMPLE, 2 * 1024 * 1024),
+                "responses": {
+                    "200": _ok(
+                        "Stored (or a replay of a stored update). A pressed button is answered in "
+                        "the body with `answerCallbackQuery`.",
+                        {"type": "object"},
+                    ),
+                    **ERRORS_JSON,
+                    "401": _err("Missing or wrong secret header."),
+                    "404": _err("Telegram is not configured."),
+                },
+            }
+        },
+        "/api/tickets": {
+            "get": {
+                "tags": ["back office"],
+                "summary": "Tickets, newest first, at most 100 a page",
+                "operationId": "listTickets",
+                "security": api_auth,
+                "parameters": [
+                    _param("status", "query", "A status word.", "registered", required=False),
+                    _param("channel", "query", "A channel word.", "phone", required=False),
+                    _param(
+                        "since", "query", "ISO 8601 with offset.", "2026-11-01T00:00:00+08:00", required=False
+                    ),
+                    _param("before", "query", "The last number of the previous page.", None, required=False),
+                ],
+                "responses": {
+                    "200": _ok(
+                        "A page.",
+                        {
+                            "type": "object",
+                            "properties": {"tickets": {"type": "array", "items": _ref("Ticket")}},
+                        },
+                    ),
+                    "400": _err("Unknown filter value."),
+                    **UNAUTHORIZED,
+                },
+            },
+            "post": {
+                "tags": ["back office"],
+                "summary": "Register a phone call; the caller's acknowledgement goes by SMS",
+                "operationId": "createTicket",
+                "security": api_auth,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["channel", "category", "content"],
+                        "properties": {
+                            "channel": {"const": "phone"},
+                            "phone": {"type": "string"},
+                            "name": {"type": "string"},
+                            "anonymous": {"type": "boolean"},
+                            "category": {"enum": ["咨询", "求助", "投诉", "举报", "意见建议", "表扬"]},
+                            "content": {"type": "string"},
+                            "address": {"type": "string"},
+                            "demand": {"type": "string"},
+                            "subject": {"type": "string"},
+                        },
+                    },
+                    {
+                        "channel": "phone",
+                        "phone": "13800138000",
+                        "name": "张三",
+                        "anonymous": False,
+                        "category": "投诉",
+                        "content": "小区楼下烧烤店每晚油烟很大",
+                        "subject": "烧烤店",
+                        "address": "幸福小区3栋",
+                        "demand": "希望城管处理",
+                    },
+                ),
+                "responses": {
+                    "201": _ok("The ticket.", _ref("Ticket")),
+                    **ERRORS_JSON,
+                    **UNAUTHORIZED,
+                    "422": _err("A field the category needs is missing (`missing_fields`)."),
+                },
+            },
+        },
+        "/api/tickets/{number}": {
+            "parameters": [NUMBER],
+            "get": {
+                "tags": ["back office"],
+                "summary": "One ticket with its events",
+                "operationId": "getTicket",
+                "security": api_auth,
+                "responses": {
+                    "200": _ok("The ticket.", _ref("Ticket")),
+                    **UNAUTHORIZED,
+                    "404": _err("No such ticket."),
+                },
+            },
+        },
+        "/api/tickets/{number}/events": {
+            "parameters": [NUMBER],
+            "post": {
+                "tags": ["back office"],
+                "summary": "A handling unit's step; the citizen is told on their channel",
+                "operationId": "postTicketEvent",
+                "security": api_auth,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["type"],
+                        "properties": {
+                            "type": {
+                                "enum": ["signed", "returned", "extension_approved", "completed", "withdrawn"]
+                            },
+                            "reason": {"type": "string"},
+                            "new_deadline": {"type": "string", "format": "date-time"},
+                            "result": {"type": "string"},
+                        },
+                    },
+                    {"type": "signed"},
+                ),
+                "responses": {
+                    "200": _ok("The ticket after the step.", _ref("Ticket")),
+                    **ERRORS_JSON,
+                    **UNAUTHORIZED,
+                    "404": _err("No such ticket."),
+                    "409": _err("Not allowed in the ticket's status."),
+                },
+            },
+        },
+        "/api/console/login": {
+            "post": {
+                "tags": ["console"],
+                "summary": "Agent login; sets the console session cookie",
+                "operationId": "consoleLogin",
+                "requestBody": {
+                    "required": True,
+                    "content": _json(
+                        {
+                            "type": "object",
+                            "required": ["agent", "password"],
+                            "properties": {"agent": {"type": "string"}, "password": {"type": "string"}},
+                        }
+                    ),
+                },
+                "responses": {
+                    "200": _ok("Logged in; the CSRF token.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    **UNAUTHORIZED,
+                },
+            }
+        },
+        "/api/console/logout": {
+            "post": {
+                "tags": ["console"],
+                "summary": "End the console session",
+                "operationId": "consoleLogout",
+                "security": console_auth,
+                "responses": {"200": _ok("Logged out.", {"type": "object"}), **UNAUTHORIZED},
+            }
+        },
+        "/api/console/me": {
+            "get": {
+                "tags": ["console"],
+                "summary": "The logged-in agent and the CSRF token",
+                "operationId": "consoleMe",
+                "security": console_auth,
+                "responses": {"200": _ok("The agent.", {"type": "object"}), **UNAUTHORIZED},
+            }
+        },
+        "/api/console/queue": {
+            "get": {
+                "tags": ["console"],
+                "summary": "Live intake queue, tickets by deadline colour, failed deliveries",
+                "operationId": "consoleQueue",
+                "security": console_auth,
+                "responses": {"200": _ok("The queue.", {"type": "object"}), **UNAUTHORIZED},
+            }
+        },
+        "/api/console/tickets": {
+            "post": {
+                "tags": ["console"],
+                "summary": "An agent registers a phone call from the console",
+                "operationId": "consoleCreateTicket",
+                "security": console_auth,
+                "requestBody": {"required": True, "content": _json({"type": "object"})},
+                "responses": {"200": _ok("The ticket.", {"type": "object"}), **ERRORS_JSON, **UNAUTHORIZED},
+            }
+        },
+        "/api/console/restrictions/{rid}/lift": {
+            "parameters": [_param("rid", "path", "The restriction id.", "1")],
+            "post": {
+                "tags": ["console"],
+                "summary": "A supervisor lifts an intake restriction",
+                "operationId": "consoleLiftRestriction",
+                "security": console_auth,
+                "responses": {"200": _ok("Whether it was lifted.", {"type": "object"}), **UNAUTHORIZED},
+            },
+        },
+        "/api/dev/clock": {
+            "post": {
+                "tags": ["operations"],
+                "summary": "Move every process's clock forward (HOTLINE_DEV_CLOCK=1 only; 404 otherwise)",
+                "operationId": "devClock",
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["advance_seconds"],
+                        "properties": {
+                            "advance_seconds": {"type": "number", "minimum": 0, "maximum": 315360000}
+                        },
+                    },
+                    {"advance_seconds": 60},
+                ),
+                "responses": {
+                    "200": _ok("The new time.", {"type": "object"}, {"now": "2026-11-20T10:01:00+08:00"}),
+                    **ERRORS_JSON,
+                    "404": _err("The dev clock is off."),
+                },
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "This document",
+                "operationId": "openapi",
+                "responses": {"200": _ok("OpenAPI 3.1.", {"type": "object"})},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "Liveness of Redis and the database",
+                "operationId": "healthz",
+                "responses": {
+                    "200": _ok("All parts ok.", {"type": "object"}, {"ok": True, "redis": "ok", "db": "ok"}),
+                    "503": _ok("The failing part named.", {"type": "object"}),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "Prometheus metrics",
+                "operationId": "metrics",
+                "responses": {
+                    "200": {
+                        "description": "Text format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/chat": {
+            "get": {
+                "tags": ["pages"],
+                "summary": "Redirect to /chat/",
+                "operationId": "chatRedirect",
+                "responses": FOUND,
+            }
+        },
+        "/chat/": {
+            "get": {
+                "tags": ["pages"],
+                "summary": "The chat page",
+                "operationId": "chatPage",
+                "responses": {"200": PAGE},
+            }
+        },
+        "/chat/{filename}": {
+            "parameters": [_param("filename", "path", "A static file, e.g. widget.js.", "widget.js")],
+            "get": {
+                "tags": ["pages"],
+                "summary": "Chat page files and the embed script",
+                "operationId": "chatFiles",
+                "responses": {"200": PAGE},
+            },
+        },
+        "/console": {
+            "get": {
+                "tags": ["pages"],
+                "summary": "Redirect to /console/",
+                "operationId": "consoleRedirect",
+                "responses": FOUND,
+            }
+        },
+        "/console/": {
+            "get": {
+                "tags": ["pages"],
+                "summary": "The agent console (login required)",
+                "operationId": "consolePage",
+                "responses": {"200": PAGE},
+            }
+        },
+        "/console/static/{filename}": {
+            "parameters": [_param("filename", "path", "A static file of the console.", None)],
+            "get": {
+                "tags": ["pages"],
+                "summary": "Console files",
+                "operationId": "consoleFiles",
+                "responses": {"200": PAGE},
+            },
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document (a fresh copy; built once per process)."""
+    global _DOC
+    if _DOC is None:
+        _DOC = {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "Hotline Gateway",
+                "version": "1",
+                "description": "Multi-channel intake for the 12345 government-service hotline. Every "
+                'error is `{"error": {"code", "message"}}` with a 4xx/5xx status.',
+            },
+            "servers": [{"url": "/"}],
+            "paths": _paths(),
+            "components": {
+                "schemas": _schemas(),
+                "securitySchemes": {
+                    "chatToken": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "Bound to one chat session.",
+                    },
+                    "apiToken": {"type": "http", "scheme": "bearer", "description": "HOTLINE_API_TOKEN."},
+                    "telegramSecret": {
+                        "type": "apiKey",
+                        "in": "header",
+                        "name": "X-Telegram-Bot-Api-Secret-Token",
+                        "description": "TELEGRAM_WEBHOOK_SECRET, as set with setWebhook.",
+                    },
+                    "consoleSession": {"type": "apiKey", "in": "cookie", "name": "__Host-hotline_console"},
+                },
+            },
+        }
+    return copy.deepcopy(_DOC)
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(document())

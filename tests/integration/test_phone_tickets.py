@@ -1,0 +1,153 @@
+"""Phone tickets typed in by agents (CONTRACT.md POST /api/tickets), through the real app: the
+same templates, anonymity rules and missing-field check as the dialog; the caller's
+acknowledgement and every later notice go by SMS, and the caller can answer the evaluation by
+SMS from the same number (guangzhou §9)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from channels.web import create_app
+from intake.runtime import Runtime
+from tests.support.journey import AUTH, drain
+
+Client = Callable[..., Any]
+NUMBER = re.compile(r"\d{8}-\d{6,9}")
+PHONE = "+8613800138000"
+CALL = {
+    "channel": "phone",
+    "phone": "+86 138 0013 8000",
+    "name": "张三丰",
+    "anonymous": False,
+    "category": "投诉",
+    "subject": "楼下烧烤店",
+    "content": "小区楼下烧烤店每晚油烟很大",
+    "address": "幸福小区3栋",
+    "demand": "希望城管处理",
+}
+
+
+async def sms_to(client: TestClient, runtime: Runtime, phone: str = PHONE) -> list[dict[str, Any]]:
+    drain(runtime)
+    resp = await client.get("/api/sms/outbox", params={"to": phone})
+    assert resp.status == 200
+    messages: list[dict[str, Any]] = (await resp.json())["messages"]
+    return messages
+
+
+async def test_a_phone_call_from_registration_to_the_evaluation_prompt_by_sms(
+    aiohttp_client: Client, runtime: Runtime
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(runtime))
+    resp = await client.post("/api/tickets", json=CALL, headers=AUTH)
+    assert resp.status == 201, await resp.text()
+    raw = await resp.text()
+    ticket = await resp.json()
+    number = ticket["number"]
+    assert NUMBER.fullmatch(number)
+    assert ticket["channel"] == "phone" and ticket["category"] == "投诉"
+    assert (
+        ticket["contact"] == {"name": "张*丰", "phone": "138****8000"}
+        or ticket["contact"]["phone"] == "138****8000"
+    )
+    assert "13800138000" not in raw and "张三丰" not in raw
+
+    sms = await sms_to(client, runtime)
+    assert len(sms) == 2  # the acknowledgement, then the dispatch notice
+    # the dialog's own acknowledgement template (intake/texts.py REGISTERED)
+    assert sms[0]["text"].startswith(f"您的诉求已登记，工单号：{number}（投诉）") and "答复" in sms[0]["text"]
+
+    done = await client.post(
+        f"/api/tickets/{number}/events", json={"type": "completed", "result": "已责令商户整改"}, headers=AUTH
+    )
+    assert done.status == 200
+    later = (await sms_to(client, runtime))[2:]
+    assert any("已责令商户整改" in m["text"] for m in later)
+    assert any("1 非常满意 2 满意 3 基本满意 4 不满意 5 非常不满意" in m["text"] for m in later)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="IntakeService._owned compares address_key(t.address), rebuilt from the ticket's channel "
+    "(phone), not the SMS key the ticket is stored under (reported)",
+)
+async def test_a_phone_caller_evaluates_by_sms(aiohttp_client: Client, sqlite_runtime: Runtime) -> None:
+    runtime = sqlite_runtime
+    client: TestClient = await aiohttp_client(create_app(runtime))
+    number = (await (await client.post("/api/tickets", json=CALL, headers=AUTH)).json())["number"]
+    done = await client.post(
+        f"/api/tickets/{number}/events", json={"type": "completed", "result": "已责令商户整改"}, headers=AUTH
+    )
+    assert done.status == 200
+    await sms_to(client, runtime)
+    # the caller answers by SMS, the number written as the handset reports it
+    answer = await client.post("/api/sms/inbound", json={"from": "13800138000", "text": "1"})
+    assert answer.status == 200
+    thanks = (await sms_to(client, runtime))[-1]
+    assert number in thanks["text"] and "感谢" in thanks["text"]
+    final = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+    assert final["evaluation"] == {"level": "非常满意", "round": 1}
+    assert final["status"] == "closed"
+
+
+async def test_missing_fields_are_refused_with_their_names(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    call = {k: v for k, v in CALL.items() if k not in ("address", "demand")}
+    resp = await client.post("/api/tickets", json=call, headers=AUTH)
+    assert resp.status == 422
+    error = (await resp.json())["error"]
+    assert error["code"] == "missing_fields"
+    assert "事发地址" in error["message"] and "您的诉求" in error["message"]
+    assert await sms_to(client, sqlite_runtime) == []  # nothing registered, nothing sent
+
+
+async def test_anonymous_callers_are_never_shown_nor_texted(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    resp = await client.post("/api/tickets", json={**CALL, "anonymous": True}, headers=AUTH)
+    assert resp.status == 201, await resp.text()
+    raw = await resp.text()
+    ticket = await resp.json()
+    assert not ticket.get("contact")
+    for secret in ("13800138000", "8000", "张三丰", "张*"):
+        assert secret not in raw
+    listing = await (await client.get("/api/tickets?channel=phone", headers=AUTH)).text()
+    assert "8000" not in listing and "张" not in listing.replace("张贴", "")
+    # guangzhou §9: a hidden number is never used, not even for the acknowledgement
+    assert await sms_to(client, sqlite_runtime) == []
+
+
+async def test_anonymity_is_refused_where_real_names_are_required(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    call = {**CALL, "anonymous": True, "category": "求助", "content": "想请热线帮忙调解邻里纠纷"}
+    resp = await client.post("/api/tickets", json=call, headers=AUTH)
+    assert resp.status == 422
+    assert (await resp.json())["error"]["code"] == "real_name_required"  # guangzhou §10
+
+
+async def test_bad_requests_are_json_errors(aiohttp_client: Client, sqlite_runtime: Runtime) -> None:
+    client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    assert (await client.post("/api/tickets", json=CALL)).status == 401
+    cases = [
+        ({**CALL, "phone": "12345"}, "bad_phone"),
+        ({**CALL, "category": "闲聊"}, None),
+        ({**CALL, "anonymous": "no"}, None),
+        ({**CALL, "channel": "email"}, None),
+        ({**CALL, "content": "长" * 6000}, None),
+    ]
+    for body, code in cases:
+        resp = await client.post("/api/tickets", json=body, headers=AUTH)
+        assert resp.status == 400, body
+        error = (await resp.json())["error"]
+        assert code is None or error["code"] == code
+    assert sqlite_runtime.store.list_tickets() == []
