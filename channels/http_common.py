@@ -115,7 +115,12 @@ async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict
     too_large = PayloadTooLarge(f"内容过长。The body is larger than {max_bytes} bytes.")
     if request.content_length is not None and request.content_length > max_bytes:
         raise too_large
-    body = await request.content.read(max_bytes + 1)
+    body = bytearray()  # read() returns what is buffered, not all: loop to the limit
+    while len(body) <= max_bytes:
+        chunk = await request.content.read(max_bytes + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
     if len(body) > max_bytes:
         raise too_large
     try:

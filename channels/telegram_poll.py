@@ -33,32 +33,33 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT = 25  # seconds Telegram may hold a getUpdates open
 ERROR_PAUSE = 3.0
 
-# do_api_request on a method PTB also wraps warns; here the raw JSON is the point.
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'")
 
-
-async def fetch_updates(bot: Bot, offset: int | None, timeout: int) -> list[dict[str, Any]]:
+async def fetch_updates(bot: Bot, offset: int | None, poll_seconds: int) -> list[dict[str, Any]]:
     """One ``getUpdates``; ``offset`` confirms every update before it."""
-    params: dict[str, Any] = {"timeout": timeout, "limit": 100}
+    params: dict[str, Any] = {"timeout": poll_seconds, "limit": 100}
     if offset is not None:
         params["offset"] = offset
-    result = await bot.do_api_request(
-        "getUpdates", api_kwargs=params, read_timeout=timeout + 10, write_timeout=10
-    )
+    with warnings.catch_warnings():  # PTB suggests get_updates; here the raw JSON is the point
+        warnings.simplefilter("ignore")
+        result = await bot.do_api_request(
+            "getUpdates", api_kwargs=params, read_timeout=poll_seconds + 10, write_timeout=10
+        )
     return [u for u in result if isinstance(u, dict)] if isinstance(result, list) else []
 
 
 async def poll_once(
-    bot: Bot, store: SqlStore, offset: int | None, *, timeout: int = POLL_TIMEOUT
+    bot: Bot, store: SqlStore, offset: int | None, *, poll_seconds: int = POLL_TIMEOUT
 ) -> tuple[int | None, list[StoredUpdate]]:
     """Fetch and store one batch; returns the next offset and what became of each update.
 
     If storing fails, the offset stays at the failed update, so the next call fetches it again.
     """
     stored: list[StoredUpdate] = []
-    for update in await fetch_updates(bot, offset, timeout):
+    for update in await fetch_updates(bot, offset, poll_seconds):
         uid = update.get("update_id")
-        result = await asyncio.to_thread(store_update, store, update, store.clock.now(), bot_username=bot.username)
+        result = await asyncio.to_thread(
+            store_update, store, update, store.clock.now(), bot_username=bot.username
+        )
         stored.append(result)
         if result.callback_query_id:
             try:
@@ -75,7 +76,7 @@ async def run(
     store: SqlStore,
     stop: asyncio.Event,
     *,
-    timeout: int = POLL_TIMEOUT,
+    poll_seconds: int = POLL_TIMEOUT,
     on_batch: Callable[[list[StoredUpdate]], object] | None = None,
 ) -> None:
     """Poll until ``stop`` is set. The webhook is removed first: Telegram refuses getUpdates
@@ -84,7 +85,7 @@ async def run(
     offset: int | None = None
     while not stop.is_set():
         try:
-            offset, batch = await poll_once(bot, store, offset, timeout=timeout)
+            offset, batch = await poll_once(bot, store, offset, poll_seconds=poll_seconds)
         except RetryAfter as exc:
             await _pause(stop, classify(exc).retry_after or ERROR_PAUSE)
             continue

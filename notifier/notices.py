@@ -26,6 +26,9 @@ def _ref(runtime: Runtime, t: StoredTicket) -> str:
     return evaluation_refs(waiting).get(t.id, "") if len(waiting) > 1 else ""
 
 
+EVALUATION_CHOICES = ("1 非常满意", "2 满意", "3 基本满意", "4 不满意", "5 非常不满意")
+
+
 def texts_for(event: StoredEvent, t: StoredTicket, runtime: Runtime) -> list[tuple[str, str]]:
     """(kind, text) pairs for an event; empty when the citizen is not told (e.g. a plain return)."""
     number = t.number or ""
@@ -58,8 +61,16 @@ def send_event_notice(runtime: Runtime, event_id: int) -> str:
     ids = []
     with store.tx() as conn:
         for i, (kind, text) in enumerate(messages):
+            # buttons where the channel has them (web chat, Telegram); the text lists them for SMS
+            choices = EVALUATION_CHOICES if kind == "evaluation_prompt" else ()
             oid, new = store.record_outbound(
-                address, text, key=f"notice:{event_id}:{i}", kind=kind, ticket_id=ticket_id, conn=conn
+                address,
+                text,
+                key=f"notice:{event_id}:{i}",
+                kind=kind,
+                ticket_id=ticket_id,
+                conn=conn,
+                choices=choices,
             )
             if new:
                 store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})

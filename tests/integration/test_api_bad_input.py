@@ -1,0 +1,221 @@
+"""Bad input on the HTTP API (RELIABILITY.md T1, T7, S4, S5, S7): every refusal is the contract's
+JSON error with a fitting status, nothing refused is stored, nothing accepted is lost or stored
+twice, and one session's token never opens another session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
+
+from channels.web import create_app
+from intake.model import Address, Channel
+from intake.runtime import Runtime
+from intake.store.schema import messages_in
+from tests.support.journey import AUTH, Chat
+
+Client = Callable[..., Any]
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+async def client(aiohttp_client: Client, sqlite_runtime: Runtime) -> TestClient:
+    c: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    return c
+
+
+def inbound_rows(rt: Runtime) -> int:
+    with rt.store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(messages_in)).scalar_one())
+
+
+async def error_of(resp: Any, status: int) -> str:
+    """The contract's error shape, with the status expected; returns the code."""
+    assert resp.status == status, await resp.text()
+    assert resp.content_type == "application/json"
+    body = await resp.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["message"] and "Traceback" not in body["error"]["message"]
+    code: str = body["error"]["code"]
+    return code
+
+
+def decoded(body: str) -> str:
+    """A JSON body with its \\u escapes undone, so a search for Chinese text can hit."""
+    return json.dumps(json.loads(body), ensure_ascii=False)
+
+
+def allow_new_sessions(redis_client: redis.Redis) -> None:
+    """Forget the per-IP creation counter (every test client comes from 127.0.0.1)."""
+    for key in redis_client.scan_iter("hotline:rl:*"):
+        redis_client.delete(key)
+
+
+@pytest.mark.parametrize(
+    ("path", "auth"),
+    [("chat", True), ("/api/sms/inbound", False), ("/api/tickets", True), ("/api/dev/clock", False)],
+)
+async def test_malformed_json_and_wrong_content_types_are_json_errors(
+    client: TestClient, sqlite_runtime: Runtime, path: str, auth: bool
+) -> None:
+    headers: dict[str, str] = {}
+    if path == "chat":
+        chat = await Chat(client).open()
+        path = f"/api/chat/sessions/{chat.session_id}/messages"
+        headers = chat.headers
+    elif auth:
+        headers = dict(AUTH)
+    for body in (b"{not json", b'{"text": "\xff\xfe"}', b"[1, 2]", b'"just a string"', b""):
+        resp = await client.post(path, data=body, headers={**headers, **JSON})
+        status = 404 if path == "/api/dev/clock" else 400  # the dev clock is off: no such route
+        assert await error_of(resp, status) in ("bad_json", "not_found")
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
+        resp = await client.post(path, data=b'{"text": "hi"}', headers={**headers, "Content-Type": ctype})
+        expected = 404 if path == "/api/dev/clock" else 415
+        await error_of(resp, expected)
+    assert inbound_rows(sqlite_runtime) == 0
+
+
+async def test_a_1mb_chat_message_is_413_and_not_stored(client: TestClient, sqlite_runtime: Runtime) -> None:
+    chat = await Chat(client).open()
+    url = f"/api/chat/sessions/{chat.session_id}/messages"
+    big = ('{"text": "' + "投" * 350_000 + '"}').encode()
+    assert len(big) > 1_000_000
+    assert (
+        await error_of(await client.post(url, data=big, headers={**chat.headers, **JSON}), 413) == "too_large"
+    )
+    # Without a Content-Length (chunked), the limit still holds.
+
+    async def chunks() -> Any:
+        for i in range(0, len(big), 65536):
+            yield big[i : i + 65536]
+
+    resp = await client.post(url, data=chunks(), headers={**chat.headers, **JSON})
+    assert await error_of(resp, 413) == "too_large"
+    assert inbound_rows(sqlite_runtime) == 0
+
+
+async def test_a_large_but_allowed_chat_message_is_accepted(client: TestClient) -> None:
+    chat = await Chat(client).open()
+    text = "小区楼下烧烤店油烟很大。" * 6000  # ~216 KB of UTF-8, under the 256 KB limit
+    body = json.dumps({"text": text}, ensure_ascii=False).encode()  # not \uXXXX: 6 bytes a character
+    resp = await client.post(
+        f"/api/chat/sessions/{chat.session_id}/messages", data=body, headers={**chat.headers, **JSON}
+    )
+    assert resp.status == 200, await resp.text()
+
+
+async def test_unknown_sessions_and_bad_tokens_are_401(client: TestClient, sqlite_runtime: Runtime) -> None:
+    chat = await Chat(client).open()
+    unknown = secrets.token_urlsafe(16)
+    for session, headers in [
+        (unknown, chat.headers),
+        (chat.session_id, {}),
+        (chat.session_id, {"Authorization": "Bearer "}),
+        (chat.session_id, {"Authorization": "Basic " + chat.headers["Authorization"].split()[1]}),
+        (chat.session_id, {"Authorization": chat.headers["Authorization"] + "x"}),
+        (chat.session_id, {"Authorization": "Bearer 99999999999.AAAA"}),
+        (chat.session_id, {"Authorization": "Bearer " + "A" * 5000}),
+    ]:
+        url = f"/api/chat/sessions/{session}/messages"
+        assert (
+            await error_of(await client.post(url, json={"text": "你好"}, headers=headers), 401)
+            == "unauthorized"
+        )
+        await error_of(await client.get(url, headers=headers), 401)
+    assert inbound_rows(sqlite_runtime) == 0
+
+
+async def test_a_token_never_opens_another_session(
+    client: TestClient, sqlite_runtime: Runtime, redis_client: redis.Redis
+) -> None:
+    """RELIABILITY.md S4: 1 000+ (token A, session B) pairs, all 401, none leaks a byte of B."""
+    chats = []
+    for i in range(33):  # 33 × 32 = 1 056 ordered pairs
+        if i % 25 == 0:
+            allow_new_sessions(redis_client)
+        chat = await Chat(client).open()
+        await chat.say(f"请问居住证怎么办理？暗号{i:03d}")
+        chats.append(chat)
+    rows_before = inbound_rows(sqlite_runtime)
+    pairs = [(a, b) for a in chats for b in chats if a is not b]
+    assert len(pairs) >= 1000
+
+    async def attempt(a: Chat, b: Chat, n: int) -> None:
+        base = f"/api/chat/sessions/{b.session_id}"
+        kind = n % 3
+        if kind == 0:
+            resp = await client.get(f"{base}/messages?after=0", headers=a.headers)
+        elif kind == 1:
+            resp = await client.get(f"{base}/history", headers=a.headers)
+        else:
+            resp = await client.post(f"{base}/messages", json={"text": "撤回"}, headers=a.headers)
+        text = decoded(await resp.text())
+        assert resp.status == 401, text
+        assert "暗号" not in text and b.session_id not in text
+
+    for start in range(0, len(pairs), 64):
+        await asyncio.gather(
+            *(attempt(a, b, start + j) for j, (a, b) in enumerate(pairs[start : start + 64]))
+        )
+    assert inbound_rows(sqlite_runtime) == rows_before  # nothing was said in anyone's name
+    own = await client.get(f"/api/chat/sessions/{chats[0].session_id}/history", headers=chats[0].headers)
+    assert own.status == 200 and "暗号000" in decoded(await own.text())  # the check can see B's data
+
+
+async def test_a_session_creation_flood_gets_429_json(client: TestClient, redis_client: redis.Redis) -> None:
+    allow_new_sessions(redis_client)
+    statuses = [(await client.post("/api/chat/sessions")).status for _ in range(30)]
+    assert statuses == [201] * 30
+    flood = [await client.post("/api/chat/sessions") for _ in range(10)]
+    for resp in flood:
+        assert await error_of(resp, 429) == "rate_limited"
+
+
+async def test_replayed_sms_is_stored_once_and_every_accepted_message_exactly_once(
+    client: TestClient, sqlite_runtime: Runtime
+) -> None:
+    sms = {"from": "+8613800138000", "text": "请问居住证怎么办理？", "id": "provider-msg-1"}
+    for _ in range(5):
+        resp = await client.post("/api/sms/inbound", json=sms)
+        assert resp.status == 200 and await resp.json() == {"accepted": True}
+    assert inbound_rows(sqlite_runtime) == 1
+
+    # A ledger of concurrent chat messages: each acknowledged nonce is stored exactly once.
+    chats = [await Chat(client).open() for _ in range(8)]
+    nonces = {f"n{i:04d}": chats[i % 8] for i in range(64)}
+
+    async def say(nonce: str, chat: Chat) -> tuple[str, int]:
+        resp = await client.post(
+            f"/api/chat/sessions/{chat.session_id}/messages",
+            json={"text": f"请问居住证怎么办理？{nonce}"},
+            headers=chat.headers,
+        )
+        return nonce, resp.status
+
+    results = await asyncio.gather(*(say(n, c) for n, c in nonces.items()))
+    acknowledged = [n for n, status in results if status == 200]
+    assert len(acknowledged) == len(nonces)
+    stored: list[str] = []
+    for chat in chats:
+        address = Address(Channel.WEBCHAT, chat.session_id)
+        stored += [t for _, t, _ in sqlite_runtime.store.inbound_texts(address, 200)]
+    for nonce in acknowledged:
+        assert sum(nonce in t for t in stored) == 1, nonce
+
+
+async def test_errors_on_unknown_routes_and_methods_are_json(client: TestClient) -> None:
+    assert await error_of(await client.get("/api/nothing-here"), 404) == "not_found"
+    assert await error_of(await client.delete("/api/chat/sessions"), 405) == "method_not_allowed"
+    assert await error_of(await client.get("/api/tickets/20261120-999999", headers=AUTH), 404)
+    assert await error_of(await client.get("/api/tickets?status=nonsense", headers=AUTH), 400)
+    assert await error_of(await client.get("/api/tickets?since=yesterday", headers=AUTH), 400)
+    assert await error_of(await client.get("/api/sms/outbox?to=not-a-phone"), 400)
+    assert await error_of(await client.get("/api/chat/sessions/x/messages?after=-1"), 401)
