@@ -74,6 +74,7 @@ def main() -> int:
         f"  health        http://{host}:{port}/healthz\n"
         f"  SMTP          {settings.smtp} (mail to {settings.mailbox})\n"
         f"  API token     {settings.api_token}\n"
+        f"  console login any agent id, password {'HOTLINE_CONSOLE_PASSWORD' if settings.console_password else 'the API token'}\n"
         f"  redis         {redis_url}\n"
         f"  database      {settings.database_url}\n"
         f"  policy        {settings.policy}\n"
