@@ -67,6 +67,7 @@ def main() -> int:
     procs = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: S603
 
     host, port = settings.http.host, settings.http.port
+    console_password = "HOTLINE_CONSOLE_PASSWORD" if settings.console_password else "the API token"
     print(
         "\nHotline Gateway is starting:\n"
         f"  chat page     http://{host}:{port}/chat/\n"
@@ -74,7 +75,7 @@ def main() -> int:
         f"  health        http://{host}:{port}/healthz\n"
         f"  SMTP          {settings.smtp} (mail to {settings.mailbox})\n"
         f"  API token     {settings.api_token}\n"
-        f"  console login any agent id, password {'HOTLINE_CONSOLE_PASSWORD' if settings.console_password else 'the API token'}\n"
+        f"  console login any agent id, password {console_password}\n"
         f"  redis         {redis_url}\n"
         f"  database      {settings.database_url}\n"
         f"  policy        {settings.policy}\n"

@@ -7,12 +7,13 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from intake.dialog import ScreenOutcome
+from intake.dialog import KnowledgeHit, ScreenOutcome
 from intake.errors import Conflict
 from intake.evaluation import parse_evaluation_with_ref
 from intake.events import EventService
 from intake.extract import warm_up
 from intake.history import history_of
+from intake.kb import KnowledgeBase
 from intake.phone import PhoneIntake
 from intake.policy import DeadlineView, PolicyProfile, ProfilePolicy, check_extension, deadlines, load_profile
 from intake.runtime import Runtime
@@ -87,6 +88,21 @@ class ScreeningPort:
             kind=str(d.kind), rule_id=d.rule_id, reply=d.reply, status=d.status, urgent_class=urgent
         )
 
+    def is_repeat(self, new_text: str, earlier_text: str) -> bool:
+        """The same matter as a handled one, with no new facts (guangzhou §24, shaoyang §10.4)."""
+        return self.screener.is_repeat(new_text, earlier_text)
+
+
+class KnowledgePort:
+    """The knowledge base seen through the dialog's port: only confident, valid answers."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    def answer(self, text: str, now: dt.datetime) -> KnowledgeHit | None:
+        found = self.kb.answer(text, now)
+        return KnowledgeHit(found.entry_id, found.answer) if found is not None else None
+
 
 @dataclass(frozen=True)
 class Services:
@@ -100,14 +116,17 @@ def build_services(runtime: Runtime) -> Services:
     warm_up()
     profile = load_profile(runtime.settings.policy, calendar_overrides=runtime.settings.holidays_dir)
     policy = HotlinePolicy(profile, runtime.store)
+    screening = ScreeningPort(Screener.from_file(None), profile)
     intake = IntakeService(
         runtime.store,
         DialogStates(runtime.redis, runtime.store),
         policy,
         ExtractUnderstanding(),
         runtime.clock,
-        screening=ScreeningPort(Screener.from_file(None), profile),
+        screening=screening,
         evaluations=EvaluationReplies(),
+        knowledge=KnowledgePort(KnowledgeBase.load()),
+        repeats=screening,
     )
     return Services(
         policy=policy,

@@ -313,6 +313,24 @@ class StepResult:
 
 
 _LONE_DIGITS = re.compile(r"^\s*[0-9]{1,2}\s*$")
+NUMBER = re.compile(r"\d{8}-\d{6}")
+REAL_NAME_FIELDS = (
+    Field.NAME,
+    Field.ID_NUMBER,
+    Field.PHONE,
+)  # every profile's real-name items (guangzhou §10)
+_NOT_HELPFUL = (
+    "没用",
+    "没有用",
+    "没解决",
+    "没有解决",
+    "未解决",
+    "不是这个",
+    "不是我问的",
+    "转人工",
+    "人工服务",
+    "不对",
+)
 _HIDE_WORDS: dict[str, frozenset[Field]] = {
     "全部": frozenset({Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS}),
     "姓名": frozenset({Field.NAME}),
@@ -323,30 +341,35 @@ _HIDE_WORDS: dict[str, frozenset[Field]] = {
     "住址": frozenset({Field.HOME_ADDRESS}),
     "地址": frozenset({Field.HOME_ADDRESS}),
 }
+_DRAFTING = frozenset({Stage.CHOOSE_CATEGORY, Stage.HIDE_ITEMS, Stage.REAL_NAME, Stage.COLLECTING})
 
 
 def step(state: DialogState, text: str, ctx: StepContext) -> StepResult:
     """One turn of the dialog. Never raises on any text."""
     if len(text) > MAX_CHARS:
-        return StepResult(state, (Reply(texts.TOO_LONG.format(limit=MAX_CHARS)),))
+        # Still read the start for an emergency: life first, whatever the length (issue 7).
+        urgent = _emergency(state, text[:MAX_CHARS], ctx)
+        return urgent or StepResult(state, (Reply(texts.TOO_LONG.format(limit=MAX_CHARS)),))
     if ctx.understanding.is_meaningless(text):
         return StepResult(state, (Reply(texts.MEANINGLESS),))
     u = ctx.understanding.understand(text)
 
     # An emergency is redirected in the first reply, whatever the dialog was doing (issue 7).
+    urgent = _emergency(state, u.text, ctx)
+    if urgent is not None:
+        return urgent
     screened = ctx.screening.screen(u.text) if ctx.screening else None
-    if screened is not None and screened.kind == "emergency":
-        status = screened.status or TicketStatus.REDIRECTED
-        return StepResult(
-            state, (Reply(screened.reply),), (RecordScreening(status, screened.rule_id, u.text),)
-        )
 
+    if Intent.CANCEL in u.intents and state.stage is Stage.REAL_NAME:
+        return _reset(state, texts.REAL_NAME_DECLINED, CloseDraft("real name required and declined"))
     if Intent.CANCEL in u.intents and state.stage is not Stage.IDLE:
         return _reset(state, texts.CANCELLED, CloseDraft("cancelled by the citizen"))
-    if Intent.PROGRESS in u.intents and state.stage in (Stage.IDLE, Stage.CHOOSE_TICKET):
-        return StepResult(replace(state, stage=Stage.IDLE, choices=()), (progress_reply(ctx.open_tickets),))
-    if Intent.WITHDRAW in u.intents and state.stage in (Stage.IDLE, Stage.CHOOSE_TICKET):
-        return _withdraw(state, ctx)
+    if Intent.PROGRESS in u.intents and not _answers_prompt(state, u, ctx):
+        return _progress(state, ctx)
+    if Intent.WITHDRAW in u.intents:
+        withdrawn = _on_withdraw(state, u, ctx)
+        if withdrawn is not None:
+            return withdrawn
 
     if state.stage is Stage.IDLE and ctx.awaiting_evaluation and ctx.evaluations is not None:
         answered = _on_evaluation(state, u, ctx)
@@ -361,14 +384,68 @@ def step(state: DialogState, text: str, ctx: StepContext) -> StepResult:
     if state.stage is Stage.COLLECTING:
         return _on_supplement(state, u, ctx)
     if state.stage is Stage.CHOOSE_TICKET:
-        return _on_ticket_choice(state, u, ctx)
-    return _new_request(state, u, ctx, screened)
+        return _on_ticket_choice(state, u, ctx, screened)
+    if state.stage is Stage.KB_ANSWERED:
+        return _after_kb_answer(state, u, ctx, screened)
+    if state.stage is Stage.REPEAT:
+        return _after_repeat(state, u, ctx, screened)
+    return _new_request(DialogState(), u, ctx, screened)
+
+
+def _emergency(state: DialogState, text: str, ctx: StepContext) -> StepResult | None:
+    screened = ctx.screening.screen(text) if ctx.screening else None
+    if screened is None or screened.kind != "emergency":
+        return None
+    status = screened.status or TicketStatus.REDIRECTED
+    return StepResult(state, (Reply(screened.reply),), (RecordScreening(status, screened.rule_id, text),))
+
+
+def _answers_prompt(state: DialogState, u: Understood, ctx: StepContext) -> bool:
+    """A reply to the one-time prompt that happens to mention progress is still the reply."""
+    return state.stage is Stage.COLLECTING and bool(_filled(state, u, ctx))
+
+
+def _filled(state: DialogState, u: Understood, ctx: StepContext) -> dict[Field, str]:
+    """Values the reply gives for the asked fields. With one field open, understanding takes the
+    whole reply as its value; a greeting, thanks, a digit or a progress query is not that value."""
+    found = {f: v for f, v in ctx.understanding.fill(state.asked, u.text).items() if v}
+    whole = _plain(u.text)
+    if found and all(_plain(v) == whole for v in found.values()):
+        control = {Intent.GREETING, Intent.THANKS, Intent.PROGRESS, Intent.WITHDRAW, Intent.CANCEL}
+        if control & u.intents or _LONE_DIGITS.match(u.text) or not u.has_chinese:
+            return {}
+    return found
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\W", "", text)
 
 
 def _reset(state: DialogState, message: str, *actions: Action) -> StepResult:
     return StepResult(
         DialogState(), (Reply(message),), (SaveDraft(state), *actions) if state.draft_id else ()
     )
+
+
+def _progress(state: DialogState, ctx: StepContext) -> StepResult:
+    """Progress from the same account at any point (guangzhou §9); a draft in progress is kept
+    and its pending question repeated, so the citizen can go on where they were."""
+    reply = progress_reply(ctx.open_tickets)
+    if state.stage in _DRAFTING:
+        return StepResult(state, (reply, *_pending_question(state)))
+    return StepResult(DialogState(), (reply,))
+
+
+def _pending_question(state: DialogState) -> tuple[Reply, ...]:
+    if state.stage is Stage.COLLECTING:
+        return (Reply(texts.ASK_MISSING.format(items=texts.missing_list(list(state.asked)))),)
+    if state.stage is Stage.CHOOSE_CATEGORY:
+        return (Reply(texts.ASK_CATEGORY, state.choices),)
+    if state.stage is Stage.HIDE_ITEMS:
+        return (Reply(texts.ASK_HIDE, state.choices),)
+    if state.stage is Stage.REAL_NAME:
+        return (Reply(texts.REAL_NAME_REQUIRED.format(matter="该事项"), state.choices),)
+    return ()
 
 
 def progress_reply(tickets: Sequence[TicketSummary]) -> Reply:
@@ -388,15 +465,30 @@ def progress_reply(tickets: Sequence[TicketSummary]) -> Reply:
     return Reply("\n".join(lines))
 
 
-def _withdraw(state: DialogState, ctx: StepContext) -> StepResult:
+def _on_withdraw(state: DialogState, u: Understood, ctx: StepContext) -> StepResult | None:
+    """Withdrawal from the same account (guangzhou §9, §23; huizhou §17). A number named in the
+    message picks that ticket; while drafting, "撤回" without a number drops the draft."""
+    named = NUMBER.search(u.text)
+    keep = state if state.stage in _DRAFTING else DialogState()
+    if named is not None:
+        return StepResult(keep, (), (Withdraw(named.group(0)),))
+    if state.stage in _DRAFTING:
+        return _reset(state, texts.CANCELLED, CloseDraft("withdrawn by the citizen while drafting"))
+    if state.stage in (Stage.KB_ANSWERED, Stage.REPEAT):
+        # "问题解决了" right after an answer is thanks, not the withdrawal of another ticket.
+        return StepResult(DialogState(), (Reply(texts.THANKS),))
+    return _withdraw(ctx)
+
+
+def _withdraw(ctx: StepContext) -> StepResult:
     tickets = list(ctx.open_tickets)
     if not tickets:
-        return StepResult(state, (Reply(texts.NO_OPEN_TICKETS),))
+        return StepResult(DialogState(), (Reply(texts.NO_OPEN_TICKETS),))
     if len(tickets) == 1:
         return StepResult(DialogState(), (), (Withdraw(tickets[0].number),))
     choices = tuple(t.number for t in tickets)
     return StepResult(
-        replace(state, stage=Stage.CHOOSE_TICKET, pending_action="withdraw", choices=choices),
+        DialogState(stage=Stage.CHOOSE_TICKET, pending_action="withdraw", choices=choices),
         (Reply(texts.ASK_WHICH_TICKET.format(action="撤回"), choices),),
     )
 
@@ -424,11 +516,15 @@ def _on_evaluation(state: DialogState, u: Understood, ctx: StepContext) -> StepR
     return StepResult(replace(state, eval_reasked=False), (Reply(texts.EVAL_INVALID),), actions)
 
 
-def _on_ticket_choice(state: DialogState, u: Understood, ctx: StepContext) -> StepResult:
+def _on_ticket_choice(
+    state: DialogState, u: Understood, ctx: StepContext, screened: ScreenOutcome | None
+) -> StepResult:
     chosen = _pick(u.text, state.choices)
-    if chosen is None:
-        return StepResult(state, (Reply(texts.ASK_WHICH_TICKET.format(action="撤回"), state.choices),))
-    return StepResult(DialogState(), (), (Withdraw(chosen),))
+    if chosen is not None:
+        return StepResult(DialogState(), (), (Withdraw(chosen),))
+    if _is_substantive(u) and len(u.text) > 8:
+        return _new_request(DialogState(), u, ctx, screened)  # they moved on to a new matter
+    return StepResult(state, (Reply(texts.ASK_WHICH_TICKET.format(action="撤回"), state.choices),))
 
 
 def _pick(text: str, choices: Sequence[str]) -> str | None:
@@ -442,6 +538,13 @@ def _pick(text: str, choices: Sequence[str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def _is_substantive(u: Understood) -> bool:
+    """A matter rather than small talk: a confident category or a place, party or demand
+    ("谢谢" leans to 表扬 but is thanks, not praise)."""
+    confident = u.category is not None and u.confident
+    return confident or bool({Field.ADDRESS, Field.SUBJECT, Field.DEMAND} & set(u.values))
+
+
 def _new_request(
     state: DialogState, u: Understood, ctx: StepContext, screened: ScreenOutcome | None
 ) -> StepResult:
@@ -450,7 +553,7 @@ def _new_request(
         return StepResult(
             state, (Reply(screened.reply),), (RecordScreening(status, screened.rule_id, u.text),)
         )
-    substantive = u.category is not None or bool({Field.ADDRESS, Field.SUBJECT, Field.DEMAND} & set(u.values))
+    substantive = _is_substantive(u)
     if not substantive:
         if _LONE_DIGITS.match(u.text):
             return StepResult(state, (Reply(texts.STRAY_DIGIT),))
@@ -458,13 +561,34 @@ def _new_request(
             return StepResult(state, (Reply(texts.NOT_CHINESE),))
         if Intent.THANKS in u.intents:
             return StepResult(state, (Reply(texts.THANKS),))
-        if Intent.GREETING in u.intents or len(u.text) < 6:
+        if Intent.GREETING in u.intents:
             return StepResult(state, (Reply(texts.WELCOME),))
     if Intent.SUPPLEMENT in u.intents and ctx.open_tickets:
-        latest = ctx.open_tickets[-1]
-        return StepResult(state, (), (Supplement(latest.number, u.text),))
+        named = NUMBER.search(u.text)
+        numbers = [t.number for t in ctx.open_tickets]
+        number = named.group(0) if named and named.group(0) in numbers else numbers[-1]
+        return StepResult(state, (), (Supplement(number, u.text),))
+    answered = _knowledge_answer(u, ctx)
+    if answered is not None:
+        return answered
+    if not substantive and len(u.text) < 6:
+        return StepResult(state, (Reply(texts.WELCOME),))
+    repeated = _repeat_of(u.text, ctx)
+    if repeated is not None:
+        return StepResult(
+            DialogState(stage=Stage.REPEAT, values={Field.CONTENT: u.text}, repeat_of=repeated.number),
+            (Reply(_repeat_text(repeated)),),
+            (NoteRepeat(repeated.number, u.text),),
+        )
+    return _draft(u, ctx, screened)
 
+
+def _draft(
+    u: Understood, ctx: StepContext, screened: ScreenOutcome | None, content: str | None = None
+) -> StepResult:
     values = dict(u.values)
+    if content is not None:
+        values[Field.CONTENT] = content
     values.setdefault(Field.CONTENT, u.text)
     new = DialogState(
         category=u.category if u.confident else None,
@@ -473,15 +597,85 @@ def _new_request(
         hidden=u.hide,
         hide_answered=bool(u.hide),
         urgent_class=screened.urgent_class if screened is not None else None,
+        # An abandoned draft closes too: the window also runs while the dialog asks (guangzhou §12).
+        due_at=ctx.now + ctx.policy.supplement_window(ctx.channel),
     )
     if new.category is None or new.category not in ctx.policy.categories():
         choices = tuple(c.value for c in ctx.policy.categories())
-        return StepResult(
-            replace(new, stage=Stage.CHOOSE_CATEGORY, choices=choices),
-            (Reply(texts.ASK_CATEGORY, choices),),
-            (SaveDraft(new),),
-        )
+        nxt = replace(new, stage=Stage.CHOOSE_CATEGORY, choices=choices)
+        return StepResult(nxt, (Reply(texts.ASK_CATEGORY, choices),), (SaveDraft(nxt),))
     return _continue(new, ctx, ())
+
+
+def _knowledge_answer(u: Understood, ctx: StepContext) -> StepResult | None:
+    """A consultation the knowledge base answers with confidence is answered at once and closed
+    as answered online (guangzhou §14.1, huizhou §10); complaints, reports, help requests and
+    anonymous requests always go on to a ticket."""
+    if ctx.knowledge is None or Intent.ANONYMOUS in u.intents or not u.has_chinese:
+        return None
+    if u.category not in (None, Category.CONSULTATION):
+        return None
+    hit = ctx.knowledge.answer(u.text, ctx.now)
+    if hit is None:
+        return None
+    state = DialogState(stage=Stage.KB_ANSWERED, values={Field.CONTENT: u.text}, kb_entry=hit.entry_id)
+    return StepResult(
+        state, (Reply(texts.KB_ANSWER.format(answer=hit.answer)),), (RecordAnswered(hit.entry_id, u.text),)
+    )
+
+
+def _after_kb_answer(
+    state: DialogState, u: Understood, ctx: StepContext, screened: ScreenOutcome | None
+) -> StepResult:
+    """ "没用/没解决/不是这个/转人工" after an answer registers the consultation as usual, with the
+    one-time prompt if something is missing; anything else is a new turn."""
+    if not any(w in u.text for w in _NOT_HELPFUL):
+        return _new_request(DialogState(), u, ctx, screened)
+    question = state.values.get(Field.CONTENT, "")
+    asked = ctx.understanding.understand(question)
+    values = dict(asked.values)
+    values[Field.CONTENT] = question
+    draft = DialogState(
+        category=Category.CONSULTATION,
+        values=values,
+        due_at=ctx.now + ctx.policy.supplement_window(ctx.channel),
+    )
+    if Category.CONSULTATION not in ctx.policy.categories():
+        choices = tuple(c.value for c in ctx.policy.categories())
+        nxt = replace(draft, category=None, stage=Stage.CHOOSE_CATEGORY, choices=choices)
+        return StepResult(nxt, (Reply(texts.ASK_CATEGORY, choices),), (SaveDraft(nxt),))
+    return _continue(draft, ctx, (Reply(texts.KB_TO_TICKET),))
+
+
+def _repeat_of(text: str, ctx: StepContext) -> HandledTicket | None:
+    if ctx.repeats is None:
+        return None
+    for earlier in ctx.handled:
+        if earlier.content and ctx.repeats.is_repeat(text, earlier.content):
+            return earlier
+    return None
+
+
+def _repeat_text(t: HandledTicket) -> str:
+    result = t.result or texts.REPEAT_NO_RESULT
+    return texts.REPEAT.format(number=t.number, result=result)
+
+
+def _after_repeat(
+    state: DialogState, u: Understood, ctx: StepContext, screened: ScreenOutcome | None
+) -> StepResult:
+    """After the earlier result was given (guangzhou §24): new facts register a new ticket with
+    both texts; the same words again get the same answer; thanks or a greeting end it."""
+    earlier = state.values.get(Field.CONTENT, "")
+    idle_talk = Intent.THANKS in u.intents or Intent.GREETING in u.intents or len(u.text) < 6
+    if not _is_substantive(u) and idle_talk:
+        return _new_request(DialogState(), u, ctx, screened)
+    if _plain(u.text) in _plain(earlier):
+        number = state.repeat_of or ""
+        found = next((t for t in ctx.handled if t.number == number), HandledTicket(number, earlier))
+        return StepResult(state, (Reply(_repeat_text(found)),))
+    combined = f"{earlier}；{texts.NEW_FACTS}{u.text}"
+    return _draft(ctx.understanding.understand(combined), ctx, screened, content=combined)
 
 
 def _on_category(state: DialogState, u: Understood, ctx: StepContext) -> StepResult:
@@ -509,7 +703,7 @@ def _on_hide(state: DialogState, u: Understood, ctx: StepContext) -> StepResult:
 
 
 def _on_real_name(state: DialogState, u: Understood, ctx: StepContext) -> StepResult:
-    if "取消" in u.text or u.text.strip() in {"不", "否", "不用了"}:
+    if "取消" in u.text or u.text.strip() in {"不", "否", "不用了", "2"}:
         return _reset(state, texts.REAL_NAME_DECLINED, CloseDraft("real name required and declined"))
     if "继续" in u.text or "实名" in u.text or u.text.strip() in {"是", "好", "好的", "可以", "1"}:
         state = replace(
@@ -528,21 +722,25 @@ def _on_real_name(state: DialogState, u: Understood, ctx: StepContext) -> StepRe
 
 def missing_fields(state: DialogState, policy: DialogPolicy) -> list[Field]:
     """The one-time prompt is a function of data: the template's required fields not yet given
-    and not hidden by the citizen (guangzhou §9, §12)."""
+    and not hidden by the citizen (guangzhou §9, §12), plus name, ID number and phone when the
+    matter must be handled under the real name (guangzhou §10)."""
     if state.category is None:
         return []
-    return [
-        f for f in policy.required_fields(state.category) if not state.values.get(f) and f not in state.hidden
-    ]
+    required = list(policy.required_fields(state.category))
+    if policy.real_name_matter(state.values.get(Field.CONTENT, "")):
+        required += [f for f in REAL_NAME_FIELDS if f not in required]
+    return [f for f in required if not state.values.get(f) and f not in state.hidden]
 
 
 def _continue(state: DialogState, ctx: StepContext, before: tuple[Reply, ...]) -> StepResult:
-    if state.anonymous and not state.hide_answered:
+    if state.anonymous and not state.real_name_confirmed:
+        # guangzhou §10: a real-name matter is never registered anonymously, whatever was hidden.
         matter = ctx.policy.real_name_matter(state.values.get(Field.CONTENT, ""))
-        if matter and not state.real_name_confirmed:
+        if matter:
             nxt = replace(state, stage=Stage.REAL_NAME, choices=texts.REAL_NAME_CHOICES)
             reply = Reply(texts.REAL_NAME_REQUIRED.format(matter=matter), texts.REAL_NAME_CHOICES)
             return StepResult(nxt, (*before, reply), (SaveDraft(nxt),))
+    if state.anonymous and not state.hide_answered:
         nxt = replace(state, stage=Stage.HIDE_ITEMS, choices=texts.HIDE_CHOICES)
         replies = (*before, Reply(texts.HIDE_WARNING), Reply(texts.ASK_HIDE, texts.HIDE_CHOICES))
         return StepResult(nxt, replies, (SaveDraft(nxt),))
@@ -557,12 +755,14 @@ def _continue(state: DialogState, ctx: StepContext, before: tuple[Reply, ...]) -
 
 
 def _on_supplement(state: DialogState, u: Understood, ctx: StepContext) -> StepResult:
-    """The one supplement the rules allow (guangzhou §12): complete → register; else close."""
-    values = dict(state.values)
-    for f, v in ctx.understanding.fill(state.asked, u.text).items():
-        if v:
-            values[f] = v
-    state = replace(state, values=values)
+    """The one supplement the rules allow (guangzhou §12): complete → register; else close.
+    A greeting, thanks or a stray digit is not that supplement: the prompt is repeated."""
+    found = _filled(state, u, ctx)
+    if not found and not _is_substantive(u):
+        idle_talk = Intent.GREETING in u.intents or Intent.THANKS in u.intents
+        if idle_talk or _LONE_DIGITS.match(u.text) or not u.has_chinese:
+            return StepResult(state, _pending_question(state))
+    state = replace(state, values={**state.values, **found})
     still = missing_fields(state, ctx.policy)
     if not still:
         return StepResult(DialogState(), (), (SaveDraft(state), Register(state)))

@@ -24,8 +24,13 @@ from intake.dialog import (
     DialogState,
     Evaluate,
     Evaluations,
+    HandledTicket,
+    Knowledge,
+    NoteRepeat,
+    RecordAnswered,
     RecordScreening,
     Register,
+    RepeatCheck,
     SaveDraft,
     Screening,
     Stage,
@@ -45,6 +50,8 @@ from intake.store.sql import SqlStore, StoredTicket, TicketDraft
 log = logging.getLogger(__name__)
 
 STATE_TTL = timedelta(days=4)  # longer than the 3-natural-day supplement window (guangzhou §12)
+REPEAT_LOOKBACK = 5  # how many of the sender's handled tickets a new request is compared with
+_DRAFTING = (Stage.CHOOSE_CATEGORY, Stage.HIDE_ITEMS, Stage.REAL_NAME, Stage.COLLECTING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +136,8 @@ class IntakeService:
         clock: Clock,
         screening: Screening | None = None,
         evaluations: Evaluations | None = None,
+        knowledge: Knowledge | None = None,
+        repeats: RepeatCheck | None = None,
     ) -> None:
         self.store = store
         self.states = states
@@ -137,6 +146,8 @@ class IntakeService:
         self.clock = clock
         self.screening = screening
         self.evaluations = evaluations
+        self.knowledge = knowledge
+        self.repeats = repeats
 
     # -- the turn ------------------------------------------------------------------------------
     def handle(
@@ -162,6 +173,9 @@ class IntakeService:
                 awaiting_evaluation=[t for t in mine if t.status is TicketStatus.COMPLETED],
                 screening=self.screening,
                 evaluations=self.evaluations,
+                knowledge=self.knowledge,
+                repeats=self.repeats,
+                handled=self._handled(msg.address) if self.repeats is not None else (),
             )
             result = step(state, msg.text, ctx)
             replies, ticket, next_state, ticket_id = self._apply(msg.address, result)
@@ -179,6 +193,23 @@ class IntakeService:
             TicketSummary(t.number or "", t.status, t.category, t.deadline, ref=refs.get(t.id, ""))
             for t in found
         ]
+
+    def _handled(self, address: Address) -> list[HandledTicket]:
+        """The sender's latest handled tickets, newest first, with the result the unit gave (the
+        ``completed`` event): what a repeat is answered with (guangzhou §24)."""
+        done = [
+            t
+            for t in self.store.tickets_for(address, [TicketStatus.COMPLETED, TicketStatus.CLOSED])
+            if t.number and t.fields.get(Field.CONTENT)
+        ]
+        handled = []
+        for t in reversed(done[-REPEAT_LOOKBACK:]):
+            results = [
+                e for e in self.store.events(t.id) if e.type == "completed" and e.data.get("result_enc")
+            ]
+            result = self.store.cipher.decrypt(str(results[-1].data["result_enc"])) if results else None
+            handled.append(HandledTicket(t.number or "", t.fields[Field.CONTENT], result))
+        return handled
 
     def _rebuild(self, address: Address) -> DialogState:
         """Redis lost the state: continue from the SQL draft, asking at most once more."""
@@ -240,9 +271,42 @@ class IntakeService:
                 )
                 draft_id = self.store.create_ticket(draft)
                 self.store.update_ticket(draft_id, reason=f"rule {action.rule_id}")
+            elif isinstance(action, RecordAnswered):
+                draft_id = self._record_answered(address, action)
+            elif isinstance(action, NoteRepeat):
+                self._note_repeat(address, action)
         if next_state.stage is Stage.IDLE or next_state == DialogState():
             ticket = ticket if ticket is not None and ticket.number else None
+        elif ticket is None and next_state.stage in _DRAFTING and next_state.draft_id is not None:
+            # Still asking (a progress query or a re-asked question in between): the draft so far.
+            ticket = TicketView(None, TicketStatus.COLLECTING, _cat(next_state), None)
         return replies, ticket, next_state, draft_id
+
+    def _record_answered(self, address: Address, action: RecordAnswered) -> int:
+        """A consultation answered online: a closed row without a number, reason ``kb:<entry>``,
+        so agents see what was answered and with which entry (guangzhou §14.1, §33-36)."""
+        draft = TicketDraft(
+            channel=address.channel,
+            address=address,
+            policy=self.policy.name,
+            status=TicketStatus.CLOSED,
+            category=Category.CONSULTATION.value,
+            values={Field.CONTENT: action.text},
+        )
+        with self.store.tx() as conn:
+            ticket_id = self.store.create_ticket(draft, conn=conn)
+            self.store.update_ticket(ticket_id, conn=conn, reason=f"kb:{action.entry_id}")
+            self.store.add_event(conn, ticket_id, "answered_online", "system", {"entry_id": action.entry_id})
+        return ticket_id
+
+    def _note_repeat(self, address: Address, action: NoteRepeat) -> None:
+        """The same matter raised again with no new facts: kept on the earlier ticket (guangzhou §24)."""
+        t = self._owned(address, action.number)
+        if t is None:
+            return
+        with self.store.tx() as conn:
+            data = {"text_enc": self.store.cipher.encrypt(action.text)}
+            self.store.add_event(conn, t.id, "repeat_raised", "citizen", data)
 
     def _save_draft(self, address: Address, s: DialogState) -> int:
         values = dict(s.values)

@@ -82,3 +82,13 @@ def missing_list(fields: list[Field]) -> str:
 
 def joined(fields: list[Field]) -> str:
     return "、".join(f.label for f in fields)
+
+
+KB_ANSWER = "{answer}\n如未解决您的问题，请回复“没解决”或“转人工”，我们将为您登记工单。"
+KB_TO_TICKET = "好的，已为您转人工办理。"
+REPEAT = (
+    "您反映的事项此前已办理（工单{number}），办理结果：{result}\n"
+    "如有新的情况或理由，请补充说明，我们将为您重新登记。"
+)
+REPEAT_NO_RESULT = "已办结并答复"
+NEW_FACTS = "新情况："
