@@ -1,0 +1,146 @@
+"""The pure dialog: emergencies in every stage, bad input, and invariants over random input
+(hypothesis): every message stored, never two drafts open, a hidden value never in a reply."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from intake.dialog import (
+    DialogState,
+    HandledTicket,
+    RecordScreening,
+    Stage,
+    StepContext,
+    TicketSummary,
+    step,
+)
+from intake.model import Category, Channel, Field, TicketStatus
+from tests.samples.conversations import FULL_COMPLAINT
+from tests.samples.conversations_driver import START, FakeWorld, policy, screening
+
+FIRE = "我家着火了"
+
+
+def _ctx(**kw: object) -> StepContext:
+    base = FakeWorld("guangzhou", Channel.WEBCHAT).context()
+    return StepContext(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, **kw})  # type: ignore[arg-type]
+
+
+STAGES = {
+    Stage.IDLE: DialogState(),
+    Stage.CHOOSE_CATEGORY: DialogState(stage=Stage.CHOOSE_CATEGORY, draft_id=3, choices=("投诉", "咨询")),
+    Stage.HIDE_ITEMS: DialogState(
+        stage=Stage.HIDE_ITEMS, draft_id=3, category=Category.COMPLAINT, anonymous=True
+    ),
+    Stage.REAL_NAME: DialogState(stage=Stage.REAL_NAME, draft_id=3, category=Category.REPORT, anonymous=True),
+    Stage.COLLECTING: DialogState(
+        stage=Stage.COLLECTING, draft_id=3, category=Category.COMPLAINT, asked=(Field.PHONE, Field.ADDRESS)
+    ),
+    Stage.CHOOSE_TICKET: DialogState(
+        stage=Stage.CHOOSE_TICKET, choices=("20261120-000001", "20261120-000002")
+    ),
+    Stage.KB_ANSWERED: DialogState(
+        stage=Stage.KB_ANSWERED, values={Field.CONTENT: "护照怎么办"}, kb_entry="x"
+    ),
+    Stage.REPEAT: DialogState(
+        stage=Stage.REPEAT, values={Field.CONTENT: "烧烤店油烟"}, repeat_of="20261120-000001"
+    ),
+}
+
+
+def test_every_stage_is_covered() -> None:
+    assert set(STAGES) == set(Stage)
+
+
+def test_an_emergency_is_redirected_first_in_every_stage() -> None:
+    for stage, state in STAGES.items():
+        result = step(state, FIRE, _ctx())
+        assert "119" in result.replies[0].text, stage
+        assert len(result.replies) == 1, stage
+        assert [type(a) for a in result.actions] == [RecordScreening], stage
+        assert result.state == state, stage  # the draft in progress is kept
+
+
+def test_an_emergency_inside_an_over_long_message_is_still_redirected() -> None:
+    result = step(DialogState(), FIRE + "。" + "很" * 20000, _ctx())
+    assert "119" in result.replies[0].text
+
+
+def test_step_is_pure_the_same_input_gives_the_same_output() -> None:
+    ctx = _ctx()
+    state = STAGES[Stage.COLLECTING]
+    assert step(state, "电话13800138000", ctx) == step(state, "电话13800138000", ctx)
+
+
+def test_a_repeat_is_answered_with_the_earlier_number_and_result() -> None:
+    handled = (HandledTicket("20261101-000007", "幸福小区3栋楼下的烧烤店每晚油烟很大", "已责令整改"),)
+    result = step(DialogState(), FULL_COMPLAINT, _ctx(handled=handled))
+    assert "20261101-000007" in result.replies[0].text and "已责令整改" in result.replies[0].text
+    assert result.state.stage is Stage.REPEAT
+
+
+def test_withdrawal_names_one_of_several_open_tickets() -> None:
+    tickets = [
+        TicketSummary("20261120-000001", TicketStatus.REGISTERED, "投诉", None),
+        TicketSummary("20261120-000002", TicketStatus.SIGNED, "举报", None),
+    ]
+    result = step(DialogState(), "撤回 20261120-000002", _ctx(open_tickets=tickets))
+    assert [getattr(a, "number", None) for a in result.actions] == ["20261120-000002"]
+
+
+# -- properties -----------------------------------------------------------------------------------
+PIECES = st.sampled_from(
+    [
+        FULL_COMPLAINT,
+        "我要投诉，小区楼下烧烤店每晚油烟很大",
+        "我要匿名投诉，东风路的工地夜里施工噪音很大，希望管一管",
+        "全部隐藏",
+        "电话13800138000，地址：幸福小区3栋，希望城管处理",
+        "查询进度",
+        "撤回",
+        "补充一下，还有噪音",
+        "请问新生儿医保怎么办理",
+        "没解决",
+        "投诉",
+        "1",
+        "取消",
+        "继续实名办理",
+        "我家着火了",
+        "谢谢",
+    ]
+)
+TEXTS = st.one_of(PIECES, st.text(max_size=60), st.text(alphabet=st.characters(codec="utf-8"), max_size=30))
+SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SLOW
+@given(st.lists(TEXTS, min_size=1, max_size=8))
+def test_random_messages_never_raise_and_keep_the_invariants(messages: list[str]) -> None:
+    world = FakeWorld("guangzhou", Channel.WEBCHAT)
+    for text in messages:
+        replies = world.say(text)
+        assert replies, f"no reply to {text!r}"  # every message gets an answer
+        assert all(r.text.strip() for r in replies)
+        drafts = [r for r in world.rows() if r.status is TicketStatus.COLLECTING]
+        assert len(drafts) <= 1, "two drafts open on one channel"
+        if world.state.draft_id is not None:
+            assert drafts and drafts[0].id == world.state.draft_id
+    assert world.inbound == messages  # every inbound message is stored
+
+
+@SLOW
+@given(st.lists(PIECES, min_size=1, max_size=6), st.sampled_from(["huizhou", "quxian", "guangxi"]))
+def test_a_hidden_phone_never_appears_in_any_reply(after: list[str], profile: str) -> None:
+    world = FakeWorld(profile, Channel.WEBCHAT)
+    heard = [*world.say("我要匿名投诉，东风路的工地夜里施工噪音很大，希望管一管")]
+    heard += world.say("全部隐藏")
+    for text in ["我电话是13900001111", *after]:
+        heard += world.say(text)
+    assert all("13900001111" not in r.text for r in heard)
+
+
+def test_the_adapters_are_shared_per_profile() -> None:
+    assert policy("guangzhou") is policy("guangzhou")
+    assert screening("quxian") is screening("quxian")
+    assert START.tzinfo is not None
