@@ -18,12 +18,14 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiohttp import web
 from rq import Queue
+from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from channels.http_common import in_thread, read_json
 from channels.static import SECURITY_HEADERS, STATIC
 from intake.assembly import HotlinePolicy
 from intake.errors import HotlineError, InvalidInput, Unauthorized
+from intake.masking import redact
 from intake.model import DeliveryState, TicketStatus
 from intake.phone import PhoneIntake
 from intake.store.sql import SqlStore
@@ -196,7 +198,8 @@ class Console:
         jobs: list[dict[str, Any]] = []
         for name in QUEUE_NAMES:
             registry = FailedJobRegistry(queue=Queue(name, connection=self._sync_redis()))
-            jobs.extend({"queue": name, "job_id": job_id} for job_id in registry.get_job_ids(0, 99))
+            for job_id in registry.get_job_ids(0, 99):
+                jobs.append({"queue": name, "job_id": job_id, "error": self._job_error(job_id)})
         return {
             "now": now.isoformat(),
             "intake": [view(t) for t in store.list_tickets(limit=50)],
@@ -207,6 +210,16 @@ class Console:
             "failed_jobs": jobs,
             "restrictions": store.active_restrictions(now),
         }
+
+    def _job_error(self, job_id: str) -> str | None:
+        """The last line of a failed job's traceback: what an agent needs to see, no more."""
+        try:
+            job = Job.fetch(job_id, connection=self._sync_redis())
+            text = job.exc_info or ""
+        except Exception:  # an expired or unreadable job: listed without its error
+            return None
+        lines = [line for line in str(text).strip().splitlines() if line.strip()]
+        return redact(lines[-1])[:300] if lines else None
 
     def _sync_redis(self) -> Any:
         import redis

@@ -87,8 +87,8 @@ class EmailSender:
                 t = self.store.find_ticket(candidate)
             except NotFound:
                 continue
-            if self.store.address_key(t.address) == mine:
-                return candidate
+            if t.address_key == mine:
+                return str(candidate)
         return ""
 
     def send(self, m: StoredOutbound) -> None:

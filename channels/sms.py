@@ -51,7 +51,9 @@ class SmsProvider(Protocol):
     ``webhook_path`` and hands each body to ``parse_inbound``."""
 
     name: str
-    webhook_path: str | None
+
+    @property
+    def webhook_path(self) -> str | None: ...
 
     def send(self, m: StoredOutbound) -> None: ...
 

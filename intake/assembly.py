@@ -12,6 +12,7 @@ from intake.errors import Conflict
 from intake.evaluation import parse_evaluation_with_ref
 from intake.events import EventService
 from intake.extract import warm_up
+from intake.guard import SenderGuard
 from intake.history import history_of
 from intake.kb import KnowledgeBase
 from intake.phone import PhoneIntake
@@ -127,6 +128,7 @@ def build_services(runtime: Runtime) -> Services:
         evaluations=EvaluationReplies(),
         knowledge=KnowledgePort(KnowledgeBase.load()),
         repeats=screening,
+        guard=SenderGuard(runtime.store, runtime.redis, profile.harassment_restriction_days),
     )
     return Services(
         policy=policy,

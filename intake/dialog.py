@@ -163,6 +163,9 @@ class StepContext:
     knowledge: Knowledge | None = None
     repeats: RepeatCheck | None = None
     handled: Sequence[HandledTicket] = ()  # newest first
+    known: Mapping[Field, str] = field(
+        default_factory=dict
+    )  # what the channel itself tells (an SMS sender's number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +313,7 @@ class StepResult:
     state: DialogState
     replies: tuple[Reply, ...] = ()
     actions: tuple[Action, ...] = ()
+    abusive: bool = False  # screening found insults or threats: the service counts a strike (huizhou §8)
 
 
 _LONE_DIGITS = re.compile(r"^\s*[0-9]{1,2}\s*$")
@@ -551,7 +555,10 @@ def _new_request(
     if screened is not None and screened.kind in ("out_of_scope", "abuse"):
         status = screened.status or TicketStatus.REJECTED
         return StepResult(
-            state, (Reply(screened.reply),), (RecordScreening(status, screened.rule_id, u.text),)
+            state,
+            (Reply(screened.reply),),
+            (RecordScreening(status, screened.rule_id, u.text),),
+            abusive=screened.kind == "abuse",
         )
     substantive = _is_substantive(u)
     if not substantive:
@@ -590,6 +597,8 @@ def _draft(
     if content is not None:
         values[Field.CONTENT] = content
     values.setdefault(Field.CONTENT, u.text)
+    for f, v in ctx.known.items():  # an SMS sender is not asked for the number they text from
+        values.setdefault(f, v)
     new = DialogState(
         category=u.category if u.confident else None,
         values=values,

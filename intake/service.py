@@ -8,6 +8,8 @@ asked again (RELIABILITY.md R1).
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -43,8 +45,9 @@ from intake.dialog import (
     missing_fields,
     step,
 )
-from intake.errors import NotFound
-from intake.model import Address, Category, DeliveryState, Field, InboundMessage, Reply, TicketStatus
+from intake.errors import NotFound, StoreUnavailable
+from intake.guard import SenderGuard
+from intake.model import Address, Category, Channel, DeliveryState, Field, InboundMessage, Reply, TicketStatus
 from intake.store.sql import SqlStore, StoredTicket, TicketDraft
 
 log = logging.getLogger(__name__)
@@ -125,6 +128,69 @@ class DialogStates:
         ):
             yield
 
+    @contextmanager
+    def turn(self, address: Address) -> Iterator[Turn]:
+        """Lock the sender and read their state in one round trip; write the new state and
+        unlock in one more (two per turn). The lock expires on its own if this process dies."""
+        key = self.store.address_key(address)
+        lock, state_key = f"hotline:lock:{key}", f"hotline:dialog:{key}"
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(lock, token, nx=True, px=LOCK_MS)
+                pipe.get(state_key)
+                got, raw = pipe.execute()
+            if got:
+                break
+            if time.monotonic() > deadline:
+                raise StoreUnavailable("the sender's previous message is still being handled")
+            time.sleep(0.005)
+        turn = Turn(self._decode(raw))
+        try:
+            yield turn
+        finally:
+            blob = (
+                ""
+                if turn.next is None or turn.next == DialogState()
+                else self.store.cipher.encrypt_json(turn.next.to_json())
+            )
+            keep = turn.next is not None
+            self._release(
+                keys=[lock, state_key], args=[token, blob, int(STATE_TTL.total_seconds()), int(keep)]
+            )
+
+    def _decode(self, raw: Any) -> DialogState | None:
+        if raw is None:
+            return None
+        blob = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return DialogState.from_json(self.store.cipher.decrypt_json(blob))
+
+    @property
+    def _release(self) -> Any:
+        script = getattr(self, "_release_script", None)
+        if script is None:
+            script = self._release_script = self.redis.register_script(_RELEASE)
+        return script
+
+
+# KEYS: lock, state. ARGV: token, encrypted state ("" = none), ttl, write (1/0).
+_RELEASE = """
+if ARGV[4] == '1' then
+  if ARGV[2] == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+LOCK_MS = 30_000
+LOCK_WAIT_SECONDS = 30.0
+
+
+@dataclass(slots=True)
+class Turn:
+    state: DialogState | None
+    next: DialogState | None = None  # set by the caller to store it; None leaves the state alone
+
 
 class IntakeService:
     def __init__(
@@ -138,6 +204,7 @@ class IntakeService:
         evaluations: Evaluations | None = None,
         knowledge: Knowledge | None = None,
         repeats: RepeatCheck | None = None,
+        guard: SenderGuard | None = None,
     ) -> None:
         self.store = store
         self.states = states
@@ -148,6 +215,7 @@ class IntakeService:
         self.evaluations = evaluations
         self.knowledge = knowledge
         self.repeats = repeats
+        self.guard = guard
 
     # -- the turn ------------------------------------------------------------------------------
     def handle(
@@ -155,34 +223,78 @@ class IntakeService:
     ) -> IntakeResult:
         """One inbound message. ``inline``: the channel returns replies in its own response (web
         chat), so they are stored as delivered; otherwise they are queued for delivery."""
-        if stored_id is None:
-            stored_id, new = self.store.save_inbound(msg, raw=raw)
-            if not new:
-                return IntakeResult(stored_id, (), None, duplicate=True)
-        elif self.store.is_processed(stored_id):
+        if stored_id is not None and self.store.is_processed(stored_id):
             return IntakeResult(stored_id, (), None, duplicate=True)  # a job run twice
-        with self.states.locked(msg.address):
-            state = self.states.load(msg.address) or self._rebuild(msg.address)
-            mine = self._tickets(msg.address)
-            ctx = StepContext(
-                policy=self.policy,
-                understanding=self.understanding,
-                now=self.clock.now(),
-                channel=msg.address.channel,
-                open_tickets=[t for t in mine if t.status.is_open],
-                awaiting_evaluation=[t for t in mine if t.status is TicketStatus.COMPLETED],
-                screening=self.screening,
-                evaluations=self.evaluations,
-                knowledge=self.knowledge,
-                repeats=self.repeats,
-                handled=self._handled(msg.address) if self.repeats is not None else (),
-            )
-            result = step(state, msg.text, ctx)
-            replies, ticket, next_state, ticket_id = self._apply(msg.address, result)
-            self.states.save(msg.address, next_state)
-        sent = self._send(msg.address, stored_id, replies, inline=inline, ticket_id=ticket_id)
-        self.store.mark_inbound(stored_id, ticket_id=ticket_id)
+        now = self.clock.now()
+        if self.guard is not None:
+            verdict = self.guard.check(msg.address, now)
+            if not verdict.allowed:
+                return self._refused(msg, stored_id, raw, verdict.flag, verdict.reply, inline=inline)
+        with self.states.turn(msg.address) as turn:
+            try:
+                state = turn.state or self._rebuild(msg.address)
+                mine = self._tickets(msg.address)
+                known = {Field.PHONE: msg.address.value} if msg.address.channel is Channel.SMS else {}
+                ctx = StepContext(
+                    policy=self.policy,
+                    understanding=self.understanding,
+                    now=now,
+                    channel=msg.address.channel,
+                    open_tickets=[t for t in mine if t.status.is_open],
+                    awaiting_evaluation=[t for t in mine if t.status is TicketStatus.COMPLETED],
+                    screening=self.screening,
+                    evaluations=self.evaluations,
+                    knowledge=self.knowledge,
+                    repeats=self.repeats,
+                    handled=self._handled(msg.address) if self.repeats is not None else (),
+                    known=known,
+                )
+                result = step(state, msg.text, ctx)
+                # One transaction: the message, the draft or ticket, the replies, "processed".
+                with self.store.tx():
+                    if stored_id is None:
+                        stored_id, new = self.store.save_inbound(msg, raw=raw)
+                        if not new:
+                            return IntakeResult(stored_id, (), None, duplicate=True)
+                    replies, ticket, next_state, ticket_id = self._apply(msg.address, result)
+                    sent = self._send(msg.address, stored_id, replies, inline=inline, ticket_id=ticket_id)
+                    self.store.mark_inbound(stored_id, ticket_id=ticket_id)
+            except Exception:
+                # Whatever failed, the citizen's message is kept (and marked) before the error goes on.
+                if stored_id is None:
+                    self.store.save_inbound(msg, raw=raw, flags="failed")
+                raise
+            turn.next = next_state
+        if self.guard is not None and result.abusive:
+            notice = self.guard.strike(msg.address, now)
+            if notice is not None:
+                sent += self._send(
+                    msg.address, stored_id, [Reply(notice)], inline=inline, ticket_id=None, first=len(sent)
+                )
         return IntakeResult(stored_id, sent, ticket)
+
+    def _refused(
+        self,
+        msg: InboundMessage,
+        stored_id: int | None,
+        raw: str | None,
+        flag: str,
+        reply: str | None,
+        *,
+        inline: bool,
+    ) -> IntakeResult:
+        """A restricted or flooding sender: stored and marked, never lost (issue 7); one short
+        note at the start of a flood, silence after."""
+        with self.store.tx():
+            if stored_id is None:
+                stored_id, new = self.store.save_inbound(msg, raw=raw, flags=flag)
+                if not new:
+                    return IntakeResult(stored_id, (), None, duplicate=True)
+            self.store.mark_inbound(stored_id, flags=flag)
+            sent = self._send(
+                msg.address, stored_id, [Reply(reply)] if reply else [], inline=inline, ticket_id=None
+            )
+        return IntakeResult(stored_id, sent, None)
 
     def _tickets(self, address: Address) -> list[TicketSummary]:
         """This sender's open tickets and those waiting for an evaluation, in one query."""
@@ -363,7 +475,7 @@ class IntakeService:
             t = self.store.find_ticket(number)
         except NotFound:
             return None
-        return t if self.store.address_key(t.address) == self.store.address_key(address) else None
+        return t if t.address_key == self.store.address_key(address) else None
 
     def _withdraw(self, address: Address, number: str) -> Reply:
         """Withdrawal from the account that filed it (guangzhou §9, §23; huizhou §17)."""
@@ -397,7 +509,12 @@ class IntakeService:
         now = self.clock.now()
         with self.store.tx() as conn:
             if action.level is None:
+                # CONTRACT.md: an answer outside the options, after one re-ask, counts as invalid;
+                # the round is over, so nothing more is asked (guangzhou §28).
+                self.store.record_evaluation(conn, t.id, round_, None, "invalid")
                 self.store.add_event(conn, t.id, "evaluation_invalid", "citizen", {"round": round_})
+                self.store.update_ticket(t.id, conn=conn, status=TicketStatus.CLOSED)
+                self.store.add_event(conn, t.id, "closed", "system", {"invalid": True})
                 return None
             if not self.store.record_evaluation(conn, t.id, round_, action.level, "citizen"):
                 return Reply(texts.EVAL_ALREADY.format(number=t.number))
@@ -428,9 +545,10 @@ class IntakeService:
         *,
         inline: bool,
         ticket_id: int | None,
+        first: int = 0,
     ) -> tuple[SentReply, ...]:
         sent = []
-        for i, reply in enumerate(replies):
+        for i, reply in enumerate(replies, first):
             key = f"reply:{message_id}:{i}"
             state = DeliveryState.DELIVERED if inline else DeliveryState.PENDING
             with self.store.tx() as conn:

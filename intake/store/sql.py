@@ -8,8 +8,9 @@ Every write that must reach the queue writes its outbox row in the same transact
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +43,7 @@ from intake.store.schema import (
     tickets,
 )
 
+_CURRENT: ContextVar[Connection | None] = ContextVar("hotline_sql_transaction", default=None)
 CONTACT_FIELDS = (Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS)
 
 
@@ -55,6 +57,7 @@ class StoredTicket:
     address: Address
     policy: str
     urgent_class: str | None
+    address_key: str
     anonymous: bool
     hidden: frozenset[Field]
     contact: Mapping[Field, str]
@@ -134,9 +137,34 @@ class SqlStore:
         self.clock = clock
         self._writer = engine.execution_options(sqlite_immediate=True)
 
-    def tx(self) -> AbstractContextManager[Connection]:
-        """A write transaction (on SQLite it takes the write lock at BEGIN)."""
-        return self._writer.begin()
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        """A write transaction (on SQLite it takes the write lock at BEGIN).
+
+        Inside an open one, every store call of this thread joins it: a whole dialog turn (the
+        message, the draft, the ticket, the replies) commits once, or not at all.
+        """
+        current = _CURRENT.get()
+        if current is not None:
+            yield current
+            return
+        with self._writer.begin() as conn:
+            token = _CURRENT.set(conn)
+            try:
+                yield conn
+            finally:
+                _CURRENT.reset(token)
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection for reading: the open transaction of this thread when there is one, so a
+        read sees what the turn wrote so far."""
+        current = _CURRENT.get()
+        if current is not None:
+            yield current
+            return
+        with self.engine.connect() as conn:
+            yield conn
 
     # -- addresses ---------------------------------------------------------------------------
     def address_key(self, address: Address) -> str:
@@ -144,7 +172,7 @@ class SqlStore:
 
     # -- health --------------------------------------------------------------------------------
     def ping(self) -> None:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             conn.execute(select(1)).scalar_one()
 
     # -- inbound -------------------------------------------------------------------------------
@@ -167,26 +195,35 @@ class SqlStore:
             "received_at": msg.received_at,
             "flags": flags,
         }
-        try:
-            with self.tx() as conn:
-                pk = conn.execute(insert(messages_in).values(**values)).inserted_primary_key
-                assert pk is not None
-                new_id = int(pk[0])
-                if job is not None:
-                    # Processed later by a worker; the outbox row commits with the message.
-                    self.add_outbox(conn, job, f"{job}:{new_id}", {"message_id": new_id})
-                return new_id, True
-        except IntegrityError:
-            if msg.native_id is None:
-                raise
-            with self.engine.connect() as conn:
+        with self.tx() as conn:
+            stmt = self._upsert_ignore_native(conn, values).returning(messages_in.c.id)
+            new_id = conn.execute(stmt).scalar_one_or_none()
+            if new_id is None:
                 existing = conn.execute(
                     select(messages_in.c.id).where(
                         messages_in.c.channel == msg.address.channel.value,
                         messages_in.c.native_id == msg.native_id,
                     )
                 ).scalar_one()
-            return int(existing), False
+                return int(existing), False
+            if job is not None:
+                # Processed later by a worker; the outbox row commits with the message.
+                self.add_outbox(conn, job, f"{job}:{new_id}", {"message_id": new_id})
+            return int(new_id), True
+
+    @staticmethod
+    def _upsert_ignore_native(conn: Connection, values: dict[str, Any]) -> Any:
+        if conn.dialect.name == "postgresql":
+            return (
+                postgresql.insert(messages_in)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["channel", "native_id"])
+            )
+        return (
+            sqlite.insert(messages_in)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["channel", "native_id"])
+        )
 
     def mark_inbound(
         self, message_id: int, *, ticket_id: int | None = None, flags: str | None = None
@@ -201,7 +238,7 @@ class SqlStore:
 
     def get_inbound(self, message_id: int) -> tuple[InboundMessage, str | None]:
         """The stored message and its raw native form."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(select(messages_in).where(messages_in.c.id == message_id)).first()
         if r is None:
             raise NotFound(f"inbound message {message_id} not found")
@@ -215,7 +252,7 @@ class SqlStore:
 
     def latest_native_ids(self, address: Address, limit: int = 10) -> list[str]:
         """Native ids (mail Message-IDs) of this sender's messages, newest first: a mail thread."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(messages_in.c.native_id)
                 .where(
@@ -241,14 +278,14 @@ class SqlStore:
             )
 
     def is_processed(self, message_id: int) -> bool:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             done = conn.execute(
                 select(messages_in.c.processed_at).where(messages_in.c.id == message_id)
             ).scalar_one_or_none()
         return done is not None
 
     def inbound_texts(self, address: Address, limit: int = 50) -> list[tuple[int, str, datetime]]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(messages_in.c.id, messages_in.c.text_enc, messages_in.c.received_at)
                 .where(messages_in.c.address_key == self.address_key(address))
@@ -258,7 +295,7 @@ class SqlStore:
         return [(r.id, self.cipher.decrypt(r.text_enc), r.received_at) for r in reversed(rows)]
 
     def count_inbound(self) -> int:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(messages_in)).scalar_one())
 
     # -- outbound ------------------------------------------------------------------------------
@@ -402,11 +439,11 @@ class SqlStore:
         q = select(tickets).where(tickets.c.id.in_(list(ids))).order_by(tickets.c.id)
         if conn is not None:
             return [self._ticket(r) for r in conn.execute(q).all()]
-        with self.engine.connect() as c:
+        with self._read() as c:
             return [self._ticket(r) for r in c.execute(q).all()]
 
     def outbox_payload(self, key: str) -> Mapping[str, Any]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             raw = conn.execute(select(outbox.c.payload).where(outbox.c.key == key)).scalar_one_or_none()
         if raw is None:
             raise NotFound(f"outbox row {key} not found")
@@ -414,7 +451,7 @@ class SqlStore:
         return payload
 
     def get_outbound(self, outbound_id: int) -> StoredOutbound:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(select(messages_out).where(messages_out.c.id == outbound_id)).first()
         if r is None:
             raise NotFound(f"outbound message {outbound_id} not found")
@@ -429,12 +466,12 @@ class SqlStore:
         )
         if states is not None:
             q = q.where(messages_out.c.state.in_([s.value for s in states]))
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(q.order_by(messages_out.c.id)).all()
         return [self._outbound(r) for r in rows]
 
     def outbound_by_state(self, state: DeliveryState, limit: int = 100) -> list[StoredOutbound]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(messages_out)
                 .where(messages_out.c.state == state.value)
@@ -444,7 +481,7 @@ class SqlStore:
         return [self._outbound(r) for r in rows]
 
     def due_outbound(self, now: datetime, limit: int = 500) -> list[int]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(messages_out.c.id)
                 .where(
@@ -614,6 +651,7 @@ class SqlStore:
             address=Address(Channel(r.channel), self.cipher.decrypt(r.address_enc)),
             policy=r.policy,
             urgent_class=r.urgent_class,
+            address_key=r.address_key,
             anonymous=bool(r.anonymous),
             hidden=frozenset(Field(x) for x in r.hidden_fields.split(",") if x),
             contact={Field(k): v for k, v in contact.items()},
@@ -636,14 +674,14 @@ class SqlStore:
         )
 
     def get_ticket(self, ticket_id: int) -> StoredTicket:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
         if r is None:
             raise NotFound(f"ticket {ticket_id} not found")
         return self._ticket(r)
 
     def find_ticket(self, number: str) -> StoredTicket:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(select(tickets).where(tickets.c.number == number)).first()
         if r is None:
             raise NotFound(f"ticket {number} not found")
@@ -655,7 +693,7 @@ class SqlStore:
         q = select(tickets).where(tickets.c.address_key == self.address_key(address))
         if statuses is not None:
             q = q.where(tickets.c.status.in_([s.value for s in statuses]))
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(q.order_by(tickets.c.id)).all()
         return [self._ticket(r) for r in rows]
 
@@ -681,7 +719,7 @@ class SqlStore:
         if before_id:
             conds.append(tickets.c.id < before_id)
         q = select(tickets).where(and_(*conds)).order_by(tickets.c.id.desc()).limit(limit)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(q).all()
         return [self._ticket(r) for r in rows]
 
@@ -726,7 +764,7 @@ class SqlStore:
 
     def get_event(self, event_id: int) -> tuple[int, StoredEvent]:
         """(ticket id, event)."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(select(ticket_events).where(ticket_events.c.id == event_id)).first()
         if r is None:
             raise NotFound(f"event {event_id} not found")
@@ -737,7 +775,7 @@ class SqlStore:
         if conn is not None:
             rows = conn.execute(q).all()
         else:
-            with self.engine.connect() as c:
+            with self._read() as c:
                 rows = c.execute(q).all()
         return [StoredEvent(r.id, r.type, r.actor, r.at, json.loads(r.data)) for r in rows]
 
@@ -760,7 +798,7 @@ class SqlStore:
         return True
 
     def evaluation(self, ticket_id: int) -> tuple[str | None, int] | None:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(
                 select(evaluations.c.level, evaluations.c.round)
                 .where(evaluations.c.ticket_id == ticket_id)
@@ -783,7 +821,7 @@ class SqlStore:
 
     def outbox_to_enqueue(self, now: datetime, stale_after: timedelta, limit: int = 500) -> list[OutboxJob]:
         """Jobs never enqueued, or enqueued long ago and still not done (lost with Redis)."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(outbox)
                 .where(
@@ -829,7 +867,7 @@ class SqlStore:
         return int(pk[0])
 
     def restricted_until(self, address: Address, now: datetime) -> datetime | None:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             until = conn.execute(
                 select(func.max(restrictions.c.until)).where(
                     restrictions.c.address_key == self.address_key(address),
@@ -840,7 +878,7 @@ class SqlStore:
         return until
 
     def active_restrictions(self, now: datetime) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(restrictions)
                 .where(restrictions.c.lifted_at.is_(None), restrictions.c.until > now)

@@ -109,7 +109,6 @@ async def test_a_complaint_by_sms_from_first_text_to_evaluation(
     assert final["evaluation"] == {"level": "满意", "round": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="dialog asks an SMS sender for the number it texts from (reported)")
 async def test_an_sms_sender_is_not_asked_for_their_number(
     aiohttp_client: Client, sqlite_runtime: Runtime
 ) -> None:
@@ -169,7 +168,6 @@ async def test_nonsense_gets_one_reask_then_counts_as_invalid(
     assert "evaluation_invalid" in [e["type"] for e in view["events"]]
 
 
-@pytest.mark.xfail(strict=True, reason="after an invalid evaluation the dialog re-asks again (reported)")
 async def test_after_an_invalid_evaluation_nothing_more_is_asked(
     aiohttp_client: Client, sqlite_runtime: Runtime
 ) -> None:

@@ -548,6 +548,7 @@
     var li = el("li", "item item-alert");
     itemHead(li, j.queue || "", null);
     li.appendChild(el("div", "item-meta mono", j.job_id || ""));
+    if (j.error) li.appendChild(el("div", "item-error", j.error)); // when the backend sends it
     return li;
   }
 
