@@ -48,6 +48,7 @@ class Settings:
     redis_url: str = ""
     console_password: str | None = None
     relay_stale_seconds: int = 60
+    store_threads: int = 0  # 0: chosen for the database (channels/web.py store_threads)
 
     @property
     def sqlite_path(self) -> Path:
@@ -181,6 +182,11 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
         if not raw.isdigit() or not 1 <= int(raw) <= 86400:
             raise ConfigError(f"HOTLINE_RELAY_STALE_SECONDS: expected 1..86400 seconds, got {raw!r}")
         changes["relay_stale_seconds"] = int(raw)
+    if env.get("HOTLINE_STORE_THREADS"):
+        raw = env["HOTLINE_STORE_THREADS"]
+        if not raw.isdigit() or not 1 <= int(raw) <= 64:
+            raise ConfigError(f"HOTLINE_STORE_THREADS: expected 1..64, got {raw!r}")
+        changes["store_threads"] = int(raw)
     if env.get("DATABASE_URL"):
         url = env["DATABASE_URL"]
         if url.startswith("postgres://"):
