@@ -4,11 +4,14 @@ services. Built once per process from the Runtime (ARCHITECTURE.md "composition 
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from intake.clusters import Clusters
 from intake.dialog import KnowledgeHit, ScreenOutcome
-from intake.errors import Conflict
+from intake.errors import ConfigError, Conflict
 from intake.evaluation import parse_evaluation_with_ref
 from intake.events import EventService
 from intake.extract import warm_up
@@ -18,7 +21,7 @@ from intake.kb import KnowledgeBase
 from intake.phone import PhoneIntake
 from intake.policy import DeadlineView, PolicyProfile, ProfilePolicy, check_extension, deadlines, load_profile
 from intake.runtime import Runtime
-from intake.screening import Screener
+from intake.screening import Jurisdiction, Screener
 from intake.service import DialogStates, IntakeService
 from intake.store.sql import SqlStore, StoredEvent, StoredTicket
 from intake.understanding import ExtractUnderstanding
@@ -113,11 +116,27 @@ class Services:
     phone: PhoneIntake
 
 
+JURISDICTIONS = Path(__file__).resolve().parent / "data" / "jurisdictions.toml"
+
+
+def jurisdiction_of(profile: str) -> Jurisdiction | None:
+    """The city and districts of a profile (intake/data/jurisdictions.toml); None: rule off."""
+    try:
+        data = tomllib.loads(JURISDICTIONS.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{JURISDICTIONS}: {exc}") from None
+    entry = data.get(profile)
+    if entry is None:
+        return None
+    return Jurisdiction(str(entry["city"]), tuple(str(d) for d in entry.get("districts", ())))
+
+
 def build_services(runtime: Runtime) -> Services:
     warm_up()
     profile = load_profile(runtime.settings.policy, calendar_overrides=runtime.settings.holidays_dir)
     policy = HotlinePolicy(profile, runtime.store)
-    screening = ScreeningPort(Screener.from_file(None), profile)
+    screener = Screener.from_file(None, jurisdiction=jurisdiction_of(profile.name))
+    screening = ScreeningPort(screener, profile)
     intake = IntakeService(
         runtime.store,
         DialogStates(runtime.redis, runtime.store),
@@ -129,6 +148,7 @@ def build_services(runtime: Runtime) -> Services:
         knowledge=KnowledgePort(KnowledgeBase.load()),
         repeats=screening,
         guard=SenderGuard(runtime.store, runtime.redis, profile.harassment_restriction_days),
+        clusters=Clusters(runtime.store),
     )
     return Services(
         policy=policy,

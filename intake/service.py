@@ -20,6 +20,7 @@ from redis import Redis
 
 from intake import texts
 from intake.clock import Clock
+from intake.clusters import Clusters
 from intake.dialog import (
     CloseDraft,
     DialogPolicy,
@@ -205,6 +206,7 @@ class IntakeService:
         knowledge: Knowledge | None = None,
         repeats: RepeatCheck | None = None,
         guard: SenderGuard | None = None,
+        clusters: Clusters | None = None,
     ) -> None:
         self.store = store
         self.states = states
@@ -216,6 +218,7 @@ class IntakeService:
         self.knowledge = knowledge
         self.repeats = repeats
         self.guard = guard
+        self.clusters = clusters
 
     # -- the turn ------------------------------------------------------------------------------
     def handle(
@@ -453,6 +456,8 @@ class IntakeService:
         now = self.clock.now()
         deadline, provisional = self._deadline(ticket_id, s, now)
         number = self.store.register(ticket_id, deadline=deadline, deadline_provisional=provisional)
+        if self.clusters is not None:
+            self.clusters.assign(ticket_id)
         return TicketView(number, TicketStatus.REGISTERED, s.category.value, deadline)
 
     def _deadline(self, ticket_id: int, s: DialogState, now: datetime) -> tuple[datetime | None, bool]:

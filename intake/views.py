@@ -63,6 +63,7 @@ def ticket_json(
         "extensions": t.extensions,
         "rehandling_round": t.rehandling_round,
         "anonymous": t.anonymous,
+        "cluster": t.cluster,
         "created_at": t.created_at.isoformat(),
         "registered_at": t.registered_at.isoformat() if t.registered_at else None,
         "subject": scrub(t.fields.get(Field.SUBJECT, ""), t) or None,

@@ -81,6 +81,7 @@ tickets = Table(
     Column("returns", Integer, nullable=False, default=0),
     Column("warning", String(8)),
     Column("reason", Text),  # why it was rejected, redirected or closed (rule id and text)
+    Column("cluster", String(20), index=True),  # number of the first ticket of the same matter
     Column("created_at", UTCDateTime(), nullable=False, index=True),
     Column("registered_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),

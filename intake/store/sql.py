@@ -75,6 +75,7 @@ class StoredTicket:
     reason: str | None
     created_at: datetime
     registered_at: datetime | None
+    cluster: str | None
     updated_at: datetime
     version: int
 
@@ -667,6 +668,7 @@ class SqlStore:
             returns=r.returns,
             warning=r.warning,
             reason=r.reason,
+            cluster=r.cluster,
             created_at=r.created_at,
             registered_at=r.registered_at,
             updated_at=r.updated_at,
@@ -722,6 +724,30 @@ class SqlStore:
         with self._read() as conn:
             rows = conn.execute(q).all()
         return [self._ticket(r) for r in rows]
+
+    def recent_open(self, category: str, since: datetime, limit: int = 200) -> list[StoredTicket]:
+        """Registered, still-open tickets of one category, newest first (near-duplicate search)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(tickets)
+                .where(
+                    tickets.c.category == category,
+                    tickets.c.number.is_not(None),
+                    tickets.c.status.in_([s.value for s in TicketStatus if s.is_open]),
+                    tickets.c.created_at >= since,
+                )
+                .order_by(tickets.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [self._ticket(r) for r in rows]
+
+    def cluster_size(self, cluster: str) -> int:
+        with self._read() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(tickets).where(tickets.c.cluster == cluster)
+                ).scalar_one()
+            )
 
     # -- events --------------------------------------------------------------------------------
     def add_event(

@@ -123,7 +123,7 @@ def test_make_run_starts_everything_keeps_redis_data_and_stops_cleanly(tmp_path:
         client.close()
         os.kill(redis_pid(data), signal.SIGKILL)
         time.sleep(1.5)
-        wait_healthy(http, 30)  # the launcher started it again
+        wait_healthy(http, 60)  # the launcher started it again
         client = redis.Redis(unix_socket_path=str(sock))
         assert client.get("acknowledged") == b"yes"
         client.close()

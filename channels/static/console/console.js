@@ -380,6 +380,9 @@
     var td = cell(tr, "c-number");
     td.appendChild(el("span", "mono", t.number || "（未编号）"));
     if (t.anonymous) td.appendChild(el("span", "tag tag-anon", "匿名"));
+    // near-duplicates from other citizens share a cluster named by the first ticket (issue 7)
+    if (t.cluster && t.cluster !== t.number) td.appendChild(el("span", "tag tag-cluster", "同案 " + t.cluster));
+    if (t.cluster && t.cluster === t.number) td.appendChild(el("span", "tag tag-cluster", "同案首单"));
     var at = t.registered_at || t.created_at;
     if (at) td.appendChild(el("span", "sub", shortTime(at) + " 登记"));
     return td;

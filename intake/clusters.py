@@ -1,0 +1,71 @@
+"""Near-duplicates across senders (issue 7): the same pothole reported by twenty people is linked
+to one cluster that agents see. Only the link is shared; no citizen's data moves between tickets.
+
+Two reports are one matter when they name the same place (the address field, compared after
+normalisation) and their descriptions share enough characters (Jaccard over Chinese characters,
+the place and function words left out). Characters, not words: people write 大坑/深坑,
+马路/路面 for the same hole, which word segmentation keeps apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+
+from intake.extract import normalize
+from intake.model import Field
+from intake.store.sql import SqlStore, StoredTicket
+
+LOOKBACK = timedelta(days=30)
+THRESHOLD = 0.2
+# Function words and the words of asking itself (反映, 投诉, 希望 …) say nothing about the matter.
+_FUNCTION_CHARS = set("的了是在我要有个一这那就也都和与及或被把很还请您你他她它们吗呢吧啊反映投诉举报求助希望想")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_NOISE = re.compile(r"[\s，。！？、；：,.!?;:()（）【】\[\]\-—]")
+
+
+def place(fields: Mapping[Field, str]) -> str:
+    return _NOISE.sub("", normalize(fields.get(Field.ADDRESS, "")))
+
+
+def matter_chars(fields: Mapping[Field, str]) -> set[str]:
+    text = normalize(" ".join(fields.get(f, "") for f in (Field.SUBJECT, Field.CONTENT)))
+    text = text.replace(place(fields), "") if place(fields) else text
+    return {c for c in _CJK.findall(text) if c not in _FUNCTION_CHARS}
+
+
+def same_matter(a: Mapping[Field, str], b: Mapping[Field, str], threshold: float = THRESHOLD) -> bool:
+    pa, pb = place(a), place(b)
+    if not pa or pa != pb:
+        return False
+    ca, cb = matter_chars(a), matter_chars(b)
+    if not ca or not cb:
+        return False
+    return len(ca & cb) / len(ca | cb) >= threshold
+
+
+class Clusters:
+    def __init__(self, store: SqlStore, threshold: float = THRESHOLD) -> None:
+        self.store = store
+        self.threshold = threshold
+
+    def assign(self, ticket_id: int) -> str | None:
+        """Link a just-registered ticket to the earliest open ticket of another sender about the
+        same matter (its number names the cluster). Returns the cluster."""
+        t = self.store.get_ticket(ticket_id)
+        if t.category is None or not place(t.fields):
+            return None
+        match: StoredTicket | None = None
+        for other in self.store.recent_open(t.category, t.created_at - LOOKBACK):
+            if other.id == t.id or other.address_key == t.address_key:
+                continue  # the same sender's repeat is another rule (guangzhou §24)
+            if same_matter(t.fields, other.fields, self.threshold):
+                match = other  # newest first: the last match is the earliest ticket
+        if match is None:
+            return None
+        cluster = match.cluster or match.number
+        if match.cluster is None:
+            self.store.update_ticket(match.id, cluster=cluster)
+        self.store.update_ticket(t.id, cluster=cluster)
+        return cluster
