@@ -20,7 +20,9 @@ from intake.store.sql import SqlStore, StoredTicket
 LOOKBACK = timedelta(days=30)
 THRESHOLD = 0.2
 # Function words and the words of asking itself (反映, 投诉, 希望 …) say nothing about the matter.
-_FUNCTION_CHARS = set("的了是在我要有个一这那就也都和与及或被把很还请您你他她它们吗呢吧啊反映投诉举报求助希望想")
+_FUNCTION_CHARS = set(
+    "的了是在我要有个一这那就也都和与及或被把很还请您你他她它们吗呢吧啊反映投诉举报求助希望想"
+)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _NOISE = re.compile(r"[\s，。！？、；：,.!?;:()（）【】\[\]\-—]")
 
