@@ -9,11 +9,12 @@ import re
 import threading
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, PHONE, Product, Watched, new_phone, watch
+from tests.browser.conftest import API_TOKEN, ARTIFACTS, CHROMIUM, PHONE, Product, Watched, new_phone, watch
 
 if not CHROMIUM.exists():
     pytest.skip("no /usr/bin/chromium (the Makefile installs it with apt)", allow_module_level=True)
@@ -102,6 +103,18 @@ def test_complaint_prompt_ticket_card_live_notice_and_reload(
     # the worker dispatches the ticket; its notice is pushed into the open page, no reload
     notice = page.locator(HOTLINE).filter(has_text=re.compile(f"您的工单{number}已转交.+办理"))
     expect(notice).to_have_count(1, timeout=30_000)
+    expect(page.locator("#ticket-status")).not_to_have_text("已登记", timeout=10_000)  # the card follows
+
+    # the handling unit's extension, approved in the back office, appears in the open page too
+    api = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
+    signed = back_office(product, number, {"type": "signed"}, api)
+    later = (datetime.fromisoformat(signed["deadline"]) + timedelta(days=5)).isoformat()
+    extension_event = {"type": "extension_approved", "new_deadline": later, "reason": "需现场核查"}
+    view = back_office(product, number, extension_event, api)
+    assert view["status"] == "extended"
+    extension = page.locator(HOTLINE).filter(has_text="需现场核查")
+    expect(extension).to_have_count(1, timeout=30_000)
+    expect(extension).to_contain_text("延期")
     assert loads == []
     # the sticky card and the input stay on screen at phone size
     box = page.locator("#input").bounding_box()
@@ -129,6 +142,21 @@ def test_complaint_prompt_ticket_card_live_notice_and_reload(
     expect(page.locator(CITIZEN).last).to_have_text("查询进度")
     expect(page.locator(HOTLINE).nth(len(before_reload))).to_contain_text(number)
     assert_clean(watched)
+
+
+def back_office(
+    product: Product, number: str, event: dict[str, str], headers: dict[str, str]
+) -> dict[str, Any]:
+    """A back-office event through the real API, as the handling unit's system sends it."""
+    req = urllib.request.Request(
+        f"{product.base_url}/api/tickets/{number}/events",
+        data=json.dumps(event).encode(),
+        headers=headers,
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        body: dict[str, Any] = json.loads(resp.read())
+    return body
 
 
 def test_category_buttons_send_their_text(browser: Any, product: Product, watched: Watched) -> None:

@@ -233,6 +233,8 @@
     var typing = els.log.querySelector(".typing"); // the answer is here: the dots go first
     if (typing) typing.remove();
     addBubble("hotline", m.text, { id: m.id, at: m.at, choices: m.choices });
+    // a notice about a ticket carries its state now: the card follows dispatch, extension, result
+    if (m.ticket && m.ticket.number) showTicket(m.ticket);
   }
 
   function addSystem(text, before) {
