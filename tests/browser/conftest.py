@@ -88,12 +88,12 @@ def _stop(proc: subprocess.Popen[bytes], data_dir: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="module")
-def product(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+@contextlib.contextmanager
+def launched_product(data: Path, redis_url: str, **extra_env: str) -> Iterator[Product]:
+    """The whole product as `make run` starts it (the launcher), on free ports, until SIGTERM."""
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     client.close()
-    data = tmp_path_factory.mktemp("hotline-browser")
     http, smtp = free_port(), free_port()
     env = {
         k: v
@@ -107,6 +107,7 @@ def product(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         HOTLINE_DEV_CLOCK="1",
         HOTLINE_API_TOKEN=API_TOKEN,
         REDIS_URL=redis_url,
+        **extra_env,
     )
     log_path = data / "product.log"
     with log_path.open("wb") as log:
@@ -118,6 +119,12 @@ def product(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield Product(f"http://127.0.0.1:{http}", data, log_path)
     finally:
         _stop(proc, data)
+
+
+@pytest.fixture(scope="module")
+def product(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+    with launched_product(tmp_path_factory.mktemp("hotline-browser"), redis_url) as p:
+        yield p
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,7 @@ web, smtp, worker on a fresh data folder): what an agent at a 1280-px desk sees 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -23,14 +20,11 @@ from tests.browser.conftest import (
     API_TOKEN,
     ARTIFACTS,
     CHROMIUM,
-    ROOT,
     Product,
     Watched,
-    _stop,
-    _wait_healthy,
+    launched_product,
     watch,
 )
-from tests.integration.test_launcher import free_port
 
 if not CHROMIUM.exists():
     pytest.skip("no /usr/bin/chromium (the Makefile installs it with apt)", allow_module_level=True)
@@ -352,35 +346,11 @@ def other_db(redis_url: str, db: int) -> str:
 def huizhou(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     """The product under the huizhou profile, which has yellow and red cards (huizhou §26)."""
     url = other_db(redis_url, 3)
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
     data = tmp_path_factory.mktemp("hotline-console-huizhou")
-    http, smtp = free_port(), free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("HOTLINE_") and k not in {"DATABASE_URL", "REDIS_URL"}
-    }
-    env.update(
-        HOTLINE_DATA=str(data),
-        HOTLINE_HTTP=f"127.0.0.1:{http}",
-        HOTLINE_SMTP=f"127.0.0.1:{smtp}",
-        HOTLINE_DEV_CLOCK="1",
-        HOTLINE_API_TOKEN=API_TOKEN,
-        HOTLINE_POLICY="huizhou",
-        REDIS_URL=url,
-    )
-    log_path = data / "product.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline.run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
     try:
-        _wait_healthy(proc, http, log_path, 60)
-        yield Product(f"http://127.0.0.1:{http}", data, log_path)
+        with launched_product(data, url, HOTLINE_POLICY="huizhou") as p:
+            yield p
     finally:
-        _stop(proc, data)
         client = redis.Redis.from_url(url)
         client.flushdb()
         client.close()
