@@ -177,6 +177,9 @@ async def main(seconds: float, sessions: int, warmup: float) -> None:
             "HOTLINE_HTTP": f"127.0.0.1:{web_port}",
             "HOTLINE_SECRET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
             "HOTLINE_API_TOKEN": secrets.token_urlsafe(24),
+            # Each bench session sends far more than a person types (hundreds a minute): with the
+            # product's 20 a minute most turns would be the guard's refusal, not the dialog.
+            "HOTLINE_RATE_PER_MINUTE": "1000000",
             "PYTHONPATH": str(ROOT),
         }
         procs += start_processes(env, tmp, echo_port)

@@ -147,7 +147,12 @@ def build_services(runtime: Runtime) -> Services:
         evaluations=EvaluationReplies(),
         knowledge=KnowledgePort(KnowledgeBase.load()),
         repeats=screening,
-        guard=SenderGuard(runtime.store, runtime.redis, profile.harassment_restriction_days),
+        guard=SenderGuard(
+            runtime.store,
+            runtime.redis,
+            profile.harassment_restriction_days,
+            per_minute=runtime.settings.rate_per_minute,
+        ),
         clusters=Clusters(runtime.store),
     )
     return Services(

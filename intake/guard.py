@@ -28,25 +28,48 @@ class Verdict:
     reply: str | None = None  # said once, not to every message of a flood
 
 
+def restricted_key(address_key: str) -> str:
+    """Redis mirror of an active restriction (SQL stays the record; see refresh)."""
+    return f"hotline:restricted:{address_key}"
+
+
 class SenderGuard:
-    def __init__(self, store: SqlStore, redis: Redis, restriction_days: int) -> None:
+    def __init__(
+        self, store: SqlStore, redis: Redis, restriction_days: int, per_minute: int = PER_MINUTE
+    ) -> None:
         self.store = store
         self.redis = redis
         self.restriction_days = restriction_days
+        self.per_minute = per_minute
 
     def check(self, address: Address, now: datetime) -> Verdict:
-        until = self.store.restricted_until(address, now)
-        if until is not None:
-            return Verdict(False, "restricted")
-        key = f"hotline:rl:msg:{self.store.address_key(address)}:{int(now.timestamp() // 60)}"
+        """One Redis round trip per message: the rate counter and the restriction mirror. Only a
+        sender the mirror names is looked up in SQL, so a lifted restriction ends at once."""
+        key = self.store.address_key(address)
+        counter = f"hotline:rl:msg:{key}:{int(now.timestamp() // 60)}"
         with self.redis.pipeline() as pipe:
-            pipe.incr(key)
-            pipe.expire(key, 120)
-            count = int(pipe.execute()[0])
-        if count > PER_MINUTE:
-            reply = TOO_FAST if count == PER_MINUTE + 1 else None
+            pipe.incr(counter)
+            pipe.expire(counter, 120)
+            pipe.exists(restricted_key(key))
+            count, _, mirrored = pipe.execute()
+        if mirrored:
+            if self.store.restricted_until(address, now) is not None:
+                return Verdict(False, "restricted")
+            self.redis.delete(restricted_key(key))  # lifted by an agent
+        if int(count) > self.per_minute:
+            reply = TOO_FAST if int(count) == self.per_minute + 1 else None
             return Verdict(False, "rate_limited", reply)
         return Verdict(True)
+
+    def refresh(self, now: datetime) -> int:
+        """Mirror every active restriction into Redis (after a flush or a failover); the
+        worker's sweep calls it. Returns how many."""
+        active = self.store.active_restriction_keys(now)
+        with self.redis.pipeline() as pipe:
+            for address_key, until in active:
+                pipe.set(restricted_key(address_key), "1", exat=int(until.timestamp()) + 1)
+            pipe.execute()
+        return len(active)
 
     def strike(self, address: Address, now: datetime) -> str | None:
         """Count an abusive message; the third within a day restricts the sender for the
@@ -63,4 +86,5 @@ class SenderGuard:
         self.redis.delete(key)
         until = now + timedelta(days=self.restriction_days)
         self.store.restrict(address, until, f"{strikes} abusive messages within a day")
+        self.redis.set(restricted_key(self.store.address_key(address)), "1", exat=int(until.timestamp()) + 1)
         return texts.RESTRICTED.format(until=texts.format_deadline(until))

@@ -302,7 +302,7 @@ class IntakeService:
     def _tickets(self, address: Address) -> list[TicketSummary]:
         """This sender's open tickets and those waiting for an evaluation, in one query."""
         wanted = [s for s in TicketStatus if s.is_open] + [TicketStatus.COMPLETED]
-        found = [t for t in self.store.tickets_for(address, wanted) if t.number]
+        found = self.store.tickets_for(address, wanted, numbered=True)
         refs = evaluation_refs(found)
         return [
             TicketSummary(t.number or "", t.status, t.category, t.deadline, ref=refs.get(t.id, ""))
@@ -314,8 +314,10 @@ class IntakeService:
         ``completed`` event): what a repeat is answered with (guangzhou §24)."""
         done = [
             t
-            for t in self.store.tickets_for(address, [TicketStatus.COMPLETED, TicketStatus.CLOSED])
-            if t.number and t.fields.get(Field.CONTENT)
+            for t in self.store.tickets_for(
+                address, [TicketStatus.COMPLETED, TicketStatus.CLOSED], numbered=True, newest=REPEAT_LOOKBACK
+            )
+            if t.fields.get(Field.CONTENT)
         ]
         handled = []
         for t in reversed(done[-REPEAT_LOOKBACK:]):

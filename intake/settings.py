@@ -49,6 +49,7 @@ class Settings:
     console_password: str | None = None
     relay_stale_seconds: int = 60
     store_threads: int = 0  # 0: chosen for the database (channels/web.py store_threads)
+    rate_per_minute: int = 20  # messages one sender may send a minute before the guard steps in
 
     @property
     def sqlite_path(self) -> Path:
@@ -182,6 +183,11 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
         if not raw.isdigit() or not 1 <= int(raw) <= 86400:
             raise ConfigError(f"HOTLINE_RELAY_STALE_SECONDS: expected 1..86400 seconds, got {raw!r}")
         changes["relay_stale_seconds"] = int(raw)
+    if env.get("HOTLINE_RATE_PER_MINUTE"):
+        raw = env["HOTLINE_RATE_PER_MINUTE"]
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError(f"HOTLINE_RATE_PER_MINUTE: expected a positive whole number, got {raw!r}")
+        changes["rate_per_minute"] = int(raw)
     if env.get("HOTLINE_STORE_THREADS"):
         raw = env["HOTLINE_STORE_THREADS"]
         if not raw.isdigit() or not 1 <= int(raw) <= 64:

@@ -29,7 +29,7 @@ def main() -> None:
     sweeper = Sweeper(
         runtime.store,
         runtime.redis,
-        timers=lambda: run_timers(runtime, services.policy),
+        timers=lambda: run_timers(runtime, services.policy, guard=services.intake.guard),
         stale_after=timedelta(seconds=runtime.settings.relay_stale_seconds),
     )
     sweeper.start()

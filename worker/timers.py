@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from intake.assembly import HotlinePolicy
+from intake.guard import SenderGuard
 from intake.model import TicketStatus
 from intake.runtime import Runtime
 from intake.store.schema import tickets
@@ -133,10 +134,14 @@ def refresh_deadlines(runtime: Runtime, policy: HotlinePolicy, now: datetime) ->
     return changed
 
 
-def run_timers(runtime: Runtime, policy: HotlinePolicy, *, with_deadlines: bool = True) -> None:
+def run_timers(
+    runtime: Runtime, policy: HotlinePolicy, *, with_deadlines: bool = True, guard: SenderGuard | None = None
+) -> None:
     """Every timer sweep, once: what the worker's sweeper calls every few seconds."""
     now = runtime.clock.now()
     expire_drafts(runtime, now, max(1, policy.profile.supplement.window.days))
     end_evaluation_windows(runtime, now, policy.silence_means)
     if with_deadlines:
         refresh_deadlines(runtime, policy, now)
+    if guard is not None:
+        guard.refresh(now)  # restrictions survive a Redis flush (huizhou §8)

@@ -690,14 +690,26 @@ class SqlStore:
         return self._ticket(r)
 
     def tickets_for(
-        self, address: Address, statuses: Iterable[TicketStatus] | None = None
+        self,
+        address: Address,
+        statuses: Iterable[TicketStatus] | None = None,
+        *,
+        numbered: bool = False,
+        newest: int | None = None,
     ) -> list[StoredTicket]:
+        """One sender's tickets, oldest first; ``numbered``: registered ones only (not drafts nor
+        questions answered online); ``newest``: only the last N."""
         q = select(tickets).where(tickets.c.address_key == self.address_key(address))
         if statuses is not None:
             q = q.where(tickets.c.status.in_([s.value for s in statuses]))
+        if numbered:
+            q = q.where(tickets.c.number.is_not(None))
+        q = q.order_by(tickets.c.id.desc())
+        if newest is not None:
+            q = q.limit(newest)
         with self._read() as conn:
-            rows = conn.execute(q.order_by(tickets.c.id)).all()
-        return [self._ticket(r) for r in rows]
+            rows = conn.execute(q).all()
+        return [self._ticket(r) for r in reversed(rows)]
 
     def list_tickets(
         self,
@@ -902,6 +914,15 @@ class SqlStore:
                 )
             ).scalar_one_or_none()
         return until
+
+    def active_restriction_keys(self, now: datetime) -> list[tuple[str, datetime]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(restrictions.c.address_key, restrictions.c.until).where(
+                    restrictions.c.lifted_at.is_(None), restrictions.c.until > now
+                )
+            ).all()
+        return [(r.address_key, r.until) for r in rows]
 
     def active_restrictions(self, now: datetime) -> list[dict[str, Any]]:
         with self._read() as conn:

@@ -87,3 +87,24 @@ async def test_guangzhou_has_no_restriction_basis(aiohttp_client: Client, sqlite
     for text in ("你们这帮废物", "傻逼客服", "我要弄死你们", "你们这帮废物"):
         body = await chat.say(text)
         assert all("暂停使用" not in r["text"] for r in body["replies"])
+
+
+async def test_a_restriction_survives_a_redis_flush(
+    aiohttp_client: Client, huizhou: Runtime, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """SQL is the record; the worker's sweep mirrors active restrictions back into Redis."""
+    from worker.context import get_services, set_runtime
+    from worker.timers import run_timers
+
+    client: TestClient = await aiohttp_client(create_app(huizhou))
+    chat = await Chat(client).open()
+    for text in ("你们这帮废物", "傻逼客服", "我要弄死你们"):
+        await chat.say(text)
+    redis_client.flushall()
+    set_runtime(huizhou)
+    services = get_services()
+    run_timers(huizhou, services.policy, with_deadlines=False, guard=services.intake.guard)
+    clock.advance(61)
+    later = await chat.say("我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，希望城管处理")
+    assert later["replies"] == []
+    assert flags(huizhou)[-1] == "restricted"
