@@ -209,6 +209,10 @@ class Console:
             "failed_deliveries": deliveries,
             "failed_jobs": jobs,
             "restrictions": store.active_restrictions(now),
+            "stuck_jobs": [
+                {"job": j.job, "key": j.key, "attempts": j.attempts, "error": j.last_error}
+                for j in store.stuck_outbox()
+            ],
         }
 
     def _job_error(self, job_id: str) -> str | None:

@@ -38,15 +38,26 @@ log = logging.getLogger(__name__)
 RUNTIME_KEY: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 
 
+def _redis_check(rt: Runtime) -> str:
+    """PING, and the one setting that would let Redis drop our queue keys (RELIABILITY.md R4)."""
+    rt.redis.ping()
+    policy = rt.redis.config_get("maxmemory-policy").get("maxmemory-policy", "noeviction")
+    return "ok" if policy == "noeviction" else f"degraded: maxmemory-policy {policy} may evict queue keys"
+
+
 async def healthz(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME_KEY]
     result: dict[str, object] = {"ok": True, "redis": "ok", "db": "ok"}
-    checks: dict[str, Callable[[], object]] = {"redis": rt.redis.ping, "db": rt.store.ping}
+    checks: dict[str, Callable[[], object]] = {"redis": lambda: _redis_check(rt), "db": rt.store.ping}
     for name, check in checks.items():
         try:
-            await asyncio.wait_for(in_thread(request, check), timeout=3)
+            answer = await asyncio.wait_for(in_thread(request, check), timeout=3)
         except Exception as exc:  # any failure of a store is reported by name
             result[name] = f"error: {type(exc).__name__}"
+            result["ok"] = False
+            continue
+        if isinstance(answer, str) and answer != "ok":
+            result[name] = answer
             result["ok"] = False
     return web.json_response(result, status=200 if result["ok"] else 503)
 

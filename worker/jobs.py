@@ -18,4 +18,9 @@ def run_outbox(key: str) -> str:
     if step is None:
         runtime.store.mark_done(key, error=f"unknown job {job!r}")
         return "unknown"
-    return step(runtime, key)
+    try:
+        return step(runtime, key)
+    except Exception as exc:
+        # The last error stays on the outbox row: after its last attempt agents see why.
+        runtime.store.outbox_error(key, f"{type(exc).__name__}: {exc}"[:500])
+        raise

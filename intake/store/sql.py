@@ -7,7 +7,9 @@ Every write that must reach the queue writes its outbox row in the same transact
 
 from __future__ import annotations
 
+import binascii
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import ColumnElement, Connection, Engine, Row, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from intake.clock import Clock
 from intake.crypto import Cipher
 from intake.errors import NotFound
+from intake.masking import redact
 from intake.model import (
     SHANGHAI,
     Address,
@@ -43,7 +47,9 @@ from intake.store.schema import (
     tickets,
 )
 
+log = logging.getLogger(__name__)
 _CURRENT: ContextVar[Connection | None] = ContextVar("hotline_sql_transaction", default=None)
+OUTBOX_MAX_ATTEMPTS = 10
 CONTACT_FIELDS = (Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS)
 
 
@@ -114,6 +120,7 @@ class OutboxJob:
     key: str
     payload: Mapping[str, Any]
     attempts: int
+    last_error: str | None = None
 
 
 @dataclass(slots=True)
@@ -640,9 +647,19 @@ class SqlStore:
         """A ``tickets`` row (selected by the caller, e.g. FOR UPDATE) as a StoredTicket."""
         return self._ticket(r)
 
+    def _open_json(self, token: str | None, ticket_id: int) -> dict[str, str]:
+        """Decrypted JSON of a ticket, or {} when the row cannot be read (a wrong key, a damaged
+        value): one bad row must not take the API or the console down; the log says which."""
+        try:
+            value = self.cipher.decrypt_json(token)
+        except (ValueError, InvalidTag, binascii.Error):
+            log.error("ticket %s: personal fields cannot be decrypted (wrong key or damaged row)", ticket_id)
+            return {}
+        return dict(value or {})
+
     def _ticket(self, r: Row[Any]) -> StoredTicket:
-        contact = self.cipher.decrypt_json(r.contact_enc) or {}
-        other = self.cipher.decrypt_json(r.fields_enc) or {}
+        contact = self._open_json(r.contact_enc, r.id)
+        other = self._open_json(r.fields_enc, r.id)
         return StoredTicket(
             id=r.id,
             number=r.number,
@@ -857,19 +874,38 @@ class SqlStore:
         stmt = self._upsert_ignore(conn, outbox, values, "key").returning(outbox.c.id)
         return conn.execute(stmt).scalar_one_or_none() is not None
 
-    def outbox_to_enqueue(self, now: datetime, stale_after: timedelta, limit: int = 500) -> list[OutboxJob]:
-        """Jobs never enqueued, or enqueued long ago and still not done (lost with Redis)."""
+    def outbox_to_enqueue(
+        self, now: datetime, stale_after: timedelta, limit: int = 500, max_attempts: int = OUTBOX_MAX_ATTEMPTS
+    ) -> list[OutboxJob]:
+        """Jobs never enqueued, or enqueued long ago and still not done (lost with Redis). A job
+        put on the queue ``max_attempts`` times without finishing is poison: it stays for agents
+        (``stuck_outbox``) instead of being retried for ever (RELIABILITY.md Q6)."""
         with self._read() as conn:
             rows = conn.execute(
                 select(outbox)
                 .where(
                     outbox.c.done_at.is_(None),
+                    outbox.c.attempts < max_attempts,
                     or_(outbox.c.enqueued_at.is_(None), outbox.c.enqueued_at < now - stale_after),
                 )
                 .order_by(outbox.c.id)
                 .limit(limit)
             ).all()
         return [OutboxJob(r.id, r.job, r.key, json.loads(r.payload), r.attempts) for r in rows]
+
+    def outbox_error(self, key: str, error: str) -> None:
+        with self.tx() as conn:
+            conn.execute(update(outbox).where(outbox.c.key == key).values(last_error=redact(error)))
+
+    def stuck_outbox(self, max_attempts: int = OUTBOX_MAX_ATTEMPTS, limit: int = 100) -> list[OutboxJob]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(outbox)
+                .where(outbox.c.done_at.is_(None), outbox.c.attempts >= max_attempts)
+                .order_by(outbox.c.id)
+                .limit(limit)
+            ).all()
+        return [OutboxJob(r.id, r.job, r.key, json.loads(r.payload), r.attempts, r.last_error) for r in rows]
 
     def mark_enqueued(self, ids: Sequence[int]) -> None:
         if not ids:

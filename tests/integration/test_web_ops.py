@@ -101,3 +101,19 @@ async def test_malformed_json_gets_a_clear_json_error(
     resp = await client.post("/api/dev/clock", data=body, headers={"Content-Type": "application/json"})
     assert resp.status == 400
     assert (await resp.json())["error"]["code"] == "bad_json"
+
+
+async def test_healthz_names_an_eviction_policy_that_could_lose_queue_keys(
+    aiohttp_client: Client, sqlite_runtime: Runtime, redis_client: redis.Redis
+) -> None:
+    """RELIABILITY.md R4: allkeys-lru could evict an RQ queue; health says so by name."""
+    client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    redis_client.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        resp = await client.get("/healthz")
+        body = await resp.json()
+    finally:
+        redis_client.config_set("maxmemory-policy", "noeviction")
+    assert resp.status == 503
+    assert "allkeys-lru" in body["redis"] and body["db"] == "ok"
+    assert (await client.get("/healthz")).status == 200

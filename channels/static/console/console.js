@@ -320,7 +320,12 @@
     var waiting = list(data, "waiting_for_citizen");
     var manual = list(data, "manual_routing");
     var deliveries = list(data, "failed_deliveries");
-    var jobs = list(data, "failed_jobs");
+    // RQ's failed jobs, and outbox jobs that stopped after their last attempt (poison, Q6)
+    var jobs = list(data, "failed_jobs").concat(
+      list(data, "stuck_jobs").map(function (j) {
+        return { queue: "outbox · " + j.job + " · " + j.attempts + " 次", job_id: j.key, error: j.error };
+      })
+    );
     $("stat-red").textContent = String(red);
     $("stat-yellow").textContent = String(yellow);
     $("stat-open").textContent = String(open.length);
