@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from redis import Redis
 
@@ -89,6 +89,31 @@ class IntakeResult:
     duplicate: bool = False
 
 
+class Lazy(Sequence[HandledTicket]):
+    """A sequence read from SQL only if the dialog looks at it (most turns never do)."""
+
+    def __init__(self, load: Callable[[], list[HandledTicket]]) -> None:
+        self._load = load
+        self._items: list[HandledTicket] | None = None
+
+    def _all(self) -> list[HandledTicket]:
+        if self._items is None:
+            self._items = self._load()
+        return self._items
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    @overload
+    def __getitem__(self, i: int) -> HandledTicket: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[HandledTicket]: ...
+
+    def __getitem__(self, i: int | slice) -> HandledTicket | Sequence[HandledTicket]:
+        return self._all()[i]
+
+
 def evaluation_refs(tickets: Sequence[StoredTicket]) -> dict[int, str]:
     """A, B, C… for one sender's tickets waiting for an evaluation, oldest first: the short
     reference shown in the prompt when several wait on one channel (CONTRACT.md, issue 6)."""
@@ -108,11 +133,7 @@ class DialogStates:
         return f"hotline:dialog:{self.store.address_key(address)}"
 
     def load(self, address: Address) -> DialogState | None:
-        raw = self.redis.get(self.key(address))
-        if raw is None:
-            return None
-        blob = raw.decode() if isinstance(raw, bytes) else str(raw)
-        return DialogState.from_json(self.store.cipher.decrypt_json(blob))
+        return self._decode(self.redis.get(self.key(address)))
 
     def save(self, address: Address, state: DialogState) -> None:
         if state == DialogState():
@@ -151,8 +172,10 @@ class DialogStates:
         try:
             yield turn
         finally:
+            # An idle sender is remembered as idle, so the next turn need not ask SQL for a draft
+            # (only a state Redis lost is rebuilt from SQL).
             blob = (
-                ""
+                IDLE
                 if turn.next is None or turn.next == DialogState()
                 else self.store.cipher.encrypt_json(turn.next.to_json())
             )
@@ -165,6 +188,8 @@ class DialogStates:
         if raw is None:
             return None
         blob = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if blob == IDLE:
+            return DialogState()
         return DialogState.from_json(self.store.cipher.decrypt_json(blob))
 
     @property
@@ -184,6 +209,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 """
 LOCK_MS = 30_000
+IDLE = "idle"
 LOCK_WAIT_SECONDS = 30.0
 
 
@@ -249,19 +275,21 @@ class IntakeService:
                     evaluations=self.evaluations,
                     knowledge=self.knowledge,
                     repeats=self.repeats,
-                    handled=self._handled(msg.address) if self.repeats is not None else (),
+                    handled=Lazy(lambda: self._handled(msg.address)) if self.repeats is not None else (),
                     known=known,
                 )
                 result = step(state, msg.text, ctx)
                 # One transaction: the message, the draft or ticket, the replies, "processed".
                 with self.store.tx():
+                    stored_here = stored_id is None
                     if stored_id is None:
-                        stored_id, new = self.store.save_inbound(msg, raw=raw)
+                        stored_id, new = self.store.save_inbound(msg, raw=raw, processed=True)
                         if not new:
                             return IntakeResult(stored_id, (), None, duplicate=True)
                     replies, ticket, next_state, ticket_id = self._apply(msg.address, result)
                     sent = self._send(msg.address, stored_id, replies, inline=inline, ticket_id=ticket_id)
-                    self.store.mark_inbound(stored_id, ticket_id=ticket_id)
+                    if ticket_id is not None or not stored_here:
+                        self.store.mark_inbound(stored_id, ticket_id=ticket_id)
             except Exception:
                 # Whatever failed, the citizen's message is kept (and marked) before the error goes on.
                 if stored_id is None:

@@ -185,7 +185,13 @@ class SqlStore:
 
     # -- inbound -------------------------------------------------------------------------------
     def save_inbound(
-        self, msg: InboundMessage, *, raw: str | None = None, flags: str = "", job: str | None = None
+        self,
+        msg: InboundMessage,
+        *,
+        raw: str | None = None,
+        flags: str = "",
+        job: str | None = None,
+        processed: bool = False,
     ) -> tuple[int, bool]:
         """Store a message before anything else can fail. Returns (id, newly_stored).
 
@@ -202,6 +208,8 @@ class SqlStore:
             "native_id": msg.native_id,
             "received_at": msg.received_at,
             "flags": flags,
+            # stored inside the turn that handles it: processed when (and only if) the turn commits
+            "processed_at": self.clock.now() if processed else None,
         }
         with self.tx() as conn:
             stmt = self._upsert_ignore_native(conn, values).returning(messages_in.c.id)
