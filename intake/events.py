@@ -19,6 +19,7 @@ from intake.store.schema import tickets
 from intake.store.sql import SqlStore, StoredTicket
 
 MAX_RESULT_CHARS = 2000
+DIFFICULT_QUEUE = "疑难工单协调"
 
 
 class LifecyclePolicy(Protocol):
@@ -82,7 +83,10 @@ class EventService:
                 changes["returns"] = ticket.returns + 1
                 changes["unit"] = None
                 if t.difficult:
+                    # guangzhou §18: returned by three units → difficult-ticket coordination, a
+                    # queue agents work by hand (listed with the manual routing queue).
                     record["difficult"] = True
+                    changes["unit"] = DIFFICULT_QUEUE
             elif event_type == "extension_approved":
                 record["reason"] = _text(payload, "reason", required=True)
                 new_deadline = _parse_time(payload.get("new_deadline"))

@@ -1,0 +1,47 @@
+"""Returns (guangzhou §17-18): a returned ticket goes back to routing; the third return sends it
+to difficult-ticket coordination, where agents see it, and the citizen is told."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from channels.console import COOKIE
+from channels.web import create_app
+from intake.events import DIFFICULT_QUEUE
+from intake.runtime import Runtime
+from tests.support.journey import API_TOKEN, AUTH, Chat, drain
+
+Client = Callable[..., Any]
+
+
+async def test_the_third_return_goes_to_difficult_ticket_coordination(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    chat = await Chat(client).open()
+    body = await chat.say("我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，希望城管处理，电话13800138000")
+    number = body["ticket"]["number"]
+    for i in range(3):
+        drain(sqlite_runtime)
+        view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+        assert view["status"] == "dispatched", (i, view)
+        resp = await client.post(
+            f"/api/tickets/{number}/events",
+            json={"type": "returned", "reason": f"不属于本单位职责{i}"},
+            headers=AUTH,
+        )
+        assert resp.status == 200
+    drain(sqlite_runtime)
+    view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+    assert view["status"] == "registered" and view["unit"] == DIFFICULT_QUEUE
+    assert [e["type"] for e in view["events"]].count("dispatched") == 3
+    told = [m["text"] for m in await chat.later()]
+    assert any("疑难工单协调" in t for t in told)
+    login = await client.post("/api/console/login", json={"agent": "A3", "password": API_TOKEN})
+    queue = await (
+        await client.get("/api/console/queue", cookies={COOKIE: login.cookies[COOKIE].value})
+    ).json()
+    assert number in [t["number"] for t in queue["manual_routing"]]
