@@ -14,3 +14,7 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", guard)
     monkeypatch.setattr(socket, "create_connection", guard)
+
+
+# The policy tests' shared fixtures (the five profiles, the calendar).
+from tests.unit.policy_support import cal, p  # noqa: E402, F401

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from intake.errors import Conflict
-from intake.model import SHANGHAI, Category
+from intake.model import Category
 from intake.policy import (
     PolicyProfile,
     Stage,
@@ -25,26 +25,9 @@ from intake.policy import (
     deadlines,
     load_profile,
 )
+from tests.unit.policy_support import at, eod
 
 C = Category
-
-
-def at(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> dt.datetime:
-    return dt.datetime(y, mo, d, h, mi, s, tzinfo=SHANGHAI)
-
-
-def eod(y: int, m: int, d: int) -> dt.datetime:
-    return at(y, m, d, 23, 59, 59)
-
-
-@pytest.fixture(scope="module")
-def cal() -> WorkCalendar:
-    return WorkCalendar(None)
-
-
-@pytest.fixture(scope="module")
-def p() -> dict[str, PolicyProfile]:
-    return {n: load_profile(n) for n in ("guangzhou", "huizhou", "shaoyang", "guangxi", "quxian")}
 
 
 def test_guangzhou_friday_evening_before_spring_festival(

@@ -6,12 +6,10 @@ Spring Festival Feb 15-23 off with Sat Feb 14 and Sat Feb 28 working days.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from intake.errors import Conflict
-from intake.model import SHANGHAI, Category
+from intake.model import Category
 from intake.policy import (
     ApprovedExtension,
     PolicyProfile,
@@ -19,29 +17,11 @@ from intake.policy import (
     WorkCalendar,
     check_extension,
     deadlines,
-    load_profile,
     max_extension_deadline,
 )
+from tests.unit.policy_support import at, eod
 
 C = Category
-
-
-def at(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> dt.datetime:
-    return dt.datetime(y, mo, d, h, mi, s, tzinfo=SHANGHAI)
-
-
-def eod(y: int, m: int, d: int) -> dt.datetime:
-    return at(y, m, d, 23, 59, 59)
-
-
-@pytest.fixture(scope="module")
-def cal() -> WorkCalendar:
-    return WorkCalendar(None)
-
-
-@pytest.fixture(scope="module")
-def p() -> dict[str, PolicyProfile]:
-    return {n: load_profile(n) for n in ("guangzhou", "huizhou", "shaoyang", "guangxi", "quxian")}
 
 
 def test_extension_replaces_the_deadline_and_counts(p: dict[str, PolicyProfile], cal: WorkCalendar) -> None:
