@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from intake.model import TicketStatus
 from intake.runtime import Runtime
@@ -18,6 +18,10 @@ from intake.store.sql import StoredEvent
 from notifier.compose import compose
 from notifier.notices import choose_address
 from worker.routing import Router
+
+# Built once: the ticket row, locked for this transaction (PostgreSQL; SQLite's BEGIN IMMEDIATE
+# already holds the write lock).
+_LOCK_TICKET = select(tickets).where(tickets.c.id == bindparam("ticket_id_")).with_for_update()
 
 
 @functools.cache
@@ -36,7 +40,7 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
     policy = get_services().policy
     now = runtime.clock.now()
     with store.tx() as conn:
-        row = conn.execute(select(tickets).where(tickets.c.id == ticket_id).with_for_update()).first()
+        row = conn.execute(_LOCK_TICKET, {"ticket_id_": ticket_id}).first()
         if row is None or row.status != TicketStatus.REGISTERED.value:
             store.mark_done(step_key, conn=conn)
             return "already"

@@ -53,7 +53,7 @@ def relay_once(
                 job.key,
                 job_id=job_id(job.key),
                 retry=Retry(max=5, interval=[2, 5, 15, 30, 60]),
-                result_ttl=0,  # the result lives in SQL; keeping it in Redis only costs round trips
+                result_ttl=60,  # the result lives in SQL (0 would make RQ delete the job: more round trips)
                 failure_ttl=7 * 86400,
                 pipeline=pipe,
             )

@@ -89,11 +89,15 @@ class WorkCalendar:
     def __init__(self, overrides_dir: Path | None = None) -> None:
         self._dir = overrides_dir
         self._overrides: dict[int, YearOverride] = {}
+        self._kinds: dict[dt.date, tuple[bool, bool]] = {}
         self.reload()
 
     def reload(self) -> None:
         """Read the override folder again (the worker calls this before recomputing)."""
-        self._overrides = load_overrides(self._dir) if self._dir is not None else {}
+        overrides = load_overrides(self._dir) if self._dir is not None else {}
+        if overrides != self._overrides or not self._kinds:
+            self._overrides = overrides
+            self._kinds = {}  # every deadline counts days: remember each day's kind until a reload
 
     @property
     def overrides(self) -> dict[int, YearOverride]:
@@ -105,6 +109,12 @@ class WorkCalendar:
 
     def day_kind(self, day: dt.date) -> tuple[bool, bool]:
         """``(is_workday, provisional)`` for one date."""
+        known = self._kinds.get(day)
+        if known is None:
+            known = self._kinds[day] = self._day_kind(day)
+        return known
+
+    def _day_kind(self, day: dt.date) -> tuple[bool, bool]:
         override = self._overrides.get(day.year)
         if override is not None:
             if day in override.workdays:

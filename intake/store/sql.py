@@ -11,14 +11,26 @@ import binascii
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import ColumnElement, Connection, Engine, Row, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -50,6 +62,11 @@ from intake.store.schema import (
 log = logging.getLogger(__name__)
 _CURRENT: ContextVar[Connection | None] = ContextVar("hotline_sql_transaction", default=None)
 OUTBOX_MAX_ATTEMPTS = 10
+_MARK_DONE = (
+    update(outbox)
+    .where(outbox.c.key == bindparam("key_"))
+    .values(done_at=bindparam("done_at", type_=outbox.c.done_at.type), last_error=bindparam("last_error"))
+)
 CONTACT_FIELDS = (Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS)
 
 
@@ -144,6 +161,8 @@ class SqlStore:
         self.cipher = cipher
         self.clock = clock
         self._writer = engine.execution_options(sqlite_immediate=True)
+        self._upserts: dict[tuple[str, str, str, tuple[str, ...]], Any] = {}
+        self._ticket_updates: dict[tuple[str, ...], Any] = {}
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
@@ -351,8 +370,7 @@ class SqlStore:
             return self._insert_outbound(c, values)
 
     def _insert_outbound(self, conn: Connection, values: dict[str, Any]) -> tuple[int, bool]:
-        stmt = self._upsert_ignore(conn, messages_out, values, "idempotency_key").returning(messages_out.c.id)
-        new_id = conn.execute(stmt).scalar_one_or_none()
+        new_id = self._insert_new(conn, messages_out, values, "idempotency_key")
         if new_id is not None:
             return int(new_id), True
         existing = conn.execute(
@@ -360,11 +378,23 @@ class SqlStore:
         ).scalar_one()
         return int(existing), False
 
-    @staticmethod
-    def _upsert_ignore(conn: Connection, table: Any, values: dict[str, Any], key: str) -> Any:
-        if conn.dialect.name == "postgresql":
-            return postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
-        return sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
+    def _insert_new(self, conn: Connection, table: Any, values: dict[str, Any], key: str) -> int | None:
+        """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING id``: the new row's id, or None when
+        the key is there already. The statement is built once per dialect, table and column set
+        and executed with bound values (building it every time cost a fifth of a dispatch)."""
+        cache_key = (conn.dialect.name, table.name, key, tuple(values))
+        stmt = self._upserts.get(cache_key)
+        if stmt is None:
+            dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            stmt = (
+                dialect_insert(table)
+                .values({c: bindparam(c, type_=table.c[c].type) for c in values})
+                .on_conflict_do_nothing(index_elements=[key])
+                .returning(table.c.id)
+            )
+            self._upserts[cache_key] = stmt
+        new_id = conn.execute(stmt, values).scalar_one_or_none()
+        return None if new_id is None else int(new_id)
 
     def _outbound(self, r: Row[Any]) -> StoredOutbound:
         return StoredOutbound(
@@ -580,7 +610,7 @@ class SqlStore:
 
     def update_ticket(self, ticket_id: int, *, conn: Connection | None = None, **changes: Any) -> None:
         """Update columns; ``values=`` (a Field→str mapping) replaces the encrypted fields."""
-        row: dict[str, Any] = {"updated_at": self.clock.now(), "version": tickets.c.version + 1}
+        row: dict[str, Any] = {"updated_at": self.clock.now()}
         for k, v in changes.items():
             if k == "values":
                 row["contact_enc"], row["fields_enc"] = self._split_values(v)
@@ -590,12 +620,19 @@ class SqlStore:
                 row["status"] = TicketStatus(v).value
             else:
                 row[k] = v
-        stmt = update(tickets).where(tickets.c.id == ticket_id).values(**row)
-        if conn is None:
-            with self.tx() as c:
-                c.execute(stmt)
-        else:
-            conn.execute(stmt)
+        # One statement per column set, built once and executed with bound values.
+        columns = tuple(sorted(row))
+        stmt = self._ticket_updates.get(columns)
+        if stmt is None:
+            stmt = (
+                update(tickets)
+                .where(tickets.c.id == bindparam("ticket_id_"))
+                .values({c: bindparam(c, type_=tickets.c[c].type) for c in columns})
+                .values(version=tickets.c.version + 1)
+            )
+            self._ticket_updates[columns] = stmt
+        with self.tx() if conn is None else nullcontext(conn) as c:
+            c.execute(stmt, {**row, "ticket_id_": ticket_id})
 
     def next_number(self, conn: Connection, when: datetime) -> str:
         """A human-friendly, sortable number unique across processes: ``20261121-000123``.
@@ -809,10 +846,7 @@ class SqlStore:
         if key is None:
             conn.execute(insert(ticket_events).values(**values))
             return True
-        stmt = self._upsert_ignore(conn, ticket_events, values, "idempotency_key").returning(
-            ticket_events.c.id
-        )
-        return conn.execute(stmt).scalar_one_or_none() is not None
+        return self._insert_new(conn, ticket_events, values, "idempotency_key") is not None
 
     def event_exists(self, conn: Connection, key: str) -> bool:
         found = conn.execute(select(ticket_events.c.id).where(ticket_events.c.idempotency_key == key)).first()
@@ -879,8 +913,7 @@ class SqlStore:
             "created_at": self.clock.now(),
             "attempts": 0,
         }
-        stmt = self._upsert_ignore(conn, outbox, values, "key").returning(outbox.c.id)
-        return conn.execute(stmt).scalar_one_or_none() is not None
+        return self._insert_new(conn, outbox, values, "key") is not None
 
     def outbox_to_enqueue(
         self, now: datetime, stale_after: timedelta, limit: int = 500, max_attempts: int = OUTBOX_MAX_ATTEMPTS
@@ -926,12 +959,8 @@ class SqlStore:
             )
 
     def mark_done(self, key: str, *, conn: Connection | None = None, error: str | None = None) -> None:
-        stmt = update(outbox).where(outbox.c.key == key).values(done_at=self.clock.now(), last_error=error)
-        if conn is None:
-            with self.tx() as c:
-                c.execute(stmt)
-        else:
-            conn.execute(stmt)
+        with self.tx() if conn is None else nullcontext(conn) as c:
+            c.execute(_MARK_DONE, {"key_": key, "done_at": self.clock.now(), "last_error": error})
 
     # -- restrictions (huizhou §8) ------------------------------------------------------------
     def restrict(self, address: Address, until: datetime, reason: str) -> int:
