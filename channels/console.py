@@ -15,6 +15,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 from aiohttp import web
 from rq import Queue
@@ -44,13 +45,20 @@ class Forbidden(HotlineError):
 
 class Console:
     def __init__(
-        self, store: SqlStore, policy: HotlinePolicy, phone: PhoneIntake, password: str, redis_url: str
+        self,
+        store: SqlStore,
+        policy: HotlinePolicy,
+        phone: PhoneIntake,
+        password: str,
+        redis_url: str,
+        redis_client: redis.Redis,
     ) -> None:
         self.store = store
         self.policy = policy
         self.phone = phone
         self.password = password
         self.redis_url = redis_url
+        self.redis = redis_client  # the process's own client, for RQ's registries (read in a thread)
         self.aredis: aioredis.Redis | None = None
 
     def routes(self, app: web.Application) -> None:
@@ -197,7 +205,7 @@ class Console:
         ]
         jobs: list[dict[str, Any]] = []
         for name in QUEUE_NAMES:
-            registry = FailedJobRegistry(queue=Queue(name, connection=self._sync_redis()))
+            registry = FailedJobRegistry(queue=Queue(name, connection=self.redis))
             for job_id in registry.get_job_ids(0, 99):
                 jobs.append({"queue": name, "job_id": job_id, "error": self._job_error(job_id)})
         return {
@@ -218,19 +226,12 @@ class Console:
     def _job_error(self, job_id: str) -> str | None:
         """The last line of a failed job's traceback: what an agent needs to see, no more."""
         try:
-            job = Job.fetch(job_id, connection=self._sync_redis())
+            job = Job.fetch(job_id, connection=self.redis)
             text = job.exc_info or ""
         except Exception:  # an expired or unreadable job: listed without its error
             return None
         lines = [line for line in str(text).strip().splitlines() if line.strip()]
         return redact(lines[-1])[:300] if lines else None
-
-    def _sync_redis(self) -> Any:
-        import redis
-
-        if not hasattr(self, "_redis_sync"):
-            self._redis_sync = redis.Redis.from_url(self.redis_url)
-        return self._redis_sync
 
     async def queue(self, request: web.Request) -> web.Response:
         await self._session(request)

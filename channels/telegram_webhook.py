@@ -102,11 +102,9 @@ def _note(store: SqlStore, ignored: Ignored, raw: str) -> StoredUpdate:
     if not new:
         return StoredUpdate("duplicate", message_id, ignored.callback_query_id)
     with store.tx() as conn:
-        oid, created = store.record_outbound(
+        store.record_outbound(
             ignored.address, ignored.note, key=f"reply:{message_id}:0", kind="note", conn=conn
         )
-        if created:
-            store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
     return StoredUpdate("noted", message_id, ignored.callback_query_id)
 
 

@@ -112,6 +112,7 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
         services.phone,
         settings.console_password or settings.api_token,
         settings.redis_url,
+        runtime.redis,
     ).routes(app)
     if settings.smtp_relay is None:
         MailOutbox(runtime.store, settings.mailbox).routes(app)

@@ -18,7 +18,6 @@ from intake.store.sql import SqlStore
 PER_MINUTE = 20  # a flood: more messages than a person types
 ABUSE_STRIKES = 3  # abusive messages within STRIKE_WINDOW before the restriction
 STRIKE_WINDOW = timedelta(days=1)
-TOO_FAST = "您发送消息过于频繁，请稍后再试。您的消息我们已经收到。"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +56,7 @@ class SenderGuard:
                 return Verdict(False, "restricted")
             self.redis.delete(restricted_key(key))  # lifted by an agent
         if int(count) > self.per_minute:
-            reply = TOO_FAST if int(count) == self.per_minute + 1 else None
+            reply = texts.TOO_FAST if int(count) == self.per_minute + 1 else None
             return Verdict(False, "rate_limited", reply)
         return Verdict(True)
 

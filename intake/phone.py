@@ -101,17 +101,9 @@ class PhoneIntake:
                 category=category.value,
                 deadline=texts.format_deadline(deadline) if deadline else "",
             )
-            with self.store.tx() as conn:
-                oid, new = self.store.record_outbound(
-                    Address(Channel.SMS, phone),
-                    text,
-                    key=f"ack:{ticket_id}",
-                    kind="ack",
-                    ticket_id=ticket_id,
-                    conn=conn,
-                )
-                if new:
-                    self.store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+            self.store.record_outbound(
+                Address(Channel.SMS, phone), text, key=f"ack:{ticket_id}", kind="ack", ticket_id=ticket_id
+            )
         return self.store.get_ticket(ticket_id)
 
     @staticmethod

@@ -121,6 +121,11 @@ def evaluation_refs(tickets: Sequence[StoredTicket]) -> dict[int, str]:
     return {tid: chr(ord("A") + i) for i, tid in enumerate(waiting)}
 
 
+def dialog_key(address_key: str) -> str:
+    """Where a sender's dialog state lives in Redis: by blind index, never by the address."""
+    return f"hotline:dialog:{address_key}"
+
+
 class DialogStates:
     """Dialog state per sender in Redis: encrypted (it holds names and phones), keyed by the
     sender's blind index, never by the address itself."""
@@ -129,33 +134,12 @@ class DialogStates:
         self.redis = redis
         self.store = store
 
-    def key(self, address: Address) -> str:
-        return f"hotline:dialog:{self.store.address_key(address)}"
-
-    def load(self, address: Address) -> DialogState | None:
-        return self._decode(self.redis.get(self.key(address)))
-
-    def save(self, address: Address, state: DialogState) -> None:
-        if state == DialogState():
-            self.redis.delete(self.key(address))
-            return
-        blob = self.store.cipher.encrypt_json(state.to_json())
-        self.redis.set(self.key(address), blob, ex=int(STATE_TTL.total_seconds()))
-
-    @contextmanager
-    def locked(self, address: Address) -> Iterator[None]:
-        """Two messages from one sender at once are stepped one after the other."""
-        with self.redis.lock(
-            f"hotline:lock:{self.store.address_key(address)}", timeout=30, blocking_timeout=30
-        ):
-            yield
-
     @contextmanager
     def turn(self, address: Address) -> Iterator[Turn]:
         """Lock the sender and read their state in one round trip; write the new state and
         unlock in one more (two per turn). The lock expires on its own if this process dies."""
         key = self.store.address_key(address)
-        lock, state_key = f"hotline:lock:{key}", f"hotline:dialog:{key}"
+        lock, state_key = f"hotline:lock:{key}", dialog_key(key)
         token = secrets.token_hex(8)
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while True:
@@ -586,19 +570,15 @@ class IntakeService:
         for i, reply in enumerate(replies, first):
             key = f"reply:{message_id}:{i}"
             state = DeliveryState.DELIVERED if inline else DeliveryState.PENDING
-            with self.store.tx() as conn:
-                oid, new = self.store.record_outbound(
-                    address,
-                    reply.text,
-                    key=key,
-                    kind="reply",
-                    ticket_id=ticket_id,
-                    choices=reply.choices,
-                    state=state,
-                    conn=conn,
-                )
-                if new and not inline:
-                    self.store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+            oid, _ = self.store.record_outbound(
+                address,
+                reply.text,
+                key=key,
+                kind="reply",
+                ticket_id=ticket_id,
+                choices=reply.choices,
+                state=state,
+            )
             sent.append(SentReply(oid, reply.text, reply.choices))
         return tuple(sent)
 

@@ -53,6 +53,7 @@ EVAL_WHICH = "您有多张工单待评价，请在数字前注明序号，例如
 EVAL_THANKS = "感谢您对工单{number}的评价（{level}）！"
 EVAL_ALREADY = "工单{number}本轮已评价，感谢您的反馈。"
 EVAL_REHANDLING = "很抱歉办理结果未能让您满意。我们已安排对工单{number}重新办理，将于{deadline}前再次答复您。"
+TOO_FAST = "您发送消息过于频繁，请稍后再试。您的消息我们已经收到。"
 RESTRICTED = "您的账号因多次发送不当内容，已被暂停使用本渠道至{until}。如有紧急情况请拨打110。"
 
 STATUS_WORDS = {

@@ -92,15 +92,7 @@ def sms_fallback(runtime: Runtime, m: StoredOutbound) -> int | None:
     phone = t.contact.get(Field.PHONE)
     if t.anonymous or not phone or Field.PHONE in t.hidden:
         return None
-    with store.tx() as conn:
-        oid, new = store.record_outbound(
-            Address(Channel.SMS, phone),
-            m.text,
-            key=f"{m.idempotency_key}:sms",
-            kind=m.kind,
-            ticket_id=t.id,
-            conn=conn,
-        )
-        if new:
-            store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+    oid, _ = store.record_outbound(
+        Address(Channel.SMS, phone), m.text, key=f"{m.idempotency_key}:sms", kind=m.kind, ticket_id=t.id
+    )
     return oid

@@ -63,7 +63,7 @@ def send_event_notice(runtime: Runtime, event_id: int) -> str:
         for i, (kind, text) in enumerate(messages):
             # buttons where the channel has them (web chat, Telegram); the text lists them for SMS
             choices = EVALUATION_CHOICES if kind == "evaluation_prompt" else ()
-            oid, new = store.record_outbound(
+            oid, _ = store.record_outbound(
                 address,
                 text,
                 key=f"notice:{event_id}:{i}",
@@ -72,8 +72,6 @@ def send_event_notice(runtime: Runtime, event_id: int) -> str:
                 conn=conn,
                 choices=choices,
             )
-            if new:
-                store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
             ids.append(oid)
     for oid in ids:
         if deliver_outbound(runtime, oid) != "retry":

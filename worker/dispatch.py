@@ -79,10 +79,8 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
         address = choose_address(ticket)  # never to a number the citizen hid
         if address is not None:
             text = compose("dispatched", number=ticket.number, unit=route.lead)
-            oid, new = store.record_outbound(
+            store.record_outbound(
                 address, text, key=f"notice:{step_key}", kind="dispatched", ticket_id=ticket_id, conn=conn
             )
-            if new:
-                store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
         store.mark_done(step_key, conn=conn)
     return "dispatched"

@@ -13,6 +13,7 @@ from intake.assembly import HotlinePolicy
 from intake.guard import SenderGuard
 from intake.model import TicketStatus
 from intake.runtime import Runtime
+from intake.service import dialog_key
 from intake.store.schema import tickets
 from notifier.compose import compose
 from notifier.notices import choose_address
@@ -64,17 +65,14 @@ def expire_drafts(runtime: Runtime, now: datetime, window_days: int) -> int:
             continue
         fired += 1
         t = runtime.store.get_ticket(ticket_id)
-        runtime.redis.delete(f"hotline:dialog:{runtime.store.address_key(t.address)}")
+        runtime.redis.delete(dialog_key(t.address_key))  # the next message starts afresh
         address = choose_address(t)
         if address is None:
             continue
-        with runtime.store.tx() as conn:
-            oid, new = runtime.store.record_outbound(
-                address, compose("draft_expired", days=window_days), key=f"expired:{ticket_id}",
-                kind="draft_expired", ticket_id=ticket_id, conn=conn,
-            )  # fmt: skip
-            if new:
-                runtime.store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+        text = compose("draft_expired", days=window_days)
+        runtime.store.record_outbound(
+            address, text, key=f"expired:{ticket_id}", kind="draft_expired", ticket_id=ticket_id
+        )
     return fired
 
 

@@ -347,7 +347,11 @@ class SqlStore:
         state: DeliveryState = DeliveryState.PENDING,
         conn: Connection | None = None,
     ) -> tuple[int, bool]:
-        """Store a message to send, keyed for idempotency. Returns (id, newly_stored)."""
+        """Store a message to send, keyed for idempotency. Returns (id, newly_stored).
+
+        A new pending message gets its delivery job (an outbox row) in the same transaction: a
+        message is stored before any send, and none is stored without a job that sends it.
+        """
         now = self.clock.now()
         values = {
             "idempotency_key": key,
@@ -364,10 +368,11 @@ class SqlStore:
             "next_attempt_at": now if state is DeliveryState.PENDING else None,
             "delivered_at": now if state is DeliveryState.DELIVERED else None,
         }
-        if conn is not None:
-            return self._insert_outbound(conn, values)
-        with self.tx() as c:
-            return self._insert_outbound(c, values)
+        with self.tx() if conn is None else nullcontext(conn) as c:
+            oid, new = self._insert_outbound(c, values)
+            if new and state is DeliveryState.PENDING:
+                self.add_outbox(c, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+        return oid, new
 
     def _insert_outbound(self, conn: Connection, values: dict[str, Any]) -> tuple[int, bool]:
         new_id = self._insert_new(conn, messages_out, values, "idempotency_key")

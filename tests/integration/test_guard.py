@@ -17,9 +17,10 @@ from sqlalchemy import select
 from channels.console import COOKIE
 from channels.web import create_app
 from intake.clock import ManualClock
-from intake.guard import PER_MINUTE, TOO_FAST
+from intake.guard import PER_MINUTE
 from intake.runtime import Runtime, build_runtime
 from intake.store.schema import messages_in
+from intake.texts import TOO_FAST
 from tests.conftest import make_settings
 from tests.support.journey import API_TOKEN, Chat
 
