@@ -138,6 +138,7 @@ _DOUBLE_NEGATION = re.compile(r"(?:不是|没有|没|并非|并不是|并不)$")
 _STRONG = re.compile(r"(?:十分|特别|极其|极为|极度|超级|万分|太|极|超)$")
 _VAGUE = re.compile(r"(?:很|挺|蛮|比较|较为|较|还算|还|相当|算是|一般|有点|有些|稍微)$")
 _DIGIT_RUN = re.compile(r"\d+")
+_WHITESPACE = re.compile(r"\s+")
 # A number followed by one of these is a date, time or amount ("1天就修好了"), not an answer.
 _QUANTITY_AFTER = re.compile(
     r"^(?:分钟|月|日|号|点|天|次|个|年|元|块|周|小时|栋|楼|层|单元|室|人|辆|岁|米|公里)"
@@ -150,7 +151,7 @@ def _fold(text: str) -> str:
 
 
 def _normalize(text: str) -> str:
-    return re.sub(r"\s+", "", _fold(text))
+    return _WHITESPACE.sub("", _fold(text))
 
 
 def _word_level(word: str, before: str) -> Level | None:

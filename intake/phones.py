@@ -8,6 +8,7 @@ landlines as ``020-12345678`` or ``(0755)12345678``. Withdrawal and progress que
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -18,6 +19,11 @@ __all__ = ["find_phones", "is_mobile", "normalize_phone", "split_landline"]
 _REGION = "CN"
 _MAX_INPUT = 64  # a phone field longer than this is not a phone number
 _BARE_86 = re.compile(r"^\s*86[\s\-.]*(1[3-9][0-9](?:[\s\-.]?[0-9]){8})\s*$")
+# No valid number in libphonenumber's metadata is written with fewer digits, country code included
+# (Austria, Germany, Iran: 2 + 4). The matcher only reads decimal digits (\d), so a text with fewer
+# holds no phone number and is not handed to it: most chat messages are answered by this check.
+_MIN_DIGITS = 6
+_ENOUGH_DIGITS = re.compile(rf"\d(?:\D*\d){{{_MIN_DIGITS - 1}}}")
 _ACCEPTED_TYPES = frozenset(
     {
         PhoneNumberType.MOBILE,
@@ -53,6 +59,13 @@ def normalize_phone(s: str) -> str | None:
     Numbers without a country code are read as Chinese; short service numbers (110, 12345,
     95588) are not contact numbers and give None. Never raises.
     """
+    if not isinstance(s, str):  # what the parser would refuse anyway; the cache needs a str
+        return None
+    return _normalize_phone(s)
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalize_phone(s: str) -> str | None:
     try:
         number = _parse(s)
     except Exception:  # phonenumbers on hostile input: treat as "not a number", never crash
@@ -88,13 +101,23 @@ def find_phones(text: str) -> list[str]:
     Full-width digits count (``phonenumbers`` folds them). Digits inside a longer run, such as
     an 18-digit ID number, are not taken for a phone.
     """
+    if not isinstance(text, str):
+        return []
+    return list(_find_phones(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _find_phones(text: str) -> tuple[str, ...]:
+    """find_phones, remembered: a turn reads the same text more than once (understanding, fill)."""
     found: list[str] = []
+    if _ENOUGH_DIGITS.search(text) is None:
+        return ()
     try:
         matches = list(phonenumbers.PhoneNumberMatcher(text, _REGION, leniency=phonenumbers.Leniency.VALID))
     except Exception:  # never let a library corner case break intake
-        return found
+        return ()
     for match in matches:
         e164 = normalize_phone(match.raw_string)
         if e164 is not None and e164 not in found:
             found.append(e164)
-    return found
+    return tuple(found)

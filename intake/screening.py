@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 import re
+import re._constants as re_constants  # the regex parser's opcodes, to read a pattern's first characters
+import re._parser as re_parser
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -108,6 +110,113 @@ class Jurisdiction:
         return (city, *(normalize(d) for d in self.districts))
 
 
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """A rule with what evaluating it on many texts needs, worked out once.
+
+    ``starts`` pairs each pattern with the characters a match of it must begin with (None when
+    that cannot be told): a pattern none of whose first characters is in the text cannot match
+    there, so it is not run. ``places`` are the rule's places other than the own city and its
+    districts, and ``any_place`` finds any of them.
+    """
+
+    rule: Rule
+    starts: tuple[tuple[re.Pattern[str], frozenset[str] | None], ...]
+    places: tuple[str, ...]
+    any_place: re.Pattern[str]
+
+    @classmethod
+    def build(cls, rule: Rule, own: tuple[str, ...]) -> _Check:
+        places = tuple(p for p in rule.places if p not in own)
+        return cls(
+            rule=rule,
+            starts=tuple((p, _first_chars(p)) for p in rule.patterns),
+            places=places,
+            any_place=re.compile("|".join(map(re.escape, places)) if places else r"(?!)"),
+        )
+
+    def fires(self, clean: str, chars: frozenset[str]) -> bool:
+        """``rule.fires(clean)``; ``chars`` are the characters of ``clean``."""
+        return any(
+            p.search(clean) for p, first in self.starts if first is None or not first.isdisjoint(chars)
+        ) and not self.rule.vetoed(clean)
+
+
+def _any_start(checks: Iterable[_Check]) -> frozenset[str] | None:
+    """Every first character of the patterns of these rules, None if one pattern cannot tell."""
+    union: set[str] = set()
+    for check in checks:
+        for _pattern, first in check.starts:
+            if first is None:
+                return None
+            union |= first
+    return frozenset(union)
+
+
+def _first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """The characters every match of ``pattern`` begins with, or None when that cannot be told."""
+    if pattern.flags != re.UNICODE:  # (?i) and the like: not worth the cases
+        return None
+    try:
+        first, can_be_empty = _starts(re_parser.parse(pattern.pattern))
+    except Exception:  # an internal of the re module that changed: run the pattern every time
+        return None
+    return None if can_be_empty else first  # (a pattern matching "" matches anywhere)
+
+
+_Starts = tuple[frozenset[str] | None, bool]  # (first characters or None: unknown, can match "")
+
+
+def _starts(items: Iterable[tuple[Any, Any]]) -> _Starts:
+    """What a parsed sequence's matches can begin with: its items' first characters up to the
+    first one that cannot match the empty string. Anchors (^, $, word boundaries) and
+    lookarounds consume nothing and add nothing."""
+    first: set[str] = set()
+    for op, av in items:
+        if op in (re_constants.AT, re_constants.ASSERT, re_constants.ASSERT_NOT):
+            continue  # zero-width: only narrows where a match may begin
+        item, can_be_empty = _item_starts(op, av)
+        if item is None:
+            return None, False
+        first |= item
+        if not can_be_empty:
+            return frozenset(first), False
+    return frozenset(first), True
+
+
+def _item_starts(op: Any, av: Any) -> _Starts:
+    if op is re_constants.LITERAL:
+        return frozenset(chr(av)), False
+    if op is re_constants.IN:
+        chars: set[str] = set()
+        for in_op, in_av in av:
+            if in_op is re_constants.LITERAL:
+                chars.add(chr(in_av))
+            elif in_op is re_constants.RANGE and in_av[1] - in_av[0] < 256:
+                chars.update(chr(c) for c in range(in_av[0], in_av[1] + 1))
+            else:  # a negated set, a category (\d, \w), a wide range
+                return None, False
+        return frozenset(chars), False
+    if op is re_constants.SUBPATTERN:
+        _group, add_flags, del_flags, sub = av
+        return (None, False) if add_flags or del_flags else _starts(sub)
+    if op is re_constants.BRANCH:
+        union: set[str] = set()
+        any_empty = False
+        for branch in av[1]:
+            first, can_be_empty = _starts(branch)
+            if first is None:
+                return None, False
+            union |= first
+            any_empty = any_empty or can_be_empty
+        return frozenset(union), any_empty
+    if op in (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT, re_constants.POSSESSIVE_REPEAT):
+        low, _high, sub = av
+        first, can_be_empty = _starts(sub)
+        return first, can_be_empty or low == 0
+    return None, False  # ., lookarounds, back-references, anything else
+
+
 def _compile(values: object, where: str) -> tuple[re.Pattern[str], ...]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise ConfigError(f"{where}: patterns must be a list of strings")
@@ -153,6 +262,18 @@ class Screener:
         self.repeat_threshold = float(repeat.get("threshold", DEFAULT_REPEAT_THRESHOLD))
         self.repeat_reply = str(repeat.get("reply", ""))
         self._similarity = Similarity.from_data(repeat)
+        # Built once, not per message: the own names and each rule's _Check.
+        self._own_names = jurisdiction.names() if jurisdiction is not None else ()
+        self._checks = {
+            kind: tuple(_Check.build(rule, self._own_names) for rule in rules)
+            for kind, rules in self._rules.items()
+        }
+        # Per kind, every character a pattern match can begin with (None: some pattern cannot
+        # tell): a text with none of them fires no rule of that kind by a pattern.
+        self._kind_starts = {kind: _any_start(checks) for kind, checks in self._checks.items()}
+        # The dialog screens each message twice (the emergency check first, then the screening
+        # proper); the decision is a pure function of the text.
+        self._screen_cached = lru_cache(maxsize=256)(self._screen)
 
     def _rule(self, kind: ScreenKind, raw: dict[str, Any], source: str) -> Rule:
         ident = raw.get("id")
@@ -211,18 +332,28 @@ class Screener:
 
         Order: emergency (life first) → abuse → out of scope → urgent-in-scope.
         """
+        return self._screen_cached(text)
+
+    def _screen(self, text: str) -> ScreenDecision | None:
         clean = normalize(text)
         if not clean:
             return None
+        chars = frozenset(clean)
         return (
-            self._emergency(clean)
-            or self._first(ScreenKind.ABUSE, clean)
-            or self._out_of_scope(clean)
-            or self._first(ScreenKind.URGENT, clean)
+            self._emergency(clean, chars)
+            or self._first(ScreenKind.ABUSE, clean, chars)
+            or self._out_of_scope(clean, chars)
+            or self._first(ScreenKind.URGENT, clean, chars)
         )
 
-    def _emergency(self, clean: str) -> ScreenDecision | None:
-        fired = [r for r in self._rules[ScreenKind.EMERGENCY] if r.fires(clean)]
+    def _may_fire(self, kind: ScreenKind, chars: frozenset[str]) -> bool:
+        starts = self._kind_starts[kind]
+        return starts is None or not starts.isdisjoint(chars)
+
+    def _emergency(self, clean: str, chars: frozenset[str]) -> ScreenDecision | None:
+        if not self._may_fire(ScreenKind.EMERGENCY, chars):
+            return None
+        fired = [c.rule for c in self._checks[ScreenKind.EMERGENCY] if c.fires(clean, chars)]
         if not fired:
             return None
         numbers = tuple(dict.fromkeys(n for r in fired for n in r.numbers))
@@ -237,9 +368,12 @@ class Screener:
             rule_ids=tuple(r.id for r in fired),
         )
 
-    def _first(self, kind: ScreenKind, clean: str) -> ScreenDecision | None:
-        for rule in self._rules[kind]:
-            if rule.fires(clean):
+    def _first(self, kind: ScreenKind, clean: str, chars: frozenset[str]) -> ScreenDecision | None:
+        if not self._may_fire(kind, chars):
+            return None
+        for check in self._checks[kind]:
+            if check.fires(clean, chars):
+                rule = check.rule
                 return ScreenDecision(
                     kind=kind,
                     rule_id=rule.id,
@@ -251,14 +385,16 @@ class Screener:
                 )
         return None
 
-    def _out_of_scope(self, clean: str) -> ScreenDecision | None:
-        for rule in self._rules[ScreenKind.OUT_OF_SCOPE]:
+    def _out_of_scope(self, clean: str, chars: frozenset[str]) -> ScreenDecision | None:
+        may_fire = self._may_fire(ScreenKind.OUT_OF_SCOPE, chars)
+        for check in self._checks[ScreenKind.OUT_OF_SCOPE]:
+            rule = check.rule
             place = ""
             if rule.places:
-                place = self._other_place(rule, clean) or ""
+                place = self._other_place(check, clean) or ""
                 if not place:
                     continue
-            elif not rule.fires(clean):
+            elif not may_fire or not check.fires(clean, chars):
                 continue
             channel = rule.channel.format(place=place)
             return ScreenDecision(
@@ -272,14 +408,15 @@ class Screener:
             )
         return None
 
-    def _other_place(self, rule: Rule, clean: str) -> str | None:
+    def _other_place(self, check: _Check, clean: str) -> str | None:
         """The other city a text is about, if it names one and neither the own city nor a district."""
         if self.jurisdiction is None:
             return None
-        own = self.jurisdiction.names()
-        if any(name and name in clean for name in own) or rule.vetoed(clean):
+        if check.any_place.search(clean) is None:  # no other place named: nothing to check
             return None
-        return next((p for p in rule.places if p not in own and p in clean), None)
+        if any(name and name in clean for name in self._own_names) or check.rule.vetoed(clean):
+            return None
+        return next((p for p in check.places if p in clean), None)
 
     def similar(self, a: str, b: str) -> float:
         """Similarity of two request texts in [0, 1], with this file's synonyms and place words."""

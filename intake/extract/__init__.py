@@ -17,6 +17,8 @@ from intake.extract.category import classify, found_words
 from intake.extract.entities import CLAUSE_END, find_dates, looks_like_name
 from intake.extract.fields import (
     clean_value,
+    id_candidates,
+    label_words,
     labelled_spans,
     labelled_values,
     numbered_values,
@@ -24,10 +26,9 @@ from intake.extract.fields import (
 )
 from intake.extract.fields import parse_field_answer as _parse_field_answer
 from intake.extract.intents import detect_intents
-from intake.extract.lexicon import Lexicon, default_lexicon, load_lexicon
+from intake.extract.lexicon import Lexicon, WordMatcher, by_identity, default_lexicon, load_lexicon, matcher
 from intake.extract.segment import tokens
 from intake.extract.text import compact, has_chinese, is_meaningless, normalize, to_simplified
-from intake.idcard import find_id_candidates
 from intake.model import Category, Field
 from intake.phones import find_phones
 
@@ -114,18 +115,62 @@ class Extraction:
         return {k: v for k, v in pairs.items() if v}
 
 
+@dataclass(frozen=True, slots=True)
+class _ContentWords:
+    """The words _content cuts, in the order it cuts them, for one lexicon."""
+
+    declaration: WordMatcher  # category names, greetings, anonymity words, fillers
+    personal: WordMatcher  # label words (longest first), name markers, 我的 本人 在 是 为
+
+
+@by_identity
+def _content_words(lex: Lexicon) -> _ContentWords:
+    declaration = (
+        *(word for cues in lex.cues.values() for word in cues.explicit),
+        *lex.intents["greeting"],
+        *lex.intents["anonymity"],
+        *_FILLERS,
+    )
+    labels = tuple(word for word, _ in label_words(lex.labels)[0])
+    personal = (*labels, *lex.name_markers, "我的", "本人", "在", "是", "为")
+    return _ContentWords(matcher(declaration), matcher(personal))
+
+
+def _cut_in_order(text: str, words: WordMatcher) -> str:
+    """``text`` with each word removed in turn (a removal can join the parts of a later word)."""
+    for word in words.candidates(text):  # the others can never occur: no removal adds a character
+        text = text.replace(word, "")
+    return text
+
+
 def _declaration_only(clause: str, lex: Lexicon) -> bool:
     """True for a clause that only names the category or greets: "我要投诉", "您好"."""
-    rest = clause
-    for cues in lex.cues.values():
-        for word in cues.explicit:
-            rest = rest.replace(word, "")
-    for word in (*lex.intents["greeting"], *lex.intents["anonymity"], *_FILLERS):
-        rest = rest.replace(word, "")
-    return len(compact(rest)) == 0
+    return len(compact(_cut_in_order(clause, _content_words(lex).declaration))) == 0
 
 
 _DIGIT_RUN = re.compile(r"[+0-9][0-9\s\-()]{5,}[0-9Xx]")
+_CLAUSE_ENDS = re.compile(f"[{re.escape(CLAUSE_END)}]")
+_CLAUSES = re.compile(rf"[{re.escape(CLAUSE_END)}\s]+")
+_PUNCTUATION_RUN = re.compile(r"([，,。；;])[，,。；;\s]+")
+_PHONE_LIKE = re.compile(r"[+0-9][0-9\s\-()]{6,}[0-9Xx]")
+
+
+def _kept_runs(text: str, keep: list[bool]) -> list[str]:
+    """The maximal stretches of ``text`` whose characters are kept."""
+    runs: list[str] = []
+    start, size = 0, len(text)
+    while start < size:
+        try:
+            stop = keep.index(False, start)
+        except ValueError:
+            stop = size
+        if stop > start:
+            runs.append(text[start:stop])
+        try:
+            start = keep.index(True, stop)
+        except ValueError:
+            break
+    return runs
 
 
 def _content(text: str, removed: list[tuple[int, int]], lex: Lexicon) -> str | None:
@@ -137,23 +182,26 @@ def _content(text: str, removed: list[tuple[int, int]], lex: Lexicon) -> str | N
     keep = [True] * len(text)
     for a, b in removed:
         keep[max(a, 0) : b] = [False] * (b - max(a, 0))
-    labels = sorted((w for ws in lex.labels.values() for w in ws), key=len, reverse=True)
+    words = _content_words(lex)
     start = 0
-    for i in range(len(text) + 1):
-        if i == len(text) or text[i] in CLAUSE_END:
-            stop = min(i + 1, len(text))
-            kept = "".join(c for c, k in zip(text[start:i], keep[start:i], strict=True) if k)
-            rest = _DIGIT_RUN.sub("", kept)
-            for word in (*labels, *lex.name_markers, "我的", "本人", "在", "是", "为"):
-                rest = rest.replace(word, "")
-            touched = rest != kept or not all(keep[start:i])
-            if kept.strip() and (_declaration_only(kept, lex) or (touched and len(compact(rest)) == 0)):
-                keep[start:stop] = [False] * (stop - start)
-            start = i + 1
-    kept_text = "".join(c if k else "\x00" for c, k in zip(text, keep, strict=True))
-    parts = [clean_value(p) for p in re.split("\x00+", kept_text)]
+    ends = [m.start() for m in _CLAUSE_ENDS.finditer(text)]
+    for i in (*ends, len(text)):  # each clause with the mark that ends it
+        stop = min(i + 1, len(text))
+        whole = all(keep[start:i])
+        kept = (
+            text[start:i]
+            if whole
+            else "".join(c for c, k in zip(text[start:i], keep[start:i], strict=True) if k)
+        )
+        rest = _cut_in_order(_DIGIT_RUN.sub("", kept), words.personal)
+        touched = rest != kept or not whole
+        if kept.strip() and (_declaration_only(kept, lex) or (touched and len(compact(rest)) == 0)):
+            keep[start:stop] = [False] * (stop - start)
+        start = i + 1
+    # (normalised text has no control character, so no run holds the "\x00" the cuts used to be)
+    parts = [clean_value(p) for p in _kept_runs(text, keep)]
     content = "，".join(p for p in parts if p)
-    content = re.sub(r"([，,。；;])[，,。；;\s]+", r"\1", content).strip("，,；; ")
+    content = _PUNCTUATION_RUN.sub(r"\1", content).strip("，,；; ")
     return content if len(compact(content)) >= 2 else None
 
 
@@ -169,7 +217,7 @@ def extract(text: str, lexicon: Lexicon | None = None) -> Extraction:
     spans = labelled_spans(t, lex)
     labelled = {f: v for f, v, _, _ in reversed(spans)}
     found.update(labelled)
-    valid_ids, invalid_ids = find_id_candidates(t)
+    valid_ids, invalid_ids = id_candidates(t)
     if Field.ADDRESS not in found and Field.HOME_ADDRESS in found and found_words(t, lex.locators, lex):
         found[Field.ADDRESS] = found[Field.HOME_ADDRESS]  # "我住幸福小区，楼下烧烤店很吵"
     removed = [*used.get(Field.DEMAND, ()), *used.get(Field.NAME, ()), *((a, b) for _, _, a, b in spans)]
@@ -234,7 +282,7 @@ def fill_fields(wanted: Sequence[Field], text: str, lexicon: Lexicon | None = No
             out.setdefault(f, v)
     if numbered:
         return out
-    clauses = [clean_value(c) for c in re.split(rf"[{re.escape(CLAUSE_END)}\s]+", t)]
+    clauses = [clean_value(c) for c in _CLAUSES.split(t)]
     if Field.NAME in wanted and Field.NAME not in out:
         name = next((c for c in clauses if looks_like_name(c, lex)), None)
         if name:
@@ -255,11 +303,11 @@ def _leftover(text: str, used: list[tuple[int, int]], lex: Lexicon) -> str:
     for a, b in used:
         keep[max(a, 0) : b] = [False] * (b - max(a, 0))
     rest = "".join(c if k else " " for c, k in zip(text, keep, strict=True))
-    for phone_like in re.findall(r"[+0-9][0-9\s\-()]{6,}[0-9Xx]", rest):
+    for phone_like in _PHONE_LIKE.findall(rest):
         rest = rest.replace(phone_like, " ")
     for word in ("我叫", "我是", "电话", "手机", "地址在", "地址", "住在", "身份证", "号码"):
         rest = rest.replace(word, " ")
-    parts = [clean_value(p) for p in re.split(rf"[{re.escape(CLAUSE_END)}\s]+", rest)]
+    parts = [clean_value(p) for p in _CLAUSES.split(rest)]
     return "，".join(p for p in parts if p and has_chinese(p))
 
 

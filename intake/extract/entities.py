@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from intake.extract.lexicon import Lexicon
+from intake.extract.lexicon import Lexicon, by_identity, matcher
 from intake.extract.segment import Token
+from intake.extract.text import occurrences
 
 __all__ = [
     "Span",
@@ -24,10 +25,12 @@ __all__ = [
 
 SENTENCE_END = "。！？!?；;\n"
 CLAUSE_END = SENTENCE_END + "，,、：:"
+_SENTENCE_ENDS = re.compile(f"[{re.escape(SENTENCE_END)}]")
 _NUMERAL = "0-9零〇一二三四五六七八九十百千两"
 _NUMBER = re.compile(rf"^[{_NUMERAL}]+$")
 _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]+$")
 _NAME_FLAGS = frozenset({"n", "nr", "nz", "ns", "nt", "nrt", "nrfg", "a", "j", "vn", "ng", "an", "l", "i"})
+_MODIFIER_FLAGS = _NAME_FLAGS | {"v", "nrfg", "eng"}
 _STOP_WORDS = frozenset(
     {
         "投诉", "举报", "反映", "咨询", "求助", "建议", "表扬", "我要", "我想", "在", "于", "位于", "住",
@@ -47,55 +50,106 @@ class Span:
 
 
 # -- addresses ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Word:
+    """What the address and subject rules ask about a word: worked out once per word and lexicon
+    (each token is asked several times, and the same words come back in every message)."""
+
+    place: bool  # names a place by itself: 和平路, 天河区, 东风村
+    bare_place: bool  # a place word that needs a name before it: 小区, 路, 花园
+    unit: bool  # a number with its unit, one jieba word: 3栋, 12号, 三单元
+    subject_head: bool  # can head the party involved: 烧烤店, 物业公司, 医生
+    free: bool  # neither a stop word nor a locator
+    cjk: bool  # Chinese characters only
+
+
+_MAX_WORDS = 50_000  # words remembered per lexicon before starting over
+
+
+@by_identity
+def _words_seen(lex: Lexicon) -> dict[str, _Word]:
+    return {}
+
+
+def _words(toks: list[Token], lex: Lexicon) -> list[_Word]:
+    """The facts of each token's word."""
+    seen = _words_seen(lex)
+    if len(seen) >= _MAX_WORDS:
+        seen.clear()
+    return [seen.get(t.word) or seen.setdefault(t.word, _learn(t.word, lex)) for t in toks]
+
+
+def _learn(word: str, lex: Lexicon) -> _Word:
+    return _Word(
+        place=_names_place(word, lex),
+        bare_place=_needs_name(word, lex),
+        unit=_number_with_unit(word, lex),
+        subject_head=_heads_subject(word, lex),
+        free=word not in _STOP_WORDS and word not in lex.locators,
+        cjk=bool(_CJK_WORD.match(word)),
+    )
+
+
 def _place_suffix(word: str, lex: Lexicon) -> str | None:
-    return next((s for s in lex.address_suffixes if word.endswith(s)), None)
+    """The longest address suffix ending ``word`` (the first in the longest-first list)."""
+    return matcher(lex.address_suffixes).suffix_of(word)
 
 
-def _is_place(word: str, lex: Lexicon) -> bool:
-    """A word that names a place by itself: 和平路, 天河区, 东风村 (not 政府, 超市, 知道)."""
+def _names_place(word: str, lex: Lexicon) -> bool:
+    """和平路, 天河区, 东风村 (not 政府, 超市, 知道)."""
     suffix = _place_suffix(word, lex)
     if suffix is None or word in lex.not_places or word == suffix or not _CJK_WORD.match(word):
         return False
     return not (suffix in lex.weak_suffixes and len(word) < 3)
 
 
-def _is_bare_place(word: str, lex: Lexicon) -> bool:
-    """A place word that needs a name before it: 小区, 路, 花园 (幸福小区, 人民路)."""
+def _needs_name(word: str, lex: Lexicon) -> bool:
+    """小区, 路, 花园: a place word that needs a name before it (幸福小区, 人民路)."""
     return word in lex.address_suffixes or (word in lex.not_places and _place_suffix(word, lex) is not None)
 
 
-def _is_modifier(tok: Token, lex: Lexicon) -> bool:
-    return (
-        tok.flag in _NAME_FLAGS | {"v", "nrfg", "eng"}
-        and tok.word not in _STOP_WORDS
-        and tok.word not in lex.locators
-        and (bool(_CJK_WORD.match(tok.word)) or tok.flag == "eng")
+def _number_with_unit(word: str, lex: Lexicon) -> bool:
+    """3栋, 12号, 三单元 when jieba kept them as one word."""
+    units = matcher(lex.address_units)
+    size = len(word)
+    return any(
+        n < size and word[size - n :] in units.members and _NUMBER.match(word[: size - n])
+        for n in units.lengths
     )
 
 
-def _unit_after_number(word: str, lex: Lexicon) -> bool:
-    """True for 3栋, 12号, 三单元 when jieba kept them as one word."""
-    for unit in lex.address_units:
-        if word.endswith(unit) and len(word) > len(unit) and _NUMBER.match(word[: -len(unit)]):
-            return True
-    return False
+def _heads_subject(word: str, lex: Lexicon) -> bool:
+    if word in lex.subject_words:
+        return True
+    # the first of (*subject_suffixes, *roles) that ends the word decides
+    suffix = matcher(lex.subject_suffixes).suffix_of(word)
+    if suffix is None:
+        suffix = matcher(lex.roles).suffix_of(word)
+    if suffix is None:
+        return False
+    return len(word) > len(suffix) or len(suffix) >= 2
+
+
+def _is_modifier(tok: Token, facts: _Word) -> bool:
+    """A word that can name what follows it (幸福 in 幸福小区); ``facts`` are the token word's."""
+    return tok.flag in _MODIFIER_FLAGS and facts.free and (facts.cjk or tok.flag == "eng")
 
 
 def find_addresses(text: str, toks: list[Token], lex: Lexicon) -> list[Span]:
     """Addresses such as 幸福小区3栋, 广州市天河区和平路12号, 东风村, 人民路88号."""
     spans: list[Span] = []
+    facts = _words(toks, lex)
     i = 0
     n = len(toks)
     while i < n:
-        tok = toks[i]
         start_i = None
-        if _is_place(tok.word, lex):
+        if facts[i].place:
             start_i = i
-        elif _is_bare_place(tok.word, lex) and i > 0 and _is_modifier(toks[i - 1], lex):
+        elif facts[i].bare_place and i > 0 and _is_modifier(toks[i - 1], facts[i - 1]):
             start_i = i - 1
             if (
                 start_i > 0
-                and _is_modifier(toks[start_i - 1], lex)
+                and _is_modifier(toks[start_i - 1], facts[start_i - 1])
                 and "v" not in (toks[start_i].flag, toks[start_i - 1].flag)
                 and len(toks[start_i - 1].word) + len(toks[start_i].word) <= 6
             ):
@@ -108,7 +162,7 @@ def find_addresses(text: str, toks: list[Token], lex: Lexicon) -> list[Span]:
             w = toks[j].word
             if w in lex.locators:
                 break
-            if _is_place(w, lex) or _is_bare_place(w, lex) or _unit_after_number(w, lex):
+            if facts[j].place or facts[j].bare_place or facts[j].unit:
                 j += 1
                 continue
             if (_NUMBER.match(w) or (toks[j].flag == "eng" and len(w) <= 2)) and j + 1 < n:
@@ -122,11 +176,8 @@ def find_addresses(text: str, toks: list[Token], lex: Lexicon) -> list[Span]:
             if _NUMBER.match(w) and toks[j - 1].word in ("-", "—"):
                 j += 1
                 continue
-            if (
-                _is_modifier(toks[j], lex)
-                and j + 1 < n
-                and (_is_bare_place(toks[j + 1].word, lex) or _is_place(toks[j + 1].word, lex))
-            ):
+            followed_by_place = j + 1 < n and (facts[j + 1].bare_place or facts[j + 1].place)
+            if _is_modifier(toks[j], facts[j]) and followed_by_place:
                 j += 2
                 continue
             break
@@ -134,42 +185,43 @@ def find_addresses(text: str, toks: list[Token], lex: Lexicon) -> list[Span]:
         value = text[start:end].strip("-— ")
         if len(value) >= 2:
             before = text[max(0, start - 6) : start]
-            home = any(before.endswith(m) for m in lex.home_markers)
+            home = before.endswith(lex.home_markers)
             spans.append(Span(start, end, value, home))
         i = j
     return spans
 
 
 # -- the party involved ------------------------------------------------------------------------
-def _subject_head(word: str, lex: Lexicon) -> bool:
-    if word in lex.subject_words:
-        return True
-    for suffix in (*lex.subject_suffixes, *lex.roles):
-        if word.endswith(suffix):
-            return len(word) > len(suffix) or len(suffix) >= 2
-    return False
-
-
-def find_subject(text: str, toks: list[Token], lex: Lexicon, skip: list[tuple[int, int]]) -> Span | None:
+def find_subject(
+    text: str,
+    toks: list[Token],
+    lex: Lexicon,
+    skip: list[tuple[int, int]],
+    addresses: list[Span] | None = None,
+) -> Span | None:
     """The unit, shop or person involved (涉事主体): 烧烤店, 阳光物业公司, 李医生.
 
     Words inside ``skip`` (the demand, where "希望城管处理" names who should act) are ignored;
-    a candidate that is not part of an address is preferred.
+    a candidate that is not part of an address is preferred. ``addresses`` are
+    ``find_addresses(text, toks, lex)`` when the caller already has them.
     """
     found: list[tuple[bool, Span]] = []
-    addresses = [(s.start, s.end) for s in find_addresses(text, toks, lex)]
+    if addresses is None:
+        addresses = find_addresses(text, toks, lex)
+    places = [(s.start, s.end) for s in addresses]
+    facts = _words(toks, lex)
     for i, tok in enumerate(toks):
-        if any(a <= tok.start < b for a, b in skip) or not _subject_head(tok.word, lex):
+        if any(a <= tok.start < b for a, b in skip) or not facts[i].subject_head:
             continue
         k = i
         is_property = tok.word.startswith(("物业", "业委会", "居委会", "村委会"))
         while k > 0 and i - k < 3:
             prev = toks[k - 1]
-            place = _is_place(prev.word, lex) or _is_bare_place(prev.word, lex)
+            place = facts[k - 1].place or facts[k - 1].bare_place
             if (
                 prev.word in ("某某", "某")
-                or (_is_modifier(prev, lex) and prev.flag != "v" and not place)
-                or (is_property and (place or _is_modifier(prev, lex)))
+                or (_is_modifier(prev, facts[k - 1]) and prev.flag != "v" and not place)
+                or (is_property and (place or _is_modifier(prev, facts[k - 1])))
             ):
                 k -= 1
             else:
@@ -180,7 +232,7 @@ def find_subject(text: str, toks: list[Token], lex: Lexicon, skip: list[tuple[in
                 break
             end = nxt.end
         start = toks[k].start
-        in_address = any(a <= start and end <= b for a, b in addresses)
+        in_address = any(a <= start and end <= b for a, b in places)
         found.append((in_address, Span(start, end, text[start:end])))
     if not found:
         return None
@@ -192,10 +244,9 @@ def find_subject(text: str, toks: list[Token], lex: Lexicon, skip: list[tuple[in
 def _sentences(text: str) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     start = 0
-    for i, c in enumerate(text):
-        if c in SENTENCE_END:
-            out.append((start, i))
-            start = i + 1
+    for m in _SENTENCE_ENDS.finditer(text):
+        out.append((start, m.start()))
+        start = m.start() + 1
     out.append((start, len(text)))
     return [(a, b) for a, b in out if b > a]
 
@@ -207,27 +258,26 @@ def _clause_start(text: str, i: int) -> bool:
 def find_demands(text: str, lex: Lexicon) -> list[Span]:
     """What the citizen asks for: from 希望/要求/请… to the end of that sentence (诉求要求)."""
     spans: list[Span] = []
+    if "请" not in text and not matcher(lex.demand_starts).occurs_in(text):
+        return spans
     for a, b in _sentences(text):
         sentence = text[a:b]
         best: int | None = None
         for word in lex.demand_starts:
-            for m in re.finditer(re.escape(word), sentence):
-                if len(word) == 1 and not _clause_start(sentence, m.start()):
+            for at in occurrences(sentence, word):
+                if len(word) == 1 and not _clause_start(sentence, at):
                     continue
-                if best is None or m.start() < best:
-                    best = m.start()
+                if best is None or at < best:
+                    best = at
                 break
-        for m in re.finditer("请", sentence):
-            if best is not None and m.start() >= best:
+        for at in occurrences(sentence, "请"):
+            if best is not None and at >= best:
                 break
-            word_here = sentence[max(0, m.start() - 1) : m.start() + 2]
+            word_here = sentence[max(0, at - 1) : at + 2]
             if any(x in word_here for x in lex.not_after_qing):
                 continue
-            if _clause_start(sentence, m.start()) or sentence[max(0, m.start() - 2) : m.start()] in (
-                "麻烦",
-                "恳请",
-            ):
-                best = m.start()
+            if _clause_start(sentence, at) or sentence[max(0, at - 2) : at] in ("麻烦", "恳请"):
+                best = at
                 break
         if best is not None:
             value = sentence[best:].strip(" ，,。")
@@ -258,18 +308,19 @@ def looks_like_name(candidate: str, lex: Lexicon) -> bool:
 def find_name(text: str, lex: Lexicon) -> Span | None:
     """The citizen's name or 称呼 after 我叫, 我是, 姓名: or 我姓."""
     for marker in lex.family_markers:
-        for m in re.finditer(re.escape(marker), text):
-            rest = text[m.end() : m.end() + 6]
+        for at in occurrences(text, marker):
+            marker_end = at + len(marker)
+            rest = text[marker_end : marker_end + 6]
             surname = rest[:2] if rest[:2] in lex.compound_surnames else rest[:1]
             if not surname or (surname not in lex.surnames and surname not in lex.compound_surnames):
                 continue
             after = rest[len(surname) :]
             title = next((t for t in lex.titles if after.startswith(t)), "")
             value = surname + title
-            return Span(m.start(), m.end() + len(value), value)
+            return Span(at, marker_end + len(value), value)
     for marker in lex.name_markers:
-        for m in re.finditer(re.escape(marker), text):
-            start = m.end()
+        for at in occurrences(text, marker):
+            start = at + len(marker)
             while start < len(text) and text[start] in ":：是 ":
                 start += 1
             end = start
@@ -281,7 +332,7 @@ def find_name(text: str, lex: Lexicon) -> Span | None:
                 if cut > 0:
                     candidate = candidate[:cut]
             if looks_like_name(candidate, lex):
-                return Span(m.start(), start + len(candidate), candidate)
+                return Span(at, start + len(candidate), candidate)
     return None
 
 

@@ -6,8 +6,9 @@ in one message, often as "我叫王小明，电话13800138000，地址在幸福�
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from intake.extract.entities import (
     CLAUSE_END,
@@ -16,9 +17,9 @@ from intake.extract.entities import (
     find_name,
     find_subject,
 )
-from intake.extract.lexicon import Lexicon
+from intake.extract.lexicon import Lexicon, WordMatcher, by_identity, matcher
 from intake.extract.segment import tokens
-from intake.extract.text import has_chinese
+from intake.extract.text import has_chinese, occurrences
 from intake.idcard import find_id_candidates
 from intake.model import Field
 from intake.phones import find_phones, normalize_phone
@@ -37,26 +38,48 @@ _TRIM = " \t\n，,。.；;：:、！!？?~～-—"
 _NUMBERED = re.compile(r"(?:^|(?<=[\s，,；;。]))([1-9])\s*[.、．)）]\s*")
 
 
+# An ID-like number is 14 to 18 digits and a digit or X (idcard._CANDIDATE): a text without 14
+# digits in a row holds none, and find_id_candidates (which folds every digit first) is skipped.
+_ID_DIGITS = re.compile(r"\d{14}")
+
+
+@functools.lru_cache(maxsize=256)
+def id_candidates(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``find_id_candidates(text)`` as tuples, remembered: extract reads the same text twice."""
+    if _ID_DIGITS.search(text) is None:
+        return (), ()
+    valid, invalid = find_id_candidates(text)
+    return tuple(valid), tuple(invalid)
+
+
 def clean_value(value: str) -> str:
     return value.strip(_TRIM)
 
 
+@by_identity
+def label_words(labels: Mapping[Field, tuple[str, ...]]) -> tuple[tuple[tuple[str, Field], ...], WordMatcher]:
+    """Every label word with its field, longest first, and a matcher of the words (a lexicon's labels)."""
+    pairs = sorted(((w, f) for f, ws in labels.items() for w in ws), key=lambda p: len(p[0]), reverse=True)
+    return tuple(pairs), matcher(tuple(w for w, _ in pairs))
+
+
 def _label_hits(text: str, lex: Lexicon) -> list[tuple[int, int, Field, bool]]:
     """(label start, value start, field, has colon) for every label followed by a separator."""
-    words = sorted(
-        ((w, f) for f, ws in lex.labels.items() for w in ws), key=lambda p: len(p[0]), reverse=True
-    )
+    words, any_label = label_words(lex.labels)
+    if not any_label.occurs_in(text):
+        return []
     taken = [False] * len(text)
     hits: list[tuple[int, int, Field, bool]] = []
     for word, field in words:
-        for m in re.finditer(re.escape(word), text):
-            if any(taken[m.start() : m.end()]):
+        for start in occurrences(text, word):
+            end = start + len(word)
+            if any(taken[start:end]):
                 continue
-            sep = _SEPARATOR.match(text, m.end())
+            sep = _SEPARATOR.match(text, end)
             if sep is None or sep.end() >= len(text):
                 continue
-            taken[m.start() : m.end()] = [True] * (m.end() - m.start())
-            hits.append((m.start(), sep.end(), field, ":" in sep.group(0) or "：" in sep.group(0)))
+            taken[start:end] = [True] * (end - start)
+            hits.append((start, sep.end(), field, ":" in sep.group(0) or "：" in sep.group(0)))
     return sorted(hits)
 
 
@@ -106,7 +129,7 @@ def _checked(field: Field, value: str) -> str | None:
     if field is Field.PHONE:
         return normalize_phone(value) or next(iter(find_phones(value)), None)
     if field is Field.ID_NUMBER:
-        valid, invalid = find_id_candidates(value)
+        valid, invalid = id_candidates(value)
         both = valid or invalid
         return both[0] if both else None
     return value
@@ -119,7 +142,7 @@ def pattern_values(text: str, lex: Lexicon) -> tuple[dict[Field, str], dict[Fiel
     phones = find_phones(text)
     if phones:
         out[Field.PHONE] = phones[0]
-    valid, _ = find_id_candidates(text)
+    valid, _ = id_candidates(text)
     if valid:
         out[Field.ID_NUMBER] = valid[0]
     name = find_name(text, lex)
@@ -131,12 +154,13 @@ def pattern_values(text: str, lex: Lexicon) -> tuple[dict[Field, str], dict[Fiel
     if demands:
         out[Field.DEMAND] = "；".join(d.value for d in demands)
         used[Field.DEMAND] = [(d.start, d.end) for d in demands]
-    for span in find_addresses(text, toks, lex):
+    addresses = find_addresses(text, toks, lex)
+    for span in addresses:
         field = Field.HOME_ADDRESS if span.home else Field.ADDRESS
         if field not in out:
             out[field] = span.value
             used[field] = [(span.start, span.end)]
-    subject = find_subject(text, toks, lex, [(d.start, d.end) for d in demands])
+    subject = find_subject(text, toks, lex, [(d.start, d.end) for d in demands], addresses)
     if subject is not None:
         out[Field.SUBJECT] = subject.value
         used[Field.SUBJECT] = [(subject.start, subject.end)]

@@ -78,7 +78,8 @@ def detect_intents(text: str, lex: Lexicon) -> Intents:
     cancel = short and bool(found_words(text, lex.intents["cancel"], lex))
     greeting = _only(text, lex.intents["greeting"])
     thanks = short and bool(found_words(text, lex.intents["thanks"], lex))
-    supplement = any(text.lstrip().startswith(w) or f"，{w}" in text for w in lex.intents["supplement"])
+    head = text.lstrip()
+    supplement = any(head.startswith(w) or f"，{w}" in text for w in lex.intents["supplement"])
     return Intents(
         wants_anonymity=bool(anonymity),
         hide=hide,

@@ -7,16 +7,26 @@ data an operator edits; a mistake in them stops start-up with one line naming th
 from __future__ import annotations
 
 import functools
+import itertools
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from intake.errors import ConfigError
 from intake.model import Category, Field
 
-__all__ = ["CategoryCues", "Lexicon", "default_lexicon", "load_lexicon"]
+__all__ = [
+    "CategoryCues",
+    "Lexicon",
+    "WordMatcher",
+    "by_identity",
+    "default_lexicon",
+    "load_lexicon",
+    "matcher",
+]
 
 _CATEGORY_KEYS: dict[str, Category] = {
     "complaint": Category.COMPLAINT,
@@ -169,3 +179,103 @@ def default_lexicon() -> Lexicon:
     """The lists shipped in intake/data/, read once per process."""
     data = Path(__file__).resolve().parent.parent / "data"
     return _parse(_read(data / "categories.toml"), _read(data / "lexicon.toml"), "intake/data")
+
+
+@dataclass(frozen=True, slots=True)
+class WordMatcher:
+    """One word list made fast to test against: a regex for "does any word occur", a set, the lengths.
+
+    Built once per list (see :func:`matcher`) so understanding a message never loops in Python over
+    a whole list nor compiles a pattern.
+    """
+
+    words: tuple[str, ...]
+    members: frozenset[str]
+    lengths: tuple[int, ...]  # the distinct word lengths, longest first
+    longest_first: bool  # the list is sorted longest first, as every list of a Lexicon is
+    _any: re.Pattern[str] | None
+    _by_first: Mapping[str, tuple[int, ...]]  # first character → positions of the words it starts
+    _firsts: frozenset[str]  # the keys of _by_first
+    _empty: tuple[int, ...]  # positions of "" (in every text)
+
+    @classmethod
+    def build(cls, words: tuple[str, ...]) -> WordMatcher:
+        nonempty = [w for w in words if w]
+        any_word = re.compile("|".join(map(re.escape, nonempty))) if nonempty else None
+        by_first: dict[str, list[int]] = {}
+        for i, w in enumerate(words):
+            if w:
+                by_first.setdefault(w[0], []).append(i)
+        return cls(
+            words=words,
+            members=frozenset(words),
+            lengths=tuple(sorted({len(w) for w in nonempty}, reverse=True)),
+            longest_first=all(len(a) >= len(b) for a, b in itertools.pairwise(words)),
+            _any=any_word,
+            _by_first={c: tuple(ii) for c, ii in by_first.items()},
+            _firsts=frozenset(by_first),
+            _empty=tuple(i for i, w in enumerate(words) if not w),
+        )
+
+    def candidates(self, text: str) -> list[str]:
+        """The words, in list order, whose first character occurs in ``text``.
+
+        Every word present is among them, and so is every word that could appear once others
+        are cut out of the text (cutting adds no character).
+        """
+        by_first = self._by_first
+        found = [i for c in self._firsts.intersection(text) for i in by_first[c]]
+        found.extend(self._empty)
+        found.sort()
+        return [self.words[i] for i in found]
+
+    def occurs_in(self, text: str) -> bool:
+        """True when at least one word of the list is a substring of ``text``."""
+        if "" in self.members:
+            return True
+        return self._any is not None and self._any.search(text) is not None
+
+    def suffix_of(self, word: str) -> str | None:
+        """The first word of the list (so the longest, the list being longest first) ending ``word``."""
+        if not self.longest_first:
+            return next((s for s in self.words if word.endswith(s)), None)
+        size = len(word)
+        for n in self.lengths:
+            if n <= size and word[size - n :] in self.members:
+                return word[size - n :]
+        return "" if "" in self.members else None
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def by_identity(build: Callable[[K], V]) -> Callable[[K], V]:
+    """Remember ``build(obj)`` per object, by identity: for what is derived from a lexicon or its lists.
+
+    Cheaper than an lru_cache for a tuple of words (which hashes every word on every call). Each
+    entry keeps its object alive, so an id is never reused for another object while remembered.
+    """
+    remembered: dict[int, tuple[K, V]] = {}
+
+    @functools.wraps(build)
+    def lookup(obj: K) -> V:
+        hit = remembered.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        value = build(obj)
+        if len(remembered) >= _MAX_REMEMBERED:  # lexicons are few: this only bounds a misuse
+            remembered.clear()
+        remembered[id(obj)] = (obj, value)
+        return value
+
+    return lookup
+
+
+_MAX_REMEMBERED = 4096
+
+
+@by_identity
+def matcher(words: tuple[str, ...]) -> WordMatcher:
+    """The :class:`WordMatcher` of a word tuple, built on its first use."""
+    return WordMatcher.build(words)

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["compact", "has_chinese", "is_meaningless", "normalize", "to_simplified"]
+__all__ = ["compact", "has_chinese", "is_meaningless", "normalize", "occurrences", "to_simplified"]
 
 # Chinese punctuation is kept as typed (agents read the content); NFKC would make it ASCII.
 _KEEP = re.compile(r"([，：；？！（）])")
@@ -16,6 +16,12 @@ _KEEP_CONTROLS = frozenset({"\n", "\t", "\r"})
 _BLANKS = re.compile(r"[^\S\n]+")
 _NEWLINES = re.compile(r" ?\n[\s]*")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
+# [^\W_] is exactly the characters whose Unicode category is a letter (L*) or a number (N*): both
+# come from the same character database (checked over every code point).
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+# Whole texts remembered: a turn normalises and converts the same message several times
+# (is_meaningless, understand, screening, the knowledge base).
+_CACHED_TEXTS = 256
 
 
 @functools.cache
@@ -30,6 +36,11 @@ def to_simplified(text: str) -> str:
     (我要投訴 → 我要投诉, 這裡著火了 → 这里着火了, 網路 → 网络)."""
     if text.isascii():
         return text
+    return _to_simplified(text)
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _to_simplified(text: str) -> str:
     try:
         return str(_converter().convert(text))
     except Exception:  # a converter failure must not stop intake: the text stays as it was
@@ -45,11 +56,20 @@ def normalize(text: str) -> str:
     """
     if not text:
         return ""
+    return _normalize(text)
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _normalize(text: str) -> str:
     s = text.encode("utf-8", "ignore").decode("utf-8")  # drops lone surrogates
-    s = "".join(
-        unicodedata.normalize("NFKC", part) if i % 2 == 0 else part for i, part in enumerate(_KEEP.split(s))
-    )
-    s = "".join(c for c in s if c in _KEEP_CONTROLS or unicodedata.category(c) not in _DROP_CATEGORIES)
+    if not s.isascii():  # NFKC leaves ASCII as it is
+        s = "".join(
+            unicodedata.normalize("NFKC", part) if i % 2 == 0 else part
+            for i, part in enumerate(_KEEP.split(s))
+        )
+    # A printable text has no character of the dropped categories (C*, which are all non-printable).
+    if not s.isprintable():
+        s = "".join(c for c in s if c in _KEEP_CONTROLS or unicodedata.category(c) not in _DROP_CATEGORIES)
     s = s.replace("\r\n", "\n").replace("\r", "\n")
     s = to_simplified(s)
     s = _BLANKS.sub(" ", s)
@@ -64,7 +84,17 @@ def has_chinese(text: str) -> bool:
 
 def compact(text: str) -> str:
     """Letters and digits only, lower-case: how long a message "really" is."""
-    return "".join(c for c in text.lower() if unicodedata.category(c)[0] in "LN")
+    return _NOT_LETTER_OR_DIGIT.sub("", text.lower())
+
+
+def occurrences(text: str, word: str) -> list[int]:
+    """Where each non-overlapping occurrence of ``word`` starts, left to right (as re.finditer)."""
+    out: list[int] = []
+    at = text.find(word)
+    while at >= 0:
+        out.append(at)
+        at = text.find(word, at + max(len(word), 1))
+    return out
 
 
 def is_meaningless(text: str) -> bool:

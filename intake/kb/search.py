@@ -13,6 +13,7 @@ library here; the formulas follow Robertson & Zaragoza (2009), "The Probabilisti
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -91,6 +92,11 @@ class Index:
         for i, doc in enumerate(docs):
             for term in doc.terms:
                 self._postings.setdefault(term, []).append(i)
+        # What a question variant's coverage needs and does not depend on the query, once here:
+        # its words' weights, their sum, and every term it holds (no term in the query: no cover).
+        self._variants = [tuple(self._variant(units) for _, units in doc.variants) for doc in docs]
+        # A pure function of the text once the index is built; the same questions come back often.
+        self._search_cached = functools.lru_cache(maxsize=256)(self._search)
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -132,18 +138,41 @@ class Index:
             return 0.0
         return min(PART_CREDIT, max(inner) / self.weight(word))
 
-    def _confidence(self, doc: _Doc, query: Sequence[Unit], query_terms: frozenset[str]) -> tuple[float, str]:
-        total = sum(self.weight(u[0]) for u in query)
+    def _cover(self, units: Sequence[Unit], weights: Sequence[float], terms: frozenset[str]) -> float:
+        """Σ weight × covered share over ``units``, in order.
+
+        A unit with no term in ``terms`` (its parts hold its word) adds exactly 0.0, so it is
+        skipped: the sum is the same float.
+        """
+        total = 0.0
+        for unit, w in zip(units, weights, strict=True):
+            if unit[0] in terms or not unit[1].isdisjoint(terms):
+                total += w * self._covered(unit, terms)
+        return total
+
+    def _variant(self, units: tuple[Unit, ...]) -> tuple[tuple[float, ...], float, frozenset[str]]:
+        weights = tuple(self.weight(u[0]) for u in units)
+        return weights, sum(weights), frozenset(t for _, parts in units for t in parts)
+
+    def _confidence(
+        self,
+        i: int,
+        query: Sequence[Unit],
+        query_terms: frozenset[str],
+        weights: Sequence[float],
+        total: float,
+    ) -> tuple[float, str]:
+        """Confidence that doc ``i`` answers the query; ``weights`` are its units' and ``total`` their sum."""
+        doc = self._docs[i]
         if total <= 0.0:
             return 0.0, doc.entry.questions[0]
-        matched = sum(self.weight(u[0]) * self._covered(u, doc.terms) for u in query)
+        matched = self._cover(query, weights, doc.terms)
         covered = matched / total
         best_cover, best_question = 0.0, doc.entry.questions[0]
-        for question, units in doc.variants:
-            own = sum(self.weight(u[0]) for u in units)
-            if own <= 0.0:
-                continue
-            cover = sum(self.weight(u[0]) * self._covered(u, query_terms) for u in units) / own
+        for (question, units), (own_weights, own, terms) in zip(doc.variants, self._variants[i], strict=True):
+            if own <= 0.0 or terms.isdisjoint(query_terms):
+                continue  # (no term in common: the cover is 0, which never beats the best)
+            cover = self._cover(units, own_weights, query_terms) / own
             if cover > best_cover:
                 best_cover, best_question = cover, question
         evidence = min(1.0, matched / MIN_EVIDENCE)
@@ -154,22 +183,26 @@ class Index:
 
         The first match's confidence already carries the ambiguity penalty.
         """
+        return list(self._search_cached(text, limit))
+
+    def _search(self, text: str, limit: int) -> tuple[Match, ...]:
         units = list({u[0]: u for u in self._segmenter.units(text)}.values())
         query = [t for word, parts in units for t in (word, *sorted(parts - {word}))]
         if not query:
-            return []
+            return ()
         hit: set[int] = set()
         for term in query:
             hit.update(self._postings.get(term, ()))
         if not hit:
-            return []
+            return ()
         scored = sorted(((self._bm25(self._docs[i], query), i) for i in hit), reverse=True)
         unique = frozenset(query)
+        weights = [self.weight(u[0]) for u in units]
+        total = sum(weights)
         matches: list[Match] = []
         for score, i in scored[: max(limit, CANDIDATES)]:
-            doc = self._docs[i]
-            confidence, question = self._confidence(doc, units, unique)
-            matches.append(Match(doc.entry, score, confidence, question))
+            confidence, question = self._confidence(i, units, unique, weights, total)
+            matches.append(Match(self._docs[i].entry, score, confidence, question))
         matches.sort(key=lambda m: (m.confidence, m.score), reverse=True)
         if len(matches) > 1:
             gap = matches[0].confidence - matches[1].confidence
@@ -177,4 +210,4 @@ class Index:
                 top = matches[0]
                 penalised = top.confidence * (0.5 + 0.5 * gap / AMBIGUITY_MARGIN)
                 matches[0] = Match(top.entry, top.score, penalised, top.question)
-        return matches[:limit]
+        return tuple(matches[:limit])

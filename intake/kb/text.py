@@ -9,6 +9,7 @@ This module keeps its own small normalisation on purpose (the brief forbids depe
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -20,6 +21,7 @@ import jieba
 from intake.extract.text import to_simplified
 
 _SPACES = re.compile(r"\s+")
+_HAN_BLOCK = jieba.re_han_default  # how jieba splits a text into blocks it cuts one by one
 _PUNCT_OR_SPACE = re.compile(r"^[\W_]+$")
 # jieba's dictionary frequencies, as -log(p): ~6-9 for everyday words (出来, 工作, 今年),
 # ~10-17 for specific ones (利率, 婚假, 健康证). Mapped linearly onto [0, 1] between these two.
@@ -29,12 +31,14 @@ _RARE_LOGP = 14.0
 _UNSEEN_RARITY = 0.5
 
 
+@functools.lru_cache(maxsize=256)
 def normalize(text: str) -> str:
     """Return ``text`` as NFKC, simplified Chinese, lower case, with runs of white space collapsed.
 
     NFKC folds full-width forms (「ＳＢ」→「SB」, 「１２３」→「123」); OpenCC's ``tw2sp`` profile
     (intake.extract.text.to_simplified) turns traditional characters and Taiwan wording into
-    mainland simplified.
+    mainland simplified. Remembered: a turn normalises the same text for screening and the
+    knowledge base.
     """
     folded = unicodedata.normalize("NFKC", text)
     simplified = to_simplified(folded)
@@ -71,6 +75,9 @@ class Segmenter:
         self._domain = frozenset(self._words) | frozenset(self._canonical.values())
         self._stopwords = frozenset(normalize(w) for w in stopwords)
         self._ready = False
+        # Pure functions of a block or a word once the dictionary is ready, remembered per segmenter.
+        self._cut_block = functools.lru_cache(maxsize=8192)(self._cut_block_uncached)
+        self._unit = functools.lru_cache(maxsize=16384)(self._unit_uncached)
 
     @property
     def canonical(self) -> Mapping[str, str]:
@@ -120,25 +127,39 @@ class Segmenter:
         """
         self._ensure_ready()
         clean = text if normalized else normalize(text)
-        freq = self._tokenizer.FREQ
         out: list[tuple[str, frozenset[str]]] = []
-        for raw in self._tokenizer.lcut(clean):
-            word = raw.strip()
-            unit = self._fold(word)
-            parts: set[str] = set()
-            for size in (2, 3):
-                if len(word) > size:
-                    for i in range(len(word) - size + 1):
-                        gram = word[i : i + size]
-                        if freq.get(gram):
-                            folded = self._fold(gram)
-                            if folded is not None:
-                                parts.add(folded)
-            if unit is None:
+        for block in _HAN_BLOCK.split(clean):
+            if not block:
                 continue
-            parts.add(unit)
-            out.append((unit, frozenset(parts)))
+            for raw in self._cut_block(block):
+                unit = self._unit(raw)
+                if unit is not None:
+                    out.append(unit)
         return out
+
+    def _cut_block_uncached(self, block: str) -> tuple[str, ...]:
+        """``lcut`` of one block: jieba cuts each block of re_han_default on its own, so cutting
+        block by block gives the words of the whole text, and a block seen before is not cut again."""
+        return tuple(self._tokenizer.lcut(block))
+
+    def _unit_uncached(self, raw: str) -> tuple[str, frozenset[str]] | None:
+        """The unit of one word jieba gave, or None for a stop word or punctuation."""
+        freq = self._tokenizer.FREQ
+        word = raw.strip()
+        unit = self._fold(word)
+        if unit is None:
+            return None
+        parts: set[str] = set()
+        for size in (2, 3):
+            if len(word) > size:
+                for i in range(len(word) - size + 1):
+                    gram = word[i : i + size]
+                    if freq.get(gram):
+                        folded = self._fold(gram)
+                        if folded is not None:
+                            parts.add(folded)
+        parts.add(unit)
+        return unit, frozenset(parts)
 
     def tokens(self, text: str, *, normalized: bool = False) -> list[str]:
         """All terms of :meth:`units`, flattened (like jieba's search mode), for BM25 term counts."""
