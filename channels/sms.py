@@ -18,6 +18,7 @@ the number of SMS the network carries and providers bill (70 Chinese characters 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -28,9 +29,10 @@ from aiohttp import web
 
 from channels.http_common import PayloadTooLarge, UnsupportedMediaType, in_thread, read_json
 from channels.sms_text import normalize_sender, sms_parts
+from channels.turns import TurnGroups
 from intake.errors import ConfigError, InvalidInput
 from intake.model import Address, Channel, DeliveryState, InboundMessage
-from intake.service import IntakeService
+from intake.service import IntakeService, TurnInput
 from intake.settings import Settings
 from intake.store.sql import StoredOutbound
 
@@ -121,6 +123,7 @@ class SmsRoutes:
     def __init__(self, service: IntakeService, provider: SmsProvider | None = None) -> None:
         self.service = service
         self.provider = provider
+        self.turns = TurnGroups(service, inline=False)
 
     def routes(self, app: web.Application, *, stub: bool) -> None:
         app.router.add_post("/api/sms/inbound", self.inbound)
@@ -130,25 +133,30 @@ class SmsRoutes:
         if self.provider is not None and self.provider.webhook_path:
             app.router.add_post(self.provider.webhook_path, self.provider_inbound)
 
-    def _accept(self, sms: InboundSms) -> None:
+    async def _accept(self, request: web.Request, sms: InboundSms) -> None:
         phone = normalize_sender(sms.sender)
         if phone is None:
             raise InvalidInput("无法识别的手机号码。'from' is not a phone number.", code="bad_phone")
         if len(sms.text) > 2000:
             raise InvalidInput("短信过长。'text' is longer than 2000 characters.")
         msg = InboundMessage(Address(Channel.SMS, phone), sms.text, self.service.clock.now(), sms.native_id)
-        self.service.handle(msg, inline=False)
+        await self.turns.handle(request, TurnInput(msg))  # grouped with other turns (channels/turns.py)
 
     async def inbound(self, request: web.Request) -> web.Response:
         data = await read_json(request, max_bytes=16 * 1024)
-        await in_thread(request, self._accept, _contract_inbound(data))
+        await self._accept(request, _contract_inbound(data))
         return web.json_response({"accepted": True})
 
     async def provider_inbound(self, request: web.Request) -> web.Response:
         assert self.provider is not None
         data = await _read_json_any(request, max_bytes=256 * 1024)
-        for sms in self.provider.parse_inbound(data):
-            await in_thread(request, self._accept, sms)
+        # A platform's batch goes into one group; one sender's messages keep their order.
+        outcomes = await asyncio.gather(
+            *(self._accept(request, sms) for sms in self.provider.parse_inbound(data)), return_exceptions=True
+        )
+        for out in outcomes:
+            if isinstance(out, BaseException):
+                raise out
         return web.json_response(self.provider.webhook_ack())
 
     async def outbox(self, request: web.Request) -> web.Response:

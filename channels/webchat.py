@@ -19,10 +19,11 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from channels.http_common import METRICS_KEY, in_thread, read_json
+from channels.turns import TurnGroups
 from intake.crypto import Cipher
 from intake.errors import HotlineError, InvalidInput, Unauthorized
 from intake.model import Address, Channel, InboundMessage
-from intake.service import IntakeService
+from intake.service import IntakeService, TurnInput
 from intake.store.sql import SqlStore, StoredOutbound, StoredTicket
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class WebChat:
         self.store = service.store
         self.redis_url = redis_url
         self.aredis: aioredis.Redis | None = None
+        self.turns = TurnGroups(service, inline=True)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/chat/sessions", self.create_session)
@@ -134,7 +136,7 @@ class WebChat:
         if not isinstance(text, str):
             raise InvalidInput("请填写消息内容。The field 'text' must be a string.")
         msg = InboundMessage(Address(Channel.WEBCHAT, session_id), text, self.service.clock.now())
-        result = await in_thread(request, self.service.handle, msg, inline=True)
+        result = await self.turns.handle(request, TurnInput(msg))
         request.app[METRICS_KEY].inbound.labels("webchat").inc()
         if result.ticket is not None and result.ticket.number and result.ticket.status.value == "registered":
             request.app[METRICS_KEY].tickets.labels("webchat").inc()

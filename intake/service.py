@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, overload
 
 from redis import Redis
+from redis.exceptions import NoScriptError
 
 from intake import texts
 from intake.clock import Clock
@@ -49,7 +50,7 @@ from intake.dialog import (
 from intake.errors import NotFound, StoreUnavailable
 from intake.guard import SenderGuard
 from intake.model import Address, Category, Channel, DeliveryState, Field, InboundMessage, Reply, TicketStatus
-from intake.store.sql import SqlStore, StoredTicket, TicketDraft
+from intake.store.sql import SqlStore, StoredTicket, TicketBrief, TicketDraft
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class Lazy(Sequence[HandledTicket]):
         return self._all()[i]
 
 
-def evaluation_refs(tickets: Sequence[StoredTicket]) -> dict[int, str]:
+def evaluation_refs(tickets: Sequence[StoredTicket | TicketBrief]) -> dict[int, str]:
     """A, B, C… for one sender's tickets waiting for an evaluation, oldest first: the short
     reference shown in the prompt when several wait on one channel (CONTRACT.md, issue 6)."""
     waiting = sorted(t.id for t in tickets if t.status is TicketStatus.COMPLETED)[:26]
@@ -133,40 +134,64 @@ class DialogStates:
     def __init__(self, redis: Redis, store: SqlStore) -> None:
         self.redis = redis
         self.store = store
+        self._release = redis.register_script(_RELEASE)
 
     @contextmanager
-    def turn(self, address: Address) -> Iterator[Turn]:
-        """Lock the sender and read their state in one round trip; write the new state and
-        unlock in one more (two per turn). The lock expires on its own if this process dies."""
-        key = self.store.address_key(address)
-        lock, state_key = f"hotline:lock:{key}", dialog_key(key)
+    def turns(self, keys: Sequence[str], *, wait: bool) -> Iterator[dict[str, Turn]]:
+        """Lock many senders (by address key) and read their states in one round trip; write
+        the new states and unlock in one more, however many senders. Without ``wait``, a sender
+        whose lock another process holds is left out (its message goes the single way, which
+        waits). Locks expire on their own if this process dies."""
         token = secrets.token_hex(8)
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
+        got: dict[str, Turn] = {}
+        todo = list(dict.fromkeys(keys))
+        while todo:
             with self.redis.pipeline(transaction=False) as pipe:
-                pipe.set(lock, token, nx=True, px=LOCK_MS)
-                pipe.get(state_key)
-                got, raw = pipe.execute()
-            if got:
+                for key in todo:
+                    pipe.set(f"hotline:lock:{key}", token, nx=True, px=LOCK_MS)
+                    pipe.get(dialog_key(key))
+                replies = pipe.execute()
+            for j, key in enumerate(todo):
+                if replies[2 * j]:
+                    got[key] = Turn(self._decode(replies[2 * j + 1]))
+            todo = [k for k in todo if k not in got]
+            if not todo or not wait:
                 break
             if time.monotonic() > deadline:
+                self._unlock(got, token)
                 raise StoreUnavailable("the sender's previous message is still being handled")
             time.sleep(0.005)
-        turn = Turn(self._decode(raw))
         try:
-            yield turn
+            yield got
         finally:
-            # An idle sender is remembered as idle, so the next turn need not ask SQL for a draft
-            # (only a state Redis lost is rebuilt from SQL).
-            blob = (
-                IDLE
-                if turn.next is None or turn.next == DialogState()
-                else self.store.cipher.encrypt_json(turn.next.to_json())
-            )
-            keep = turn.next is not None
-            self._release(
-                keys=[lock, state_key], args=[token, blob, int(STATE_TTL.total_seconds()), int(keep)]
-            )
+            self._unlock(got, token)
+
+    def _unlock(self, got: dict[str, Turn], token: str) -> None:
+        if not got:
+            return
+        ttl = int(STATE_TTL.total_seconds())
+        for attempt in (1, 2):
+            with self.redis.pipeline(transaction=False) as pipe:
+                for key, turn in got.items():
+                    # An idle sender is remembered as idle, so the next turn need not ask SQL for
+                    # a draft (only a state Redis lost is rebuilt from SQL).
+                    blob = (
+                        IDLE
+                        if turn.next is None or turn.next == DialogState()
+                        else self.store.cipher.encrypt_json(turn.next.to_json())
+                    )
+                    keep = int(turn.next is not None)
+                    pipe.evalsha(
+                        self._release.sha, 2, f"hotline:lock:{key}", dialog_key(key), token, blob, ttl, keep
+                    )
+                try:
+                    pipe.execute()
+                    return
+                except NoScriptError:  # Redis restarted and forgot the script
+                    if attempt == 2:
+                        raise
+                    self.redis.script_load(_RELEASE)
 
     def _decode(self, raw: Any) -> DialogState | None:
         if raw is None:
@@ -175,13 +200,6 @@ class DialogStates:
         if blob == IDLE:
             return DialogState()
         return DialogState.from_json(self.store.cipher.decrypt_json(blob))
-
-    @property
-    def _release(self) -> Any:
-        script = getattr(self, "_release_script", None)
-        if script is None:
-            script = self._release_script = self.redis.register_script(_RELEASE)
-        return script
 
 
 # KEYS: lock, state. ARGV: token, encrypted state ("" = none), ttl, write (1/0).
@@ -201,6 +219,27 @@ LOCK_WAIT_SECONDS = 30.0
 class Turn:
     state: DialogState | None
     next: DialogState | None = None  # set by the caller to store it; None leaves the state alone
+
+
+@dataclass(frozen=True, slots=True)
+class SenderTickets:
+    mine: list[TicketSummary]  # open, or completed and waiting for an evaluation
+    has_draft: bool
+    has_handled: bool  # completed or closed with a number: what a repeat is compared with
+
+
+_HANDLED = (TicketStatus.COMPLETED, TicketStatus.CLOSED)
+_LOOKED_AT = (TicketStatus.COLLECTING, *(s for s in TicketStatus if s.is_open), *_HANDLED)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnInput:
+    """One inbound message for ``handle_many``: ``stored_id`` when a channel stored it already
+    (mail, SMS, Telegram: a worker handles it), ``raw`` its native form."""
+
+    msg: InboundMessage
+    stored_id: int | None = None
+    raw: str | None = None
 
 
 class IntakeService:
@@ -236,57 +275,217 @@ class IntakeService:
     ) -> IntakeResult:
         """One inbound message. ``inline``: the channel returns replies in its own response (web
         chat), so they are stored as delivered; otherwise they are queued for delivery."""
-        if stored_id is not None and self.store.is_processed(stored_id):
-            return IntakeResult(stored_id, (), None, duplicate=True)  # a job run twice
+        out = self.handle_many([TurnInput(msg, stored_id, raw)], inline=inline)[0]
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    def handle_many(self, items: Sequence[TurnInput], *, inline: bool) -> list[IntakeResult | Exception]:
+        """Many messages with group commit: one Redis round trip locks every sender and reads
+        their states, one query reads their tickets, one SQL transaction stores every turn, one
+        more round trip writes the states back (issue 5: the hot path of a busy hour).
+
+        Each result is what ``handle`` would have returned or raised for that message alone:
+        messages of one sender are taken in order, one per round, and if the group's
+        transaction fails, each of its messages is handled again on its own, so one bad message
+        costs the others nothing but time."""
+        results: list[IntakeResult | Exception | None] = [None] * len(items)
+        pending = list(range(len(items)))
         now = self.clock.now()
-        if self.guard is not None:
-            verdict = self.guard.check(msg.address, now)
-            if not verdict.allowed:
-                return self._refused(msg, stored_id, raw, verdict.flag, verdict.reply, inline=inline)
-        with self.states.turn(msg.address) as turn:
+        if self.guard is not None and pending:
+            verdicts = self.guard.check_many([items[i].msg.address for i in pending], now)
+            for i, verdict in zip(pending, verdicts, strict=True):
+                if not verdict.allowed:
+                    it = items[i]
+                    results[i] = _outcome(
+                        self._refused,
+                        it.msg,
+                        it.stored_id,
+                        it.raw,
+                        verdict.flag,
+                        verdict.reply,
+                        inline=inline,
+                    )
+            pending = [i for i in pending if results[i] is None]
+        while pending:
+            # One message per sender per round, in the order they came.
+            keys: dict[str, int] = {}
+            later = []
+            for i in pending:
+                key = self.store.address_key(items[i].msg.address)
+                if key in keys:
+                    later.append(i)
+                else:
+                    keys[key] = i
+            for i, out in self._round(keys, items, now, inline=inline).items():
+                results[i] = out
+            pending = later
+        return [r if r is not None else RuntimeError("turn not handled") for r in results]
+
+    def _round(
+        self, keys: dict[str, int], items: Sequence[TurnInput], now: datetime, *, inline: bool
+    ) -> dict[int, IntakeResult | Exception]:
+        """Messages of distinct senders (address key → index), together; those that cannot be
+        (another process holds the sender, the step or the group failed) go one by one."""
+        out: dict[int, IntakeResult | Exception] = {}
+        alone = list(keys.values()) if len(keys) == 1 else []
+        if not alone:
             try:
-                state = turn.state or self._rebuild(msg.address)
-                mine = self._tickets(msg.address)
-                known = {Field.PHONE: msg.address.value} if msg.address.channel is Channel.SMS else {}
-                ctx = StepContext(
-                    policy=self.policy,
-                    understanding=self.understanding,
-                    now=now,
-                    channel=msg.address.channel,
-                    open_tickets=[t for t in mine if t.status.is_open],
-                    awaiting_evaluation=[t for t in mine if t.status is TicketStatus.COMPLETED],
-                    screening=self.screening,
-                    evaluations=self.evaluations,
-                    knowledge=self.knowledge,
-                    repeats=self.repeats,
-                    handled=Lazy(lambda: self._handled(msg.address)) if self.repeats is not None else (),
-                    known=known,
-                )
-                result = step(state, msg.text, ctx)
-                # One transaction: the message, the draft or ticket, the replies, "processed".
-                with self.store.tx():
-                    stored_here = stored_id is None
-                    if stored_id is None:
-                        stored_id, new = self.store.save_inbound(msg, raw=raw, processed=True)
-                        if not new:
-                            return IntakeResult(stored_id, (), None, duplicate=True)
-                    replies, ticket, next_state, ticket_id = self._apply(msg.address, result)
-                    sent = self._send(msg.address, stored_id, replies, inline=inline, ticket_id=ticket_id)
-                    if ticket_id is not None or not stored_here:
-                        self.store.mark_inbound(stored_id, ticket_id=ticket_id)
+                out = self._together(keys, items, now, inline=inline)
+            except Exception:
+                n = len(keys)
+                log.warning("a group of %d turns failed together; taking them one by one", n, exc_info=True)
+                out = {}
+            alone = [i for i in keys.values() if i not in out]
+        for i in alone:
+            out[i] = _outcome(self._alone, items[i], now, inline=inline)
+        return out
+
+    def _together(
+        self, keys: dict[str, int], items: Sequence[TurnInput], now: datetime, *, inline: bool
+    ) -> dict[int, IntakeResult | Exception]:
+        out: dict[int, IntakeResult | Exception] = {}
+        steps: dict[str, StepResult] = {}
+        with self.states.turns(list(keys), wait=False) as turns:
+            briefs = self._summaries(list(turns))
+            handled = self._done_already([items[keys[k]] for k in turns])
+            for key, turn in turns.items():
+                stored_id = items[keys[key]].stored_id
+                if stored_id in handled:
+                    out[keys[key]] = IntakeResult(stored_id, (), None, duplicate=True)
+                    continue
+                try:
+                    steps[key] = self._step(items[keys[key]].msg, turn.state, briefs[key], now)
+                except Exception:  # taken alone, where the failure is stored and told
+                    log.debug("step failed in a group; retried alone", exc_info=True)
+            nexts: dict[str, DialogState | None] = {}
+            with self.store.batch():
+                for key, result in steps.items():
+                    i = keys[key]
+                    out[i], nexts[key] = self._commit(items[i], result, inline=inline)
+            for key, state in nexts.items():  # only once the group is committed
+                turns[key].next = state
+        for key, result in steps.items():
+            i = keys[key]
+            committed = out[i]
+            if isinstance(committed, IntakeResult) and not committed.duplicate:
+                out[i] = self._after(items[i].msg, result, committed, now, inline=inline)
+        return out
+
+    def _alone(self, item: TurnInput, now: datetime, *, inline: bool) -> IntakeResult:
+        msg = item.msg
+        key = self.store.address_key(msg.address)
+        with self.states.turns([key], wait=True) as turns:
+            turn = turns[key]
+            if item.stored_id is not None and self._done_already([item]):
+                return IntakeResult(item.stored_id, (), None, duplicate=True)
+            try:
+                result = self._step(msg, turn.state, self._summaries([key])[key], now)
+                with self.store.batch():
+                    done, next_state = self._commit(item, result, inline=inline)
             except Exception:
                 # Whatever failed, the citizen's message is kept (and marked) before the error goes on.
-                if stored_id is None:
-                    self.store.save_inbound(msg, raw=raw, flags="failed")
+                if item.stored_id is None:
+                    self.store.save_inbound(msg, raw=item.raw, flags="failed")
                 raise
             turn.next = next_state
-        if self.guard is not None and result.abusive:
-            notice = self.guard.strike(msg.address, now)
-            if notice is not None:
-                sent += self._send(
-                    msg.address, stored_id, [Reply(notice)], inline=inline, ticket_id=None, first=len(sent)
-                )
-        return IntakeResult(stored_id, sent, ticket)
+        return done if done.duplicate else self._after(msg, result, done, now, inline=inline)
+
+    def _done_already(self, items: Sequence[TurnInput]) -> set[int]:
+        """Stored messages a committed turn has handled: a job run twice, or by two workers at
+        once (RELIABILITY.md Q4). Asked under the senders' locks, so the answer holds."""
+        stored = [it.stored_id for it in items if it.stored_id is not None]
+        return self.store.processed_ids(stored) if stored else set()
+
+    def _step(
+        self, msg: InboundMessage, state: DialogState | None, seen: SenderTickets, now: datetime
+    ) -> StepResult:
+        """The pure dialog step, given what it may look at (nothing is written here)."""
+        mine = seen.mine
+        if state is None and not seen.has_draft:
+            state = DialogState()  # Redis lost nothing worth rebuilding: no draft in SQL
+        known = {Field.PHONE: msg.address.value} if msg.address.channel is Channel.SMS else {}
+        ctx = StepContext(
+            policy=self.policy,
+            understanding=self.understanding,
+            now=now,
+            channel=msg.address.channel,
+            open_tickets=[t for t in mine if t.status.is_open],
+            awaiting_evaluation=[t for t in mine if t.status is TicketStatus.COMPLETED],
+            screening=self.screening,
+            evaluations=self.evaluations,
+            knowledge=self.knowledge,
+            repeats=self.repeats,
+            handled=Lazy(lambda: self._handled(msg.address))
+            if self.repeats is not None and seen.has_handled
+            else (),
+            known=known,
+        )
+        return step(state or self._rebuild(msg.address), msg.text, ctx)
+
+    def _commit(
+        self, item: TurnInput, result: StepResult, *, inline: bool
+    ) -> tuple[IntakeResult, DialogState | None]:
+        """Inside the open transaction: the message, the draft or ticket, the replies,
+        "processed". Returns the result and the state to keep (None: leave it)."""
+        msg, stored_id = item.msg, item.stored_id
+        # Reply keys come from the message's id: new for a message stored now, and for a stored
+        # one not yet handled (checked under the sender's lock), since replies and "processed"
+        # commit together.
+        fresh = True
+        if stored_id is None and msg.native_id is not None:
+            # A native id may have been seen before (a replayed update): look before acting.
+            stored_id, new = self.store.save_inbound(msg, raw=item.raw, processed=True)
+            if not new:
+                return IntakeResult(stored_id, (), None, duplicate=True), None
+            saved_first = True
+        else:
+            saved_first = False
+        replies, ticket, next_state, ticket_id = self._apply(msg.address, result)
+        if stored_id is None:
+            stored_id, _ = self.store.save_inbound(msg, raw=item.raw, processed=True, ticket_id=ticket_id)
+        elif ticket_id is not None or not saved_first:
+            self.store.mark_inbound(stored_id, ticket_id=ticket_id)
+        sent = self._send(msg.address, stored_id, replies, inline=inline, ticket_id=ticket_id, fresh=fresh)
+        return IntakeResult(stored_id, sent, ticket), next_state
+
+    def _after(
+        self, msg: InboundMessage, result: StepResult, done: IntakeResult, now: datetime, *, inline: bool
+    ) -> IntakeResult:
+        """After the commit: an abusive message counts towards the restriction (huizhou §8)."""
+        if self.guard is None or not result.abusive:
+            return done
+        notice = self.guard.strike(msg.address, now)
+        if notice is None:
+            return done
+        more = self._send(
+            msg.address,
+            done.message_id,
+            [Reply(notice)],
+            inline=inline,
+            ticket_id=None,
+            first=len(done.replies),
+        )
+        return replace(done, replies=done.replies + more)
+
+    def _summaries(self, keys: list[str]) -> dict[str, SenderTickets]:
+        """What each sender's turn may look at, for many senders in one query: the open tickets
+        and those waiting for an evaluation, and whether a draft or a handled ticket exists (so
+        a sender without one costs no further query)."""
+        out = {}
+        for key, found in self.store.ticket_briefs(keys, _LOOKED_AT).items():
+            numbered = [t for t in found if t.number]
+            refs = evaluation_refs(numbered)
+            out[key] = SenderTickets(
+                mine=[
+                    TicketSummary(t.number or "", t.status, t.category, t.deadline, ref=refs.get(t.id, ""))
+                    for t in numbered
+                    if t.status.is_open or t.status is TicketStatus.COMPLETED
+                ],
+                has_draft=any(t.status is TicketStatus.COLLECTING for t in found),
+                has_handled=any(t.status in _HANDLED for t in numbered),
+            )
+        return out
 
     def _refused(
         self,
@@ -310,16 +509,6 @@ class IntakeService:
                 msg.address, stored_id, [Reply(reply)] if reply else [], inline=inline, ticket_id=None
             )
         return IntakeResult(stored_id, sent, None)
-
-    def _tickets(self, address: Address) -> list[TicketSummary]:
-        """This sender's open tickets and those waiting for an evaluation, in one query."""
-        wanted = [s for s in TicketStatus if s.is_open] + [TicketStatus.COMPLETED]
-        found = self.store.tickets_for(address, wanted, numbered=True)
-        refs = evaluation_refs(found)
-        return [
-            TicketSummary(t.number or "", t.status, t.category, t.deadline, ref=refs.get(t.id, ""))
-            for t in found
-        ]
 
     def _handled(self, address: Address) -> list[HandledTicket]:
         """The sender's latest handled tickets, newest first, with the result the unit gave (the
@@ -376,7 +565,7 @@ class IntakeService:
                 ticket = TicketView(None, TicketStatus.COLLECTING, _cat(action.state), None)
             elif isinstance(action, Register):
                 assert draft_id is not None
-                ticket = self._register(draft_id, action.state)
+                ticket = self._register(draft_id, action.state, address.channel)
                 replies.append(self._registered_reply(ticket))
             elif isinstance(action, CloseDraft):
                 if draft_id is not None:
@@ -397,9 +586,9 @@ class IntakeService:
                     policy=self.policy.name,
                     status=action.status,
                     values={Field.CONTENT: action.text},
+                    reason=f"rule {action.rule_id}",
                 )
                 draft_id = self.store.create_ticket(draft)
-                self.store.update_ticket(draft_id, reason=f"rule {action.rule_id}")
             elif isinstance(action, RecordAnswered):
                 draft_id = self._record_answered(address, action)
             elif isinstance(action, NoteRepeat):
@@ -421,10 +610,10 @@ class IntakeService:
             status=TicketStatus.CLOSED,
             category=Category.CONSULTATION.value,
             values={Field.CONTENT: action.text},
+            reason=f"kb:{action.entry_id}",
         )
         with self.store.tx() as conn:
             ticket_id = self.store.create_ticket(draft, conn=conn)
-            self.store.update_ticket(ticket_id, conn=conn, reason=f"kb:{action.entry_id}")
             self.store.add_event(conn, ticket_id, "answered_online", "system", {"entry_id": action.entry_id})
         return ticket_id
 
@@ -449,11 +638,9 @@ class IntakeService:
                 anonymous=s.anonymous,
                 hidden=s.hidden,
                 values=values,
+                supplement_due_at=s.due_at,
             )
-            ticket_id = self.store.create_ticket(draft)
-            if s.due_at is not None:
-                self.store.update_ticket(ticket_id, supplement_due_at=s.due_at)
-            return ticket_id
+            return self.store.create_ticket(draft)
         self.store.update_ticket(
             s.draft_id,
             category=_cat(s),
@@ -465,19 +652,14 @@ class IntakeService:
         )
         return s.draft_id
 
-    def _register(self, ticket_id: int, s: DialogState) -> TicketView:
+    def _register(self, ticket_id: int, s: DialogState, channel: Channel) -> TicketView:
         assert s.category is not None
         now = self.clock.now()
-        deadline, provisional = self._deadline(ticket_id, s, now)
+        deadline, provisional = self.policy.registration_deadline(s.category, s.urgent_class, channel, now)
         number = self.store.register(ticket_id, deadline=deadline, deadline_provisional=provisional)
         if self.clusters is not None:
             self.clusters.assign(ticket_id)
         return TicketView(number, TicketStatus.REGISTERED, s.category.value, deadline)
-
-    def _deadline(self, ticket_id: int, s: DialogState, now: datetime) -> tuple[datetime | None, bool]:
-        assert s.category is not None
-        channel = self.store.get_ticket(ticket_id).channel
-        return self.policy.registration_deadline(s.category, s.urgent_class, channel, now)
 
     @staticmethod
     def _registered_reply(t: TicketView) -> Reply:
@@ -565,6 +747,7 @@ class IntakeService:
         inline: bool,
         ticket_id: int | None,
         first: int = 0,
+        fresh: bool = False,
     ) -> tuple[SentReply, ...]:
         sent = []
         for i, reply in enumerate(replies, first):
@@ -578,9 +761,17 @@ class IntakeService:
                 ticket_id=ticket_id,
                 choices=reply.choices,
                 state=state,
+                fresh=fresh,
             )
             sent.append(SentReply(oid, reply.text, reply.choices))
         return tuple(sent)
+
+
+def _outcome(fn: Callable[..., IntakeResult], *args: Any, **kwargs: Any) -> IntakeResult | Exception:
+    try:
+        return fn(*args, **kwargs)
+    except Exception as e:  # handed to the caller of handle_many, raised by handle
+        return e
 
 
 def _cat(s: DialogState) -> str | None:

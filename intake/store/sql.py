@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Dialect,
     Engine,
     Row,
     and_,
@@ -47,6 +48,8 @@ from intake.model import (
     InboundMessage,
     TicketStatus,
 )
+from intake.store import buffer
+from intake.store.prepared import PreparedSet, RawTx
 from intake.store.schema import (
     audit_log,
     counters,
@@ -140,6 +143,15 @@ class OutboxJob:
     last_error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TicketBrief:
+    id: int
+    number: str | None
+    status: TicketStatus
+    category: str | None
+    deadline: datetime | None
+
+
 @dataclass(slots=True)
 class TicketDraft:
     """What the dialog hands to the store to create or update a ticket row."""
@@ -153,6 +165,8 @@ class TicketDraft:
     anonymous: bool = False
     hidden: frozenset[Field] = frozenset()
     values: dict[Field, str] = field(default_factory=dict)
+    reason: str | None = None
+    supplement_due_at: datetime | None = None
 
 
 class SqlStore:
@@ -163,6 +177,8 @@ class SqlStore:
         self._writer = engine.execution_options(sqlite_immediate=True)
         self._upserts: dict[tuple[str, str, str, tuple[str, ...]], Any] = {}
         self._ticket_updates: dict[tuple[str, ...], Any] = {}
+        self._briefs_stmt: Any = None
+        buffer.install(engine)
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
@@ -181,6 +197,29 @@ class SqlStore:
                 yield conn
             finally:
                 _CURRENT.reset(token)
+
+    @contextmanager
+    def batch(self) -> Iterator[Connection]:
+        """A write transaction with group commit (intake/store/buffer.py): fresh rows are held
+        and written together before the next statement or at the commit. Many dialog turns
+        share one (IntakeService.handle_many); inside an open transaction it simply joins it."""
+        current = _CURRENT.get()
+        if current is not None:
+            yield current
+            return
+        with self._writer.begin() as conn:
+            token = _CURRENT.set(conn)
+            buf = conn.info[buffer.INFO_KEY] = buffer.RowBuffer(conn)
+            try:
+                yield conn
+                buf.flush()
+            finally:
+                conn.info.pop(buffer.INFO_KEY, None)
+                _CURRENT.reset(token)
+
+    @staticmethod
+    def _buffered(conn: Connection) -> buffer.RowBuffer | None:
+        return buffer.current(conn)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -211,6 +250,7 @@ class SqlStore:
         flags: str = "",
         job: str | None = None,
         processed: bool = False,
+        ticket_id: int | None = None,
     ) -> tuple[int, bool]:
         """Store a message before anything else can fail. Returns (id, newly_stored).
 
@@ -229,8 +269,15 @@ class SqlStore:
             "flags": flags,
             # stored inside the turn that handles it: processed when (and only if) the turn commits
             "processed_at": self.clock.now() if processed else None,
+            "ticket_id": ticket_id,
         }
         with self.tx() as conn:
+            buf = self._buffered(conn)
+            if buf is not None and msg.native_id is None:  # nothing it could be a repeat of
+                held = buf.add(messages_in, values)
+                if job is not None:
+                    self._add_fresh_outbox(buf, job, f"{job}:{held}", {"message_id": held})
+                return held, True
             stmt = self._upsert_ignore_native(conn, values).returning(messages_in.c.id)
             new_id = conn.execute(stmt).scalar_one_or_none()
             if new_id is None:
@@ -269,7 +316,11 @@ class SqlStore:
         if flags is not None:
             values["flags"] = flags
         with self.tx() as conn:
-            conn.execute(update(messages_in).where(messages_in.c.id == message_id).values(**values))
+            buf = self._buffered(conn)
+            if buf is not None:
+                buf.update(messages_in, message_id, values)
+            else:
+                conn.execute(update(messages_in).where(messages_in.c.id == message_id).values(**values))
 
     def get_inbound(self, message_id: int) -> tuple[InboundMessage, str | None]:
         """The stored message and its raw native form."""
@@ -284,6 +335,47 @@ class SqlStore:
             native_id=r.native_id,
         )
         return msg, self.cipher.decrypt_opt(r.raw_enc)
+
+    def get_inbound_many(self, message_ids: Sequence[int]) -> dict[int, tuple[InboundMessage, str | None]]:
+        """Several stored messages in one query (a worker's group of mails or updates)."""
+        if not message_ids:
+            return {}
+        with self._read() as conn:
+            rows = conn.execute(select(messages_in).where(messages_in.c.id.in_(list(message_ids)))).all()
+        out = {}
+        for r in rows:
+            msg = InboundMessage(
+                address=Address(Channel(r.channel), self.cipher.decrypt(r.address_enc)),
+                text=self.cipher.decrypt(r.text_enc),
+                received_at=r.received_at,
+                native_id=r.native_id,
+            )
+            out[r.id] = (msg, self.cipher.decrypt_opt(r.raw_enc))
+        missing = set(message_ids) - set(out)
+        if missing:
+            raise NotFound(f"inbound messages {sorted(missing)} not found")
+        return out
+
+    def set_inbound_many(self, parsed: Sequence[tuple[int, Address, str]]) -> None:
+        """``set_inbound`` for many messages (id, sender, text) in one statement."""
+        if not parsed:
+            return
+        stmt = (
+            update(messages_in)
+            .where(messages_in.c.id == bindparam("id_"))
+            .values(address_key=bindparam("k"), address_enc=bindparam("a"), text_enc=bindparam("t"))
+        )
+        rows = [
+            {
+                "id_": mid,
+                "k": self.address_key(address),
+                "a": self.cipher.encrypt(address.value),
+                "t": self.cipher.encrypt(text),
+            }
+            for mid, address, text in parsed
+        ]
+        with self.tx() as conn:
+            conn.execute(stmt, rows)
 
     def latest_native_ids(self, address: Address, limit: int = 10) -> list[str]:
         """Native ids (mail Message-IDs) of this sender's messages, newest first: a mail thread."""
@@ -346,11 +438,14 @@ class SqlStore:
         subject: str | None = None,
         state: DeliveryState = DeliveryState.PENDING,
         conn: Connection | None = None,
+        fresh: bool = False,
     ) -> tuple[int, bool]:
         """Store a message to send, keyed for idempotency. Returns (id, newly_stored).
 
         A new pending message gets its delivery job (an outbox row) in the same transaction: a
         message is stored before any send, and none is stored without a job that sends it.
+        ``fresh``: the caller knows the key is new (made from a row of this transaction), so in
+        a group-commit transaction the row is held and written with the others.
         """
         now = self.clock.now()
         values = {
@@ -369,6 +464,13 @@ class SqlStore:
             "delivered_at": now if state is DeliveryState.DELIVERED else None,
         }
         with self.tx() if conn is None else nullcontext(conn) as c:
+            buf = self._buffered(c) if fresh else None
+            if buf is not None:
+                values.update(attempts=0, last_error=None, provider_id=None)
+                oid = buf.add(messages_out, values)
+                if state is DeliveryState.PENDING:
+                    self._add_fresh_outbox(buf, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+                return oid, True
             oid, new = self._insert_outbound(c, values)
             if new and state is DeliveryState.PENDING:
                 self.add_outbox(c, "deliver", f"deliver:{oid}", {"outbound_id": oid})
@@ -604,12 +706,14 @@ class SqlStore:
             "created_at": now,
             "updated_at": now,
             "version": 1,
+            "reason": draft.reason,
+            "supplement_due_at": draft.supplement_due_at,
         }
-        if conn is None:
-            with self.tx() as c:
-                pk = c.execute(insert(tickets).values(**values)).inserted_primary_key
-        else:
-            pk = conn.execute(insert(tickets).values(**values)).inserted_primary_key
+        with self.tx() if conn is None else nullcontext(conn) as c:
+            buf = self._buffered(c)
+            if buf is not None:  # a new ticket conflicts with nothing (its number comes later)
+                return buf.add(tickets, values)
+            pk = c.execute(insert(tickets).values(**values)).inserted_primary_key
         assert pk is not None
         return int(pk[0])
 
@@ -756,6 +860,55 @@ class SqlStore:
             raise NotFound(f"ticket {number} not found")
         return self._ticket(r)
 
+    def ticket_briefs(
+        self, address_keys: Sequence[str], statuses: Iterable[TicketStatus]
+    ) -> dict[str, list[TicketBrief]]:
+        """Tickets of many senders in these statuses, in one query, oldest first per sender,
+        without the personal columns (nothing to decrypt): numbered ones, and drafts (status
+        ``collecting``). What a dialog turn needs to know of a sender's tickets."""
+        if not address_keys:
+            return {}
+        stmt = self._briefs_stmt
+        if stmt is None:
+            stmt = self._briefs_stmt = (
+                select(
+                    tickets.c.id,
+                    tickets.c.address_key,
+                    tickets.c.number,
+                    tickets.c.status,
+                    tickets.c.category,
+                    tickets.c.deadline,
+                )
+                .where(
+                    tickets.c.address_key.in_(bindparam("keys", expanding=True)),
+                    tickets.c.status.in_(bindparam("statuses", expanding=True)),
+                    or_(tickets.c.number.is_not(None), tickets.c.status == TicketStatus.COLLECTING.value),
+                )
+                .order_by(tickets.c.id)
+            )
+        out: dict[str, list[TicketBrief]] = {k: [] for k in address_keys}
+        with self._read() as conn:
+            rows = conn.execute(
+                stmt, {"keys": list(set(address_keys)), "statuses": [x.value for x in statuses]}
+            ).all()
+        for r in rows:
+            out[r.address_key].append(
+                TicketBrief(r.id, r.number, TicketStatus(r.status), r.category, r.deadline)
+            )
+        return out
+
+    def processed_ids(self, message_ids: Sequence[int]) -> set[int]:
+        """Which of these inbound messages a committed turn has handled already."""
+        if not message_ids:
+            return set()
+        with self._read() as conn:
+            rows = conn.execute(
+                select(messages_in.c.id).where(
+                    messages_in.c.id.in_(list(message_ids)), messages_in.c.processed_at.is_not(None)
+                )
+            ).scalars()
+            return {int(x) for x in rows}
+
     def tickets_for(
         self,
         address: Address,
@@ -849,7 +1002,11 @@ class SqlStore:
             "idempotency_key": key,
         }
         if key is None:
-            conn.execute(insert(ticket_events).values(**values))
+            buf = self._buffered(conn)
+            if buf is not None:
+                buf.add(ticket_events, values)
+            else:
+                conn.execute(insert(ticket_events).values(**values))
             return True
         return self._insert_new(conn, ticket_events, values, "idempotency_key") is not None
 
@@ -910,6 +1067,24 @@ class SqlStore:
         return None if r is None else (r.level, r.round)
 
     # -- outbox --------------------------------------------------------------------------------
+    def _add_fresh_outbox(
+        self, buf: buffer.RowBuffer, job: str, key: str, payload: Mapping[str, Any]
+    ) -> None:
+        """The job of a row held in the same group commit (its key is made from that row's id)."""
+        buf.add(
+            outbox,
+            {
+                "job": job,
+                "key": key,
+                "payload": json.dumps(dict(payload), ensure_ascii=False),
+                "created_at": self.clock.now(),
+                "enqueued_at": None,
+                "attempts": 0,
+                "done_at": None,
+                "last_error": None,
+            },
+        )
+
     def add_outbox(self, conn: Connection, job: str, key: str, payload: Mapping[str, Any]) -> bool:
         values = {
             "job": job,
@@ -962,6 +1137,13 @@ class SqlStore:
                 .where(outbox.c.id.in_(list(ids)))
                 .values(enqueued_at=self.clock.now(), attempts=outbox.c.attempts + 1)
             )
+
+    def mark_done_many(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        now = self.clock.now()
+        with self.tx() as conn:
+            conn.execute(_MARK_DONE, [{"key_": k, "done_at": now, "last_error": None} for k in keys])
 
     def mark_done(self, key: str, *, conn: Connection | None = None, error: str | None = None) -> None:
         with self.tx() if conn is None else nullcontext(conn) as c:
@@ -1037,3 +1219,198 @@ class SqlStore:
                     at=self.clock.now(), actor=actor, action=action, target=target, detail=detail
                 )
             )
+
+    # -- dispatch fast path ----------------------------------------------------------------------
+    # The dispatch job (worker/dispatch.py) is one short write transaction per ticket. It runs on
+    # the pooled DBAPI connection with statements prepared once (intake/store/prepared.py): the
+    # same SQL, parameters and type conversion as Core, without Core's per-statement machinery,
+    # which cost more than SQLite's own work (bench/dispatch_bench.py).
+
+    @contextmanager
+    def raw_tx(self) -> Iterator[RawTx]:
+        """A write transaction for the methods below: committed when the block ends, rolled back
+        when it raises. Never inside ``tx()`` (on SQLite each would wait for the other's lock)."""
+        if _CURRENT.get() is not None:
+            raise RuntimeError("raw_tx() inside an open store transaction")
+        tx = RawTx(self.engine.raw_connection(), self.engine.dialect)
+        try:
+            if tx.dialect.name == "sqlite":
+                tx.execute("BEGIN IMMEDIATE")  # a writer takes the lock up front, as tx() does
+            yield tx
+            tx.commit()
+        except BaseException:
+            tx.rollback()
+            raise
+        finally:
+            tx.release()
+
+    def lock_ticket(self, tx: RawTx, ticket_id: int) -> StoredTicket | None:
+        """The ticket, its row locked for the transaction (FOR UPDATE on PostgreSQL; on SQLite
+        BEGIN IMMEDIATE holds the write lock already), or None."""
+        rows = _FAST_LOCK_TICKET.run(tx, {"ticket_id_": ticket_id})
+        return self._ticket(rows[0]) if rows else None
+
+    def locked_events(self, tx: RawTx, ticket_id: int) -> list[StoredEvent]:
+        """``events()`` inside a ``raw_tx``."""
+        rows = _FAST_EVENTS.run(tx, {"ticket_id_": ticket_id})
+        return [StoredEvent(r.id, r.type, r.actor, r.at, json.loads(r.data)) for r in rows]
+
+    def record_dispatch(
+        self,
+        tx: RawTx,
+        ticket_id: int,
+        *,
+        step_key: str,
+        now: datetime,
+        unit: str,
+        helpers: Sequence[str],
+        deadline: datetime | None,
+        deadline_provisional: bool,
+        event: Mapping[str, Any],
+        notice: tuple[Address, str, str, str] | None,
+    ) -> None:
+        """The ticket ``dispatched`` to ``unit``, its event keyed ``step_key``, the citizen's
+        notice ``(address, text, key, kind)`` stored with its delivery job as
+        ``record_outbound`` does (keyed: a repeat adds nothing), and the step's outbox row done."""
+        _FAST_DISPATCH_TICKET.run(
+            tx,
+            {
+                "ticket_id_": ticket_id,
+                "status": TicketStatus.DISPATCHED.value,
+                "unit": unit,
+                "helper_units": ",".join(helpers),
+                "deadline": deadline,
+                "deadline_provisional": deadline_provisional,
+                "updated_at": now,
+            },
+        )
+        self._fast_event(tx, ticket_id, "dispatched", event, step_key, now)
+        if notice is not None:
+            address, text, key, kind = notice
+            new = _FAST_OUTBOUND.run(
+                tx,
+                {
+                    "idempotency_key": key,
+                    "channel": address.channel.value,
+                    "address_key": self.address_key(address),
+                    "address_enc": self.cipher.encrypt(address.value),
+                    "text_enc": self.cipher.encrypt(text),
+                    "choices": None,
+                    "subject": None,
+                    "kind": kind,
+                    "ticket_id": ticket_id,
+                    "state": DeliveryState.PENDING.value,
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                    "delivered_at": None,
+                },
+            )
+            if new:  # a repeat finds the message stored, and its job with it
+                oid = int(new[0].id)
+                _FAST_OUTBOX.run(
+                    tx,
+                    {
+                        "job": "deliver",
+                        "key": f"deliver:{oid}",
+                        "payload": json.dumps({"outbound_id": oid}),
+                        "created_at": now,
+                        "attempts": 0,
+                    },
+                )
+        self.close_step(tx, step_key, now)
+
+    def record_manual_routing(
+        self, tx: RawTx, ticket_id: int, *, step_key: str, now: datetime, queue: str
+    ) -> None:
+        """No rule matched: the ticket waits in the manual ``queue`` agents see; the step is done."""
+        _FAST_TICKET_UNIT.run(tx, {"ticket_id_": ticket_id, "unit": queue, "updated_at": now})
+        self._fast_event(tx, ticket_id, "manual_routing", {"queue": queue}, f"manual:{step_key}", now)
+        self.close_step(tx, step_key, now)
+
+    def close_step(self, tx: RawTx, key: str, now: datetime) -> None:
+        """``mark_done`` inside a ``raw_tx``."""
+        _FAST_MARK_DONE.run(tx, {"key_": key, "done_at": now, "last_error": None})
+
+    def _fast_event(
+        self, tx: RawTx, ticket_id: int, type_: str, data: Mapping[str, Any], key: str, now: datetime
+    ) -> None:
+        _FAST_EVENT.run(
+            tx,
+            {
+                "ticket_id": ticket_id,
+                "type": type_,
+                "actor": "system",
+                "at": now,
+                "data": _EVENT_JSON.encode(dict(data)),  # as add_event writes it
+                "idempotency_key": key,
+            },
+        )
+
+
+def _fast_upsert(table: Any, columns: Sequence[str], key: str) -> PreparedSet:
+    """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING id``, prepared."""
+
+    def build(dialect: Dialect) -> Any:
+        dialect_insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+        return (
+            dialect_insert(table)
+            .values({c: bindparam(c, type_=table.c[c].type) for c in columns})
+            .on_conflict_do_nothing(index_elements=[key])
+            .returning(table.c.id)
+        )
+
+    return PreparedSet(build)
+
+
+def _ticket_update(*columns: str) -> PreparedSet:
+    return PreparedSet(
+        lambda _d: (
+            update(tickets)
+            .where(tickets.c.id == bindparam("ticket_id_"))
+            .values({c: bindparam(c, type_=tickets.c[c].type) for c in columns})
+            .values(version=tickets.c.version + 1)
+        )
+    )
+
+
+_EVENT_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+_FAST_LOCK_TICKET = PreparedSet(
+    lambda _d: select(tickets).where(tickets.c.id == bindparam("ticket_id_")).with_for_update()
+)
+_FAST_EVENTS = PreparedSet(
+    lambda _d: (
+        select(ticket_events)
+        .where(ticket_events.c.ticket_id == bindparam("ticket_id_"))
+        .order_by(ticket_events.c.id)
+    )
+)
+_FAST_DISPATCH_TICKET = _ticket_update(
+    "status", "unit", "helper_units", "deadline", "deadline_provisional", "updated_at"
+)
+_FAST_TICKET_UNIT = _ticket_update("unit", "updated_at")
+_FAST_EVENT = _fast_upsert(
+    ticket_events, ("ticket_id", "type", "actor", "at", "data", "idempotency_key"), "idempotency_key"
+)
+_FAST_OUTBOUND = _fast_upsert(
+    messages_out,
+    (
+        "idempotency_key",
+        "channel",
+        "address_key",
+        "address_enc",
+        "text_enc",
+        "choices",
+        "subject",
+        "kind",
+        "ticket_id",
+        "state",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "delivered_at",
+    ),
+    "idempotency_key",
+)
+_FAST_OUTBOX = _fast_upsert(outbox, ("job", "key", "payload", "created_at", "attempts"), "key")
+_FAST_MARK_DONE = PreparedSet(lambda _d: _MARK_DONE)
