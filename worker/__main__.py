@@ -42,7 +42,7 @@ def main() -> None:
                 list(QUEUES), connection=runtime.redis, worker_ttl=60, maintenance_interval=60
             )
             try:
-                worker.work(with_scheduler=True, logging_level="INFO")
+                worker.work(with_scheduler=True, logging_level="WARNING")
                 break  # asked to stop (SIGTERM / SIGINT)
             except redis.ConnectionError:
                 # Redis restarting (the launcher brings it back from its append-only file): wait

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable
 
+from intake.model import Address, Channel, InboundMessage
 from intake.runtime import Runtime
+from intake.service import TurnInput
 
 log = logging.getLogger(__name__)
 
@@ -39,43 +42,79 @@ def notice(runtime: Runtime, key: str) -> str:
 
 def telegram_inbound(runtime: Runtime, key: str) -> str:
     """Run the dialog for a stored Telegram update; its replies are queued for delivery."""
-    from worker.context import get_services
-
-    message_id = int(key.split(":", 1)[1])
-    msg, _raw = runtime.store.get_inbound(message_id)
-    get_services().intake.handle(msg, inline=False, stored_id=message_id)
-    runtime.store.mark_done(key)
-    return "handled"
+    return _one_inbound(runtime, key)
 
 
 def mail_inbound(runtime: Runtime, key: str) -> str:
-    """Parse a stored mail (in the worker, never before 250), then run the dialog. Automated mail
-    (auto-replies, bounces, bulk) never starts a dialog or a mail loop."""
-    import base64
+    """Parse a stored mail (in the worker, never before 250), then run the dialog."""
+    return _one_inbound(runtime, key)
 
-    from channels.email import EMPTY_SENDER
-    from channels.mail_parse import dialog_text, parse_mail
-    from intake.model import Address, Channel, InboundMessage
+
+def _one_inbound(runtime: Runtime, key: str) -> str:
+    failed = inbound_group(runtime, [key])
+    if key in failed:
+        raise failed[key]
+    return "handled"
+
+
+def inbound_group(runtime: Runtime, keys: list[str]) -> dict[str, Exception]:
+    """Stored inbound messages (``mail_inbound:<id>``, ``telegram_inbound:<id>``) through the
+    dialog together (IntakeService.handle_many: one transaction for the group). Returns the
+    keys that failed; the others are done."""
     from worker.context import get_services
 
-    message_id = int(key.split(":", 1)[1])
-    msg, raw = runtime.store.get_inbound(message_id)
+    ids = {key: int(key.split(":", 1)[1]) for key in keys}
+    stored = runtime.store.get_inbound_many(list(ids.values()))
+    items: list[tuple[str, TurnInput]] = []
+    done: list[str] = []
+    failed: dict[str, Exception] = {}
+    parsed: list[tuple[int, Address, str]] = []
+    for key, message_id in ids.items():
+        try:
+            msg, raw = stored[message_id]
+            if key.startswith("mail_inbound:"):
+                item = _mail_turn(runtime, message_id, msg, raw)
+                if item is not None:
+                    parsed.append((message_id, item.msg.address, item.msg.text))
+            else:
+                item = TurnInput(msg, message_id)
+        except Exception as exc:  # one unreadable message must not hold up the others
+            log.exception("inbound %s could not be prepared", key)
+            failed[key] = exc
+            continue
+        if item is None:
+            done.append(key)
+        else:
+            items.append((key, item))
+    runtime.store.set_inbound_many(parsed)  # the parsed sender and text, before the dialog runs
+    results = get_services().intake.handle_many([item for _, item in items], inline=False)
+    for (key, _), out in zip(items, results, strict=True):
+        if isinstance(out, Exception):
+            failed[key] = out
+        else:
+            done.append(key)
+    runtime.store.mark_done_many(done)
+    return failed
+
+
+def _mail_turn(runtime: Runtime, message_id: int, msg: InboundMessage, raw: str | None) -> TurnInput | None:
+    """The dialog's view of a stored mail, or None for automated mail (auto-replies, bounces,
+    bulk), which never starts a dialog or a mail loop (it is marked and left)."""
+    from channels.email import EMPTY_SENDER
+    from channels.mail_parse import dialog_text, parse_mail
+
     envelope = "" if msg.address.value == EMPTY_SENDER else msg.address.value
     parsed = parse_mail(base64.b64decode(raw or ""), envelope_from=envelope)
     if parsed.is_automated or not parsed.from_addr:
         runtime.store.mark_inbound(message_id, flags=f"automated:{parsed.automated_reason or 'no sender'}")
-        runtime.store.mark_done(key)
-        return "automated"
+        return None
     text = dialog_text(parsed).strip()  # a first mail's subject ("路灯不亮") is part of the matter
     # Keyed on From only: a Reply-To naming someone else must not receive their ticket replies.
     address = Address(Channel.EMAIL, parsed.from_addr.lower())
-    runtime.store.set_inbound(message_id, address, text)
     inbound = InboundMessage(
         address, text, msg.received_at, native_id=msg.native_id, thread_ticket=parsed.ticket_tag
     )
-    get_services().intake.handle(inbound, inline=False, stored_id=message_id)
-    runtime.store.mark_done(key)
-    return "handled"
+    return TurnInput(inbound, message_id)
 
 
 def evaluation_batch(runtime: Runtime, key: str) -> str:
@@ -84,6 +123,10 @@ def evaluation_batch(runtime: Runtime, key: str) -> str:
     return send_evaluation_batch(runtime, key)  # closes its outbox row itself
 
 
+GROUP_STEPS: dict[str, Callable[[Runtime, list[str]], dict[str, Exception]]] = {
+    "telegram_inbound": inbound_group,
+    "mail_inbound": inbound_group,
+}
 STEPS: dict[str, Callable[[Runtime, str], str]] = {
     "dispatch": dispatch,
     "deliver": deliver,
