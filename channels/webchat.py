@@ -201,7 +201,7 @@ class WebChat:
             pass
         finally:
             await pubsub.unsubscribe()
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
         return resp
 
 

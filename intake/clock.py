@@ -1,7 +1,9 @@
 """The one injectable "now" (ARCHITECTURE.md "Time").
 
 In development the clock can be moved forward for every process at once: the offset lives in
-Redis (``hotline:clock:offset``) and each process reads it at most once a second.
+Redis (``hotline:clock:offset``) and each process reads it on every ``now()`` (one GET, dev only):
+a cached offset let a worker stamp a dispatch with the time before a move that the web process
+had already registered the ticket after.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class _OffsetSource(Protocol):
 class OffsetClock:
     """System time plus a shared offset kept in Redis (HOTLINE_DEV_CLOCK=1 only)."""
 
-    def __init__(self, redis: _OffsetSource, *, cache_seconds: float = 1.0) -> None:
+    def __init__(self, redis: _OffsetSource, *, cache_seconds: float = 0.0) -> None:
         self._redis = redis
         self._cache_seconds = cache_seconds
         self._offset = 0.0
