@@ -48,6 +48,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from channels.email import EMPTY_SENDER, message_id_of
+from channels.turns import Groups
 from intake.errors import ConfigError
 from intake.logs import setup_logging
 from intake.model import Address, Channel, InboundMessage
@@ -97,6 +98,33 @@ class InboundMailHandler:
     def __init__(self, runtime: Runtime, mailbox: str) -> None:
         self.runtime = runtime
         self.mailbox = mailbox.lower()
+        # Mails that finish DATA while others are being stored are committed together; each
+        # still gets its 250 only once its own row is committed.
+        self.groups: Groups[tuple[InboundMessage, str], tuple[int, bool]] = Groups(
+            self._store, inline=runtime.engine.dialect.name == "sqlite"
+        )
+
+    def _store(self, mails: list[tuple[InboundMessage, str]]) -> list[tuple[int, bool] | Exception]:
+        """Raw mails with their processing jobs, in one transaction; if it fails, one by one,
+        so one mail that cannot be stored costs the others nothing (each gets its own 451)."""
+        store = self.runtime.store
+
+        def save(msg: InboundMessage, raw: str) -> tuple[int, bool]:
+            return store.save_inbound(msg, raw=raw, flags="unparsed", job="mail_inbound")
+
+        if len(mails) > 1:
+            try:
+                with store.tx():
+                    return [save(msg, raw) for msg, raw in mails]
+            except Exception:
+                log.warning("a group of %d mails failed together; storing them one by one", len(mails))
+        out: list[tuple[int, bool] | Exception] = []
+        for msg, raw in mails:
+            try:
+                out.append(save(msg, raw))
+            except Exception as exc:
+                out.append(exc)
+        return out
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -122,12 +150,7 @@ class InboundMailHandler:
             native_id=native_id_of(raw),  # a resent message is stored once (RELIABILITY.md M5)
         )
         try:
-            await asyncio.get_running_loop().run_in_executor(
-                None,
-                lambda: runtime.store.save_inbound(
-                    msg, raw=base64.b64encode(raw).decode("ascii"), flags="unparsed", job="mail_inbound"
-                ),
-            )
+            await self.groups.submit((msg, base64.b64encode(raw).decode("ascii")))
         except Exception:
             log.exception("could not store an inbound mail; asking the sender to retry")
             return "451 4.3.0 Temporary failure, please try again later"

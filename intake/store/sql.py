@@ -49,6 +49,7 @@ from intake.model import (
     TicketStatus,
 )
 from intake.store import buffer
+from intake.store.db import writer_lock
 from intake.store.prepared import PreparedSet, RawTx
 from intake.store.schema import (
     audit_log,
@@ -175,7 +176,8 @@ class SqlStore:
         self.cipher = cipher
         self.clock = clock
         self._writer = engine.execution_options(sqlite_immediate=True)
-        self._upserts: dict[tuple[str, str, str, tuple[str, ...]], Any] = {}
+        self._writing = writer_lock(engine)
+        self._upserts: dict[tuple[str, str, str | tuple[str, ...], tuple[str, ...]], Any] = {}
         self._ticket_updates: dict[tuple[str, ...], Any] = {}
         self._briefs_stmt: Any = None
         buffer.install(engine)
@@ -191,7 +193,7 @@ class SqlStore:
         if current is not None:
             yield current
             return
-        with self._writer.begin() as conn:
+        with self._writing(), self._writer.begin() as conn:
             token = _CURRENT.set(conn)
             try:
                 yield conn
@@ -207,7 +209,7 @@ class SqlStore:
         if current is not None:
             yield current
             return
-        with self._writer.begin() as conn:
+        with self._writing(), self._writer.begin() as conn:
             token = _CURRENT.set(conn)
             buf = conn.info[buffer.INFO_KEY] = buffer.RowBuffer(conn)
             try:
@@ -278,8 +280,7 @@ class SqlStore:
                 if job is not None:
                     self._add_fresh_outbox(buf, job, f"{job}:{held}", {"message_id": held})
                 return held, True
-            stmt = self._upsert_ignore_native(conn, values).returning(messages_in.c.id)
-            new_id = conn.execute(stmt).scalar_one_or_none()
+            new_id = self._insert_new(conn, messages_in, values, ("channel", "native_id"))
             if new_id is None:
                 existing = conn.execute(
                     select(messages_in.c.id).where(
@@ -292,20 +293,6 @@ class SqlStore:
                 # Processed later by a worker; the outbox row commits with the message.
                 self.add_outbox(conn, job, f"{job}:{new_id}", {"message_id": new_id})
             return int(new_id), True
-
-    @staticmethod
-    def _upsert_ignore_native(conn: Connection, values: dict[str, Any]) -> Any:
-        if conn.dialect.name == "postgresql":
-            return (
-                postgresql.insert(messages_in)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=["channel", "native_id"])
-            )
-        return (
-            sqlite.insert(messages_in)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["channel", "native_id"])
-        )
 
     def mark_inbound(
         self, message_id: int, *, ticket_id: int | None = None, flags: str | None = None
@@ -485,10 +472,13 @@ class SqlStore:
         ).scalar_one()
         return int(existing), False
 
-    def _insert_new(self, conn: Connection, table: Any, values: dict[str, Any], key: str) -> int | None:
+    def _insert_new(
+        self, conn: Connection, table: Any, values: dict[str, Any], key: str | tuple[str, ...]
+    ) -> int | None:
         """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING id``: the new row's id, or None when
-        the key is there already. The statement is built once per dialect, table and column set
-        and executed with bound values (building it every time cost a fifth of a dispatch)."""
+        the key (a column, or the columns of a unique index) is there already. The statement is
+        built once per dialect, table and column set and executed with bound values (building
+        it every time cost a fifth of a dispatch)."""
         cache_key = (conn.dialect.name, table.name, key, tuple(values))
         stmt = self._upserts.get(cache_key)
         if stmt is None:
@@ -496,7 +486,7 @@ class SqlStore:
             stmt = (
                 dialect_insert(table)
                 .values({c: bindparam(c, type_=table.c[c].type) for c in values})
-                .on_conflict_do_nothing(index_elements=[key])
+                .on_conflict_do_nothing(index_elements=[key] if isinstance(key, str) else list(key))
                 .returning(table.c.id)
             )
             self._upserts[cache_key] = stmt
@@ -1232,17 +1222,18 @@ class SqlStore:
         when it raises. Never inside ``tx()`` (on SQLite each would wait for the other's lock)."""
         if _CURRENT.get() is not None:
             raise RuntimeError("raw_tx() inside an open store transaction")
-        tx = RawTx(self.engine.raw_connection(), self.engine.dialect)
-        try:
-            if tx.dialect.name == "sqlite":
-                tx.execute("BEGIN IMMEDIATE")  # a writer takes the lock up front, as tx() does
-            yield tx
-            tx.commit()
-        except BaseException:
-            tx.rollback()
-            raise
-        finally:
-            tx.release()
+        with self._writing():
+            tx = RawTx(self.engine.raw_connection(), self.engine.dialect)
+            try:
+                if tx.dialect.name == "sqlite":
+                    tx.execute("BEGIN IMMEDIATE")  # a writer takes the lock up front, as tx() does
+                yield tx
+                tx.commit()
+            except BaseException:
+                tx.rollback()
+                raise
+            finally:
+                tx.release()
 
     def lock_ticket(self, tx: RawTx, ticket_id: int) -> StoredTicket | None:
         """The ticket, its row locked for the transaction (FOR UPDATE on PostgreSQL; on SQLite
