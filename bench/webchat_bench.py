@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import itertools
 import os
 import secrets
 import socket
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +47,17 @@ app = web.Application()
 app.router.add_post("/echo", echo)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
-QUESTIONS = (
+QUESTIONS = (  # answered on the spot by the knowledge base: no ticket
     "请问办理居住证需要带什么材料？",
     "社保卡丢了怎么补办？",
-    "公积金怎么提取？",
-    "你好",
 )
+COMPLAINTS = (  # what, who it is about (when the text names nobody), where
+    ("小区楼下烧烤店每晚油烟很大", "", "幸福小区"),
+    ("楼上装修每天晚上十点后还在电钻施工", "涉及对象：楼上装修住户，", "江北街道和平里"),
+    ("路口的路灯坏了一个多星期没人修", "涉及对象：路灯管理所，", "滨江路与解放路交叉口附近"),
+    ("工地夜间施工噪音扰民", "", "东湖路建设工地旁的阳光花园"),
+)
+LOOPS_STRIDE = 64  # sessions of one loop are this far apart in the pool
 
 
 def free_port() -> int:
@@ -90,13 +97,12 @@ def summary(name: str, latencies: list[float], errors: int, seconds: float) -> d
     }
 
 
-async def drive(
-    name: str,
-    sessions: list[tuple[str, dict[str, str], Any]],
-    seconds: float,
-    warmup: float,
-) -> dict[str, Any]:
-    """``sessions``: (url, headers, body factory) per concurrent loop; one request in flight each."""
+Turn = tuple[str, dict[str, str], dict[str, str]]  # url, headers, JSON body
+
+
+async def drive(name: str, loops: list[Iterator[Turn]], seconds: float, warmup: float) -> dict[str, Any]:
+    """One client loop per iterator, one request in flight each, for ``warmup + seconds``;
+    latencies of the requests started after the warm-up."""
     latencies: list[float] = []
     errors = 0
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
@@ -105,16 +111,14 @@ async def drive(
         measure_from = start + warmup
         stop_at = measure_from + seconds
 
-        async def loop(url: str, headers: dict[str, str], body: Any) -> None:
+        async def loop(turns: Iterator[Turn]) -> None:
             nonlocal errors
-            i = 0
-            while True:
+            for url, headers, body in turns:
                 t0 = time.perf_counter()
                 if t0 >= stop_at:
                     return
-                i += 1
                 try:
-                    async with http.post(url, json=body(i), headers=headers) as resp:
+                    async with http.post(url, json=body, headers=headers) as resp:
                         await resp.read()
                         ok = resp.status == 200
                 except aiohttp.ClientError:
@@ -126,27 +130,64 @@ async def drive(
                     else:
                         errors += 1
 
-        await asyncio.gather(*(loop(*s) for s in sessions))
+        await asyncio.gather(*(loop(t) for t in loops))
     return summary(name, latencies, errors, seconds)
 
 
-async def open_sessions(base: str, count: int, redis_url: str) -> list[tuple[str, dict[str, str], Any]]:
-    out = []
+def echo_loop(url: str, i: int) -> Iterator[Turn]:
+    for n in itertools.count():
+        yield url, {}, {"text": f"{QUESTIONS[(n + i) % len(QUESTIONS)]} #{n}"}
+
+
+def conversations(i: int) -> Iterator[list[str]]:
+    """What one citizen says in one chat session, in turn: a complaint with the missing details
+    given in one reply, then a progress query; or a question the knowledge base answers."""
+    for n in itertools.count():
+        k = i * 100_000 + n
+        if n % 2 == 0:
+            what, who, where = COMPLAINTS[k % len(COMPLAINTS)]
+            yield [
+                f"我要投诉，{what}",
+                f"电话139{k % 100_000_000:08d}，{who}地址：{where}{k % 97 + 1}栋，希望尽快处理",
+                "查询进度",
+            ]
+        else:
+            yield [QUESTIONS[k % len(QUESTIONS)]]
+
+
+def chat_loop(base: str, pool: list[tuple[str, str]], i: int, sent: list[int]) -> Iterator[Turn]:
+    """Loop ``i``'s conversations, each in a fresh session taken from ``pool`` (in turn, again
+    from the start if the run outlasts it); counts the turns it hands out in ``sent``."""
+    for n, script in enumerate(conversations(i)):
+        session_id, token = pool[(i + n * LOOPS_STRIDE) % len(pool)]
+        url = f"{base}/api/chat/sessions/{session_id}/messages"
+        headers = {"Authorization": f"Bearer {token}"}
+        for text in script:
+            yield url, headers, {"text": text}
+            sent[0] += 1  # resumed: it was sent
+
+
+async def open_sessions(base: str, count: int, redis_url: str) -> list[tuple[str, str]]:
+    """``count`` real chat sessions (id, token) from the product's API. The product allows 30 new
+    sessions a minute per address (S5): the bench clears its own counter when refused."""
+    out: list[tuple[str, str]] = []
     r = redis.Redis.from_url(redis_url)
     async with aiohttp.ClientSession() as http:
-        for i in range(count):
-            if i % 25 == 0:  # the product allows 30 new sessions a minute per IP (S5)
-                for key in r.scan_iter("hotline:rl:*"):
-                    r.delete(key)
-            async with http.post(f"{base}/api/chat/sessions") as resp:
-                assert resp.status == 201, await resp.text()
-                s = await resp.json()
-            url = f"{base}/api/chat/sessions/{s['session_id']}/messages"
 
-            def body(n: int, i: int = i) -> dict[str, str]:
-                return {"text": f"{QUESTIONS[(n + i) % len(QUESTIONS)]} #{n}"}
+        async def opener(n: int) -> None:
+            for _ in range(n):
+                while True:
+                    async with http.post(f"{base}/api/chat/sessions") as resp:
+                        if resp.status == 429:
+                            for key in r.scan_iter("hotline:rl:chat-create:*"):
+                                r.delete(key)
+                            continue
+                        assert resp.status == 201, await resp.text()
+                        s = await resp.json()
+                        out.append((s["session_id"], s["token"]))
+                        break
 
-            out.append((url, {"Authorization": f"Bearer {s['token']}"}, body))
+        await asyncio.gather(*(opener(count // 16 + (i < count % 16)) for i in range(16)))
     r.close()
     return out
 
@@ -160,7 +201,23 @@ def start_processes(env: dict[str, str], tmp: Path, echo_port: int) -> list[subp
     return [web, echo]
 
 
-async def main(seconds: float, sessions: int, warmup: float) -> None:
+def ledger(db_url: str) -> tuple[int, int]:
+    """Inbound rows and numbered tickets in the product's database after the run."""
+    from sqlalchemy import create_engine, func, select
+
+    from intake.store.schema import messages_in, tickets
+
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(messages_in)).scalar_one()
+        numbered = conn.execute(
+            select(func.count()).select_from(tickets).where(tickets.c.number.is_not(None))
+        ).scalar_one()
+    engine.dispose()
+    return int(stored), int(numbered)
+
+
+async def main(seconds: float, sessions: int, warmup: float, pool_size: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     server = EmbeddedRedis(tmp / "redis")
     server.start()
@@ -187,14 +244,15 @@ async def main(seconds: float, sessions: int, warmup: float) -> None:
         await wait_ready(f"{web_base}/healthz", procs[0])
         await wait_ready(f"{echo_base}/", procs[1])
 
-        echo_sessions = [
-            (f"{echo_base}/echo", {}, lambda n, i=i: {"text": f"{QUESTIONS[(n + i) % len(QUESTIONS)]} #{n}"})
-            for i in range(sessions)
-        ]
-        echo = await drive("bare aiohttp echo", echo_sessions, seconds, warmup)
-        chat = await drive(
-            "web chat turn", await open_sessions(web_base, sessions, server.url), seconds, warmup
+        echo = await drive(
+            "bare aiohttp echo", [echo_loop(f"{echo_base}/echo", i) for i in range(sessions)], seconds, warmup
         )
+        pool = await open_sessions(web_base, pool_size, server.url)
+        sent = [0]
+        chat = await drive(
+            "web chat turn", [chat_loop(web_base, pool, i, sent) for i in range(sessions)], seconds, warmup
+        )
+        stored, numbered = ledger(db_url)
 
         print(f"loopback, {sessions} concurrent sessions, {seconds:.0f} s each after {warmup:.0f} s warm-up")
         print(f"{'':20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}")
@@ -206,6 +264,10 @@ async def main(seconds: float, sessions: int, warmup: float) -> None:
         ratio = chat["rps"] / echo["rps"] if echo["rps"] else 0.0
         print(f"web chat / echo throughput: {ratio:.1%} (target ≥ 20 %)")
         print(f"web chat p99: {chat['p99_ms']:.1f} ms (target ≤ 50 ms)")
+        print(
+            f"ledger: {sent[0]} turns sent, {stored} inbound rows stored, {numbered} tickets registered "
+            f"({len(pool)} sessions)"
+        )
     finally:
         for p in procs:
             p.terminate()
@@ -222,5 +284,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--sessions", type=int, default=64)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--pool", type=int, default=8000, help="chat sessions opened before the run")
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.sessions, args.warmup))
+    asyncio.run(main(args.seconds, args.sessions, args.warmup, args.pool))

@@ -51,15 +51,34 @@ class Clusters:
     def __init__(self, store: SqlStore, threshold: float = THRESHOLD) -> None:
         self.store = store
         self.threshold = threshold
+        self._all_keyed = False
+
+    def key_of(self, fields: Mapping[Field, str]) -> str:
+        """The ticket's place key: the keyed hash of its place, "" when it names none."""
+        where = place(fields)
+        return self.store.place_key(where) if where else ""
+
+    def backfill(self, limit: int = 500) -> int:
+        """Give open tickets registered before places were keyed their key, ``limit`` a call
+        (the worker's sweep); once none is left, a no-op for the life of the process."""
+        if self._all_keyed:
+            return 0
+        found = self.store.unkeyed_open(limit)
+        for t in found:
+            self.store.update_ticket(t.id, place_key=self.key_of(t.fields))
+        self._all_keyed = len(found) < limit
+        return len(found)
 
     def assign(self, ticket_id: int) -> str | None:
         """Link a just-registered ticket to the earliest open ticket of another sender about the
         same matter (its number names the cluster). Returns the cluster."""
         t = self.store.get_ticket(ticket_id)
-        if t.category is None or not place(t.fields):
+        key = self.key_of(t.fields)
+        self.store.update_ticket(t.id, place_key=key)
+        if t.category is None or not key:
             return None
         match: StoredTicket | None = None
-        for other in self.store.recent_open(t.category, t.created_at - LOOKBACK):
+        for other in self.store.recent_open(t.category, t.created_at - LOOKBACK, place_key=key):
             if other.id == t.id or other.address_key == t.address_key:
                 continue  # the same sender's repeat is another rule (guangzhou §24)
             if same_matter(t.fields, other.fields, self.threshold):

@@ -229,7 +229,9 @@ class SenderTickets:
 
 
 _HANDLED = (TicketStatus.COMPLETED, TicketStatus.CLOSED)
-_LOOKED_AT = (TicketStatus.COLLECTING, *(s for s in TicketStatus if s.is_open), *_HANDLED)
+# Rows a turn reads: drafts, open tickets, those waiting for an evaluation. Closed ones only
+# tell that a handled ticket exists (a sender's history grows without bound; a turn must not).
+_LOOKED_AT = (TicketStatus.COLLECTING, *(s for s in TicketStatus if s.is_open), TicketStatus.COMPLETED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,10 +471,11 @@ class IntakeService:
         return replace(done, replies=done.replies + more)
 
     def _summaries(self, keys: list[str]) -> dict[str, SenderTickets]:
-        """What each sender's turn may look at, for many senders in one query: the open tickets
+        """What each sender's turn may look at, for many senders in two queries: the open tickets
         and those waiting for an evaluation, and whether a draft or a handled ticket exists (so
-        a sender without one costs no further query)."""
+        a sender without one costs no further query). Closed tickets are counted, never read."""
         out = {}
+        closed = self.store.senders_with(keys, TicketStatus.CLOSED)
         for key, found in self.store.ticket_briefs(keys, _LOOKED_AT).items():
             numbered = [t for t in found if t.number]
             refs = evaluation_refs(numbered)
@@ -483,7 +486,7 @@ class IntakeService:
                     if t.status.is_open or t.status is TicketStatus.COMPLETED
                 ],
                 has_draft=any(t.status is TicketStatus.COLLECTING for t in found),
-                has_handled=any(t.status in _HANDLED for t in numbered),
+                has_handled=key in closed or any(t.status in _HANDLED for t in numbered),
             )
         return out
 

@@ -29,7 +29,9 @@ def main() -> None:
     sweeper = Sweeper(
         runtime.store,
         runtime.redis,
-        timers=lambda: run_timers(runtime, services.policy, guard=services.intake.guard),
+        timers=lambda: run_timers(
+            runtime, services.policy, guard=services.intake.guard, clusters=services.intake.clusters
+        ),
         stale_after=timedelta(seconds=runtime.settings.relay_stale_seconds),
     )
     sweeper.start()

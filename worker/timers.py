@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from intake.assembly import HotlinePolicy
+from intake.clusters import Clusters
 from intake.guard import SenderGuard
 from intake.model import TicketStatus
 from intake.runtime import Runtime
@@ -133,7 +134,12 @@ def refresh_deadlines(runtime: Runtime, policy: HotlinePolicy, now: datetime) ->
 
 
 def run_timers(
-    runtime: Runtime, policy: HotlinePolicy, *, with_deadlines: bool = True, guard: SenderGuard | None = None
+    runtime: Runtime,
+    policy: HotlinePolicy,
+    *,
+    with_deadlines: bool = True,
+    guard: SenderGuard | None = None,
+    clusters: Clusters | None = None,
 ) -> None:
     """Every timer sweep, once: what the worker's sweeper calls every few seconds."""
     now = runtime.clock.now()
@@ -143,3 +149,5 @@ def run_timers(
         refresh_deadlines(runtime, policy, now)
     if guard is not None:
         guard.refresh(now)  # restrictions survive a Redis flush (huizhou §8)
+    if clusters is not None:
+        clusters.backfill()  # open tickets from before places were keyed

@@ -82,6 +82,8 @@ tickets = Table(
     Column("warning", String(8)),
     Column("reason", Text),  # why it was rejected, redirected or closed (rule id and text)
     Column("cluster", String(20), index=True),  # number of the first ticket of the same matter
+    # Keyed hash of the normalised place (intake/clusters.py): near-duplicates by index
+    Column("place_key", String(64), index=True),
     Column("created_at", UTCDateTime(), nullable=False, index=True),
     Column("registered_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),

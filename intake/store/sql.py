@@ -180,6 +180,7 @@ class SqlStore:
         self._upserts: dict[tuple[str, str, str | tuple[str, ...], tuple[str, ...]], Any] = {}
         self._ticket_updates: dict[tuple[str, ...], Any] = {}
         self._briefs_stmt: Any = None
+        self._senders_stmt: Any = None
         buffer.install(engine)
 
     @contextmanager
@@ -887,6 +888,26 @@ class SqlStore:
             )
         return out
 
+    def senders_with(self, address_keys: Sequence[str], status: TicketStatus) -> set[str]:
+        """Which of these senders have a numbered ticket in ``status`` (one index-only query,
+        however many such tickets each has)."""
+        if not address_keys:
+            return set()
+        stmt = self._senders_stmt
+        if stmt is None:
+            stmt = self._senders_stmt = (
+                select(tickets.c.address_key)
+                .where(
+                    tickets.c.address_key.in_(bindparam("keys", expanding=True)),
+                    tickets.c.status == bindparam("status"),
+                    tickets.c.number.is_not(None),
+                )
+                .distinct()
+            )
+        with self._read() as conn:
+            rows = conn.execute(stmt, {"keys": list(set(address_keys)), "status": status.value})
+            return {str(k) for k in rows.scalars()}
+
     def processed_ids(self, message_ids: Sequence[int]) -> set[int]:
         """Which of these inbound messages a committed turn has handled already."""
         if not message_ids:
@@ -947,21 +968,45 @@ class SqlStore:
             rows = conn.execute(q).all()
         return [self._ticket(r) for r in rows]
 
-    def recent_open(self, category: str, since: datetime, limit: int = 200) -> list[StoredTicket]:
-        """Registered, still-open tickets of one category, newest first (near-duplicate search)."""
+    def recent_open(
+        self, category: str, since: datetime, *, place_key: str | None = None, limit: int = 200
+    ) -> list[StoredTicket]:
+        """Registered, still-open tickets of one category, newest first (near-duplicate search).
+        With ``place_key``, only those about that place, found by its index: a handful of rows,
+        not the city's open tickets."""
+        stmt = select(tickets).where(
+            tickets.c.category == category,
+            tickets.c.number.is_not(None),
+            tickets.c.status.in_([s.value for s in TicketStatus if s.is_open]),
+            tickets.c.created_at >= since,
+        )
+        if place_key is not None:
+            # SQLite has no statistics to prefer this index over the status one by itself.
+            stmt = stmt.where(tickets.c.place_key == place_key).with_hint(
+                tickets, "INDEXED BY ix_tickets_place_key", "sqlite"
+            )
+        with self._read() as conn:
+            rows = conn.execute(stmt.order_by(tickets.c.id.desc()).limit(limit)).all()
+        return [self._ticket(r) for r in rows]
+
+    def unkeyed_open(self, limit: int) -> list[StoredTicket]:
+        """Open numbered tickets without a place key (registered before places were keyed)."""
         with self._read() as conn:
             rows = conn.execute(
                 select(tickets)
                 .where(
-                    tickets.c.category == category,
+                    tickets.c.place_key.is_(None),
                     tickets.c.number.is_not(None),
                     tickets.c.status.in_([s.value for s in TicketStatus if s.is_open]),
-                    tickets.c.created_at >= since,
                 )
-                .order_by(tickets.c.id.desc())
+                .order_by(tickets.c.id)
                 .limit(limit)
             ).all()
         return [self._ticket(r) for r in rows]
+
+    def place_key(self, place: str) -> str:
+        """The keyed hash a place is looked up by (never the place itself: it can be a home)."""
+        return self.cipher.blind_index("place:" + place)
 
     def cluster_size(self, cluster: str) -> int:
         with self._read() as conn:
