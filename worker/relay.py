@@ -43,7 +43,8 @@ JOB_OPTIONS: dict[str, Any] = {
 
 # Dialog turns of stored messages run in groups (IntakeService.handle_many): one RQ job, one
 # SQL transaction and two Redis round trips for up to GROUP_SIZE mails or Telegram updates.
-GROUPED = frozenset({"mail_inbound", "telegram_inbound"})
+# Deliveries go in groups too: one RQ job costs more than a stub send (worker.steps.deliver_group).
+GROUPED = frozenset({"mail_inbound", "telegram_inbound", "deliver"})
 GROUP_SIZE = 64
 
 
@@ -65,15 +66,15 @@ def relay_once(
         return 0
     queues: dict[str, Queue] = {}
     with redis.pipeline() as pipe:
-        groups: dict[str, list[str]] = {}
+        groups: dict[tuple[str, str], list[str]] = {}  # (queue, kind): one kind to a group job
         for job in jobs:
             qname = QUEUE_FOR_JOB.get(job.job, "default")
             q = queues.setdefault(qname, Queue(qname, connection=redis))
             if job.job in GROUPED:
-                groups.setdefault(qname, []).append(job.key)
+                groups.setdefault((qname, job.job), []).append(job.key)
                 continue
             q.enqueue("worker.jobs.run_outbox", job.key, job_id=job_id(job.key), pipeline=pipe, **JOB_OPTIONS)
-        for qname, keys in groups.items():
+        for (qname, _kind), keys in groups.items():
             for i in range(0, len(keys), GROUP_SIZE):
                 chunk = keys[i : i + GROUP_SIZE]
                 queues[qname].enqueue(

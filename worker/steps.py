@@ -31,6 +31,20 @@ def deliver(runtime: Runtime, key: str) -> str:
     return result
 
 
+def deliver_group(runtime: Runtime, keys: list[str]) -> dict[str, Exception]:
+    """Several deliveries in one RQ job (relay.GROUPED): each as ``deliver`` alone, in order;
+    returns the keys that raised. A burst of replies (a mail burst, a fan-out of notices)
+    costs one job per group instead of one per message."""
+    failed: dict[str, Exception] = {}
+    for key in keys:
+        try:
+            deliver(runtime, key)
+        except Exception as exc:  # one bad message must not hold up the others
+            log.warning("delivery %s failed: %s", key, exc)
+            failed[key] = exc
+    return failed
+
+
 def notice(runtime: Runtime, key: str) -> str:
     from notifier.notices import send_event_notice
 
@@ -126,6 +140,7 @@ def evaluation_batch(runtime: Runtime, key: str) -> str:
 GROUP_STEPS: dict[str, Callable[[Runtime, list[str]], dict[str, Exception]]] = {
     "telegram_inbound": inbound_group,
     "mail_inbound": inbound_group,
+    "deliver": deliver_group,
 }
 STEPS: dict[str, Callable[[Runtime, str], str]] = {
     "dispatch": dispatch,
