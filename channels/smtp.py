@@ -109,19 +109,22 @@ class InboundMailHandler:
         so one mail that cannot be stored costs the others nothing (each gets its own 451)."""
         store = self.runtime.store
 
-        def save(msg: InboundMessage, raw: str) -> tuple[int, bool]:
-            return store.save_inbound(msg, raw=raw, flags="unparsed", job="mail_inbound")
+        def save(group: list[tuple[InboundMessage, str]]) -> list[tuple[int, bool]]:
+            with store.raw_tx() as tx:  # prepared statements: the hot path of the smtp process
+                return [
+                    store.save_inbound_raw(tx, m, raw=raw, flags="unparsed", job="mail_inbound")
+                    for m, raw in group
+                ]
 
         if len(mails) > 1:
             try:
-                with store.tx():
-                    return [save(msg, raw) for msg, raw in mails]
+                return list(save(mails))
             except Exception:
                 log.warning("a group of %d mails failed together; storing them one by one", len(mails))
         out: list[tuple[int, bool] | Exception] = []
-        for msg, raw in mails:
+        for mail in mails:
             try:
-                out.append(save(msg, raw))
+                out.extend(save([mail]))
             except Exception as exc:
                 out.append(exc)
         return out

@@ -79,14 +79,14 @@ async def test_a_mail_that_cannot_be_stored_gets_451_and_the_others_250(
 ) -> None:
     raws = [mail(f"路灯不亮，第{i}号") for i in range(CLIENTS)]
     bad = native_id_of(raws[3])
-    real = runtime.store.save_inbound
+    real = runtime.store.save_inbound_raw
 
-    def failing(msg: Any, **kw: Any) -> Any:
+    def failing(tx: Any, msg: Any, **kw: Any) -> Any:
         if msg.native_id == bad:
             raise RuntimeError("disk full, for this one mail")
-        return real(msg, **kw)
+        return real(tx, msg, **kw)
 
-    monkeypatch.setattr(runtime.store, "save_inbound", failing)
+    monkeypatch.setattr(runtime.store, "save_inbound_raw", failing)
     async with HotlineSmtp(runtime) as smtp:
         codes = await asyncio.to_thread(send_together, smtp.port, raws)
     assert codes[3] == 451
