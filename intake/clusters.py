@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from intake.extract import normalize
 from intake.model import Field
@@ -75,18 +75,35 @@ class Clusters:
         t = self.store.get_ticket(ticket_id)
         key = self.key_of(t.fields)
         self.store.update_ticket(t.id, place_key=key)
-        if t.category is None or not key:
+        if t.category is None:
+            return None
+        return self.link(t.id, t.category, t.address_key, t.fields, key, t.created_at)
+
+    def link(
+        self,
+        ticket_id: int,
+        category: str,
+        address_key: str,
+        fields: Mapping[Field, str],
+        place_key: str,
+        created_at: datetime,
+    ) -> str | None:
+        """``assign`` for a ticket whose place key is stored and whose fields the caller holds
+        (the dialog registering it): no re-reading of what was just written."""
+        if not place_key:
             return None
         match: StoredTicket | None = None
-        for other in self.store.recent_open(t.category, t.created_at - LOOKBACK, place_key=key):
-            if other.id == t.id or other.address_key == t.address_key:
+        since = created_at - LOOKBACK
+        for other in self.store.recent_open(category, since, place_key=place_key, oldest_first=True):
+            if other.id == ticket_id or other.address_key == address_key:
                 continue  # the same sender's repeat is another rule (guangzhou §24)
-            if same_matter(t.fields, other.fields, self.threshold):
-                match = other  # newest first: the last match is the earliest ticket
+            if same_matter(fields, other.fields, self.threshold):
+                match = other  # oldest first: the first match is the earliest ticket
+                break
         if match is None:
             return None
         cluster = match.cluster or match.number
         if match.cluster is None:
             self.store.update_ticket(match.id, cluster=cluster)
-        self.store.update_ticket(t.id, cluster=cluster)
+        self.store.update_ticket(ticket_id, cluster=cluster)
         return cluster

@@ -568,7 +568,7 @@ class IntakeService:
                 ticket = TicketView(None, TicketStatus.COLLECTING, _cat(action.state), None)
             elif isinstance(action, Register):
                 assert draft_id is not None
-                ticket = self._register(draft_id, action.state, address.channel)
+                ticket = self._register(draft_id, action.state, address)
                 replies.append(self._registered_reply(ticket))
             elif isinstance(action, CloseDraft):
                 if draft_id is not None:
@@ -655,13 +655,24 @@ class IntakeService:
         )
         return s.draft_id
 
-    def _register(self, ticket_id: int, s: DialogState, channel: Channel) -> TicketView:
+    def _register(self, ticket_id: int, s: DialogState, address: Address) -> TicketView:
         assert s.category is not None
         now = self.clock.now()
-        deadline, provisional = self.policy.registration_deadline(s.category, s.urgent_class, channel, now)
-        number = self.store.register(ticket_id, deadline=deadline, deadline_provisional=provisional)
-        if self.clusters is not None:
-            self.clusters.assign(ticket_id)
+        deadline, provisional = self.policy.registration_deadline(
+            s.category, s.urgent_class, address.channel, now
+        )
+        # The place key goes in with the number (one statement); the near-duplicate search then
+        # works from the fields the dialog holds, not from the row it just wrote.
+        key = self.clusters.key_of(s.values) if self.clusters is not None else None
+        number = self.store.register(
+            ticket_id,
+            deadline=deadline,
+            deadline_provisional=provisional,
+            extra=None if key is None else {"place_key": key},
+        )
+        if self.clusters is not None and key is not None:
+            fields = dict(s.values)
+            self.clusters.link(ticket_id, s.category.value, self.store.address_key(address), fields, key, now)
         return TicketView(number, TicketStatus.REGISTERED, s.category.value, deadline)
 
     @staticmethod

@@ -1006,11 +1006,18 @@ class SqlStore:
         return [self._ticket(r) for r in rows]
 
     def recent_open(
-        self, category: str, since: datetime, *, place_key: str | None = None, limit: int = 200
-    ) -> list[StoredTicket]:
-        """Registered, still-open tickets of one category, newest first (near-duplicate search).
-        With ``place_key``, only those about that place, found by its index: a handful of rows,
-        not the city's open tickets."""
+        self,
+        category: str,
+        since: datetime,
+        *,
+        place_key: str | None = None,
+        limit: int = 200,
+        oldest_first: bool = False,
+    ) -> Iterator[StoredTicket]:
+        """Registered, still-open tickets of one category, newest first unless ``oldest_first``
+        (near-duplicate search). With ``place_key``, only those about that place, found by its
+        index: a handful of rows, not the city's open tickets. Each ticket is decrypted only
+        when the caller comes to it, so a search that stops early pays for what it read."""
         stmt = select(tickets).where(
             tickets.c.category == category,
             tickets.c.number.is_not(None),
@@ -1022,9 +1029,10 @@ class SqlStore:
             stmt = stmt.where(tickets.c.place_key == place_key).with_hint(
                 tickets, "INDEXED BY ix_tickets_place_key", "sqlite"
             )
+        order = tickets.c.id.asc() if oldest_first else tickets.c.id.desc()
         with self._read() as conn:
-            rows = conn.execute(stmt.order_by(tickets.c.id.desc()).limit(limit)).all()
-        return [self._ticket(r) for r in rows]
+            rows = conn.execute(stmt.order_by(order).limit(limit)).all()
+        return (self._ticket(r) for r in rows)
 
     def unkeyed_open(self, limit: int) -> list[StoredTicket]:
         """Open numbered tickets without a place key (registered before places were keyed)."""
