@@ -181,6 +181,8 @@ class SqlStore:
         self._ticket_updates: dict[tuple[str, ...], Any] = {}
         self._briefs_stmt: Any = None
         self._senders_stmt: Any = None
+        self._recent_open_stmts: dict[tuple[bool, bool], Any] = {}
+        self._counter_stmts: dict[str, Any] = {}
         buffer.install(engine)
 
     @contextmanager
@@ -778,15 +780,16 @@ class SqlStore:
         transaction, so two processes never draw the same number.
         """
         day = when.astimezone(SHANGHAI).strftime("%Y%m%d")
-        name = f"ticket:{day}"
-        if conn.dialect.name == "postgresql":
-            stmt: Any = postgresql.insert(counters).values(name=name, value=1)
-        else:
-            stmt = sqlite.insert(counters).values(name=name, value=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["name"], set_={"value": counters.c.value + 1}
-        ).returning(counters.c.value)
-        value = int(conn.execute(stmt).scalar_one())
+        stmt = self._counter_stmts.get(conn.dialect.name)
+        if stmt is None:  # built once per dialect, run with the day's name bound
+            dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            stmt = self._counter_stmts[conn.dialect.name] = (
+                dialect_insert(counters)
+                .values(name=bindparam("name_"), value=1)
+                .on_conflict_do_update(index_elements=["name"], set_={"value": counters.c.value + 1})
+                .returning(counters.c.value)
+            )
+        value = int(conn.execute(stmt, {"name_": f"ticket:{day}"}).scalar_one())
         return f"{day}-{value:06d}"
 
     def register(
@@ -802,9 +805,7 @@ class SqlStore:
         all in one transaction (ARCHITECTURE.md step 3)."""
         now = self.clock.now()
         with self.tx() as conn:
-            current = conn.execute(
-                select(tickets.c.number, tickets.c.status).where(tickets.c.id == ticket_id)
-            ).first()
+            current = conn.execute(_NUMBER_AND_STATUS, {"ticket_id_": ticket_id}).first()
             if current is None:
                 raise NotFound(f"ticket {ticket_id} not found")
             if current.number is not None:
@@ -1018,20 +1019,25 @@ class SqlStore:
         (near-duplicate search). With ``place_key``, only those about that place, found by its
         index: a handful of rows, not the city's open tickets. Each ticket is decrypted only
         when the caller comes to it, so a search that stops early pays for what it read."""
-        stmt = select(tickets).where(
-            tickets.c.category == category,
-            tickets.c.number.is_not(None),
-            tickets.c.status.in_([s.value for s in TicketStatus if s.is_open]),
-            tickets.c.created_at >= since,
-        )
-        if place_key is not None:
-            # SQLite has no statistics to prefer this index over the status one by itself.
-            stmt = stmt.where(tickets.c.place_key == place_key).with_hint(
-                tickets, "INDEXED BY ix_tickets_place_key", "sqlite"
+        shape = (place_key is not None, oldest_first)
+        stmt = self._recent_open_stmts.get(shape)
+        if stmt is None:  # built once per shape, run with bound values
+            stmt = select(tickets).where(
+                tickets.c.category == bindparam("category_"),
+                tickets.c.number.is_not(None),
+                tickets.c.status.in_([s.value for s in TicketStatus if s.is_open]),
+                tickets.c.created_at >= bindparam("since_", type_=tickets.c.created_at.type),
             )
-        order = tickets.c.id.asc() if oldest_first else tickets.c.id.desc()
+            if place_key is not None:
+                # SQLite has no statistics to prefer this index over the status one by itself.
+                stmt = stmt.where(tickets.c.place_key == bindparam("place_key_")).with_hint(
+                    tickets, "INDEXED BY ix_tickets_place_key", "sqlite"
+                )
+            order = tickets.c.id.asc() if oldest_first else tickets.c.id.desc()
+            stmt = self._recent_open_stmts[shape] = stmt.order_by(order).limit(bindparam("limit_"))
+        values = {"category_": category, "since_": since, "place_key_": place_key, "limit_": limit}
         with self._read() as conn:
-            rows = conn.execute(stmt.order_by(order).limit(limit)).all()
+            rows = conn.execute(stmt, values).all()
         return (self._ticket(r) for r in rows)
 
     def unkeyed_open(self, limit: int) -> list[StoredTicket]:
@@ -1455,6 +1461,7 @@ def _ticket_update(*columns: str) -> PreparedSet:
     )
 
 
+_NUMBER_AND_STATUS = select(tickets.c.number, tickets.c.status).where(tickets.c.id == bindparam("ticket_id_"))
 _EVENT_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
 _FAST_LOCK_TICKET = PreparedSet(
     lambda _d: select(tickets).where(tickets.c.id == bindparam("ticket_id_")).with_for_update()
