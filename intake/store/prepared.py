@@ -82,6 +82,10 @@ class RawTx:
         self._close_cursor()
         self.connection.close()
 
+    def close_cursor(self) -> None:
+        """Done with this statement's cursor (a RawTx over a connection the caller keeps)."""
+        self._close_cursor()
+
     def _close_cursor(self) -> None:
         if self._cursor is not None:
             cursor, self._cursor = self._cursor, None
