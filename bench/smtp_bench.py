@@ -23,7 +23,6 @@ import argparse
 import base64
 import os
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,10 @@ from email.utils import make_msgid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.procs import free_port, stop  # noqa: E402
+
 MAILBOX = "12345@hotline.local"
 BARE = """
 import asyncio, sys
@@ -47,12 +50,6 @@ async def main():
     await asyncio.Event().wait()
 asyncio.run(main())
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def complaint(i: int) -> tuple[str, bytes]:
@@ -103,16 +100,6 @@ def blast(port: int, messages: list[tuple[str, bytes]], clients: int, deadline: 
     return accepted, time.perf_counter() - started
 
 
-def stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=2000)
@@ -120,7 +107,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=90.0, help="bound for each phase")
     args = ap.parse_args(argv)
 
-    sys.path.insert(0, str(ROOT))
     from sqlalchemy import create_engine, func, select
 
     from hotline.embedded_redis import EmbeddedRedis

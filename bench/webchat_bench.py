@@ -19,7 +19,6 @@ import base64
 import itertools
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.procs import free_port, stop  # noqa: E402
 from hotline.embedded_redis import EmbeddedRedis  # noqa: E402
 from intake.store.db import migrate  # noqa: E402
 
@@ -58,12 +58,6 @@ COMPLAINTS = (  # what, who it is about (when the text names nobody), where
     ("工地夜间施工噪音扰民", "", "东湖路建设工地旁的阳光花园"),
 )
 LOOPS_STRIDE = 64  # sessions of one loop are this far apart in the pool
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def wait_ready(url: str, proc: subprocess.Popen[bytes], within: float = 30.0) -> None:
@@ -269,13 +263,7 @@ async def main(seconds: float, sessions: int, warmup: float, pool_size: int) -> 
             f"({len(pool)} sessions)"
         )
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
         server.stop()
 
 

@@ -192,34 +192,35 @@ class SqlStore:
         Inside an open one, every store call of this thread joins it: a whole dialog turn (the
         message, the draft, the ticket, the replies) commits once, or not at all.
         """
-        current = _CURRENT.get()
-        if current is not None:
-            yield current
-            return
-        with self._writing(), self._writer.begin() as conn:
-            token = _CURRENT.set(conn)
-            try:
-                yield conn
-            finally:
-                _CURRENT.reset(token)
+        with self._transaction(buffered=False) as conn:
+            yield conn
 
     @contextmanager
     def batch(self) -> Iterator[Connection]:
         """A write transaction with group commit (intake/store/buffer.py): fresh rows are held
         and written together before the next statement or at the commit. Many dialog turns
         share one (IntakeService.handle_many); inside an open transaction it simply joins it."""
+        with self._transaction(buffered=True) as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, *, buffered: bool) -> Iterator[Connection]:
         current = _CURRENT.get()
         if current is not None:
             yield current
             return
         with self._writing(), self._writer.begin() as conn:
             token = _CURRENT.set(conn)
-            buf = conn.info[buffer.INFO_KEY] = buffer.RowBuffer(conn)
+            buf = None
+            if buffered:
+                buf = conn.info[buffer.INFO_KEY] = buffer.RowBuffer(conn)
             try:
                 yield conn
-                buf.flush()
+                if buf is not None:
+                    buf.flush()
             finally:
-                conn.info.pop(buffer.INFO_KEY, None)
+                if buf is not None:
+                    conn.info.pop(buffer.INFO_KEY, None)
                 _CURRENT.reset(token)
 
     @staticmethod
@@ -522,6 +523,28 @@ class SqlStore:
                 self.add_outbox(c, "deliver", f"deliver:{oid}", {"outbound_id": oid})
         return oid, new
 
+    def _pending_outbound(
+        self, address: Address, text: str, key: str, kind: str, ticket_id: int | None, now: datetime
+    ) -> dict[str, Any]:
+        """A ``messages_out`` row waiting for its first try (every column named: it goes through
+        prepared statements and executemany as well as Core)."""
+        return {
+            "idempotency_key": key,
+            "channel": address.channel.value,
+            "address_key": self.address_key(address),
+            "address_enc": self.cipher.encrypt(address.value),
+            "text_enc": self.cipher.encrypt(text),
+            "choices": None,
+            "subject": None,
+            "kind": kind,
+            "ticket_id": ticket_id,
+            "state": DeliveryState.PENDING.value,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+            "delivered_at": None,
+        }
+
     def _insert_outbound(self, conn: Connection, values: dict[str, Any]) -> tuple[int, bool]:
         new_id = self._insert_new(conn, messages_out, values, "idempotency_key")
         if new_id is not None:
@@ -575,22 +598,7 @@ class SqlStore:
             return {}
         now = self.clock.now()
         rows = [
-            {
-                "idempotency_key": key,
-                "channel": address.channel.value,
-                "address_key": self.address_key(address),
-                "address_enc": self.cipher.encrypt(address.value),
-                "text_enc": self.cipher.encrypt(text),
-                "choices": None,
-                "subject": None,
-                "kind": kind,
-                "ticket_id": ticket_id,
-                "state": DeliveryState.PENDING.value,
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-                "delivered_at": None,
-            }
+            self._pending_outbound(address, text, key, kind, ticket_id, now)
             for address, text, key, kind, ticket_id in items
         ]
         keys = [r["idempotency_key"] for r in rows]
@@ -1374,25 +1382,7 @@ class SqlStore:
         self._fast_event(tx, ticket_id, "dispatched", event, step_key, now)
         if notice is not None:
             address, text, key, kind = notice
-            new = _FAST_OUTBOUND.run(
-                tx,
-                {
-                    "idempotency_key": key,
-                    "channel": address.channel.value,
-                    "address_key": self.address_key(address),
-                    "address_enc": self.cipher.encrypt(address.value),
-                    "text_enc": self.cipher.encrypt(text),
-                    "choices": None,
-                    "subject": None,
-                    "kind": kind,
-                    "ticket_id": ticket_id,
-                    "state": DeliveryState.PENDING.value,
-                    "attempts": 0,
-                    "created_at": now,
-                    "next_attempt_at": now,
-                    "delivered_at": None,
-                },
-            )
+            new = _FAST_OUTBOUND.run(tx, self._pending_outbound(address, text, key, kind, ticket_id, now))
             if new:  # a repeat finds the message stored, and its job with it
                 oid = int(new[0].id)
                 _FAST_OUTBOX.run(
