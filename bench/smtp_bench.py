@@ -14,7 +14,7 @@ citizens' complaints (about 1 KB each). For the product it reports the rate of 2
 end-to-end rate: messages / (time from the first submission until every message is a ticket
 row with its reply stored). Prints figures and ratios; asserts nothing.
 
-    .venv/bin/python -m bench.smtp_bench --messages 2000 --clients 4
+    .venv/bin/python -m bench.smtp_bench --messages 6000 --clients 4
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def blast(port: int, messages: list[tuple[str, bytes]], clients: int, deadline: 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--messages", type=int, default=6000)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--max-seconds", type=float, default=90.0, help="bound for each phase")
     args = ap.parse_args(argv)

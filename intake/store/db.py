@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -51,50 +46,6 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-
-
-class WriterLock:
-    """SQLite's one writer at a time, queued in the kernel instead of in SQLite's busy handler.
-
-    A writer that finds the database locked sleeps in SQLite's busy handler for 1, 2, 5, 10 ...
-    up to 100 ms before it looks again, so with two processes writing (smtp and worker, web and
-    worker) most of the time went to sleeping past a lock that was free long before. Writers
-    take this lock first: a thread mutex, then ``flock`` on ``<database>-writer.lock``; the next
-    writer wakes the moment it is released. Writers that do not take it (a migration, a tool)
-    are still kept out by SQLite's own lock and busy timeout.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._mutex = threading.Lock()
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-
-    @contextmanager
-    def hold(self) -> Iterator[None]:
-        with self._mutex:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-
-_WRITER_LOCKS: dict[str, WriterLock] = {}
-_WRITER_LOCKS_MUTEX = threading.Lock()
-
-
-def writer_lock(engine: Engine) -> Callable[[], AbstractContextManager[None]]:
-    """What a write transaction on ``engine`` holds around itself: the file's WriterLock (one per
-    file and process) on SQLite, nothing on PostgreSQL (row locks, many writers)."""
-    path = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return nullcontext
-    key = os.path.realpath(path)
-    with _WRITER_LOCKS_MUTEX:
-        lock = _WRITER_LOCKS.get(key)
-        if lock is None:
-            lock = _WRITER_LOCKS[key] = WriterLock(key + "-writer.lock")
-    return lock.hold
 
 
 def migrate(url: str) -> None:

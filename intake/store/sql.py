@@ -50,7 +50,6 @@ from intake.model import (
     TicketStatus,
 )
 from intake.store import buffer
-from intake.store.db import writer_lock
 from intake.store.prepared import PreparedSet, RawTx
 from intake.store.schema import (
     audit_log,
@@ -177,7 +176,6 @@ class SqlStore:
         self.cipher = cipher
         self.clock = clock
         self._writer = engine.execution_options(sqlite_immediate=True)
-        self._writing = writer_lock(engine)
         self._upserts: dict[tuple[str, str | tuple[str, ...], tuple[str, ...]], PreparedSet] = {}
         self._ticket_updates: dict[tuple[str, ...], PreparedSet] = {}
         self._briefs_stmt: Any = None
@@ -209,7 +207,7 @@ class SqlStore:
         if current is not None:
             yield current
             return
-        with self._writing(), self._writer.begin() as conn:
+        with self._writer.begin() as conn:
             token = _CURRENT.set(conn)
             buf = None
             if buffered:
@@ -1326,18 +1324,17 @@ class SqlStore:
         when it raises. Never inside ``tx()`` (on SQLite each would wait for the other's lock)."""
         if _CURRENT.get() is not None:
             raise RuntimeError("raw_tx() inside an open store transaction")
-        with self._writing():
-            tx = RawTx(self.engine.raw_connection(), self.engine.dialect)
-            try:
-                if tx.dialect.name == "sqlite":
-                    tx.execute("BEGIN IMMEDIATE")  # a writer takes the lock up front, as tx() does
-                yield tx
-                tx.commit()
-            except BaseException:
-                tx.rollback()
-                raise
-            finally:
-                tx.release()
+        tx = RawTx(self.engine.raw_connection(), self.engine.dialect)
+        try:
+            if tx.dialect.name == "sqlite":
+                tx.execute("BEGIN IMMEDIATE")  # a writer takes the lock up front, as tx() does
+            yield tx
+            tx.commit()
+        except BaseException:
+            tx.rollback()
+            raise
+        finally:
+            tx.release()
 
     def lock_ticket(self, tx: RawTx, ticket_id: int) -> StoredTicket | None:
         """The ticket, its row locked for the transaction (FOR UPDATE on PostgreSQL; on SQLite
