@@ -1,15 +1,11 @@
 """The one injectable "now" (ARCHITECTURE.md "Time").
 
 In development the clock can be moved forward for every process at once: the offset lives in
-Redis (``hotline:clock:offset``) and each process reads it on every ``now()`` (one GET, dev only):
-a cached offset let a worker stamp a dispatch with the time before a move that the web process
-had already registered the ticket after.
+Redis (``hotline:clock:offset``) and each process reads it on every ``now()`` (one GET, dev only).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -55,23 +51,15 @@ class _OffsetSource(Protocol):
 
 
 class OffsetClock:
-    """System time plus a shared offset kept in Redis (HOTLINE_DEV_CLOCK=1 only)."""
+    """System time plus a shared offset kept in Redis (HOTLINE_DEV_CLOCK=1 only), read afresh
+    on every call: a cached offset let a process act on the time before another's move."""
 
-    def __init__(self, redis: _OffsetSource, *, cache_seconds: float = 0.0) -> None:
+    def __init__(self, redis: _OffsetSource) -> None:
         self._redis = redis
-        self._cache_seconds = cache_seconds
-        self._offset = 0.0
-        self._read_at = float("-inf")
-        self._lock = threading.Lock()
 
     def offset(self) -> float:
-        mono = time.monotonic()
-        with self._lock:
-            if mono - self._read_at >= self._cache_seconds:
-                raw = self._redis.get(OFFSET_KEY)
-                self._offset = float(raw) if raw is not None else 0.0
-                self._read_at = mono
-            return self._offset
+        raw = self._redis.get(OFFSET_KEY)
+        return float(raw) if raw is not None else 0.0
 
     def now(self) -> datetime:
         return datetime.now(SHANGHAI) + timedelta(seconds=self.offset())
@@ -81,7 +69,4 @@ class OffsetClock:
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         new = float(self._redis.incrbyfloat(OFFSET_KEY, seconds))
-        with self._lock:
-            self._offset = new
-            self._read_at = time.monotonic()
         return datetime.now(SHANGHAI) + timedelta(seconds=new)

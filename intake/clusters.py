@@ -94,7 +94,7 @@ class Clusters:
             return None
         match: StoredTicket | None = None
         since = created_at - LOOKBACK
-        for other in self.store.recent_open(category, since, place_key=place_key, oldest_first=True):
+        for other in self.store.open_at_place(category, place_key, since):
             if other.id == ticket_id or other.address_key == address_key:
                 continue  # the same sender's repeat is another rule (guangzhou §24)
             if same_matter(fields, other.fields, self.threshold):

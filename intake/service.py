@@ -661,18 +661,18 @@ class IntakeService:
         deadline, provisional = self.policy.registration_deadline(
             s.category, s.urgent_class, address.channel, now
         )
-        # The place key goes in with the number (one statement); the near-duplicate search then
-        # works from the fields the dialog holds, not from the row it just wrote.
-        key = self.clusters.key_of(s.values) if self.clusters is not None else None
-        number = self.store.register(
-            ticket_id,
-            deadline=deadline,
-            deadline_provisional=provisional,
-            extra=None if key is None else {"place_key": key},
-        )
-        if self.clusters is not None and key is not None:
-            fields = dict(s.values)
-            self.clusters.link(ticket_id, s.category.value, self.store.address_key(address), fields, key, now)
+        if self.clusters is None:
+            number = self.store.register(ticket_id, deadline=deadline, deadline_provisional=provisional)
+        else:
+            # The place key goes in with the number (one statement); the near-duplicate search
+            # then works from the fields the dialog holds, not from the row it just wrote.
+            key = self.clusters.key_of(s.values)
+            number = self.store.register(
+                ticket_id, deadline=deadline, deadline_provisional=provisional, extra={"place_key": key}
+            )
+            self.clusters.link(
+                ticket_id, s.category.value, self.store.address_key(address), s.values, key, now
+            )
         return TicketView(number, TicketStatus.REGISTERED, s.category.value, deadline)
 
     @staticmethod

@@ -19,6 +19,7 @@ from redis import Redis
 from rq import Queue, Retry
 
 from intake.store.sql import OutboxJob, SqlStore
+from worker.steps import GROUP_STEPS
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ JOB_OPTIONS: dict[str, Any] = {
 # Dialog turns of stored messages run in groups (IntakeService.handle_many): one RQ job, one
 # SQL transaction and two Redis round trips for up to GROUP_SIZE mails or Telegram updates.
 # Deliveries go in groups too: one RQ job costs more than a stub send (worker.steps.deliver_group).
-GROUPED = frozenset({"mail_inbound", "telegram_inbound", "deliver"})
+GROUPED = frozenset(GROUP_STEPS)
 GROUP_SIZE = 64
 
 

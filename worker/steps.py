@@ -54,17 +54,9 @@ def notice(runtime: Runtime, key: str) -> str:
     return result
 
 
-def telegram_inbound(runtime: Runtime, key: str) -> str:
-    """Run the dialog for a stored Telegram update; its replies are queued for delivery."""
-    return _one_inbound(runtime, key)
-
-
-def mail_inbound(runtime: Runtime, key: str) -> str:
-    """Parse a stored mail (in the worker, never before 250), then run the dialog."""
-    return _one_inbound(runtime, key)
-
-
-def _one_inbound(runtime: Runtime, key: str) -> str:
+def inbound(runtime: Runtime, key: str) -> str:
+    """One stored Telegram update or mail (parsed here, never before its 250) through the
+    dialog; its replies are queued for delivery."""
     failed = inbound_group(runtime, [key])
     if key in failed:
         raise failed[key]
@@ -146,7 +138,7 @@ STEPS: dict[str, Callable[[Runtime, str], str]] = {
     "dispatch": dispatch,
     "deliver": deliver,
     "notice": notice,
-    "telegram_inbound": telegram_inbound,
-    "mail_inbound": mail_inbound,
+    "telegram_inbound": inbound,
+    "mail_inbound": inbound,
     "evaluation_batch": evaluation_batch,
 }

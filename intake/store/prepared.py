@@ -64,7 +64,7 @@ class RawTx:
         return cursor
 
     def commit(self) -> None:
-        self._close_cursor()
+        self.close_cursor()
         try:
             self.connection.commit()
         except self.dialect.loaded_dbapi.Error as exc:
@@ -73,20 +73,17 @@ class RawTx:
             ) from exc
 
     def rollback(self) -> None:
-        self._close_cursor()
+        self.close_cursor()
         if self.connection.is_valid:  # an invalidated connection has nothing left to roll back
             self.connection.rollback()
 
     def release(self) -> None:
         """Back to the pool (which resets it), or discarded when it was invalidated."""
-        self._close_cursor()
+        self.close_cursor()
         self.connection.close()
 
     def close_cursor(self) -> None:
-        """Done with this statement's cursor (a RawTx over a connection the caller keeps)."""
-        self._close_cursor()
-
-    def _close_cursor(self) -> None:
+        """Done with the cursor (also on its own: a RawTx over a connection the caller keeps)."""
         if self._cursor is not None:
             cursor, self._cursor = self._cursor, None
             try:

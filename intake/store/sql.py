@@ -180,7 +180,6 @@ class SqlStore:
         self._ticket_updates: dict[tuple[str, ...], PreparedSet] = {}
         self._briefs_stmt: Any = None
         self._senders_stmt: Any = None
-        self._recent_open_stmts: dict[tuple[bool, bool], Any] = {}
         buffer.install(engine)
 
     @contextmanager
@@ -281,19 +280,8 @@ class SqlStore:
         row, so a retry never stores a message twice (RELIABILITY.md T2, M5). With ``job``, an
         outbox row for that job is written in the same transaction.
         """
-        values = {
-            "channel": msg.address.channel.value,
-            "address_key": self.address_key(msg.address),
-            "address_enc": self.cipher.encrypt(msg.address.value),
-            "text_enc": self.cipher.encrypt(msg.text),
-            "raw_enc": self.cipher.encrypt_opt(raw),
-            "native_id": msg.native_id,
-            "received_at": msg.received_at,
-            "flags": flags,
-            # stored inside the turn that handles it: processed when (and only if) the turn commits
-            "processed_at": self.clock.now() if processed else None,
-            "ticket_id": ticket_id,
-        }
+        # stored inside the turn that handles it: processed when (and only if) the turn commits
+        values = self._inbound_row(msg, raw, flags, self.clock.now() if processed else None, ticket_id)
         with self.tx() as conn:
             buf = self._buffered(conn)
             if buf is not None and msg.native_id is None:  # nothing it could be a repeat of
@@ -303,13 +291,8 @@ class SqlStore:
                 return held, True
             new_id = self._insert_new(conn, messages_in, values, ("channel", "native_id"))
             if new_id is None:
-                existing = conn.execute(
-                    select(messages_in.c.id).where(
-                        messages_in.c.channel == msg.address.channel.value,
-                        messages_in.c.native_id == msg.native_id,
-                    )
-                ).scalar_one()
-                return int(existing), False
+                [found] = self._fast(conn, _FAST_INBOUND_BY_NATIVE, _native_of(values))
+                return int(found.id), False
             if job is not None:
                 # Processed later by a worker; the outbox row commits with the message.
                 self.add_outbox(conn, job, f"{job}:{new_id}", {"message_id": new_id})
@@ -320,37 +303,36 @@ class SqlStore:
     ) -> tuple[int, bool]:
         """``save_inbound`` with a job, for a channel's hot path (the smtp process stores every
         mail before its 250): the same rows through prepared statements in a ``raw_tx``."""
-        now = self.clock.now()
-        values = {
+        values = self._inbound_row(msg, raw, flags, None, None)
+        new = _FAST_INBOUND.run(tx, values)
+        if not new:  # its native id was seen before (M5): the first row
+            [found] = _FAST_INBOUND_BY_NATIVE.run(tx, _native_of(values))
+            return int(found.id), False
+        new_id = int(new[0].id)
+        _FAST_OUTBOX.run(tx, self._outbox_row(job, f"{job}:{new_id}", {"message_id": new_id}))
+        return new_id, True
+
+    def _inbound_row(
+        self,
+        msg: InboundMessage,
+        raw: str | None,
+        flags: str,
+        processed_at: datetime | None,
+        ticket_id: int | None,
+    ) -> dict[str, Any]:
+        """A ``messages_in`` row, every column named (Core, executemany and prepared alike)."""
+        return {
             "channel": msg.address.channel.value,
             "address_key": self.address_key(msg.address),
             "address_enc": self.cipher.encrypt(msg.address.value),
             "text_enc": self.cipher.encrypt(msg.text),
-            "raw_enc": self.cipher.encrypt(raw),
+            "raw_enc": self.cipher.encrypt_opt(raw),
             "native_id": msg.native_id,
             "received_at": msg.received_at,
             "flags": flags,
-            "processed_at": None,
-            "ticket_id": None,
+            "processed_at": processed_at,
+            "ticket_id": ticket_id,
         }
-        new = _FAST_INBOUND.run(tx, values)
-        if not new:  # its native id was seen before (M5): the first row
-            found = _FAST_INBOUND_BY_NATIVE.run(
-                tx, {"channel_": values["channel"], "native_id_": msg.native_id}
-            )
-            return int(found[0].id), False
-        new_id = int(new[0].id)
-        _FAST_OUTBOX.run(
-            tx,
-            {
-                "job": job,
-                "key": f"{job}:{new_id}",
-                "payload": json.dumps({"message_id": new_id}, ensure_ascii=False),
-                "created_at": now,
-                "attempts": 0,
-            },
-        )
-        return new_id, True
 
     def mark_inbound(
         self, message_id: int, *, ticket_id: int | None = None, flags: str | None = None
@@ -1012,38 +994,16 @@ class SqlStore:
             rows = conn.execute(q).all()
         return [self._ticket(r) for r in rows]
 
-    def recent_open(
-        self,
-        category: str,
-        since: datetime,
-        *,
-        place_key: str | None = None,
-        limit: int = 200,
-        oldest_first: bool = False,
+    def open_at_place(
+        self, category: str, place_key: str, since: datetime, limit: int = 200
     ) -> Iterator[StoredTicket]:
-        """Registered, still-open tickets of one category, newest first unless ``oldest_first``
-        (near-duplicate search). With ``place_key``, only those about that place, found by its
-        index: a handful of rows, not the city's open tickets. Each ticket is decrypted only
-        when the caller comes to it, so a search that stops early pays for what it read."""
-        shape = (place_key is not None, oldest_first)
-        stmt = self._recent_open_stmts.get(shape)
-        if stmt is None:  # built once per shape, run with bound values
-            stmt = select(tickets).where(
-                tickets.c.category == bindparam("category_"),
-                tickets.c.number.is_not(None),
-                tickets.c.status.in_([s.value for s in TicketStatus if s.is_open]),
-                tickets.c.created_at >= bindparam("since_", type_=tickets.c.created_at.type),
-            )
-            if place_key is not None:
-                # SQLite has no statistics to prefer this index over the status one by itself.
-                stmt = stmt.where(tickets.c.place_key == bindparam("place_key_")).with_hint(
-                    tickets, "INDEXED BY ix_tickets_place_key", "sqlite"
-                )
-            order = tickets.c.id.asc() if oldest_first else tickets.c.id.desc()
-            stmt = self._recent_open_stmts[shape] = stmt.order_by(order).limit(bindparam("limit_"))
-        values = {"category_": category, "since_": since, "place_key_": place_key, "limit_": limit}
+        """Registered, still-open tickets of one category about one place (its keyed hash),
+        created since ``since``, oldest first: the near-duplicate search reads a handful of rows
+        by the place index, not the city's open tickets. Each ticket is decrypted only when the
+        caller comes to it, so a search that stops early pays for what it read."""
+        values = {"category_": category, "place_key_": place_key, "since_": since, "limit_": limit}
         with self._read() as conn:
-            rows = conn.execute(stmt, values).all()
+            rows = conn.execute(_OPEN_AT_PLACE, values).all()
         return (self._ticket(r) for r in rows)
 
     def unkeyed_open(self, limit: int) -> list[StoredTicket]:
@@ -1165,27 +1125,21 @@ class SqlStore:
         """The job of a row held in the same group commit (its key is made from that row's id)."""
         buf.add(
             outbox,
-            {
-                "job": job,
-                "key": key,
-                "payload": json.dumps(dict(payload), ensure_ascii=False),
-                "created_at": self.clock.now(),
-                "enqueued_at": None,
-                "attempts": 0,
-                "done_at": None,
-                "last_error": None,
-            },
+            {**self._outbox_row(job, key, payload), "enqueued_at": None, "done_at": None, "last_error": None},
         )
 
-    def add_outbox(self, conn: Connection, job: str, key: str, payload: Mapping[str, Any]) -> bool:
-        values = {
+    def _outbox_row(self, job: str, key: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """A new outbox row: not yet enqueued, no attempt yet."""
+        return {
             "job": job,
             "key": key,
             "payload": json.dumps(dict(payload), ensure_ascii=False),
             "created_at": self.clock.now(),
             "attempts": 0,
         }
-        return self._insert_new(conn, outbox, values, "key") is not None
+
+    def add_outbox(self, conn: Connection, job: str, key: str, payload: Mapping[str, Any]) -> bool:
+        return self._insert_new(conn, outbox, self._outbox_row(job, key, payload), "key") is not None
 
     def outbox_to_enqueue(
         self, now: datetime, stale_after: timedelta, limit: int = 500, max_attempts: int = OUTBOX_MAX_ATTEMPTS
@@ -1382,16 +1336,7 @@ class SqlStore:
             new = _FAST_OUTBOUND.run(tx, self._pending_outbound(address, text, key, kind, ticket_id, now))
             if new:  # a repeat finds the message stored, and its job with it
                 oid = int(new[0].id)
-                _FAST_OUTBOX.run(
-                    tx,
-                    {
-                        "job": "deliver",
-                        "key": f"deliver:{oid}",
-                        "payload": json.dumps({"outbound_id": oid}),
-                        "created_at": now,
-                        "attempts": 0,
-                    },
-                )
+                _FAST_OUTBOX.run(tx, self._outbox_row("deliver", f"deliver:{oid}", {"outbound_id": oid}))
         self.close_step(tx, step_key, now)
 
     def record_manual_routing(
@@ -1460,6 +1405,20 @@ def _ticket_update(*columns: str) -> PreparedSet:
     )
 
 
+_OPEN_AT_PLACE = (
+    select(tickets)
+    .where(
+        tickets.c.category == bindparam("category_"),
+        tickets.c.place_key == bindparam("place_key_"),
+        tickets.c.number.is_not(None),
+        tickets.c.status.in_([s.value for s in TicketStatus if s.is_open]),
+        tickets.c.created_at >= bindparam("since_", type_=tickets.c.created_at.type),
+    )
+    # SQLite has no statistics to prefer the place index over the status one by itself.
+    .with_hint(tickets, "INDEXED BY ix_tickets_place_key", "sqlite")
+    .order_by(tickets.c.id)
+    .limit(bindparam("limit_"))
+)
 _FAST_NUMBER_AND_STATUS = PreparedSet(
     lambda _d: select(tickets.c.number, tickets.c.status).where(tickets.c.id == bindparam("ticket_id_"))
 )
@@ -1528,6 +1487,13 @@ _INBOUND_COLUMNS = (
     "ticket_id",
 )
 _FAST_INBOUND = _fast_upsert(messages_in, _INBOUND_COLUMNS, ("channel", "native_id"))
+
+
+def _native_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What finds the first row of a ``messages_in`` row's native id."""
+    return {"channel_": row["channel"], "native_id_": row["native_id"]}
+
+
 _FAST_INBOUND_BY_NATIVE = PreparedSet(
     lambda _d: select(messages_in.c.id).where(
         messages_in.c.channel == bindparam("channel_"), messages_in.c.native_id == bindparam("native_id_")

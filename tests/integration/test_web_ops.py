@@ -78,7 +78,7 @@ async def test_dev_clock_moves_every_process_forward(
 ) -> None:
     settings = replace(make_settings(tmp_path, sqlite_db, redis_url), dev_clock=True)
     rt = build_runtime(settings)
-    other_process = OffsetClock(redis.Redis.from_url(redis_url), cache_seconds=0)
+    other_process = OffsetClock(redis.Redis.from_url(redis_url))
     before = other_process.now()
     client: TestClient = await aiohttp_client(create_app(rt))
     resp = await client.post("/api/dev/clock", json={"advance_seconds": 3 * 86400})
