@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from intake.extract import normalize
 from intake.model import Field
-from intake.store.sql import SqlStore, StoredTicket
+from intake.store.sql import PlaceTicket, SqlStore
 
 LOOKBACK = timedelta(days=30)
 THRESHOLD = 0.2
@@ -88,11 +88,28 @@ class Clusters:
         place_key: str,
         created_at: datetime,
     ) -> str | None:
-        """``assign`` for a ticket whose place key is stored and whose fields the caller holds
-        (the dialog registering it): no re-reading of what was just written."""
+        """``assign`` for a ticket whose place key is stored and whose fields the caller holds:
+        no re-reading of what was just written."""
+        cluster = self.find(ticket_id, category, address_key, fields, place_key, created_at)
+        if cluster is not None:
+            self.store.update_ticket(ticket_id, cluster=cluster)
+        return cluster
+
+    def find(
+        self,
+        ticket_id: int,
+        category: str,
+        address_key: str,
+        fields: Mapping[Field, str],
+        place_key: str,
+        created_at: datetime,
+    ) -> str | None:
+        """The cluster a ticket about to be registered joins, or None; the earliest match is
+        made the cluster's head here, and the caller writes the cluster on the ticket itself
+        (the dialog, in the same statement that numbers it)."""
         if not place_key:
             return None
-        match: StoredTicket | None = None
+        match: PlaceTicket | None = None
         since = created_at - LOOKBACK
         for other in self.store.open_at_place(category, place_key, since):
             if other.id == ticket_id or other.address_key == address_key:
@@ -105,5 +122,4 @@ class Clusters:
         cluster = match.cluster or match.number
         if match.cluster is None:
             self.store.update_ticket(match.id, cluster=cluster)
-        self.store.update_ticket(ticket_id, cluster=cluster)
         return cluster

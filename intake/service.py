@@ -560,8 +560,12 @@ class IntakeService:
         next_state = result.state
         ticket: TicketView | None = None
         draft_id: int | None = next_state.draft_id
-        for action in result.actions:
+        actions = result.actions
+        for n, action in enumerate(actions):
             if isinstance(action, SaveDraft):
+                if action.state.draft_id is not None and _registers(actions, n + 1, action.state):
+                    draft_id = action.state.draft_id  # the registering statement writes its fields
+                    continue
                 draft_id = self._save_draft(address, action.state)
                 if next_state.stage is not Stage.IDLE and next_state.draft_id is None:
                     next_state = replace(next_state, draft_id=draft_id)
@@ -630,7 +634,6 @@ class IntakeService:
             self.store.add_event(conn, t.id, "repeat_raised", "citizen", data)
 
     def _save_draft(self, address: Address, s: DialogState) -> int:
-        values = dict(s.values)
         if s.draft_id is None:
             draft = TicketDraft(
                 channel=address.channel,
@@ -640,39 +643,33 @@ class IntakeService:
                 urgent_class=s.urgent_class,
                 anonymous=s.anonymous,
                 hidden=s.hidden,
-                values=values,
+                values=dict(s.values),
                 supplement_due_at=s.due_at,
             )
             return self.store.create_ticket(draft)
-        self.store.update_ticket(
-            s.draft_id,
-            category=_cat(s),
-            urgent_class=s.urgent_class,
-            anonymous=s.anonymous,
-            hidden=s.hidden,
-            values=values,
-            supplement_due_at=s.due_at,
-        )
+        self.store.update_ticket(s.draft_id, supplement_due_at=s.due_at, **_draft_columns(s))
         return s.draft_id
 
     def _register(self, ticket_id: int, s: DialogState, address: Address) -> TicketView:
+        """Number the draft, with its fields as the dialog holds them, its place key and its
+        cluster in the same statement (one UPDATE for the whole registration)."""
         assert s.category is not None
         now = self.clock.now()
         deadline, provisional = self.policy.registration_deadline(
             s.category, s.urgent_class, address.channel, now
         )
-        if self.clusters is None:
-            number = self.store.register(ticket_id, deadline=deadline, deadline_provisional=provisional)
-        else:
-            # The place key goes in with the number (one statement); the near-duplicate search
-            # then works from the fields the dialog holds, not from the row it just wrote.
-            key = self.clusters.key_of(s.values)
-            number = self.store.register(
-                ticket_id, deadline=deadline, deadline_provisional=provisional, extra={"place_key": key}
-            )
-            self.clusters.link(
+        extra: dict[str, Any] = _draft_columns(s)
+        if self.clusters is not None:
+            # The near-duplicate search works from the fields the dialog holds, not from a row.
+            key = extra["place_key"] = self.clusters.key_of(s.values)
+            cluster = self.clusters.find(
                 ticket_id, s.category.value, self.store.address_key(address), s.values, key, now
             )
+            if cluster is not None:
+                extra["cluster"] = cluster
+        number = self.store.register(
+            ticket_id, deadline=deadline, deadline_provisional=provisional, extra=extra
+        )
         return TicketView(number, TicketStatus.REGISTERED, s.category.value, deadline)
 
     @staticmethod
@@ -786,6 +783,23 @@ def _outcome(fn: Callable[..., IntakeResult], *args: Any, **kwargs: Any) -> Inta
         return fn(*args, **kwargs)
     except Exception as e:  # handed to the caller of handle_many, raised by handle
         return e
+
+
+def _draft_columns(s: DialogState) -> dict[str, Any]:
+    """The ticket columns a draft takes from the dialog (its deadline for a supplement aside)."""
+    return {
+        "category": _cat(s),
+        "urgent_class": s.urgent_class,
+        "anonymous": s.anonymous,
+        "hidden": s.hidden,
+        "values": dict(s.values),
+    }
+
+
+def _registers(actions: Sequence[object], n: int, state: DialogState) -> bool:
+    """Whether ``actions[n]`` registers the draft of ``state`` (as the dialog emits it)."""
+    nxt = actions[n] if n < len(actions) else None
+    return isinstance(nxt, Register) and nxt.state == state
 
 
 def _cat(s: DialogState) -> str | None:

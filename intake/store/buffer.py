@@ -2,11 +2,17 @@
 table, just before the next statement runs or at the commit.
 
 Only inserts that cannot conflict are buffered (a new ticket, an event without a key, a message
-without a native id, a reply keyed by a message stored in the same transaction), so holding them
-changes no result. Their ids are drawn up front: on SQLite from ``max(id)`` under the write lock
-the transaction holds since ``BEGIN IMMEDIATE``; on PostgreSQL from the table's own sequence. Any
-other statement on the connection flushes the buffer first, so reads see every row written
-before them, in order (RELIABILITY.md: a turn commits whole or not at all).
+without a native id, a reply keyed by a message stored in the same transaction, a registration's
+dispatch job), so holding them changes no result. Their ids are drawn up front: on SQLite from
+``max(id)`` under the write lock the transaction holds since ``BEGIN IMMEDIATE``; on PostgreSQL
+from the table's own sequence. Any other statement on the connection flushes the buffer first,
+so reads see every row written before them, in order (RELIABILITY.md: a turn commits whole or not
+at all). The store's own prepared statements say what they touch (``SqlStore._fast``): one that
+touches no held row runs without a flush, and an update of a held row changes the held row.
+
+The rows go in one prepared ``executemany`` per table and column set (intake/store/prepared.py):
+through Core's execution machinery the flushes of a group of dialog turns cost more than
+SQLite's own work on them.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from sqlalchemy import Connection, Table, bindparam, event, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import Insert
 
+from intake.store.prepared import PreparedSet, RawTx
 from intake.store.schema import messages_in, messages_out, outbox, ticket_events, tickets
 
 INFO_KEY = "hotline_buffer"
@@ -30,6 +37,7 @@ class RowBuffer:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.rows: dict[str, list[dict[str, Any]]] = {}
+        self._held: dict[str, dict[int, dict[str, Any]]] = {}  # the same rows by table and id
         self.updates: list[tuple[Table, int, dict[str, Any]]] = []
         self._next: dict[str, int] = {}  # SQLite: the next free id per table
         self._pool: dict[str, list[int]] = {}  # PostgreSQL: ids drawn from the sequence
@@ -38,12 +46,31 @@ class RowBuffer:
     def add(self, table: Table, row: dict[str, Any]) -> int:
         """Hold one row; returns the id it will have."""
         new_id = self._draw(table)
-        self.rows.setdefault(table.name, []).append({"id": new_id, **row})
+        held = {"id": new_id, **row}
+        self.rows.setdefault(table.name, []).append(held)
+        self._held.setdefault(table.name, {})[new_id] = held
         return new_id
 
     def update(self, table: Table, row_id: int, values: dict[str, Any]) -> None:
         """Hold an update of one row by id (written after the held inserts, in order)."""
         self.updates.append((table, row_id, values))
+
+    def held(self, table: Table, row_id: int) -> dict[str, Any] | None:
+        """The held (not yet written) row of ``table`` with this id, to be changed in place by
+        an update of it; None when the row is not held here."""
+        return self._held.get(table.name, {}).get(row_id)
+
+    def holds_where(self, table: Table, column: str) -> bool:
+        """Whether a held row of ``table`` has a value in ``column`` (or an update is held for
+        the table): what a search on that column must see written first."""
+        return any(r.get(column) is not None for r in self._held.get(table.name, {}).values()) or any(
+            t is table for t, _, _ in self.updates
+        )
+
+    def touches(self, table: Table, row_id: int) -> bool:
+        """Whether a statement on this one row of ``table`` could see anything held: the row
+        itself, or a held update of the table."""
+        return row_id in self._held.get(table.name, ()) or any(t is table for t, _, _ in self.updates)
 
     def _draw(self, table: Table) -> int:
         name = table.name
@@ -71,13 +98,15 @@ class RowBuffer:
             return
         pending, self.rows = self.rows, {}
         updates, self.updates = self.updates, []
+        self._held = {}
         self.flushing = True
+        tx = RawTx(self.conn.connection, self.conn.dialect)
         try:
             for table in FLUSH_ORDER:
                 rows = pending.pop(table.name, None)
                 if rows:
-                    for group in _by_columns(rows):
-                        self.conn.execute(insert(table), group)
+                    for columns, group in _by_columns(table, rows):
+                        _insert_stmt(table, columns).run_many(tx, group)
             assert not pending, f"no flush order for {sorted(pending)}"
             # Consecutive updates of one table and column set go in one executemany.
             run: list[dict[str, Any]] = []
@@ -85,13 +114,14 @@ class RowBuffer:
             for table, row_id, values in updates:
                 this = (table, tuple(values))
                 if this != shape and run:
-                    self.conn.execute(_update_stmt(*shape), run)  # type: ignore[misc]
+                    _update_stmt(*shape).run_many(tx, run)  # type: ignore[misc]
                     run = []
                 shape = this
                 run.append({"id_": row_id, **values})
             if run and shape is not None:
-                self.conn.execute(_update_stmt(*shape), run)
+                _update_stmt(*shape).run_many(tx, run)
         finally:
+            tx.close_cursor()
             self.flushing = False
 
     def after_foreign_insert(self, table_name: str | None) -> None:
@@ -102,26 +132,59 @@ class RowBuffer:
             self._next.pop(table_name, None)
 
 
-_UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
+_INSERTS: dict[tuple[str, tuple[str, ...]], PreparedSet] = {}
+_UPDATES: dict[tuple[str, tuple[str, ...]], PreparedSet] = {}
 
 
-def _update_stmt(table: Table, columns: tuple[str, ...]) -> Any:
+def _insert_stmt(table: Table, columns: tuple[str, ...]) -> PreparedSet:
+    stmt = _INSERTS.get((table.name, columns))
+    if stmt is None:
+        values = {c: bindparam(c, type_=table.c[c].type) for c in columns}
+        stmt = _INSERTS[(table.name, columns)] = PreparedSet(lambda _d: insert(table).values(values))
+    return stmt
+
+
+def _update_stmt(table: Table, columns: tuple[str, ...]) -> PreparedSet:
     stmt = _UPDATES.get((table.name, columns))
     if stmt is None:
-        stmt = _UPDATES[(table.name, columns)] = (
-            update(table)
-            .where(table.c.id == bindparam("id_"))
-            .values({c: bindparam(c, type_=table.c[c].type) for c in columns})
+        values = {c: bindparam(c, type_=table.c[c].type) for c in columns}
+        stmt = _UPDATES[(table.name, columns)] = PreparedSet(
+            lambda _d: update(table).where(table.c.id == bindparam("id_")).values(values)
         )
     return stmt
 
 
-def _by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """executemany wants one column set; keep the order of rows within each set."""
+def _by_columns(
+    table: Table, rows: list[dict[str, Any]]
+) -> list[tuple[tuple[str, ...], list[dict[str, Any]]]]:
+    """executemany wants one column set: a column a row leaves out takes its scalar default
+    (a prepared insert names every column; Core would fill them per execution). The order of
+    rows within each set is kept."""
+    defaults = scalar_defaults(table)
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault(tuple(r), []).append(r)
-    return list(groups.values())
+        missing = [c for c in defaults if c not in r]
+        full = {**{c: defaults[c] for c in missing}, **r} if missing else r
+        groups.setdefault(tuple(full), []).append(full)
+    return list(groups.items())
+
+
+_DEFAULTS: dict[str, dict[str, Any]] = {}
+
+
+def scalar_defaults(table: Table) -> dict[str, Any]:
+    """The scalar ``default=`` of each column of ``table`` (schema.py has no other kind)."""
+    found = _DEFAULTS.get(table.name)
+    if found is None:
+        found = {}
+        for c in table.columns:
+            default: Any = c.default
+            if default is not None:
+                if not default.is_scalar:
+                    raise TypeError(f"{table.name}.{c.name}: only scalar defaults can be held")
+                found[c.name] = default.arg
+        _DEFAULTS[table.name] = found
+    return found
 
 
 def current(conn: Connection) -> RowBuffer | None:

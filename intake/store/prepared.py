@@ -63,6 +63,25 @@ class RawTx:
             ) from exc
         return cursor
 
+    def executemany(self, sql: str, params: Sequence[Sequence[Any] | Mapping[str, Any]]) -> None:
+        """One statement for many parameter sets; errors as in ``execute``."""
+        cursor = self.cursor()
+        try:
+            cursor.executemany(sql, params)
+        except self.dialect.loaded_dbapi.Error as exc:
+            lost = self.dialect.is_disconnect(exc, self.connection.dbapi_connection, cursor)
+            if lost:
+                self.connection.invalidate(exc)
+            raise DBAPIError.instance(
+                sql,
+                params,
+                exc,
+                self.dialect.loaded_dbapi.Error,
+                hide_parameters=True,
+                connection_invalidated=lost,
+                dialect=self.dialect,
+            ) from exc
+
     def commit(self) -> None:
         self.close_cursor()
         try:
@@ -131,6 +150,9 @@ class Prepared:
             return {b[0]: v for b, v in zip(self.binds, out, strict=True)}
         return out
 
+    def run_many(self, tx: RawTx, rows: Sequence[Mapping[str, Any]]) -> None:
+        tx.executemany(self.sql, [self.params(r) for r in rows])
+
     def run(self, tx: RawTx, values: Mapping[str, Any]) -> list[Any]:
         cursor = tx.execute(self.sql, self.params(values))
         if self.row is None:
@@ -181,3 +203,10 @@ class PreparedSet:
         if found is None:
             found = self._by_dialect[tx.dialect.name] = Prepared(self._build(tx.dialect), tx.dialect)
         return found.run(tx, values)
+
+    def run_many(self, tx: RawTx, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The statement once per row of ``rows`` (an INSERT or UPDATE: no rows come back)."""
+        found = self._by_dialect.get(tx.dialect.name)
+        if found is None:
+            found = self._by_dialect[tx.dialect.name] = Prepared(self._build(tx.dialect), tx.dialect)
+        found.run_many(tx, rows)

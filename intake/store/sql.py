@@ -16,7 +16,7 @@ from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import (
@@ -25,10 +25,12 @@ from sqlalchemy import (
     Dialect,
     Engine,
     Row,
+    Table,
     and_,
     bindparam,
     func,
     insert,
+    literal_column,
     or_,
     select,
     update,
@@ -105,6 +107,17 @@ class StoredTicket:
     cluster: str | None
     updated_at: datetime
     version: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceTicket:
+    """What the near-duplicate search compares of another open ticket (intake/clusters.py)."""
+
+    id: int
+    number: str
+    cluster: str | None
+    address_key: str
+    fields: Mapping[Field, str]  # the non-contact fields only
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,15 +238,25 @@ class SqlStore:
         return buffer.current(conn)
 
     def _fast(
-        self, conn: Connection, stmt: PreparedSet, values: Mapping[str, Any], *, inserts: str | None = None
+        self,
+        conn: Connection,
+        stmt: PreparedSet,
+        values: Mapping[str, Any],
+        *,
+        inserts: str | None = None,
+        touches: tuple[Table, int] | Literal["nothing held"] | None = None,
     ) -> list[Any]:
         """A prepared statement on the open transaction's own DBAPI connection: the same SQL,
         parameters and conversions as Core's (intake/store/prepared.py), without SQLAlchemy's
         per-statement execution machinery, which cost several times SQLite's own work on a
-        dialog turn's dozen statements. Held rows go first, as before any statement; after an
-        insert (``inserts``: its table) the group-commit buffer draws that table's ids anew."""
+        dialog turn's dozen statements.
+
+        Held rows go first, as before any statement, unless the caller says what the statement
+        touches: one row (table, id), flushed only when it or an update of its table is held,
+        or "nothing held" (a table no row is ever held for, or rows that cannot be held). After
+        an insert (``inserts``: its table) the group-commit buffer draws that table's ids anew."""
         buf = self._buffered(conn)
-        if buf is not None:
+        if buf is not None and (touches is None or (touches != "nothing held" and buf.touches(*touches))):
             buf.flush()
         tx = RawTx(conn.connection, conn.dialect)
         try:
@@ -542,7 +565,7 @@ class SqlStore:
         built once per dialect, table and column set and executed with bound values (building
         it every time cost a fifth of a dispatch)."""
         # Core fills a column's Python-side default per execution; a prepared insert names it.
-        values = {**_scalar_defaults(table), **values}
+        values = {**buffer.scalar_defaults(table), **values}
         cache_key = (table.name, key, tuple(values))
         stmt = self._upserts.get(cache_key)
         if stmt is None:
@@ -761,13 +784,19 @@ class SqlStore:
                 row["status"] = TicketStatus(v).value
             else:
                 row[k] = v
-        # One statement per column set, built once and executed with bound values.
-        columns = tuple(sorted(row))
-        stmt = self._ticket_updates.get(columns)
-        if stmt is None:
-            stmt = self._ticket_updates[columns] = _ticket_update(*columns)
         with self.tx() if conn is None else nullcontext(conn) as c:
-            self._fast(c, stmt, {**row, "ticket_id_": ticket_id})
+            buf = self._buffered(c)
+            held = buf.held(tickets, ticket_id) if buf is not None else None
+            if held is not None:  # a ticket created in this group commit: change the held row
+                held.update(row)
+                held["version"] += 1
+                return
+            # One statement per column set, built once and executed with bound values.
+            columns = tuple(sorted(row))
+            stmt = self._ticket_updates.get(columns)
+            if stmt is None:
+                stmt = self._ticket_updates[columns] = _ticket_update(*columns)
+            self._fast(c, stmt, {**row, "ticket_id_": ticket_id}, touches=(tickets, ticket_id))
 
     def next_number(self, conn: Connection, when: datetime) -> str:
         """A human-friendly, sortable number unique across processes: ``20261121-000123``.
@@ -776,7 +805,9 @@ class SqlStore:
         transaction, so two processes never draw the same number.
         """
         day = when.astimezone(SHANGHAI).strftime("%Y%m%d")
-        [row] = self._fast(conn, _FAST_NEXT_NUMBER, {"name_": f"ticket:{day}"}, inserts="counters")
+        [row] = self._fast(
+            conn, _FAST_NEXT_NUMBER, {"name_": f"ticket:{day}"}, inserts="counters", touches="nothing held"
+        )
         return f"{day}-{int(row.value):06d}"
 
     def register(
@@ -792,7 +823,9 @@ class SqlStore:
         all in one transaction (ARCHITECTURE.md step 3)."""
         now = self.clock.now()
         with self.tx() as conn:
-            found = self._fast(conn, _FAST_NUMBER_AND_STATUS, {"ticket_id_": ticket_id})
+            found = self._fast(
+                conn, _FAST_NUMBER_AND_STATUS, {"ticket_id_": ticket_id}, touches=(tickets, ticket_id)
+            )
             current = found[0] if found else None
             if current is None:
                 raise NotFound(f"ticket {ticket_id} not found")
@@ -811,7 +844,13 @@ class SqlStore:
                 **dict(extra or {}),
             )
             self.add_event(conn, ticket_id, "registered", actor, {})
-            self.add_outbox(conn, "dispatch", f"dispatch:{ticket_id}", {"ticket_id": ticket_id})
+            # Numbering and this job commit together, and only here: the key cannot be taken.
+            job = ("dispatch", f"dispatch:{ticket_id}", {"ticket_id": ticket_id})
+            buf = self._buffered(conn)
+            if buf is not None:
+                self._add_fresh_outbox(buf, *job)
+            else:
+                self.add_outbox(conn, *job)
         return number
 
     def ticket_from_row(self, r: Row[Any]) -> StoredTicket:
@@ -996,15 +1035,30 @@ class SqlStore:
 
     def open_at_place(
         self, category: str, place_key: str, since: datetime, limit: int = 200
-    ) -> Iterator[StoredTicket]:
+    ) -> Iterator[PlaceTicket]:
         """Registered, still-open tickets of one category about one place (its keyed hash),
         created since ``since``, oldest first: the near-duplicate search reads a handful of rows
-        by the place index, not the city's open tickets. Each ticket is decrypted only when the
-        caller comes to it, so a search that stops early pays for what it read."""
+        by the place index, not the city's open tickets. Only what the comparison needs is read,
+        and each ticket's fields are decrypted only when the caller comes to it, so a search
+        that stops early pays for what it read."""
         values = {"category_": category, "place_key_": place_key, "since_": since, "limit_": limit}
         with self._read() as conn:
-            rows = conn.execute(_OPEN_AT_PLACE, values).all()
-        return (self._ticket(r) for r in rows)
+            # A held ticket is nearly always a new draft, and the search looks at numbered ones.
+            buf = self._buffered(conn)
+            held: Literal["nothing held"] | None = (
+                "nothing held" if buf is None or not buf.holds_where(tickets, "number") else None
+            )
+            rows = self._fast(conn, _OPEN_AT_PLACE, values, touches=held)
+        return (
+            PlaceTicket(
+                r.id,
+                r.number,
+                r.cluster,
+                r.address_key,
+                {Field(k): v for k, v in self._open_json(r.fields_enc, r.id).items()},
+            )
+            for r in rows
+        )
 
     def unkeyed_open(self, limit: int) -> list[StoredTicket]:
         """Open numbered tickets without a place key (registered before places were keyed)."""
@@ -1368,17 +1422,6 @@ class SqlStore:
 
 
 @functools.cache
-def _scalar_defaults(table: Any) -> dict[str, Any]:
-    """The scalar ``default=`` of each column of ``table`` (schema.py has no other kind)."""
-    out = {}
-    for c in table.columns:
-        if c.default is not None:
-            if not c.default.is_scalar:
-                raise TypeError(f"{table.name}.{c.name}: only scalar defaults can be prepared")
-            out[c.name] = c.default.arg
-    return out
-
-
 def _fast_upsert(table: Any, columns: Sequence[str], key: str | tuple[str, ...]) -> PreparedSet:
     """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING id``, prepared."""
 
@@ -1405,19 +1448,28 @@ def _ticket_update(*columns: str) -> PreparedSet:
     )
 
 
-_OPEN_AT_PLACE = (
-    select(tickets)
-    .where(
-        tickets.c.category == bindparam("category_"),
-        tickets.c.place_key == bindparam("place_key_"),
-        tickets.c.number.is_not(None),
-        tickets.c.status.in_([s.value for s in TicketStatus if s.is_open]),
-        tickets.c.created_at >= bindparam("since_", type_=tickets.c.created_at.type),
+def _words_in(column: Any, words: Sequence[str]) -> Any:
+    """``column IN ('a', 'b')`` written into the SQL (a prepared statement takes no list
+    parameter); only for the product's own status words."""
+    assert all(w.replace("_", "").isalnum() and w.isascii() for w in words), words
+    return column.in_([literal_column(f"'{w}'") for w in words])
+
+
+_OPEN_AT_PLACE = PreparedSet(
+    lambda _d: (
+        select(tickets.c.id, tickets.c.number, tickets.c.cluster, tickets.c.address_key, tickets.c.fields_enc)
+        .where(
+            tickets.c.category == bindparam("category_"),
+            tickets.c.place_key == bindparam("place_key_"),
+            tickets.c.number.is_not(None),
+            _words_in(tickets.c.status, [s.value for s in TicketStatus if s.is_open]),
+            tickets.c.created_at >= bindparam("since_", type_=tickets.c.created_at.type),
+        )
+        # SQLite has no statistics to prefer the place index over the status one by itself.
+        .with_hint(tickets, "INDEXED BY ix_tickets_place_key", "sqlite")
+        .order_by(tickets.c.id)
+        .limit(bindparam("limit_"))
     )
-    # SQLite has no statistics to prefer the place index over the status one by itself.
-    .with_hint(tickets, "INDEXED BY ix_tickets_place_key", "sqlite")
-    .order_by(tickets.c.id)
-    .limit(bindparam("limit_"))
 )
 _FAST_NUMBER_AND_STATUS = PreparedSet(
     lambda _d: select(tickets.c.number, tickets.c.status).where(tickets.c.id == bindparam("ticket_id_"))

@@ -82,3 +82,46 @@ async def test_tickets_from_before_place_keys_are_keyed_by_the_sweep_and_still_l
     later = (await file(client, REPORTS[1].format(2)))["number"]
     view = await (await client.get(f"/api/tickets/{later}", headers=AUTH)).json()
     assert view["cluster"] == first
+
+
+def test_reports_registered_in_one_group_commit_are_one_cluster(runtime: Runtime) -> None:
+    """Several people's reports of one pothole arriving together are handled in one group
+    commit (IntakeService.handle_many): each registration's search must see the tickets the
+    group numbered before it, whether the draft was started in an earlier turn or in this one."""
+    from intake.clusters import Clusters
+    from intake.model import Address, Channel, InboundMessage
+    from intake.service import TurnInput
+    from tests.integration.test_dialog_conversations import build_intake
+
+    service, _ = build_intake(runtime, "guangzhou")
+    service.clusters = Clusters(runtime.store)
+    people = [Address(Channel.WEBCHAT, f"pothole-{i}") for i in range(6)]
+    now = runtime.clock.now()
+
+    def turn(who: Address, text: str) -> TurnInput:
+        return TurnInput(InboundMessage(who, text, now))
+
+    # Three start with what happened only and give the place in a second turn; three say all
+    # at once. The second turns and the all-at-once reports come in the same group.
+    opening = "我要投诉，门口的马路上有个大坑，晚上骑车很危险"
+    first = service.handle_many([turn(p, opening) for p in people[:3]], inline=True)
+    assert all(not isinstance(o, Exception) and o.ticket and not o.ticket.number for o in first)
+    group = [
+        turn(p, f"地址：和平路12号门口，涉及单位：市政，希望尽快修补，电话1390000{i:04d}")
+        for i, p in enumerate(people[:3])
+    ]
+    whole = (
+        "我要投诉，地址：和平路12号门口，马路上有个大坑，晚上骑车很危险，"
+        "涉及单位：市政，希望尽快修补，电话1390001{:04d}"
+    )
+    group += [turn(p, whole.format(i)) for i, p in enumerate(people[3:])]
+    outs = service.handle_many(group, inline=True)
+    numbers = []
+    for o in outs:
+        assert not isinstance(o, Exception) and o.ticket is not None and o.ticket.number, o
+        numbers.append(o.ticket.number)
+    tickets = [runtime.store.find_ticket(n) for n in numbers]
+    assert {t.cluster for t in tickets} == {numbers[0]}  # the earliest report names the cluster
+    assert all(t.status.value == "registered" and t.fields for t in tickets)
+    # Each numbered ticket has its one dispatch job.
+    assert all(runtime.store.outbox_payload(f"dispatch:{t.id}") == {"ticket_id": t.id} for t in tickets)

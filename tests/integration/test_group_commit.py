@@ -134,6 +134,15 @@ def test_held_rows_are_written_before_any_read_and_in_id_order(runtime: Runtime)
         assert new and c > b
     assert [t.reason for t in store.tickets_for(address)] == ["first", "second", "third"]
 
+    # An update of a held row changes the held row: written once, as if inserted then updated.
+    with store.batch():
+        d = store.create_ticket(TicketDraft(Channel.WEBCHAT, address, "guangzhou", reason="draft"))
+        store.update_ticket(d, reason="updated", category="投诉")
+        store.update_ticket(d, status=TicketStatus.CLOSED)
+    t = store.get_ticket(d)
+    assert (t.reason, t.category, t.status, t.version) == ("updated", "投诉", TicketStatus.CLOSED, 3)
+    assert t.updated_at >= t.created_at
+
     # A transaction that fails writes none of what it held.
     def fails() -> None:
         with store.batch():
@@ -142,7 +151,7 @@ def test_held_rows_are_written_before_any_read_and_in_id_order(runtime: Runtime)
 
     with pytest.raises(RuntimeError):
         fails()
-    assert [t.reason for t in store.tickets_for(address)] == ["first", "second", "third"]
+    assert [t.reason for t in store.tickets_for(address)] == ["first", "second", "third", "updated"]
 
 
 async def test_concurrent_web_chat_turns_are_grouped_and_each_answered(
