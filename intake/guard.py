@@ -6,7 +6,6 @@ the guard only decides whether the dialog runs, and marks the message (issue 7, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,36 +41,23 @@ class SenderGuard:
         self.restriction_days = restriction_days
         self.per_minute = per_minute
 
-    def check(self, address: Address, now: datetime) -> Verdict:
-        return self.check_many([address], now)[0]
-
-    def check_many(self, addresses: Sequence[Address], now: datetime) -> list[Verdict]:
-        """One Redis round trip for any number of messages: each sender's rate counter and
-        restriction mirror. Only a sender the mirror names is looked up in SQL, so a lifted
-        restriction ends at once."""
-        keys = [self.store.address_key(a) for a in addresses]
+    def redis_keys(self, address_key: str, now: datetime) -> tuple[str, str]:
+        """The sender's message counter of this minute and its restriction mirror: the dialog
+        counts and reads them in the round trip that locks the sender (DialogStates.turns)."""
         minute = int(now.timestamp() // 60)
-        with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                counter = f"hotline:rl:msg:{key}:{minute}"
-                pipe.incr(counter)
-                pipe.expire(counter, 120)
-                pipe.exists(restricted_key(key))
-            replies = pipe.execute()
-        out = []
-        for j, (address, key) in enumerate(zip(addresses, keys, strict=True)):
-            count, mirrored = int(replies[3 * j]), replies[3 * j + 2]
-            if mirrored:
-                if self.store.restricted_until(address, now) is not None:
-                    out.append(Verdict(False, "restricted"))
-                    continue
-                self.redis.delete(restricted_key(key))  # lifted by an agent
-            if count > self.per_minute:
-                reply = texts.TOO_FAST if count == self.per_minute + 1 else None
-                out.append(Verdict(False, "rate_limited", reply))
-            else:
-                out.append(Verdict(True))
-        return out
+        return f"hotline:rl:msg:{address_key}:{minute}", restricted_key(address_key)
+
+    def judge(self, address: Address, address_key: str, count: int, mirrored: bool, now: datetime) -> Verdict:
+        """The verdict on one message, given the sender's count this minute (this message
+        included) and the mirror. Only a sender the mirror names is looked up in SQL, so a
+        lifted restriction ends at once."""
+        if mirrored:
+            if self.store.restricted_until(address, now) is not None:
+                return Verdict(False, "restricted")
+            self.redis.delete(restricted_key(address_key))  # lifted by an agent
+        if count > self.per_minute:
+            return Verdict(False, "rate_limited", texts.TOO_FAST if count == self.per_minute + 1 else None)
+        return Verdict(True)
 
     def refresh(self, now: datetime) -> int:
         """Mirror every active restriction into Redis (after a flush or a failover); the

@@ -135,26 +135,36 @@ class DialogStates:
         self.redis = redis
         self.store = store
         self._release = redis.register_script(_RELEASE)
+        self._enter_script = redis.register_script(_ENTER)
 
     @contextmanager
-    def turns(self, keys: Sequence[str], *, wait: bool) -> Iterator[dict[str, Turn]]:
+    def turns(
+        self,
+        keys: Sequence[str],
+        *,
+        wait: bool,
+        rate_keys: Callable[[str], tuple[str, str]] | None = None,
+    ) -> Iterator[Entered]:
         """Lock many senders (by address key) and read their states in one round trip; write
         the new states and unlock in one more, however many senders. Without ``wait``, a sender
         whose lock another process holds is left out (its message goes the single way, which
-        waits). Locks expire on their own if this process dies."""
+        waits). Locks expire on their own if this process dies.
+
+        With ``rate_keys`` (the guard's counter and restriction mirror of a sender) the same
+        round trip counts each sender's message and reads its mirror, locked or not (issue 5:
+        one round trip in, one out)."""
         token = secrets.token_hex(8)
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        got: dict[str, Turn] = {}
+        entered = Entered({}, {})
+        got = entered.got
         todo = list(dict.fromkeys(keys))
         while todo:
-            with self.redis.pipeline(transaction=False) as pipe:
-                for key in todo:
-                    pipe.set(f"hotline:lock:{key}", token, nx=True, px=LOCK_MS)
-                    pipe.get(dialog_key(key))
-                replies = pipe.execute()
-            for j, key in enumerate(todo):
-                if replies[2 * j]:
-                    got[key] = Turn(self._decode(replies[2 * j + 1]))
+            replies = self._enter(todo, token, rate_keys if not entered.counts else None)
+            for key, (locked, raw, *seen) in zip(todo, replies, strict=True):
+                if seen:
+                    entered.counts[key] = (int(seen[0]), bool(seen[1]))
+                if locked:
+                    got[key] = Turn(self._decode(raw))
             todo = [k for k in todo if k not in got]
             if not todo or not wait:
                 break
@@ -163,9 +173,25 @@ class DialogStates:
                 raise StoreUnavailable("the sender's previous message is still being handled")
             time.sleep(0.005)
         try:
-            yield got
+            yield entered
         finally:
             self._unlock(got, token)
+
+    def _enter(
+        self, keys: list[str], token: str, rate_keys: Callable[[str], tuple[str, str]] | None
+    ) -> list[list[Any]]:
+        for attempt in (1, 2):
+            with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    names = [f"hotline:lock:{key}", dialog_key(key), *(rate_keys(key) if rate_keys else ())]
+                    pipe.evalsha(self._enter_script.sha, len(names), *names, token, LOCK_MS, RATE_TTL)
+                try:
+                    return pipe.execute()
+                except NoScriptError:  # Redis restarted and forgot the script: nothing ran
+                    if attempt == 2:
+                        raise
+                    self.redis.script_load(_ENTER)
+        raise AssertionError("unreachable")
 
     def _unlock(self, got: dict[str, Turn], token: str) -> None:
         if not got:
@@ -202,6 +228,18 @@ class DialogStates:
         return DialogState.from_json(self.store.cipher.decrypt_json(blob))
 
 
+# KEYS: lock, state[, rate counter, restriction mirror]. ARGV: token, lock ms, counter ttl.
+# Returns {locked 1/0, state or nil[, messages this minute, mirror 1/0]}.
+_ENTER = """
+local locked = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+local state = false
+if locked then state = redis.call('GET', KEYS[2]) end
+if #KEYS == 2 then return {locked and 1 or 0, state} end
+local count = redis.call('INCR', KEYS[3])
+if count == 1 then redis.call('EXPIRE', KEYS[3], ARGV[3]) end
+return {locked and 1 or 0, state, count, redis.call('EXISTS', KEYS[4])}
+"""
+RATE_TTL = 120  # a per-minute counter outlives its minute, then goes
 # KEYS: lock, state. ARGV: token, encrypted state ("" = none), ttl, write (1/0).
 _RELEASE = """
 if ARGV[4] == '1' then
@@ -213,6 +251,15 @@ return 1
 LOCK_MS = 30_000
 IDLE = "idle"
 LOCK_WAIT_SECONDS = 30.0
+
+
+@dataclass(slots=True)
+class Entered:
+    """What the round trip in found: the turns whose sender it locked, and (for the guard)
+    each sender's messages this minute and whether a restriction is mirrored."""
+
+    got: dict[str, Turn]
+    counts: dict[str, tuple[int, bool]]
 
 
 @dataclass(slots=True)
@@ -283,9 +330,10 @@ class IntakeService:
         return out
 
     def handle_many(self, items: Sequence[TurnInput], *, inline: bool) -> list[IntakeResult | Exception]:
-        """Many messages with group commit: one Redis round trip locks every sender and reads
-        their states, one query reads their tickets, one SQL transaction stores every turn, one
-        more round trip writes the states back (issue 5: the hot path of a busy hour).
+        """Many messages with group commit: one Redis round trip counts each message for the
+        guard, locks every sender and reads their states, one query reads their tickets, one SQL
+        transaction stores every turn, one more round trip writes the states back (issue 5: the
+        hot path of a busy hour).
 
         Each result is what ``handle`` would have returned or raised for that message alone:
         messages of one sender are taken in order, one per round, and if the group's
@@ -294,21 +342,6 @@ class IntakeService:
         results: list[IntakeResult | Exception | None] = [None] * len(items)
         pending = list(range(len(items)))
         now = self.clock.now()
-        if self.guard is not None and pending:
-            verdicts = self.guard.check_many([items[i].msg.address for i in pending], now)
-            for i, verdict in zip(pending, verdicts, strict=True):
-                if not verdict.allowed:
-                    it = items[i]
-                    results[i] = _outcome(
-                        self._refused,
-                        it.msg,
-                        it.stored_id,
-                        it.raw,
-                        verdict.flag,
-                        verdict.reply,
-                        inline=inline,
-                    )
-            pending = [i for i in pending if results[i] is None]
         while pending:
             # One message per sender per round, in the order they came.
             keys: dict[str, int] = {}
@@ -327,46 +360,73 @@ class IntakeService:
     def _round(
         self, keys: dict[str, int], items: Sequence[TurnInput], now: datetime, *, inline: bool
     ) -> dict[int, IntakeResult | Exception]:
-        """Messages of distinct senders (address key → index), together; those that cannot be
-        (another process holds the sender, the step or the group failed) go one by one."""
+        """Messages of distinct senders (address key → index), together; a sender the guard
+        stops is stored and marked; those that cannot go together (another process holds the
+        sender, the step or the group failed) go one by one."""
         out: dict[int, IntakeResult | Exception] = {}
-        alone = list(keys.values()) if len(keys) == 1 else []
-        if not alone:
-            try:
-                out = self._together(keys, items, now, inline=inline)
-            except Exception:
-                n = len(keys)
-                log.warning("a group of %d turns failed together; taking them one by one", n, exc_info=True)
-                out = {}
-            alone = [i for i in keys.values() if i not in out]
-        for i in alone:
-            out[i] = _outcome(self._alone, items[i], now, inline=inline)
+        guard = self.guard
+        rate_keys = (lambda key: guard.redis_keys(key, now)) if guard is not None else None
+        with self.states.turns(list(keys), wait=False, rate_keys=rate_keys) as entered:
+            if guard is not None:
+                for key, i in keys.items():
+                    it = items[i]
+                    count, mirrored = entered.counts[key]
+                    verdict = guard.judge(it.msg.address, key, count, mirrored, now)
+                    if not verdict.allowed:
+                        out[i] = _outcome(
+                            self._refused,
+                            it.msg,
+                            it.stored_id,
+                            it.raw,
+                            verdict.flag,
+                            verdict.reply,
+                            inline=inline,
+                        )
+            together = {k: i for k, i in keys.items() if k in entered.got and i not in out}
+            if together:
+                try:
+                    out.update(self._together(together, entered.got, items, now, inline=inline))
+                except Exception:
+                    n = len(together)
+                    log.warning(
+                        "a group of %d turns failed together; taking them one by one", n, exc_info=True
+                    )
+        for i in keys.values():
+            if i not in out:
+                out[i] = _outcome(self._alone, items[i], now, inline=inline)
         return out
 
     def _together(
-        self, keys: dict[str, int], items: Sequence[TurnInput], now: datetime, *, inline: bool
+        self,
+        keys: dict[str, int],
+        turns: dict[str, Turn],
+        items: Sequence[TurnInput],
+        now: datetime,
+        *,
+        inline: bool,
     ) -> dict[int, IntakeResult | Exception]:
+        """Turns of locked senders in one transaction; the new states are set on ``turns``
+        once it is committed (the caller writes them as it unlocks)."""
         out: dict[int, IntakeResult | Exception] = {}
         steps: dict[str, StepResult] = {}
-        with self.states.turns(list(keys), wait=False) as turns:
-            briefs = self._summaries(list(turns))
-            handled = self._done_already([items[keys[k]] for k in turns])
-            for key, turn in turns.items():
-                stored_id = items[keys[key]].stored_id
-                if stored_id in handled:
-                    out[keys[key]] = IntakeResult(stored_id, (), None, duplicate=True)
-                    continue
-                try:
-                    steps[key] = self._step(items[keys[key]].msg, turn.state, briefs[key], now)
-                except Exception:  # taken alone, where the failure is stored and told
-                    log.debug("step failed in a group; retried alone", exc_info=True)
-            nexts: dict[str, DialogState | None] = {}
-            with self.store.batch():
-                for key, result in steps.items():
-                    i = keys[key]
-                    out[i], nexts[key] = self._commit(items[i], result, inline=inline)
-            for key, state in nexts.items():  # only once the group is committed
-                turns[key].next = state
+        briefs = self._summaries(list(keys))
+        handled = self._done_already([items[i] for i in keys.values()])
+        for key, i in keys.items():
+            stored_id = items[i].stored_id
+            if stored_id in handled:
+                out[i] = IntakeResult(stored_id, (), None, duplicate=True)
+                continue
+            try:
+                steps[key] = self._step(items[i].msg, turns[key].state, briefs[key], now)
+            except Exception:  # taken alone, where the failure is stored and told
+                log.debug("step failed in a group; retried alone", exc_info=True)
+        nexts: dict[str, DialogState | None] = {}
+        with self.store.batch():
+            for key, result in steps.items():
+                i = keys[key]
+                out[i], nexts[key] = self._commit(items[i], result, inline=inline)
+        for key, state in nexts.items():  # only once the group is committed
+            turns[key].next = state
         for key, result in steps.items():
             i = keys[key]
             committed = out[i]
@@ -377,8 +437,8 @@ class IntakeService:
     def _alone(self, item: TurnInput, now: datetime, *, inline: bool) -> IntakeResult:
         msg = item.msg
         key = self.store.address_key(msg.address)
-        with self.states.turns([key], wait=True) as turns:
-            turn = turns[key]
+        with self.states.turns([key], wait=True) as entered:
+            turn = entered.got[key]
             if item.stored_id is not None and self._done_already([item]):
                 return IntakeResult(item.stored_id, (), None, duplicate=True)
             try:

@@ -56,3 +56,27 @@ def test_a_flushed_redis_loses_no_ticket_and_repeats_nothing(
     assert len(notices) == N
     assert {n.state for n in notices} == {DeliveryState.DELIVERED.value}
     assert {n.attempts for n in notices} == {1}
+
+
+def test_a_redis_that_forgot_its_scripts_still_takes_every_turn(
+    runtime: Runtime, redis_client: redis.Redis
+) -> None:
+    """A restarted Redis (or SCRIPT FLUSH) knows none of the dialog's scripts: the next turn
+    loads them again and goes on, counted once by the rate guard, its state kept."""
+    from intake.assembly import build_services
+    from intake.model import InboundMessage
+
+    service = build_services(runtime).intake
+    me = Address(Channel.WEBCHAT, "forgetful-redis")
+    first = service.handle(
+        InboundMessage(me, "我要投诉，小区楼下烧烤店每晚油烟很大", runtime.clock.now()), inline=True
+    )
+    assert first.ticket is not None and first.ticket.number is None  # asked for what is missing
+    redis_client.script_flush()
+    second = service.handle(
+        InboundMessage(me, "电话13912345678，地址：幸福小区3栋，希望尽快处理", runtime.clock.now()),
+        inline=True,
+    )
+    assert second.ticket is not None and second.ticket.number  # the state survived: registered
+    counters = [k for k in redis_client.scan_iter("hotline:rl:msg:*")]
+    assert [int(redis_client.get(k) or 0) for k in counters] == [2]  # each message counted once
