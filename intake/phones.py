@@ -117,7 +117,11 @@ def _find_phones(text: str) -> tuple[str, ...]:
     except Exception:  # never let a library corner case break intake
         return ()
     for match in matches:
-        e164 = normalize_phone(match.raw_string)
-        if e164 is not None and e164 not in found:
+        # The matcher parsed and validated it (Leniency.VALID): only the kind is left to check,
+        # with no second parse of the raw string.
+        if phonenumbers.number_type(match.number) not in _ACCEPTED_TYPES:
+            continue
+        e164 = phonenumbers.format_number(match.number, PhoneNumberFormat.E164)
+        if e164 not in found:
             found.append(e164)
     return tuple(found)
