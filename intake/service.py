@@ -424,7 +424,7 @@ class IntakeService:
         with self.store.batch():
             for key, result in steps.items():
                 i = keys[key]
-                out[i], nexts[key] = self._commit(items[i], result, inline=inline)
+                out[i], nexts[key] = self._commit(items[i], result, now, inline=inline)
         for key, state in nexts.items():  # only once the group is committed
             turns[key].next = state
         for key, result in steps.items():
@@ -444,7 +444,7 @@ class IntakeService:
             try:
                 result = self._step(msg, turn.state, self._summaries([key])[key], now)
                 with self.store.batch():
-                    done, next_state = self._commit(item, result, inline=inline)
+                    done, next_state = self._commit(item, result, now, inline=inline)
             except Exception:
                 # Whatever failed, the citizen's message is kept (and marked) before the error goes on.
                 if item.stored_id is None:
@@ -486,7 +486,7 @@ class IntakeService:
         return step(state or self._rebuild(msg.address), msg.text, ctx)
 
     def _commit(
-        self, item: TurnInput, result: StepResult, *, inline: bool
+        self, item: TurnInput, result: StepResult, now: datetime, *, inline: bool
     ) -> tuple[IntakeResult, DialogState | None]:
         """Inside the open transaction: the message, the draft or ticket, the replies,
         "processed". Returns the result and the state to keep (None: leave it)."""
@@ -503,7 +503,7 @@ class IntakeService:
             saved_first = True
         else:
             saved_first = False
-        replies, ticket, next_state, ticket_id = self._apply(msg.address, result)
+        replies, ticket, next_state, ticket_id = self._apply(msg.address, result, now)
         if stored_id is None:
             stored_id, _ = self.store.save_inbound(msg, raw=item.raw, processed=True, ticket_id=ticket_id)
         elif ticket_id is not None or not saved_first:
@@ -614,7 +614,7 @@ class IntakeService:
         return replace(state, stage=Stage.COLLECTING, asked=tuple(missing_fields(state, self.policy)))
 
     def _apply(
-        self, address: Address, result: StepResult
+        self, address: Address, result: StepResult, now: datetime
     ) -> tuple[list[Reply], TicketView | None, DialogState, int | None]:
         replies = list(result.replies)
         next_state = result.state
@@ -632,7 +632,7 @@ class IntakeService:
                 ticket = TicketView(None, TicketStatus.COLLECTING, _cat(action.state), None)
             elif isinstance(action, Register):
                 assert draft_id is not None
-                ticket = self._register(draft_id, action.state, address)
+                ticket = self._register(draft_id, action.state, address, now)
                 replies.append(self._registered_reply(ticket))
             elif isinstance(action, CloseDraft):
                 if draft_id is not None:
@@ -710,11 +710,11 @@ class IntakeService:
         self.store.update_ticket(s.draft_id, supplement_due_at=s.due_at, **_draft_columns(s))
         return s.draft_id
 
-    def _register(self, ticket_id: int, s: DialogState, address: Address) -> TicketView:
+    def _register(self, ticket_id: int, s: DialogState, address: Address, now: datetime) -> TicketView:
         """Number the draft, with its fields as the dialog holds them, its place key and its
-        cluster in the same statement (one UPDATE for the whole registration)."""
+        cluster in the same statement (one UPDATE for the whole registration). ``now`` is the
+        group's time: the registrations of one group share their deadline computations."""
         assert s.category is not None
-        now = self.clock.now()
         deadline, provisional = self.policy.registration_deadline(
             s.category, s.urgent_class, address.channel, now
         )

@@ -23,6 +23,11 @@ class ProfilePolicy:
         self.profile = profile
         self.calendar = calendar or profile.calendar
         self.name = profile.name
+        # (category, class, channel, time) -> registration_deadline: one group of dialog turns
+        # registers many tickets at one time, mostly of a few categories.
+        self._registration_memo: dict[
+            tuple[Category, str | None, Channel, dt.datetime], tuple[dt.datetime | None, bool]
+        ] = {}
 
     def categories(self) -> Sequence[Category]:
         return self.profile.categories
@@ -55,6 +60,17 @@ class ProfilePolicy:
         end of its dispatch limit (and, where the clock starts on signing, signed at the end of
         the signing limit, shaoyang §13-14). The worker replaces it with the exact value on dispatch.
         """
+        key = (category, urgent_class, channel, now)
+        found = self._registration_memo.get(key)
+        if found is None:
+            if len(self._registration_memo) >= 64:  # a group's worth; times move on
+                self._registration_memo.clear()
+            found = self._registration_memo[key] = self._registration_deadline(*key)
+        return found
+
+    def _registration_deadline(
+        self, category: Category, urgent_class: str | None, channel: Channel, now: dt.datetime
+    ) -> tuple[dt.datetime | None, bool]:
         limits = self.profile.limits(category, urgent_class)
         if limits.handling is None:
             return None, False
