@@ -98,10 +98,10 @@ def test_a_turn_that_fails_costs_the_others_nothing_and_is_kept(
     bad = Address(Channel.WEBCHAT, "breaks-the-store")
     real_apply = IntakeService._apply
 
-    def apply(self: IntakeService, address: Address, result: Any) -> Any:
+    def apply(self: IntakeService, address: Address, result: Any, now: Any) -> Any:
         if address == bad:
             raise RuntimeError("disk full")  # stands for any failure inside one turn's writes
-        return real_apply(self, address, result)
+        return real_apply(self, address, result, now)
 
     monkeypatch.setattr(IntakeService, "_apply", apply)
     now = runtime.clock.now()
