@@ -74,25 +74,10 @@ class Clusters:
         same matter (its number names the cluster). Returns the cluster."""
         t = self.store.get_ticket(ticket_id)
         key = self.key_of(t.fields)
-        self.store.update_ticket(t.id, place_key=key)
-        if t.category is None:
-            return None
-        return self.link(t.id, t.category, t.address_key, t.fields, key, t.created_at)
-
-    def link(
-        self,
-        ticket_id: int,
-        category: str,
-        address_key: str,
-        fields: Mapping[Field, str],
-        place_key: str,
-        created_at: datetime,
-    ) -> str | None:
-        """``assign`` for a ticket whose place key is stored and whose fields the caller holds:
-        no re-reading of what was just written."""
-        cluster = self.find(ticket_id, category, address_key, fields, place_key, created_at)
-        if cluster is not None:
-            self.store.update_ticket(ticket_id, cluster=cluster)
+        cluster = None
+        if t.category is not None:
+            cluster = self.find(t.id, t.category, t.address_key, t.fields, key, t.created_at)
+        self.store.update_ticket(t.id, place_key=key, cluster=cluster or t.cluster)
         return cluster
 
     def find(
@@ -106,7 +91,7 @@ class Clusters:
     ) -> str | None:
         """The cluster a ticket about to be registered joins, or None; the earliest match is
         made the cluster's head here, and the caller writes the cluster on the ticket itself
-        (the dialog, in the same statement that numbers it)."""
+        (the dialog in the statement that numbers it, ``assign`` with the place key)."""
         if not place_key:
             return None
         match: PlaceTicket | None = None

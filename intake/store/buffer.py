@@ -63,14 +63,16 @@ class RowBuffer:
     def holds_where(self, table: Table, column: str) -> bool:
         """Whether a held row of ``table`` has a value in ``column`` (or an update is held for
         the table): what a search on that column must see written first."""
-        return any(r.get(column) is not None for r in self._held.get(table.name, {}).values()) or any(
-            t is table for t, _, _ in self.updates
-        )
+        held = self._held.get(table.name, {}).values()
+        return any(r.get(column) is not None for r in held) or self._updates_of(table)
 
     def touches(self, table: Table, row_id: int) -> bool:
         """Whether a statement on this one row of ``table`` could see anything held: the row
         itself, or a held update of the table."""
-        return row_id in self._held.get(table.name, ()) or any(t is table for t, _, _ in self.updates)
+        return row_id in self._held.get(table.name, ()) or self._updates_of(table)
+
+    def _updates_of(self, table: Table) -> bool:
+        return any(t is table for t, _, _ in self.updates)
 
     def _draw(self, table: Table) -> int:
         name = table.name

@@ -45,9 +45,16 @@ class RawTx:
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
         """Run one statement; a driver error comes out as SQLAlchemy's (``DBAPIError``), and a
         lost connection is invalidated so the pool does not hand it out again."""
+        return self._run("execute", sql, params)
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any] | Mapping[str, Any]]) -> None:
+        """One statement for many parameter sets; errors as in ``execute``."""
+        self._run("executemany", sql, params)
+
+    def _run(self, method: str, sql: str, params: Any) -> Any:
         cursor = self.cursor()
         try:
-            cursor.execute(sql, params)
+            getattr(cursor, method)(sql, params)
         except self.dialect.loaded_dbapi.Error as exc:
             lost = self.dialect.is_disconnect(exc, self.connection.dbapi_connection, cursor)
             if lost:
@@ -62,25 +69,6 @@ class RawTx:
                 dialect=self.dialect,
             ) from exc
         return cursor
-
-    def executemany(self, sql: str, params: Sequence[Sequence[Any] | Mapping[str, Any]]) -> None:
-        """One statement for many parameter sets; errors as in ``execute``."""
-        cursor = self.cursor()
-        try:
-            cursor.executemany(sql, params)
-        except self.dialect.loaded_dbapi.Error as exc:
-            lost = self.dialect.is_disconnect(exc, self.connection.dbapi_connection, cursor)
-            if lost:
-                self.connection.invalidate(exc)
-            raise DBAPIError.instance(
-                sql,
-                params,
-                exc,
-                self.dialect.loaded_dbapi.Error,
-                hide_parameters=True,
-                connection_invalidated=lost,
-                dialect=self.dialect,
-            ) from exc
 
     def commit(self) -> None:
         self.close_cursor()
