@@ -175,7 +175,8 @@ def test_phone_form_keeps_input_on_error_then_files_and_the_caller_gets_an_sms(
     expect(row).to_be_visible()
     expect(row.locator(".contact")).to_have_text("139****5678")
     expect(row.locator(".c-channel")).to_have_text("电话")
-    expect(row.locator(".c-status")).to_have_text("已登记")
+    # registered, or already dispatched if the real worker was quicker than the page
+    expect(row.locator(".c-status")).to_have_text(re.compile(r"^(已登记|已派发)$"))
     assert CALLER not in page.content()
 
     # the caller hears back by SMS (the stub gateway's outbox)
