@@ -52,7 +52,7 @@ from channels.turns import Groups
 from intake.errors import ConfigError
 from intake.logs import setup_logging
 from intake.model import Address, Channel, InboundMessage
-from intake.runtime import Runtime, build_runtime
+from intake.runtime import Runtime, build_runtime, settle_heap
 from intake.settings import Settings, from_env
 
 log = logging.getLogger(__name__)
@@ -237,6 +237,7 @@ def make_server_factory(
 
 async def serve(settings: Settings, runtime: Runtime) -> None:
     handler = InboundMailHandler(runtime, settings.mailbox)
+    settle_heap()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         make_server_factory(handler, settings.mailbox.split("@", 1)[1]),

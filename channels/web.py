@@ -31,7 +31,7 @@ from intake.assembly import Services, build_services
 from intake.clock import OffsetClock
 from intake.errors import InvalidInput
 from intake.logs import setup_logging
-from intake.runtime import Runtime, build_runtime
+from intake.runtime import Runtime, build_runtime, settle_heap
 from intake.settings import Settings, from_env
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,7 @@ def main() -> None:
     settings = from_env()
     runtime = build_runtime(settings)
     app = create_app(runtime)
+    settle_heap()
     web.run_app(app, host=settings.http.host, port=settings.http.port, print=None, access_log=None)
 
 

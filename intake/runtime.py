@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 
@@ -52,3 +53,22 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         cipher=cipher,
         store=SqlStore(engine, cipher, clock),
     )
+
+
+# The young generation is collected after this many net allocations instead of CPython's 700:
+# a web-chat turn allocates thousands of short-lived objects, and reference counting frees
+# nearly all of them; the cycle collector then runs a few times a second, not every turn.
+YOUNG_COLLECTION_AFTER = 50_000
+
+
+def settle_heap() -> None:
+    """Call once a long-running process has built everything it keeps (services, word lists,
+    the segmenter, metadata): those objects move out of the cycle collector's sight
+    (``gc.freeze``), so a full collection walks only what the traffic created, and the young
+    generation is collected less often.
+
+    Measured with bench/webchat_bench.py (three runs each way, one web process): 1 585 → 1 640
+    turns/s, p99 77 → 72 ms, worst turn 82–112 → 75–84 ms."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_AFTER, 50, 100)

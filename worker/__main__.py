@@ -11,7 +11,7 @@ from rq import SimpleWorker
 
 from intake.assembly import build_services
 from intake.logs import setup_logging
-from intake.runtime import build_runtime
+from intake.runtime import build_runtime, settle_heap
 from intake.settings import from_env
 from worker.context import set_runtime
 from worker.relay import QUEUES, Sweeper
@@ -26,6 +26,7 @@ def main() -> None:
     set_runtime(runtime)
     services = build_services(runtime)
     set_runtime(runtime, services)
+    settle_heap()
     sweeper = Sweeper(
         runtime.store,
         runtime.redis,
