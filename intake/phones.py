@@ -12,7 +12,7 @@ import functools
 import re
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, PhoneNumberType
 
 __all__ = ["find_phones", "is_mobile", "normalize_phone", "split_landline"]
 
@@ -24,6 +24,12 @@ _BARE_86 = re.compile(r"^\s*86[\s\-.]*(1[3-9][0-9](?:[\s\-.]?[0-9]){8})\s*$")
 # holds no phone number and is not handed to it: most chat messages are answered by this check.
 _MIN_DIGITS = 6
 _ENOUGH_DIGITS = re.compile(rf"\d(?:\D*\d){{{_MIN_DIGITS - 1}}}")
+_DIGIT_RUN = re.compile(r"\d+")
+# Characters a digit run may touch for the matcher to take that run alone, exactly as written:
+# Chinese characters and the Chinese punctuation that is not phone punctuation (brackets and
+# dashes are, and join runs). Latin letters, spaces, "+", "-", "/", ":" … send the text to the
+# matcher.
+_QUIET_PUNCTUATION = frozenset("，。：；！？、")
 _ACCEPTED_TYPES = frozenset(
     {
         PhoneNumberType.MOBILE,
@@ -109,9 +115,15 @@ def find_phones(text: str) -> list[str]:
 @functools.lru_cache(maxsize=256)
 def _find_phones(text: str) -> tuple[str, ...]:
     """find_phones, remembered: a turn reads the same text more than once (understanding, fill)."""
-    found: list[str] = []
     if _ENOUGH_DIGITS.search(text) is None:
         return ()
+    quick = _runs_between_chinese(text)
+    return quick if quick is not None else _matched(text)
+
+
+def _matched(text: str) -> tuple[str, ...]:
+    """The phone numbers libphonenumber's matcher finds in ``text``, as E.164, first seen first."""
+    found: list[str] = []
     try:
         matches = list(phonenumbers.PhoneNumberMatcher(text, _REGION, leniency=phonenumbers.Leniency.VALID))
     except Exception:  # never let a library corner case break intake
@@ -124,4 +136,43 @@ def _find_phones(text: str) -> tuple[str, ...]:
         e164 = phonenumbers.format_number(match.number, PhoneNumberFormat.E164)
         if e164 not in found:
             found.append(e164)
+    return tuple(found)
+
+
+def _quiet(c: str) -> bool:
+    return "\u4e00" <= c <= "\u9fff" or c in _QUIET_PUNCTUATION
+
+
+def _runs_between_chinese(text: str) -> tuple[str, ...] | None:
+    """What the matcher finds in a text whose ASCII digit runs all stand between Chinese
+    characters or Chinese punctuation (``电话13800138000，住12栋``), found without it; None when
+    the matcher has to read the text.
+
+    Such a run is a candidate on its own, with nothing to join it to, no extension, date or
+    time shape, and no letter beside it, so the matcher's verdict is that of the bare digits:
+    a run under six digits is never a number, and an 11-digit run starting with 1 is the
+    Chinese number it spells when libphonenumber calls that valid and of an accepted type. Any
+    other run goes to the matcher. Checked against the matcher on generated texts
+    (tests/unit/test_phones.py). The matcher reads a message with one mobile in about 60 µs;
+    this takes about 10."""
+    found: list[str] = []
+    end = len(text)
+    for m in _DIGIT_RUN.finditer(text):
+        run = m.group()
+        start, stop = m.span()
+        if (
+            not run.isascii()
+            or (start and not _quiet(text[start - 1]))
+            or (stop < end and not _quiet(text[stop]))
+        ):
+            return None
+        if len(run) < _MIN_DIGITS:
+            continue
+        if len(run) != 11 or run[0] != "1":
+            return None
+        number = PhoneNumber(country_code=86, national_number=int(run))
+        if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in _ACCEPTED_TYPES:
+            e164 = "+86" + run
+            if e164 not in found:
+                found.append(e164)
     return tuple(found)
