@@ -171,7 +171,8 @@ def _runs_between_chinese(text: str) -> tuple[str, ...] | None:
         if len(run) != 11 or run[0] != "1":
             return None
         number = PhoneNumber(country_code=86, national_number=int(run))
-        if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in _ACCEPTED_TYPES:
+        # +86 is one region's: a type other than UNKNOWN is libphonenumber's "valid".
+        if phonenumbers.number_type(number) in _ACCEPTED_TYPES:
             e164 = "+86" + run
             if e164 not in found:
                 found.append(e164)
