@@ -134,8 +134,8 @@ class DialogStates:
     def __init__(self, redis: Redis, store: SqlStore) -> None:
         self.redis = redis
         self.store = store
-        self._release = redis.register_script(_RELEASE)
-        self._enter_script = redis.register_script(_ENTER)
+        self._release_sha = redis.register_script(_RELEASE).sha
+        self._enter_sha = redis.register_script(_ENTER).sha
 
     @contextmanager
     def turns(
@@ -180,44 +180,39 @@ class DialogStates:
     def _enter(
         self, keys: list[str], token: str, rate_keys: Callable[[str], tuple[str, str]] | None
     ) -> list[list[Any]]:
-        for attempt in (1, 2):
-            with self.redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    names = [f"hotline:lock:{key}", dialog_key(key), *(rate_keys(key) if rate_keys else ())]
-                    pipe.evalsha(self._enter_script.sha, len(names), *names, token, LOCK_MS, RATE_TTL)
-                try:
-                    return pipe.execute()
-                except NoScriptError:  # Redis restarted and forgot the script: nothing ran
-                    if attempt == 2:
-                        raise
-                    self.redis.script_load(_ENTER)
-        raise AssertionError("unreachable")
+        names: list[str] = []
+        for key in keys:
+            names += (f"hotline:lock:{key}", dialog_key(key), *(rate_keys(key) if rate_keys else ()))
+        per = 4 if rate_keys else 2
+        replies: list[list[Any]] = self._script(
+            _ENTER, self._enter_sha, names, (token, LOCK_MS, RATE_TTL, per)
+        )
+        return replies
 
     def _unlock(self, got: dict[str, Turn], token: str) -> None:
         if not got:
             return
-        ttl = int(STATE_TTL.total_seconds())
-        for attempt in (1, 2):
-            with self.redis.pipeline(transaction=False) as pipe:
-                for key, turn in got.items():
-                    # An idle sender is remembered as idle, so the next turn need not ask SQL for
-                    # a draft (only a state Redis lost is rebuilt from SQL).
-                    blob = (
-                        IDLE
-                        if turn.next is None or turn.next == DialogState()
-                        else self.store.cipher.encrypt_json(turn.next.to_json())
-                    )
-                    keep = int(turn.next is not None)
-                    pipe.evalsha(
-                        self._release.sha, 2, f"hotline:lock:{key}", dialog_key(key), token, blob, ttl, keep
-                    )
-                try:
-                    pipe.execute()
-                    return
-                except NoScriptError:  # Redis restarted and forgot the script
-                    if attempt == 2:
-                        raise
-                    self.redis.script_load(_RELEASE)
+        names: list[str] = []
+        args: list[Any] = [token, int(STATE_TTL.total_seconds())]
+        for key, turn in got.items():
+            # An idle sender is remembered as idle, so the next turn need not ask SQL for a draft
+            # (only a state Redis lost is rebuilt from SQL).
+            blob = (
+                IDLE
+                if turn.next is None or turn.next == DialogState()
+                else self.store.cipher.encrypt_json(turn.next.to_json())
+            )
+            names += (f"hotline:lock:{key}", dialog_key(key))
+            args += (blob, int(turn.next is not None))
+        self._script(_RELEASE, self._release_sha, names, args)
+
+    def _script(self, source: str, sha: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """One script call for the whole group (one command to pack, one reply to read)."""
+        try:
+            return self.redis.evalsha(sha, len(keys), *keys, *args)
+        except NoScriptError:  # Redis restarted and forgot the script: nothing ran
+            self.redis.script_load(source)
+            return self.redis.evalsha(sha, len(keys), *keys, *args)
 
     def _decode(self, raw: Any) -> DialogState | None:
         if raw is None:
@@ -228,24 +223,42 @@ class DialogStates:
         return DialogState.from_json(self.store.cipher.decrypt_json(blob))
 
 
-# KEYS: lock, state[, rate counter, restriction mirror]. ARGV: token, lock ms, counter ttl.
-# Returns {locked 1/0, state or nil[, messages this minute, mirror 1/0]}.
+# Each script takes a whole group of senders: one command and one reply however many there are.
+# KEYS: per sender its lock and state, and with ARGV[4] = 4 its rate counter and restriction
+# mirror. ARGV: token, lock ms, counter ttl, keys per sender (2 or 4).
+# Returns per sender {locked 1/0, state or nil[, messages this minute, mirror 1/0]}.
 _ENTER = """
-local locked = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-local state = false
-if locked then state = redis.call('GET', KEYS[2]) end
-if #KEYS == 2 then return {locked and 1 or 0, state} end
-local count = redis.call('INCR', KEYS[3])
-if count == 1 then redis.call('EXPIRE', KEYS[3], ARGV[3]) end
-return {locked and 1 or 0, state, count, redis.call('EXISTS', KEYS[4])}
+local per = tonumber(ARGV[4])
+local out = {}
+for i = 1, #KEYS, per do
+  local locked = redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2])
+  local state = false
+  if locked then state = redis.call('GET', KEYS[i + 1]) end
+  if per == 2 then
+    out[#out + 1] = {locked and 1 or 0, state}
+  else
+    local count = redis.call('INCR', KEYS[i + 2])
+    if count == 1 then redis.call('EXPIRE', KEYS[i + 2], ARGV[3]) end
+    out[#out + 1] = {locked and 1 or 0, state, count, redis.call('EXISTS', KEYS[i + 3])}
+  end
+end
+return out
 """
 RATE_TTL = 120  # a per-minute counter outlives its minute, then goes
-# KEYS: lock, state. ARGV: token, encrypted state ("" = none), ttl, write (1/0).
+# KEYS: per sender its lock and state. ARGV: token, state ttl, then per sender the encrypted
+# state ("" = none) and whether to write it (1/0). The lock goes only if it is still ours.
 _RELEASE = """
-if ARGV[4] == '1' then
-  if ARGV[2] == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
+for i = 1, #KEYS, 2 do
+  local blob, write = ARGV[i + 2], ARGV[i + 3]
+  if write == '1' then
+    if blob == '' then
+      redis.call('DEL', KEYS[i + 1])
+    else
+      redis.call('SET', KEYS[i + 1], blob, 'EX', ARGV[2])
+    end
+  end
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 """
 LOCK_MS = 30_000

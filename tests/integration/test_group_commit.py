@@ -6,6 +6,8 @@ concurrent turns are grouped and each answered."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -89,6 +91,40 @@ def test_two_messages_of_one_sender_in_one_group_are_taken_in_order(runtime: Run
     # The second message supplemented the draft the first one opened: the ticket is registered.
     assert second.ticket is not None and second.ticket.number and NUMBER.fullmatch(second.ticket.number)
     assert [t.status for t in runtime.store.tickets_for(me)] == [TicketStatus.REGISTERED]
+
+
+def test_a_sender_another_process_holds_waits_alone_and_the_others_go_on(runtime: Runtime) -> None:
+    """One script locks the whole group: a sender whose lock another process holds is left out
+    of it, waits for that lock on its own, and the lock is never taken from its holder."""
+    service, _ = build_intake(runtime, "guangzhou")
+    held = Address(Channel.WEBCHAT, "held-elsewhere")
+    free = [Address(Channel.WEBCHAT, f"free-{i}") for i in range(3)]
+    lock = f"hotline:lock:{runtime.store.address_key(held)}"
+    runtime.redis.set(lock, "another-process", px=30_000)
+    released: list[float] = []
+
+    def release_later() -> None:
+        time.sleep(0.5)
+        # the others' turns are done by now, and their release left this lock alone
+        assert runtime.redis.get(lock) == b"another-process"
+        released.append(time.monotonic())
+        runtime.redis.delete(lock)
+
+    releaser = threading.Thread(target=release_later)
+    releaser.start()
+    now = runtime.clock.now()
+    text = "我要投诉，小区楼下烧烤店每晚油烟很大"
+    outs = service.handle_many([TurnInput(InboundMessage(a, text, now)) for a in [*free, held]], inline=True)
+    done = time.monotonic()
+    releaser.join()
+    assert released and done >= released[0]  # the held sender waited for the lock
+    for out, address in zip(outs, [*free, held], strict=True):
+        result = _result(out)
+        assert result.ticket is not None and result.ticket.status is TicketStatus.COLLECTING
+        assert [t.status for t in runtime.store.tickets_for(address)] == [TicketStatus.COLLECTING]
+        state = runtime.redis.get(f"hotline:dialog:{runtime.store.address_key(address)}")
+        assert state is not None and state != b"idle"  # each sender's collecting state is kept
+        assert runtime.redis.get(f"hotline:lock:{runtime.store.address_key(address)}") is None
 
 
 def test_a_turn_that_fails_costs_the_others_nothing_and_is_kept(
