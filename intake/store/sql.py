@@ -66,6 +66,7 @@ from intake.store.schema import (
 )
 
 log = logging.getLogger(__name__)
+ADDRESS_KEYS_KEPT = 4096
 _CURRENT: ContextVar[Connection | None] = ContextVar("hotline_sql_transaction", default=None)
 OUTBOX_MAX_ATTEMPTS = 10
 _MARK_DONE = (
@@ -193,6 +194,7 @@ class SqlStore:
         self._ticket_updates: dict[tuple[str, ...], PreparedSet] = {}
         self._briefs_stmt: Any = None
         self._senders_stmt: Any = None
+        self._address_keys: dict[Address, str] = {}
         buffer.install(engine)
 
     @contextmanager
@@ -279,7 +281,16 @@ class SqlStore:
 
     # -- addresses ---------------------------------------------------------------------------
     def address_key(self, address: Address) -> str:
-        return self.cipher.blind_index(f"{address.channel.value}:{address.value}")
+        """The sender's blind index. A turn asks for it several times (grouping, locks, the
+        guard, its rows): the last few thousand are kept in memory, never stored."""
+        key = self._address_keys.get(address)
+        if key is None:
+            if len(self._address_keys) >= ADDRESS_KEYS_KEPT:
+                self._address_keys.clear()
+            key = self._address_keys[address] = self.cipher.blind_index(
+                f"{address.channel.value}:{address.value}"
+            )
+        return key
 
     # -- health --------------------------------------------------------------------------------
     def ping(self) -> None:
