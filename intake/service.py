@@ -127,6 +127,11 @@ def dialog_key(address_key: str) -> str:
     return f"hotline:dialog:{address_key}"
 
 
+def lock_key(address_key: str) -> str:
+    """The lock a process holds on a sender while it takes one of its turns."""
+    return f"hotline:lock:{address_key}"
+
+
 class DialogStates:
     """Dialog state per sender in Redis: encrypted (it holds names and phones), keyed by the
     sender's blind index, never by the address itself."""
@@ -182,7 +187,7 @@ class DialogStates:
     ) -> list[list[Any]]:
         names: list[str] = []
         for key in keys:
-            names += (f"hotline:lock:{key}", dialog_key(key), *(rate_keys(key) if rate_keys else ()))
+            names += (lock_key(key), dialog_key(key), *(rate_keys(key) if rate_keys else ()))
         per = 4 if rate_keys else 2
         replies: list[list[Any]] = self._script(
             _ENTER, self._enter_sha, names, (token, LOCK_MS, RATE_TTL, per)
@@ -202,7 +207,7 @@ class DialogStates:
                 if turn.next is None or turn.next == DialogState()
                 else self.store.cipher.encrypt_json(turn.next.to_json())
             )
-            names += (f"hotline:lock:{key}", dialog_key(key))
+            names += (lock_key(key), dialog_key(key))
             args += (blob, int(turn.next is not None))
         self._script(_RELEASE, self._release_sha, names, args)
 
