@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from types import FrameType
 
 import redis
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 
 from intake.assembly import build_services
 from intake.logs import setup_logging
@@ -18,6 +20,16 @@ from worker.relay import QUEUES, Sweeper
 from worker.timers import run_timers
 
 log = logging.getLogger("worker")
+
+
+class _Worker(SimpleWorker):
+    """Remembers that a signal asked it to stop, which RQ's work() does not tell its caller."""
+
+    stop_asked = False
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_asked = True
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
 
 def main() -> None:
@@ -39,19 +51,30 @@ def main() -> None:
     # SimpleWorker on purpose: no fork, so no SQL connection is shared between a parent and its
     # work horse, and 4-6x the job rate of the forking Worker (issue "dispatch queue"). A job
     # killed with the process is run again by the outbox relay; every step is idempotent in SQL.
+    worker: _Worker | None = None
     try:
-        while True:
-            worker = SimpleWorker(
-                list(QUEUES), connection=runtime.redis, worker_ttl=60, maintenance_interval=60
-            )
+        while worker is None or not worker.stop_asked:
             try:
+                # Even the constructor talks to Redis (CLIENT SETNAME): it is inside the guard too.
+                worker = _Worker(
+                    list(QUEUES), connection=runtime.redis, worker_ttl=60, maintenance_interval=60
+                )
                 worker.work(with_scheduler=True, logging_level="WARNING")
-                break  # asked to stop (SIGTERM / SIGINT)
             except redis.ConnectionError:
-                # Redis restarting (the launcher brings it back from its append-only file): wait
-                # and start again, rather than exiting and taking every process down with us.
-                log.warning("redis unavailable; the worker starts again in 2 s")
+                pass
+            except StopRequested:
+                break
+            if worker is not None and worker.stop_asked:
+                break  # SIGTERM / SIGINT
+            # RQ's work() swallows any error it meets outside a job (a Redis restart among them:
+            # "found an unhandled exception, quitting") and returns as if asked to stop. Only a
+            # signal stops this process; anything else is a Redis restart (the launcher brings it
+            # back from its append-only file), and exiting would take every Procfile process down.
+            log.warning("redis unavailable; the worker starts again in 2 s")
+            try:
                 time.sleep(2)
+            except StopRequested:  # RQ's own signal handler, still installed, while we wait
+                break
     finally:
         sweeper.stop()
         runtime.close()

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,10 +49,12 @@ def processes_of(data_dir: Path) -> list[int]:
 
 def health(port: int) -> dict[str, object] | None:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
             return json.loads(resp.read())
-    except OSError:
-        return None
+    except urllib.error.HTTPError as exc:  # 503 names the store that failed
+        return {"status": exc.code, **json.loads(exc.read() or b"{}")}
+    except OSError as exc:
+        return {"unreachable": repr(exc)}
 
 
 @contextlib.contextmanager
@@ -79,12 +82,13 @@ def launched(
 
 def wait_healthy(port: int, timeout: float) -> float:
     started = time.monotonic()
+    h = None
     while time.monotonic() - started < timeout:
         h = health(port)
         if h is not None and h.get("ok"):
             return time.monotonic() - started
         time.sleep(0.25)
-    raise AssertionError(f"/healthz not 200 within {timeout}s")
+    raise AssertionError(f"/healthz not 200 within {timeout}s; last answer: {h}")
 
 
 def redis_pid(data_dir: Path) -> int:
@@ -123,7 +127,11 @@ def test_make_run_starts_everything_keeps_redis_data_and_stops_cleanly(tmp_path:
         client.close()
         os.kill(redis_pid(data), signal.SIGKILL)
         time.sleep(1.5)
-        wait_healthy(http, 60)  # the launcher started it again
+        try:
+            wait_healthy(http, 60)  # the launcher started it again; no process fell over meanwhile
+        except AssertionError as exc:
+            proc.kill()
+            raise AssertionError(f"{exc}\n--- launcher output ---\n{proc.communicate()[0].decode()[-6000:]}") from None
         client = redis.Redis(unix_socket_path=str(sock))
         assert client.get("acknowledged") == b"yes"
         client.close()
