@@ -131,7 +131,8 @@ def test_make_run_starts_everything_keeps_redis_data_and_stops_cleanly(tmp_path:
             wait_healthy(http, 60)  # the launcher started it again; no process fell over meanwhile
         except AssertionError as exc:
             proc.kill()
-            raise AssertionError(f"{exc}\n--- launcher output ---\n{proc.communicate()[0].decode()[-6000:]}") from None
+            out = proc.communicate()[0].decode()[-6000:]
+            raise AssertionError(f"{exc}\n--- launcher output ---\n{out}") from None
         client = redis.Redis(unix_socket_path=str(sock))
         assert client.get("acknowledged") == b"yes"
         client.close()
