@@ -11,6 +11,7 @@ import pytest
 from intake.errors import ConfigError
 from intake.kb import DEFAULT_ENTRIES_DIR, EntryKind, KnowledgeBase, latest_expiry, normalize
 from intake.kb.entries import MAX_ANSWER_CHARS
+from intake.kb.text import Segmenter
 from intake.model import SHANGHAI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,3 +190,15 @@ def test_quality_floors_on_the_labelled_set(kb: KnowledgeBase) -> None:
     quality = evaluate(kb, questions, now)
     assert quality.precision >= PRECISION_FLOOR, [o for o in quality.outcomes if o.got and o.got != o.expect]
     assert quality.recall >= RECALL_FLOOR
+
+
+def test_segmenters_share_jiebas_dictionary_but_not_their_own_words() -> None:
+    """Each knowledge base reads jieba's general dictionary once per process (intake/kb/text.py);
+    the words one segmenter adds never change how another one cuts."""
+    text = "幸福里东苑门口路灯不亮"
+    with_word = Segmenter(words=["幸福里东苑"])
+    plain = Segmenter()
+    assert "幸福里东苑" in [w for w, _ in with_word.units(text)]
+    assert "幸福里东苑" not in [w for w, _ in plain.units(text)]
+    assert "幸福里东苑" in [w for w, _ in with_word.units(text)]  # and the first keeps its word
+    assert plain.rarity("工作") == with_word.rarity("工作") < 0.5  # the same general frequencies
