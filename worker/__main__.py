@@ -53,7 +53,7 @@ def main() -> None:
     # killed with the process is run again by the outbox relay; every step is idempotent in SQL.
     worker: _Worker | None = None
     try:
-        while worker is None or not worker.stop_asked:
+        while True:
             try:
                 # Even the constructor talks to Redis (CLIENT SETNAME): it is inside the guard too.
                 worker = _Worker(
@@ -62,8 +62,6 @@ def main() -> None:
                 worker.work(with_scheduler=True, logging_level="WARNING")
             except redis.ConnectionError:
                 pass
-            except StopRequested:
-                break
             if worker is not None and worker.stop_asked:
                 break  # SIGTERM / SIGINT
             # RQ's work() swallows any error it meets outside a job (a Redis restart among them:
@@ -71,11 +69,14 @@ def main() -> None:
             # signal stops this process; anything else is a Redis restart (the launcher brings it
             # back from its append-only file), and exiting would take every Procfile process down.
             log.warning("redis unavailable; the worker starts again in 2 s")
-            try:
-                time.sleep(2)
-            except StopRequested:  # RQ's own signal handler, still installed, while we wait
-                break
+            time.sleep(2)
+    except StopRequested:
+        pass  # RQ's signal handler, still installed, found no job running (here, or while we waited)
     finally:
+        if worker is not None and worker.scheduler is not None:
+            # A signal met between RQ starting the scheduler's process and the try that tears it
+            # down leaves it running, and the interpreter's exit would wait for it for ever.
+            worker.stop_scheduler()  # type: ignore[no-untyped-call]
         sweeper.stop()
         runtime.close()
 

@@ -47,7 +47,7 @@ def processes_of(data_dir: Path) -> list[int]:
     return found
 
 
-def health(port: int) -> dict[str, object] | None:
+def health(port: int) -> dict[str, object]:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
             return json.loads(resp.read())
@@ -82,10 +82,10 @@ def launched(
 
 def wait_healthy(port: int, timeout: float) -> float:
     started = time.monotonic()
-    h = None
+    h: dict[str, object] = {}
     while time.monotonic() - started < timeout:
         h = health(port)
-        if h is not None and h.get("ok"):
+        if h.get("ok"):
             return time.monotonic() - started
         time.sleep(0.25)
     raise AssertionError(f"/healthz not 200 within {timeout}s; last answer: {h}")
