@@ -34,7 +34,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.procs import free_port, stop  # noqa: E402
+from bench.procs import cpu_seconds, free_port, stop  # noqa: E402
 from hotline.embedded_redis import EmbeddedRedis  # noqa: E402
 from intake.store.db import migrate  # noqa: E402
 
@@ -243,9 +243,11 @@ async def main(seconds: float, sessions: int, warmup: float, pool_size: int) -> 
         )
         pool = await open_sessions(web_base, pool_size, server.url)
         sent = [0]
+        cpu_before = cpu_seconds(procs[0].pid)
         chat = await drive(
             "web chat turn", [chat_loop(web_base, pool, i, sent) for i in range(sessions)], seconds, warmup
         )
+        cpu_after = cpu_seconds(procs[0].pid)
         stored, numbered = ledger(db_url)
 
         print(f"loopback, {sessions} concurrent sessions, {seconds:.0f} s each after {warmup:.0f} s warm-up")
@@ -258,6 +260,17 @@ async def main(seconds: float, sessions: int, warmup: float, pool_size: int) -> 
         ratio = chat["rps"] / echo["rps"] if echo["rps"] else 0.0
         print(f"web chat / echo throughput: {ratio:.1%} (target ≥ 20 %)")
         print(f"web chat p99: {chat['p99_ms']:.1f} ms (target ≤ 50 ms)")
+        if cpu_before is not None and cpu_after is not None and sent[0]:
+            # Warm-up turns included on both sides: CPU time of the web process per turn sent. One
+            # process runs its Python on one core at a time (the GIL), so 20 % of the echo leaves
+            # 1 / (0.2 × echo req/s) of CPU per turn; at 64 sessions, one request in flight each,
+            # the mean wait is 64 / (turns/s) (Little's law), and p99 ≤ 50 ms needs more still.
+            per_turn = (cpu_after - cpu_before) / sent[0] * 1000
+            budget = 1000 / (0.2 * echo["rps"]) if echo["rps"] else 0.0
+            print(
+                f"web process CPU: {per_turn:.2f} ms per turn ({cpu_after - cpu_before:.1f} s for "
+                f"{sent[0]} turns); 20 % of the echo allows {budget:.2f} ms"
+            )
         print(
             f"ledger: {sent[0]} turns sent, {stored} inbound rows stored, {numbered} tickets registered "
             f"({len(pool)} sessions)"
