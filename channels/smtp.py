@@ -13,10 +13,15 @@ Limits aiosmtpd does not set itself are set here (RELIABILITY.md §7, M3, M4):
 * commands: a per-session budget per verb (:data:`COMMAND_CALL_LIMIT`); past it → ``421`` and
   the connection is closed, so a NOOP/RSET/VRFY loop cannot hold a session forever. A command
   line over 512 octets (RFC 5321 §4.5.3.1.4) → ``500``;
-* connections: at most :data:`MAX_CONNECTIONS` at once for the whole server; the next one is
-  greeted with ``421`` and closed. An idle or dribbling session is closed after
+* connections: at most :data:`MAX_CONNECTIONS` at once for the whole server, and at most
+  :data:`MAX_CONNECTIONS_PER_ADDRESS` from one client address (an IPv6 client by its /64); the
+  next one is greeted with ``421`` and closed, so one flooding host leaves room for every other
+  sender (RELIABILITY.md M4). An idle or dribbling session is closed after
   :data:`SESSION_TIMEOUT` seconds without a complete command (the timer is not reset by DATA
-  lines, so a dribbled DATA is bounded too).
+  lines, so a dribbled DATA is bounded too). Under stress — three quarters of the sessions taken,
+  as a flood from many addresses does — every session's timer is cut to
+  :data:`STRESS_TIMEOUT`, as Postfix's stress-adaptive ``smtpd_timeout`` does: a real client
+  sends its next command within a second, a connection held open to block others goes soon.
 
 **Long-line policy.** RFC 5321 §4.5.3.1.6 caps a line at 1 000 octets, but real mail breaks
 it: HTML from webmail and some desktop clients arrives unfolded with lines of several KB, and a
@@ -39,9 +44,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import ipaddress
 import logging
 import signal
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
 
@@ -61,7 +68,10 @@ MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # 552 past it
 MAX_RECIPIENTS = 100  # RCPT commands per transaction; 452 past it
 LINE_LENGTH_LIMIT = 64 * 1024  # see "Long-line policy" above
 MAX_CONNECTIONS = 256  # simultaneous sessions; 421 beyond
+MAX_CONNECTIONS_PER_ADDRESS = 32  # from one client address (IPv6: its /64); 421 beyond
 SESSION_TIMEOUT = 60.0
+STRESS_TIMEOUT = 10.0  # seconds without a command once the server is under stress (Postfix's 10 s)
+STRESS_AT = 0.75  # share of MAX_CONNECTIONS taken that puts the server under stress
 # Per session and verb. Generous for the verbs a real client repeats for each message (one
 # connection may carry hundreds of messages), tight for the ones only a stalling client loops.
 COMMAND_CALL_LIMIT: dict[str, int] = {
@@ -160,44 +170,107 @@ class InboundMailHandler:
         return "250 2.0.0 Message accepted"
 
 
+def client_key(peer: Any) -> str:
+    """Whose connection this is, for the per-address cap: the IP, an IPv6 client by its /64
+    (one host is given a whole /64), "" when the transport has no peer address."""
+    if not peer:
+        return ""
+    host = str(peer[0] if isinstance(peer, tuple) else peer)
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d on a dual-stack socket
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 @dataclass
 class ConnectionGate:
-    """How many sessions are open right now, shared by every protocol instance of one server."""
+    """The sessions open right now, shared by every protocol instance of one server: the caps
+    and the stress they put the server under."""
 
     limit: int = MAX_CONNECTIONS
-    open: int = 0
+    per_address: int = MAX_CONNECTIONS_PER_ADDRESS
+    stress_timeout: float = STRESS_TIMEOUT
+    sessions: set[HotlineSMTP] = field(default_factory=set)
+    by_address: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def open(self) -> int:
+        return len(self.sessions)
+
+    @property
+    def stressed(self) -> bool:
+        return self.open >= self.limit * STRESS_AT
+
+    def admit(self, session: HotlineSMTP, address: str) -> str | None:
+        """None if the session may go on, else the 421 line that turns it away."""
+        if self.open >= self.limit:
+            return "421 4.7.0 Too many connections, please try again later"
+        if self.by_address[address] >= self.per_address:
+            return "421 4.7.0 Too many connections from your address, please try again later"
+        was_stressed = self.stressed
+        self.sessions.add(session)
+        self.by_address[address] += 1
+        if self.stressed and not was_stressed:
+            log.warning(
+                "smtp under stress: %d of %d sessions open, timeout now %gs",
+                self.open,
+                self.limit,
+                self.stress_timeout,
+            )
+            for other in self.sessions:
+                other.shorten_timeout(self.stress_timeout)
+        return None
+
+    def release(self, session: HotlineSMTP, address: str) -> None:
+        if session in self.sessions:
+            self.sessions.discard(session)
+            self.by_address[address] -= 1
+            if self.by_address[address] <= 0:
+                del self.by_address[address]
 
 
 class HotlineSMTP(SMTP):
-    """aiosmtpd's server with our long-line policy, a connection cap and a short, non-leaking
-    reply on unexpected errors."""
+    """aiosmtpd's server with our long-line policy, the connection caps, a timeout that
+    shortens under stress, and a short, non-leaking reply on unexpected errors."""
 
     line_length_limit = LINE_LENGTH_LIMIT
 
     def __init__(self, handler: Any, *, gate: ConnectionGate, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._gate = gate
-        self._counted = False
-        self._refused = False
+        self._client = ""
+        self._refusal: str | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self._gate.open >= self._gate.limit:
-            self._refused = True
-        else:
-            self._gate.open += 1
-            self._counted = True
+        self._client = client_key(transport.get_extra_info("peername"))
+        self._refusal = self._gate.admit(self, self._client)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
-        if self._counted:
-            self._gate.open -= 1
-            self._counted = False
+        self._gate.release(self, self._client)
         super().connection_lost(error)
 
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        # aiosmtpd arms the timer on connect and after each complete command
+        if self._gate.stressed:
+            duration = min(duration or self._timeout_duration, self._gate.stress_timeout)
+        super()._reset_timeout(duration)
+
+    def shorten_timeout(self, seconds: float) -> None:
+        """Close this session ``seconds`` from now at the latest if no command comes."""
+        handle = self._timeout_handle
+        if handle is not None and handle.when() - self.loop.time() > seconds:
+            super()._reset_timeout(seconds)
+
     async def _handle_client(self) -> None:
-        if self._refused:
+        if self._refusal is not None:
             log.warning("smtp connection refused: %d sessions open", self._gate.open)
-            await self.push("421 4.7.0 Too many connections, please try again later")
+            await self.push(self._refusal)
             if self.transport is not None:
                 self.transport.close()
             return
@@ -213,11 +286,13 @@ def make_server_factory(
     hostname: str,
     *,
     max_connections: int = MAX_CONNECTIONS,
+    per_address: int = MAX_CONNECTIONS_PER_ADDRESS,
     timeout: float = SESSION_TIMEOUT,
+    stress_timeout: float = STRESS_TIMEOUT,
 ) -> Any:
     """The protocol factory for ``loop.create_server``: one :class:`HotlineSMTP` per session."""
     check_aiosmtpd()
-    gate = ConnectionGate(limit=max_connections)
+    gate = ConnectionGate(limit=max_connections, per_address=per_address, stress_timeout=stress_timeout)
 
     def factory() -> HotlineSMTP:
         return HotlineSMTP(
