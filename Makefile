@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit bench browser-deps clean
+.PHONY: run test lint unit fuzz bench browser-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: $(STAMP)
 
 test: $(STAMP) browser-deps lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+# RELIABILITY.md S7 in full: 1 000 schemathesis cases per API operation (make test runs 100).
+fuzz: $(STAMP)
+	HOTLINE_FUZZ_EXAMPLES=1000 $(VENV)/bin/pytest -q -p no:cacheprovider tests/integration/test_schemathesis.py
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(PY) $$b || exit 1; done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,8 @@ from intake.model import Channel, TicketStatus
 from intake.phone import PhoneIntake
 from intake.store.sql import SqlStore
 from intake.views import ticket_json
+
+TICKET_NUMBER = re.compile(r"[0-9]{8}-[0-9]{6,9}")  # YYYYMMDD-NNNNNN, longer past a million a day
 
 
 class BackOffice:
@@ -69,7 +72,9 @@ class BackOffice:
             raise InvalidInput(f"unknown channel {channel!r}")
         since = _time(q.get("since"), "since")
         before_id = None
-        if q.get("before"):
+        if "before" in q:
+            if not TICKET_NUMBER.fullmatch(q["before"]):
+                raise InvalidInput(f"'before' must be a ticket number, not {q['before'][:40]!r}")
             before = await in_thread(request, self.store.find_ticket, q["before"])
             before_id = before.id
         rows = await in_thread(

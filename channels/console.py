@@ -91,7 +91,7 @@ class Console:
         assert self.aredis is not None
         raw = request.cookies.get(COOKIE, "")
         parts = raw.split(".")
-        if len(parts) != 4 or not parts[2].isdigit():
+        if len(parts) != 4 or not (parts[2].isascii() and parts[2].isdigit()):
             raise Unauthorized("请先登录。Please log in.")
         sid, agent, expires, sig = parts
         if not self.store.cipher.verify(f"console:{sid}.{agent}.{expires}", sig):
@@ -246,7 +246,7 @@ class Console:
         """An agent lifts a harassment restriction (issue 7); audited."""
         _, agent = await self._session(request, changing=True)
         rid = request.match_info["rid"]
-        if not rid.isdigit():
+        if not (rid.isascii() and rid.isdigit() and len(rid) <= 18):
             raise InvalidInput("restriction id must be a number")
         lifted = await in_thread(request, self.store.lift_restriction, int(rid), agent)
         await in_thread(request, self.store.audit, agent, "lift_restriction", rid)

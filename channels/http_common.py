@@ -83,7 +83,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
                 exc.status, "http_error"
             )
-            return json_error(exc.status, code, exc.reason)
+            # 405 keeps its Allow header (RFC 9110 §15.5.6), 429 and 503 a Retry-After
+            kept = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+            return json_error(exc.status, code, exc.reason, **kept)
         raise
     except asyncio.CancelledError:
         raise

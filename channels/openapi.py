@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from intake.model import Channel, TicketStatus
+
 JSON = "application/json"
 _DOC: dict[str, Any] | None = None
 
@@ -50,13 +52,21 @@ def _body(schema: dict[str, Any], example: Any, max_bytes: int | None = None) ->
     return out
 
 
-def _param(name: str, where: str, description: str, example: Any, *, required: bool = True) -> dict[str, Any]:
+def _param(
+    name: str,
+    where: str,
+    description: str,
+    example: Any,
+    *,
+    required: bool = True,
+    schema: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": name,
         "in": where,
         "required": required or where == "path",
         "description": description,
-        "schema": {"type": "integer" if isinstance(example, int) else "string"},
+        "schema": schema or {"type": "integer" if isinstance(example, int) else "string"},
     }
     if example is not None:
         out["example"] = example
@@ -72,8 +82,41 @@ UNAUTHORIZED = {"401": _err("Missing, wrong or expired bearer token (`unauthoriz
 SESSION_ID = _param(
     "session_id", "path", "The chat session, from `POST /api/chat/sessions`.", "q3JrPq1mQ2uQ0bTz4wWl7A"
 )
-NUMBER = _param("number", "path", "Ticket number `YYYYMMDD-NNNNNN`.", "20261120-000001")
-AFTER = _param("after", "query", "Only messages with a larger id.", "0", required=False)
+NUMBER_SCHEMA = {"type": "string", "pattern": "^[0-9]{8}-[0-9]{6,9}$"}
+NUMBER = _param("number", "path", "Ticket number `YYYYMMDD-NNNNNN`.", "20261120-000001", schema=NUMBER_SCHEMA)
+# What the server takes for a phone number or an email address is more than a pattern can say
+# (a number must be a valid one, libphonenumber decides): these shapes rule out the rest.
+PHONE = {"type": "string", "pattern": "^[+0-9][0-9 ()-]{4,30}$"}
+EMAIL = {"type": "string", "format": "email"}
+OPTIONAL_TEXT = {"type": ["string", "null"], "maxLength": 5000}  # null: not given
+PHONE_CALL = {
+    "type": "object",
+    "required": ["category", "content"],
+    "properties": {
+        "channel": {"const": "phone", "default": "phone"},
+        "phone": {"type": ["string", "null"]},
+        "name": OPTIONAL_TEXT,
+        "anonymous": {"type": "boolean"},
+        "category": {"enum": ["咨询", "求助", "投诉", "举报", "意见建议", "表扬"]},
+        "content": OPTIONAL_TEXT,
+        "address": OPTIONAL_TEXT,
+        "demand": OPTIONAL_TEXT,
+        "subject": OPTIONAL_TEXT,
+    },
+}
+CONSOLE_CHANGE = {  # every console POST but the login
+    **UNAUTHORIZED,
+    "403": _err("Missing or wrong CSRF token, or a cross-site `Origin`."),
+}
+AFTER = _param(
+    "after",
+    "query",
+    "Only messages with a larger id.",
+    0,
+    required=False,
+    schema={"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+)
+BAD_AFTER = {"400": _err("`after` is not a message id.")}
 TELEGRAM_UPDATE_EXAMPLE = {
     "update_id": 731245601,
     "message": {
@@ -85,8 +128,18 @@ TELEGRAM_UPDATE_EXAMPLE = {
     },
 }
 PAGE = {
-    "description": "An HTML page or static file.",
+    "description": "An HTML page.",
     "content": {"text/html": {"schema": {"type": "string"}}},
+}
+STATIC = {
+    "200": {
+        "description": "The file.",
+        "content": {
+            kind: {"schema": {"type": "string"}}
+            for kind in ("text/html", "text/css", "application/javascript", "image/svg+xml")
+        },
+    },
+    "404": {"description": "No such file."},
 }
 FOUND = {"302": {"description": "Redirect to the page with a trailing slash."}}
 
@@ -181,7 +234,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "description": "A Bot API `Update`, as Telegram sends it.",
             "required": ["update_id"],
-            "properties": {"update_id": {"type": "integer", "minimum": 0}},
+            "properties": {"update_id": {"type": "integer"}},
         },
     }
 
@@ -224,7 +277,13 @@ def _paths() -> dict[str, Any]:
                     {
                         "type": "object",
                         "required": ["text"],
-                        "properties": {"text": {"type": "string", "maxLength": 5000}},
+                        "properties": {
+                            "text": {
+                                "type": "string",
+                                "description": "Over 5 000 characters is stored and answered with a "
+                                "polite request to send it in parts.",
+                            }
+                        },
                     },
                     {"text": "我要投诉，小区楼下烧烤店每晚油烟很大"},
                     256 * 1024,
@@ -251,7 +310,7 @@ def _paths() -> dict[str, Any]:
                 "operationId": "listChatMessages",
                 "security": chat_auth,
                 "parameters": [AFTER],
-                "responses": {"200": _ok("Oldest first.", messages), **UNAUTHORIZED},
+                "responses": {"200": _ok("Oldest first.", messages), **BAD_AFTER, **UNAUTHORIZED},
             },
         },
         "/api/chat/sessions/{session_id}/history": {
@@ -278,6 +337,7 @@ def _paths() -> dict[str, Any]:
                         "description": "An endless `text/event-stream`.",
                         "content": {"text/event-stream": {"schema": {"type": "string"}}},
                     },
+                    **BAD_AFTER,
                     **UNAUTHORIZED,
                 },
             },
@@ -292,9 +352,13 @@ def _paths() -> dict[str, Any]:
                         "type": "object",
                         "required": ["from", "text"],
                         "properties": {
-                            "from": {"type": "string"},
+                            "from": PHONE,
                             "text": {"type": "string"},
-                            "id": {"type": "string", "description": "The provider's message id."},
+                            "id": {
+                                "type": ["string", "integer", "null"],
+                                "description": "The provider's message id: a message resent with "
+                                "the same id is stored once.",
+                            },
                         },
                     },
                     {"from": "+8613800138000", "text": "请问办理居住证需要带什么材料？"},
@@ -311,7 +375,7 @@ def _paths() -> dict[str, Any]:
                 "tags": ["sms"],
                 "summary": "What the stub gateway sent (only with HOTLINE_SMS=stub)",
                 "operationId": "smsOutbox",
-                "parameters": [_param("to", "query", "The phone number.", "+8613800138000")],
+                "parameters": [_param("to", "query", "The phone number.", "+8613800138000", schema=PHONE)],
                 "responses": {
                     "200": _ok("Oldest first.", {"type": "object"}),
                     "400": _err("Not a phone number."),
@@ -323,7 +387,9 @@ def _paths() -> dict[str, Any]:
                 "tags": ["email"],
                 "summary": "What the stub mail outbox holds (only without HOTLINE_SMTP_RELAY)",
                 "operationId": "mailOutbox",
-                "parameters": [_param("to", "query", "The email address.", "citizen@example.com")],
+                "parameters": [
+                    _param("to", "query", "The email address.", "citizen@example.com", schema=EMAIL)
+                ],
                 "responses": {
                     "200": _ok("Oldest first.", {"type": "object"}),
                     "400": _err("Not an address."),
@@ -356,12 +422,38 @@ def _paths() -> dict[str, Any]:
                 "operationId": "listTickets",
                 "security": api_auth,
                 "parameters": [
-                    _param("status", "query", "A status word.", "registered", required=False),
-                    _param("channel", "query", "A channel word.", "phone", required=False),
                     _param(
-                        "since", "query", "ISO 8601 with offset.", "2026-11-01T00:00:00+08:00", required=False
+                        "status",
+                        "query",
+                        "A status word.",
+                        "registered",
+                        required=False,
+                        schema={"enum": [s.value for s in TicketStatus]},
                     ),
-                    _param("before", "query", "The last number of the previous page.", None, required=False),
+                    _param(
+                        "channel",
+                        "query",
+                        "A channel word.",
+                        "phone",
+                        required=False,
+                        schema={"enum": [c.value for c in Channel]},
+                    ),
+                    _param(
+                        "since",
+                        "query",
+                        "ISO 8601 with offset.",
+                        "2026-11-01T00:00:00+08:00",
+                        required=False,
+                        schema={"type": "string", "format": "date-time"},
+                    ),
+                    _param(
+                        "before",
+                        "query",
+                        "The last number of the previous page.",
+                        None,
+                        required=False,
+                        schema=NUMBER_SCHEMA,
+                    ),
                 ],
                 "responses": {
                     "200": _ok(
@@ -373,6 +465,7 @@ def _paths() -> dict[str, Any]:
                     ),
                     "400": _err("Unknown filter value."),
                     **UNAUTHORIZED,
+                    "404": _err("No ticket with the number given as `before`."),
                 },
             },
             "post": {
@@ -381,21 +474,7 @@ def _paths() -> dict[str, Any]:
                 "operationId": "createTicket",
                 "security": api_auth,
                 "requestBody": _body(
-                    {
-                        "type": "object",
-                        "required": ["channel", "category", "content"],
-                        "properties": {
-                            "channel": {"const": "phone"},
-                            "phone": {"type": "string"},
-                            "name": {"type": "string"},
-                            "anonymous": {"type": "boolean"},
-                            "category": {"enum": ["咨询", "求助", "投诉", "举报", "意见建议", "表扬"]},
-                            "content": {"type": "string"},
-                            "address": {"type": "string"},
-                            "demand": {"type": "string"},
-                            "subject": {"type": "string"},
-                        },
-                    },
+                    PHONE_CALL,
                     {
                         "channel": "phone",
                         "phone": "13800138000",
@@ -445,9 +524,9 @@ def _paths() -> dict[str, Any]:
                             "type": {
                                 "enum": ["signed", "returned", "extension_approved", "completed", "withdrawn"]
                             },
-                            "reason": {"type": "string"},
-                            "new_deadline": {"type": "string", "format": "date-time"},
-                            "result": {"type": "string"},
+                            "reason": {"type": ["string", "null"]},
+                            "new_deadline": {"type": ["string", "null"], "format": "date-time"},
+                            "result": {"type": ["string", "null"]},
                         },
                     },
                     {"type": "signed"},
@@ -472,14 +551,18 @@ def _paths() -> dict[str, Any]:
                         {
                             "type": "object",
                             "required": ["agent", "password"],
-                            "properties": {"agent": {"type": "string"}, "password": {"type": "string"}},
+                            "properties": {
+                                "agent": {"type": "string", "pattern": "\\S"},
+                                "password": {"type": "string", "pattern": "\\S"},
+                            },
                         }
                     ),
                 },
                 "responses": {
                     "200": _ok("Logged in; the CSRF token.", {"type": "object"}),
                     **ERRORS_JSON,
-                    **UNAUTHORIZED,
+                    "401": _err("Wrong agent or password."),
+                    "403": _err("A cross-site `Origin`."),
                 },
             }
         },
@@ -489,7 +572,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "End the console session",
                 "operationId": "consoleLogout",
                 "security": console_auth,
-                "responses": {"200": _ok("Logged out.", {"type": "object"}), **UNAUTHORIZED},
+                "responses": {"200": _ok("Logged out.", {"type": "object"}), **CONSOLE_CHANGE},
             }
         },
         "/api/console/me": {
@@ -516,18 +599,35 @@ def _paths() -> dict[str, Any]:
                 "summary": "An agent registers a phone call from the console",
                 "operationId": "consoleCreateTicket",
                 "security": console_auth,
-                "requestBody": {"required": True, "content": _json({"type": "object"})},
-                "responses": {"200": _ok("The ticket.", {"type": "object"}), **ERRORS_JSON, **UNAUTHORIZED},
+                "requestBody": _body(PHONE_CALL, None),
+                "responses": {
+                    "201": _ok("The ticket.", _ref("Ticket")),
+                    **ERRORS_JSON,
+                    **CONSOLE_CHANGE,
+                    "422": _err("A field the category needs is missing (`missing_fields`)."),
+                },
             }
         },
         "/api/console/restrictions/{rid}/lift": {
-            "parameters": [_param("rid", "path", "The restriction id.", "1")],
+            "parameters": [
+                _param(
+                    "rid",
+                    "path",
+                    "The restriction id.",
+                    1,
+                    schema={"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                )
+            ],
             "post": {
                 "tags": ["console"],
                 "summary": "A supervisor lifts an intake restriction",
                 "operationId": "consoleLiftRestriction",
                 "security": console_auth,
-                "responses": {"200": _ok("Whether it was lifted.", {"type": "object"}), **UNAUTHORIZED},
+                "responses": {
+                    "200": _ok("Whether it was lifted.", {"type": "object"}),
+                    "400": _err("Not a restriction id."),
+                    **CONSOLE_CHANGE,
+                },
             },
         },
         "/api/dev/clock": {
@@ -606,7 +706,7 @@ def _paths() -> dict[str, Any]:
                 "tags": ["pages"],
                 "summary": "Chat page files and the embed script",
                 "operationId": "chatFiles",
-                "responses": {"200": PAGE},
+                "responses": STATIC,
             },
         },
         "/console": {
@@ -631,7 +731,7 @@ def _paths() -> dict[str, Any]:
                 "tags": ["pages"],
                 "summary": "Console files",
                 "operationId": "consoleFiles",
-                "responses": {"200": PAGE},
+                "responses": STATIC,
             },
         },
     }

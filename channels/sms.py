@@ -99,7 +99,12 @@ def _contract_inbound(data: Any) -> InboundSms:
     sender, text = data.get("from"), data.get("text")
     if not isinstance(sender, str) or not isinstance(text, str):
         raise InvalidInput("需要 from 和 text 字段。Fields 'from' and 'text' must be strings.")
-    native_id = data.get("id") if isinstance(data.get("id"), str) else None
+    native_id = data.get("id")
+    if isinstance(native_id, int) and not isinstance(native_id, bool):
+        native_id = str(native_id)  # some gateways number their messages
+    if native_id is not None and not isinstance(native_id, str):
+        # never ignored quietly: without it a resent message would be stored twice
+        raise InvalidInput("id 应为字符串。The field 'id' must be a string.")
     return InboundSms(sender, text, native_id)
 
 

@@ -47,7 +47,7 @@ def issue_token(cipher: Cipher, session_id: str, now: datetime) -> str:
 
 def check_token(cipher: Cipher, session_id: str, token: str, now: datetime) -> bool:
     expires, _, sig = token.partition(".")
-    if not expires.isdigit() or not sig:
+    if not (expires.isascii() and expires.isdigit()) or not sig:
         return False
     if not cipher.verify(f"chat:{session_id}:{expires}", sig):
         return False
@@ -207,7 +207,8 @@ class WebChat:
 
 def _after(request: web.Request) -> int:
     raw = request.query.get("after", "0")
-    if not raw.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²" and "①", which int() refuses
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         raise InvalidInput("after 必须是消息编号。'after' must be a message id.")
     return int(raw)
 

@@ -60,6 +60,12 @@ class EventService:
             )
         ticket = self.store.find_ticket(number)
         payload = {k: v for k, v in data.items() if k not in ("type", "actor")}
+        # Checked whatever the type: a field of the wrong shape is an error, never ignored.
+        for name in ("reason", "result"):
+            if payload.get(name) is not None and not isinstance(payload[name], str):
+                raise InvalidInput(f"'{name}' must be a string")
+        if payload.get("new_deadline") is not None:
+            _parse_time(payload["new_deadline"])
         key = _key(number, event_type, payload)
         now = self.store.clock.now()
         changes: dict[str, Any] = {}

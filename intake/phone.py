@@ -45,7 +45,9 @@ class PhoneIntake:
         if data.get("channel", "phone") != "phone":
             raise InvalidInput("'channel' must be \"phone\" for a ticket an agent types in")
         category_word = data.get("category")
-        if category_word not in {c.value for c in self.policy.categories()}:
+        if not isinstance(category_word, str) or category_word not in {
+            c.value for c in self.policy.categories()
+        }:
             names = "、".join(c.value for c in self.policy.categories())
             raise InvalidInput(f"'category' must be one of {names}")
         category = Category(str(category_word))

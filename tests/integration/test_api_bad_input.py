@@ -112,6 +112,17 @@ async def test_a_large_but_allowed_chat_message_is_accepted(client: TestClient) 
     assert resp.status == 200, await resp.text()
 
 
+async def test_a_bad_after_is_400_for_every_shape_of_digit(client: TestClient) -> None:
+    """Found by schemathesis: "²" passes str.isdigit() but not int(), and a 20-digit id is past
+    SQL's integers; both were 500s."""
+    chat = await Chat(client).open()
+    for after in ("²", "①", "-1", "1.5", "9" * 20, "x"):
+        url = f"/api/chat/sessions/{chat.session_id}/messages"
+        assert await error_of(await client.get(url, params={"after": after}, headers=chat.headers), 400)
+    ok = await client.get(f"/api/chat/sessions/{chat.session_id}/messages?after=0", headers=chat.headers)
+    assert ok.status == 200
+
+
 async def test_unknown_sessions_and_bad_tokens_are_401(client: TestClient, sqlite_runtime: Runtime) -> None:
     chat = await Chat(client).open()
     unknown = secrets.token_urlsafe(16)
@@ -213,7 +224,12 @@ async def test_replayed_sms_is_stored_once_and_every_accepted_message_exactly_on
 
 async def test_errors_on_unknown_routes_and_methods_are_json(client: TestClient) -> None:
     assert await error_of(await client.get("/api/nothing-here"), 404) == "not_found"
-    assert await error_of(await client.delete("/api/chat/sessions"), 405) == "method_not_allowed"
+    wrong = await client.delete("/api/chat/sessions")
+    assert await error_of(wrong, 405) == "method_not_allowed"
+    assert wrong.headers["Allow"] == "POST"  # RFC 9110: a 405 names the methods there are
+    wrong = await client.request("TRACE", "/api/tickets", headers=AUTH)
+    assert await error_of(wrong, 405) == "method_not_allowed"
+    assert set(wrong.headers["Allow"].split(",")) == {"GET", "HEAD", "POST"}
     assert await error_of(await client.get("/api/tickets/20261120-999999", headers=AUTH), 404)
     assert await error_of(await client.get("/api/tickets?status=nonsense", headers=AUTH), 400)
     assert await error_of(await client.get("/api/tickets?since=yesterday", headers=AUTH), 400)
