@@ -23,12 +23,13 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from channels.http_common import in_thread, read_json
-from channels.static import SECURITY_HEADERS, STATIC
+from channels.static import SECURITY_HEADERS, STATIC, add_files
 from intake.assembly import HotlinePolicy
 from intake.errors import HotlineError, InvalidInput, Unauthorized
 from intake.masking import redact
 from intake.model import DeliveryState, TicketStatus
 from intake.phone import PhoneIntake
+from intake.store.schema import MAX_ROW_ID
 from intake.store.sql import SqlStore
 from intake.views import ticket_json
 
@@ -64,7 +65,7 @@ class Console:
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/console", self.redirect)
         app.router.add_get("/console/", self.page)
-        app.router.add_static("/console/static/", STATIC / "console", show_index=False)
+        add_files(app, "/console/static/", STATIC / "console")
         app.router.add_post("/api/console/login", self.login)
         app.router.add_post("/api/console/logout", self.logout)
         app.router.add_get("/api/console/me", self.me)
@@ -246,7 +247,7 @@ class Console:
         """An agent lifts a harassment restriction (issue 7); audited."""
         _, agent = await self._session(request, changing=True)
         rid = request.match_info["rid"]
-        if not (rid.isascii() and rid.isdigit() and len(rid) <= 18):
+        if not (rid.isascii() and rid.isdigit() and len(rid) <= 10 and int(rid) <= MAX_ROW_ID):
             raise InvalidInput("restriction id must be a number")
         lifted = await in_thread(request, self.store.lift_restriction, int(rid), agent)
         await in_thread(request, self.store.audit, agent, "lift_restriction", rid)

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from intake.model import Channel, TicketStatus
+from intake.store.schema import MAX_ROW_ID
 
 JSON = "application/json"
 _DOC: dict[str, Any] | None = None
@@ -114,7 +115,7 @@ AFTER = _param(
     "Only messages with a larger id.",
     0,
     required=False,
-    schema={"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+    schema={"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID},
 )
 BAD_AFTER = {"400": _err("`after` is not a message id.")}
 TELEGRAM_UPDATE_EXAMPLE = {
@@ -136,7 +137,13 @@ STATIC = {
         "description": "The file.",
         "content": {
             kind: {"schema": {"type": "string"}}
-            for kind in ("text/html", "text/css", "application/javascript", "image/svg+xml")
+            for kind in (
+                "text/html",
+                "text/css",
+                "application/javascript",
+                "text/javascript",
+                "image/svg+xml",
+            )
         },
     },
     "404": {"description": "No such file."},
@@ -615,7 +622,7 @@ def _paths() -> dict[str, Any]:
                     "path",
                     "The restriction id.",
                     1,
-                    schema={"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                    schema={"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID},
                 )
             ],
             "post": {

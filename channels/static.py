@@ -30,4 +30,20 @@ def add_static_routes(app: web.Application) -> None:
 
     app.router.add_get("/chat", chat_redirect)
     app.router.add_get("/chat/", chat_index)
-    app.router.add_static("/chat/", STATIC / "chat", show_index=False, append_version=False)
+    add_files(app, "/chat/", STATIC / "chat")
+
+
+def add_files(app: web.Application, prefix: str, folder: Path) -> None:
+    """The files of ``folder`` under ``prefix`` + name. The set is read once at start-up and a
+    name is looked up in it, never joined to a path: nothing else on disk can be reached, and a
+    hostile name is a plain 404 (aiohttp's static route answered 500 to a name over 255 bytes,
+    found by schemathesis)."""
+    files = {p.name: p for p in folder.iterdir() if p.is_file()}
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        path = files.get(request.match_info["filename"])
+        if path is None:
+            raise web.HTTPNotFound()
+        return web.FileResponse(path, headers={"X-Content-Type-Options": "nosniff"})
+
+    app.router.add_get(prefix + "{filename}", serve)

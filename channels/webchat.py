@@ -24,6 +24,7 @@ from intake.crypto import Cipher
 from intake.errors import HotlineError, InvalidInput, Unauthorized
 from intake.model import Address, Channel, InboundMessage
 from intake.service import IntakeService, TurnInput
+from intake.store.schema import MAX_ROW_ID
 from intake.store.sql import SqlStore, StoredOutbound, StoredTicket
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,7 @@ class WebChat:
 def _after(request: web.Request) -> int:
     raw = request.query.get("after", "0")
     # ASCII digits only: str.isdigit() also takes "²" and "①", which int() refuses
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ROW_ID):
         raise InvalidInput("after 必须是消息编号。'after' must be a message id.")
     return int(raw)
 

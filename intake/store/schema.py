@@ -32,6 +32,8 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+# Row ids are Integer: 32 bits on PostgreSQL, which refuses a larger value in a query outright.
+MAX_ROW_ID = 2**31 - 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -116,11 +116,19 @@ async def test_a_bad_after_is_400_for_every_shape_of_digit(client: TestClient) -
     """Found by schemathesis: "²" passes str.isdigit() but not int(), and a 20-digit id is past
     SQL's integers; both were 500s."""
     chat = await Chat(client).open()
-    for after in ("²", "①", "-1", "1.5", "9" * 20, "x"):
-        url = f"/api/chat/sessions/{chat.session_id}/messages"
+    url = f"/api/chat/sessions/{chat.session_id}/messages"
+    for after in ("²", "①", "-1", "1.5", "9" * 20, str(2**31), "x"):  # ids are 32-bit on PostgreSQL
         assert await error_of(await client.get(url, params={"after": after}, headers=chat.headers), 400)
-    ok = await client.get(f"/api/chat/sessions/{chat.session_id}/messages?after=0", headers=chat.headers)
-    assert ok.status == 200
+    for after in ("0", str(2**31 - 1)):
+        assert (await client.get(url, params={"after": after}, headers=chat.headers)).status == 200
+
+
+async def test_static_files_are_a_fixed_set(client: TestClient) -> None:
+    """Found by schemathesis: a file name over 255 bytes was a 500 from aiohttp's static route."""
+    assert (await client.get("/chat/widget.js")).status == 200
+    for name in ("x" * 300, "秘" * 200, "..%2Fstatic.py", "%2E%2E%2F%2E%2E%2Fpyproject.toml", "index"):
+        assert (await client.get(f"/chat/{name}")).status == 404, name
+        assert (await client.get(f"/console/static/{name}")).status == 404, name
 
 
 async def test_unknown_sessions_and_bad_tokens_are_401(client: TestClient, sqlite_runtime: Runtime) -> None:
