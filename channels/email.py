@@ -26,6 +26,9 @@ MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]{1,250}>)", re.IGNORECASE
 MSGID = re.compile(r"<[^<>\s]{1,250}>")
 DEFAULT_SUBJECT = "12345热线回复"
 NUMBER_IN_TEXT = re.compile(r"(?<!\d)(\d{8}-\d{6,9})(?!\d)")
+# The outbox's idea of an address, the same in the OpenAPI document (channels/openapi.py EMAIL):
+# something, one @, something; no space or control character.
+OUTBOX_ADDRESS = "[^@\\x00-\\x20]+@[^@\\x00-\\x20]+"
 EMPTY_SENDER = "mailer-daemon"  # the address of a message with an empty MAIL FROM (a bounce)
 
 
@@ -179,7 +182,7 @@ class MailOutbox:
         return out
 
     async def outbox(self, request: web.Request) -> web.Response:
-        to = request.query.get("to", "").strip().lower()
-        if "@" not in to:
+        to = request.query.get("to", "").lower()
+        if not re.fullmatch(OUTBOX_ADDRESS, to):
             raise InvalidInput("to 不是有效的邮箱地址。'to' must be an email address.")
         return web.json_response({"messages": await in_thread(request, self._listing, to)})

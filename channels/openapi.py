@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from channels.email import OUTBOX_ADDRESS
 from intake.model import Channel, TicketStatus
 from intake.store.schema import MAX_ROW_ID
 
@@ -88,7 +89,7 @@ NUMBER = _param("number", "path", "Ticket number `YYYYMMDD-NNNNNN`.", "20261120-
 # What the server takes for a phone number or an email address is more than a pattern can say
 # (a number must be a valid one, libphonenumber decides): these shapes rule out the rest.
 PHONE = {"type": "string", "pattern": "^[+0-9][0-9 ()-]{4,30}$"}
-EMAIL = {"type": "string", "format": "email"}
+EMAIL = {"type": "string", "pattern": f"^{OUTBOX_ADDRESS}$"}
 OPTIONAL_TEXT = {"type": ["string", "null"], "maxLength": 5000}  # null: not given
 PHONE_CALL = {
     "type": "object",

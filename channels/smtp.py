@@ -208,6 +208,8 @@ class ConnectionGate:
 
     def admit(self, session: HotlineSMTP, address: str) -> str | None:
         """None if the session may go on, else the 421 line that turns it away."""
+        if session in self.sessions:  # connection_made again (a STARTTLS upgrade): counted once
+            return None
         if self.open >= self.limit:
             return "421 4.7.0 Too many connections, please try again later"
         if self.by_address[address] >= self.per_address:
