@@ -65,7 +65,9 @@ class PhoneIntake:
                 values[f] = v.strip()
         raw_phone = data.get("phone")
         if raw_phone is not None:
-            phone = normalize_phone(str(raw_phone))
+            if not isinstance(raw_phone, str):
+                raise InvalidInput("'phone' must be a string", code="bad_phone")
+            phone = normalize_phone(raw_phone)
             if phone is None:
                 raise InvalidInput("'phone' is not a phone number", code="bad_phone")
             values[Field.PHONE] = phone
