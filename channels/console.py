@@ -22,14 +22,13 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from channels.http_common import in_thread, read_json
+from channels.http_common import in_thread, read_json, row_id
 from channels.static import SECURITY_HEADERS, STATIC, add_files
 from intake.assembly import HotlinePolicy
 from intake.errors import HotlineError, InvalidInput, Unauthorized
 from intake.masking import redact
 from intake.model import DeliveryState, TicketStatus
 from intake.phone import PhoneIntake
-from intake.store.schema import MAX_ROW_ID
 from intake.store.sql import SqlStore
 from intake.views import ticket_json
 
@@ -247,9 +246,10 @@ class Console:
         """An agent lifts a harassment restriction (issue 7); audited."""
         _, agent = await self._session(request, changing=True)
         rid = request.match_info["rid"]
-        if not (rid.isascii() and rid.isdigit() and len(rid) <= 10 and int(rid) <= MAX_ROW_ID):
+        restriction = row_id(rid)
+        if restriction is None:
             raise InvalidInput("restriction id must be a number")
-        lifted = await in_thread(request, self.store.lift_restriction, int(rid), agent)
+        lifted = await in_thread(request, self.store.lift_restriction, restriction, agent)
         await in_thread(request, self.store.audit, agent, "lift_restriction", rid)
         return web.json_response({"lifted": lifted})
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from intake.errors import HotlineError, InvalidInput
+from intake.store.schema import MAX_ROW_ID
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,6 +109,14 @@ class PayloadTooLarge(HotlineError):
 class UnsupportedMediaType(HotlineError):
     code = "unsupported_media_type"
     status = 415
+
+
+def row_id(raw: str) -> int | None:
+    """A row id from a URL, or None: ASCII digits only (str.isdigit() also takes "²" and "①",
+    which int() refuses) and no larger than the store's ids can be (MAX_ROW_ID)."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ROW_ID:
+        return int(raw)
+    return None
 
 
 async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict[str, Any]:

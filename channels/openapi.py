@@ -17,8 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
+from channels.backoffice import TICKET_NUMBER
 from channels.email import OUTBOX_ADDRESS
-from intake.model import Channel, TicketStatus
+from intake.model import Category, Channel, TicketStatus
 from intake.store.schema import MAX_ROW_ID
 
 JSON = "application/json"
@@ -84,7 +85,8 @@ UNAUTHORIZED = {"401": _err("Missing, wrong or expired bearer token (`unauthoriz
 SESSION_ID = _param(
     "session_id", "path", "The chat session, from `POST /api/chat/sessions`.", "q3JrPq1mQ2uQ0bTz4wWl7A"
 )
-NUMBER_SCHEMA = {"type": "string", "pattern": "^[0-9]{8}-[0-9]{6,9}$"}
+ROW_ID = {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID}  # channels/http_common.py row_id
+NUMBER_SCHEMA = {"type": "string", "pattern": f"^{TICKET_NUMBER.pattern}$"}
 NUMBER = _param("number", "path", "Ticket number `YYYYMMDD-NNNNNN`.", "20261120-000001", schema=NUMBER_SCHEMA)
 # Which phone numbers the server takes is libphonenumber's call, more than a pattern can say:
 # the document asks for a non-empty string, and a schema-valid number may still get 400
@@ -104,7 +106,8 @@ PHONE_CALL = {
         "phone": {"type": ["string", "null"]},
         "name": OPTIONAL_TEXT,
         "anonymous": {"type": "boolean"},
-        "category": {"enum": ["咨询", "求助", "投诉", "举报", "意见建议", "表扬"]},
+        # every word of the regulations; a profile that offers fewer answers 400 to the rest
+        "category": {"enum": [c.value for c in Category]},
         "content": OPTIONAL_TEXT,
         "address": OPTIONAL_TEXT,
         "demand": OPTIONAL_TEXT,
@@ -121,7 +124,7 @@ AFTER = _param(
     "Only messages with a larger id.",
     0,
     required=False,
-    schema={"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID},
+    schema=ROW_ID,
 )
 BAD_AFTER = {"400": _err("`after` is not a message id.")}
 TELEGRAM_UPDATE_EXAMPLE = {
@@ -628,7 +631,7 @@ def _paths() -> dict[str, Any]:
                     "path",
                     "The restriction id.",
                     1,
-                    schema={"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID},
+                    schema=ROW_ID,
                 )
             ],
             "post": {

@@ -18,13 +18,12 @@ import redis
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from channels.http_common import METRICS_KEY, in_thread, read_json
+from channels.http_common import METRICS_KEY, in_thread, read_json, row_id
 from channels.turns import TurnGroups
 from intake.crypto import Cipher
 from intake.errors import HotlineError, InvalidInput, Unauthorized
 from intake.model import Address, Channel, InboundMessage
 from intake.service import IntakeService, TurnInput
-from intake.store.schema import MAX_ROW_ID
 from intake.store.sql import SqlStore, StoredOutbound, StoredTicket
 
 log = logging.getLogger(__name__)
@@ -208,10 +207,10 @@ class WebChat:
 
 def _after(request: web.Request) -> int:
     raw = request.query.get("after", "0")
-    # ASCII digits only: str.isdigit() also takes "²" and "①", which int() refuses
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ROW_ID):
+    after = row_id(raw)
+    if after is None:
         raise InvalidInput("after 必须是消息编号。'after' must be a message id.")
-    return int(raw)
+    return after
 
 
 async def _sse(resp: web.StreamResponse, data: dict[str, Any]) -> None:

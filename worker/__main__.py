@@ -94,8 +94,8 @@ def main() -> None:
         pass  # RQ's signal handler, still installed, found no job running (here, or while we waited)
     finally:
         if worker is not None and worker.scheduler is not None:
-            # A signal met between RQ starting the scheduler's process and the try that tears it
-            # down leaves it running, and the interpreter's exit would wait for it for ever.
+            # In case a signal lands between RQ starting the scheduler's process and the try that
+            # tears it down. (Not the cause of stop 13's hang after all: see unsubscribe above.)
             worker.stop_scheduler()  # type: ignore[no-untyped-call]
         sweeper.stop()
         runtime.close()
