@@ -89,6 +89,8 @@ class Rule:
     channel: str = ""
     urgent_kind: str | None = None
     places: tuple[str, ...] = ()
+    # Right after a place, what makes it part of another name: 北京路, 中山大学, 兰州拉面, 中山区.
+    name_after: re.Pattern[str] | None = None
 
     def vetoed(self, text: str) -> bool:
         return any(p.search(text) for p in self.unless)
@@ -132,7 +134,9 @@ class _Check:
             rule=rule,
             starts=tuple((p, _first_chars(p)) for p in rule.patterns),
             places=places,
-            any_place=re.compile("|".join(map(re.escape, places)) if places else r"(?!)"),
+            any_place=re.compile(
+                "|".join(re.escape(p) for p in sorted(places, key=len, reverse=True)) if places else r"(?!)"
+            ),
         )
 
     def fires(self, clean: str, chars: frozenset[str]) -> bool:
@@ -298,6 +302,7 @@ class Screener:
             channel=str(raw.get("channel", "")),
             urgent_kind=str(raw["urgent_kind"]) if raw.get("urgent_kind") else None,
             places=tuple(normalize(p) for p in _strings(raw.get("places", []), where)),
+            name_after=_compile([raw["name_after"]], where)[0] if raw.get("name_after") else None,
         )
 
     @classmethod
@@ -416,7 +421,13 @@ class Screener:
             return None
         if any(name and name in clean for name in self._own_names) or check.rule.vetoed(clean):
             return None
-        return next((p for p in check.places if p in clean), None)
+        name_after = check.rule.name_after
+        for found in check.any_place.finditer(clean):
+            # 北京路 is a street of this city, 兰州拉面 a noodle shop on it: a place that begins
+            # another name is not the city (issue 16).
+            if name_after is None or not name_after.match(clean, found.end()):
+                return found.group(0)
+        return None
 
     def similar(self, a: str, b: str) -> float:
         """Similarity of two request texts in [0, 1], with this file's synonyms and place words."""
