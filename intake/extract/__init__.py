@@ -266,7 +266,12 @@ def fill_fields(wanted: Sequence[Field], text: str, lexicon: Lexicon | None = No
     spans = labelled_spans(t, lex)
     numbered = numbered_values(t, wanted)
     found, used_by = pattern_values(t, lex)
-    used = [(a, b) for _, _, a, b in spans] + [s for f, ss in used_by.items() if f in wanted for s in ss]
+    # The citizen's own details are never the answer to another question: "我叫李四" given when
+    # asked for the party involved is a name, not the party (issue 16).
+    own = (Field.NAME, Field.PHONE, Field.ID_NUMBER)
+    used = [(a, b) for _, _, a, b in spans] + [
+        s for f, ss in used_by.items() if f in wanted or f in own for s in ss
+    ]
     for f, v, _, _ in spans:
         if f in wanted:
             out.setdefault(f, v)

@@ -41,6 +41,9 @@ _STOP_WORDS = frozenset(
 )  # fmt: skip
 
 
+_ROAD_SECTIONS = frozenset({"东", "西", "南", "北", "中", "东段", "西段", "南段", "北段", "中段"})
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
     start: int
@@ -145,6 +148,8 @@ def find_addresses(text: str, toks: list[Token], lex: Lexicon) -> list[Span]:
         start_i = None
         if facts[i].place:
             start_i = i
+            if len(toks[i].word) <= 2 and i > 0 and _is_modifier(toks[i - 1], facts[i - 1]):
+                start_i = i - 1  # 人民|中路, 江南|西路: jieba cut the road's name from its section
         elif facts[i].bare_place and i > 0 and _is_modifier(toks[i - 1], facts[i - 1]):
             start_i = i - 1
             if (
@@ -175,6 +180,9 @@ def find_addresses(text: str, toks: list[Token], lex: Lexicon) -> list[Span]:
                     continue
             if _NUMBER.match(w) and toks[j - 1].word in ("-", "—"):
                 j += 1
+                continue
+            if w in _ROAD_SECTIONS and j + 1 < n and (facts[j + 1].unit or _NUMBER.match(toks[j + 1].word)):
+                j += 1  # 江南大道中50号, 解放路北3号: the road's section, then its number
                 continue
             followed_by_place = j + 1 < n and (facts[j + 1].bare_place or facts[j + 1].place)
             if _is_modifier(toks[j], facts[j]) and followed_by_place:
