@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit fuzz bench browser-deps clean
+.PHONY: run test lint unit fuzz bench browser-deps clean model
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,15 @@ browser-deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing$$missing and not root: the tests that need them are skipped"; fi; fi
 
-run: $(STAMP)
+# The text model (intake/textmodel.py) is trained from the labelled corpus, deterministically;
+# it is committed, and retrained here whenever the corpus or the training code is newer.
+MODEL := intake/data/model/understanding.json.gz
+$(MODEL): $(STAMP) $(wildcard intake/data/corpus/*.jsonl) scripts/train_understanding.py intake/textmodel.py
+	@$(PY) scripts/train_understanding.py --check >/dev/null 2>&1 && touch $(MODEL) || $(PY) scripts/train_understanding.py
+
+model: $(MODEL)
+
+run: $(STAMP) $(MODEL)
 	exec $(PY) -m hotline.run
 
 lint: $(STAMP)
@@ -34,7 +42,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/policy_table.py --check README.md
 
-test: $(STAMP) browser-deps lint
+test: $(STAMP) $(MODEL) browser-deps lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 # RELIABILITY.md S7 in full: 1 000 schemathesis cases per API operation (make test runs 100).

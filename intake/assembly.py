@@ -135,7 +135,11 @@ def build_services(runtime: Runtime) -> Services:
     warm_up()
     profile = load_profile(runtime.settings.policy, calendar_overrides=runtime.settings.holidays_dir)
     policy = HotlinePolicy(profile, runtime.store)
-    screener = Screener.from_file(None, jurisdiction=jurisdiction_of(profile.name))
+    screener = Screener.from_file(
+        None,
+        jurisdiction=jurisdiction_of(profile.name),
+        psychological=(profile.emergency.psychological, profile.emergency.psychological_label),
+    )
     screening = ScreeningPort(screener, profile)
     intake = IntakeService(
         runtime.store,

@@ -24,10 +24,12 @@ from intake import texts
 from intake.model import Category, Channel, Field, Reply, TicketStatus
 
 MAX_CHARS = 5000
+PRAISE_NOTED = "praise.noted"  # the rule id a praise is kept under where the profile has no 表扬
 
 
 class Stage(StrEnum):
     IDLE = "idle"
+    CONFIRM_CATEGORY = "confirm_category"  # "您是要投诉…吗？" 是/不是; choices = (the guess, the others…)
     CHOOSE_CATEGORY = "choose_category"
     HIDE_ITEMS = "hide_items"
     REAL_NAME = "real_name"
@@ -52,8 +54,10 @@ class Understood:
     """What text understanding found in one message (see intake/understanding.py)."""
 
     text: str  # normalised
-    category: Category | None = None
+    category: Category | None = None  # the best guess; taken as it is only when ``confident``
     confident: bool = False
+    confirm: bool = False  # not sure: ask "是…吗？" about ``category`` before taking it
+    candidates: tuple[Category, ...] = ()  # every category, most likely first (buttons after 不是)
     values: Mapping[Field, str] = field(default_factory=dict)
     intents: frozenset[Intent] = frozenset()
     hide: frozenset[Field] = frozenset()
@@ -345,7 +349,9 @@ _HIDE_WORDS: dict[str, frozenset[Field]] = {
     "住址": frozenset({Field.HOME_ADDRESS}),
     "地址": frozenset({Field.HOME_ADDRESS}),
 }
-_DRAFTING = frozenset({Stage.CHOOSE_CATEGORY, Stage.HIDE_ITEMS, Stage.REAL_NAME, Stage.COLLECTING})
+_DRAFTING = frozenset(
+    {Stage.CONFIRM_CATEGORY, Stage.CHOOSE_CATEGORY, Stage.HIDE_ITEMS, Stage.REAL_NAME, Stage.COLLECTING}
+)
 
 
 def step(state: DialogState, text: str, ctx: StepContext) -> StepResult:
@@ -379,6 +385,8 @@ def step(state: DialogState, text: str, ctx: StepContext) -> StepResult:
         answered = _on_evaluation(state, u, ctx)
         if answered is not None:
             return answered
+    if state.stage is Stage.CONFIRM_CATEGORY:
+        return _on_confirm(state, u, ctx)
     if state.stage is Stage.CHOOSE_CATEGORY:
         return _on_category(state, u, ctx)
     if state.stage is Stage.HIDE_ITEMS:
@@ -443,6 +451,8 @@ def _progress(state: DialogState, ctx: StepContext) -> StepResult:
 def _pending_question(state: DialogState) -> tuple[Reply, ...]:
     if state.stage is Stage.COLLECTING:
         return (Reply(texts.ASK_MISSING.format(items=texts.missing_list(list(state.asked)))),)
+    if state.stage is Stage.CONFIRM_CATEGORY:
+        return (_confirm_question(state),)
     if state.stage is Stage.CHOOSE_CATEGORY:
         return (Reply(texts.ASK_CATEGORY, state.choices),)
     if state.stage is Stage.HIDE_ITEMS:
@@ -609,11 +619,51 @@ def _draft(
         # An abandoned draft closes too: the window also runs while the dialog asks (guangzhou §12).
         due_at=ctx.now + ctx.policy.supplement_window(ctx.channel),
     )
+    praise = u.category is Category.PRAISE and (u.confident or u.confirm)
+    if praise and Category.PRAISE not in ctx.policy.categories():
+        # A city without a 表扬 category still hears the thanks: read, passed on and closed (as
+        # guangzhou §23 does with its own 表扬), not six buttons none of which fit.
+        return StepResult(
+            DialogState(),
+            (Reply(texts.PRAISE_NOTED),),
+            (RecordScreening(TicketStatus.CLOSED, PRAISE_NOTED, u.text),),
+        )
     if new.category is None or new.category not in ctx.policy.categories():
-        choices = tuple(c.value for c in ctx.policy.categories())
-        nxt = replace(new, stage=Stage.CHOOSE_CATEGORY, choices=choices)
-        return StepResult(nxt, (Reply(texts.ASK_CATEGORY, choices),), (SaveDraft(nxt),))
+        offered = _offered(u, ctx)
+        if u.confirm and u.category in offered:  # unsure: one yes/no question about the best guess
+            guess = u.category.value
+            nxt = replace(
+                new, stage=Stage.CONFIRM_CATEGORY, choices=(guess, *(c for c in offered if c != guess))
+            )
+            return StepResult(nxt, (_confirm_question(nxt),), (SaveDraft(nxt),))
+        nxt = replace(new, stage=Stage.CHOOSE_CATEGORY, choices=offered)
+        return StepResult(nxt, (Reply(texts.ASK_CATEGORY, offered),), (SaveDraft(nxt),))
     return _continue(new, ctx, ())
+
+
+def _offered(u: Understood, ctx: StepContext) -> tuple[str, ...]:
+    """The profile's categories as buttons, the likeliest first when the model has an opinion."""
+    offered = ctx.policy.categories()
+    ranked = [c for c in u.candidates if c in offered]
+    return tuple(c.value for c in (*ranked, *(c for c in offered if c not in ranked)))
+
+
+def _confirm_question(state: DialogState) -> Reply:
+    return Reply(texts.CONFIRM_CATEGORY.format(what=texts.CATEGORY_MEANING[state.choices[0]]), texts.YES_NO)
+
+
+def _on_confirm(state: DialogState, u: Understood, ctx: StepContext) -> StepResult:
+    """The answer to "您是要投诉…吗？": 是 takes the guess, 不是 offers the other categories, a
+    category named outright is taken, anything else asks again."""
+    answer = texts.yes_or_no(u.text)
+    named = _pick(u.text, state.choices) if answer is None and not u.text.strip().isdigit() else None
+    if answer is True or named is not None:
+        category = Category(named or state.choices[0])
+        return _continue(replace(state, category=category, choices=()), ctx, ())
+    if answer is False:
+        nxt = replace(state, stage=Stage.CHOOSE_CATEGORY, choices=state.choices[1:])
+        return StepResult(nxt, (Reply(texts.ASK_OTHER_CATEGORY, nxt.choices),), (SaveDraft(nxt),))
+    return StepResult(state, (Reply(texts.CONFIRM_NOT_UNDERSTOOD), _confirm_question(state)))
 
 
 def _knowledge_answer(u: Understood, ctx: StepContext) -> StepResult | None:
@@ -689,7 +739,11 @@ def _after_repeat(
 
 def _on_category(state: DialogState, u: Understood, ctx: StepContext) -> StepResult:
     chosen = _pick(u.text, state.choices)
-    category = Category(chosen) if chosen else (u.category if u.category in ctx.policy.categories() else None)
+    # Words written instead of a button: taken when they describe the matter ("是噪音扰民的事"),
+    # not a two-word aside ("不知道") the model cannot read much into.
+    described = u.confident and len(u.text) >= 6 and u.category in ctx.policy.categories()
+    understood = u.category if described else None
+    category = Category(chosen) if chosen else understood
     if category is None:
         return StepResult(state, (Reply(texts.CATEGORY_NOT_UNDERSTOOD, state.choices),))
     values = dict(state.values)

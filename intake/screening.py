@@ -18,7 +18,7 @@ import re._constants as re_constants  # the regex parser's opcodes, to read a pa
 import re._parser as re_parser
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -27,9 +27,15 @@ from typing import Any
 from intake.errors import ConfigError
 from intake.kb.text import Segmenter, normalize
 from intake.model import TicketStatus
+from intake.textmodel import TextModel, default_model
 
 DEFAULT_RULES = Path(__file__).parent / "data" / "screening.toml"
 DEFAULT_REPEAT_THRESHOLD = 0.35
+NO_EMERGENCY = "none"  # the text model's emergency label for "no life at risk now"
+IN_SCOPE = "in"  # its scope label for "the hotline takes it"
+OTHER_CITY = "other_city"  # and for "the matter is in another city's jurisdiction"
+MIN_CHINESE = 2  # Chinese characters a text needs before the text model reads it
+_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 class ScreenKind(StrEnum):
@@ -89,6 +95,9 @@ class Rule:
     channel: str = ""
     urgent_kind: str | None = None
     places: tuple[str, ...] = ()
+    psychological: bool = False  # a risk of self-harm: the profile's psychological line is named too
+    timeless: bool = False  # fires also in a text told as past or habitual ([emergency] not_now)
+    situation: str = ""  # an emergency's situation (medical, fire…), for [emergency] precedence
     # Right after a place, what makes it part of another name: 北京路, 中山大学, 兰州拉面, 中山区.
     name_after: re.Pattern[str] | None = None
 
@@ -108,8 +117,14 @@ class Jurisdiction:
     districts: tuple[str, ...] = ()
 
     def names(self) -> tuple[str, ...]:
-        city = normalize(self.city).removesuffix("市")
-        return (city, *(normalize(d) for d in self.districts))
+        """The city and its districts as citizens write them: 梧州 as well as 梧州市."""
+        names = [normalize(self.city).removesuffix("市")]
+        for d in map(normalize, self.districts):
+            names.append(d)
+            short = re.sub(r"(自治县|市|区|县|镇|街道)$", "", d)
+            if len(short) >= 2 and short != d:
+                names.append(short)
+        return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,10 +258,18 @@ class Screener:
     """Evaluates the screening rules on a request text; build once, share freely (it is immutable)."""
 
     def __init__(
-        self, data: dict[str, Any], *, jurisdiction: Jurisdiction | None = None, source: str = ""
+        self,
+        data: dict[str, Any],
+        *,
+        jurisdiction: Jurisdiction | None = None,
+        source: str = "",
+        model: TextModel | None = None,
+        psychological: tuple[str, str] | None = None,
     ) -> None:
         self.source = source
         self.jurisdiction = jurisdiction
+        self.model = model
+        self.psychological = psychological  # (number, how the reply names it), from the profile
         labels = data.get("numbers", {})
         if not isinstance(labels, dict):
             raise ConfigError(f"{source}: [numbers] must map a number to its name")
@@ -262,6 +285,32 @@ class Screener:
                 raise ConfigError(f"{source}: [{kind.value}] needs a reply text")
             self._replies[kind] = reply
             self._rules[kind] = tuple(self._rule(kind, raw, source) for raw in section.get("rule", []))
+        emergency = data.get("emergency", {})
+        self._not_now_patterns = _compile(emergency.get("not_now", []), f"{source}: [emergency] not_now")
+        self._now_patterns = _compile(emergency.get("now", []), f"{source}: [emergency] now")
+        self._over_patterns = _compile(emergency.get("over", []), f"{source}: [emergency] over")
+        self._letter_chars = int(emergency.get("letter_chars", 200))
+        self._precedence = tuple(str(x) for x in emergency.get("precedence", ()))
+        self._situations = self._situation_rules(data.get("emergency", {}).get("situation", {}), source)
+        if model is not None:
+            if "emergency" not in model.heads:
+                raise ConfigError(f"{source}: the text model has no emergency head")
+            unknown = {
+                lab.split("/")[0] for lab in model.heads["emergency"].labels if lab != NO_EMERGENCY
+            } - set(self._situations)
+            if unknown:
+                raise ConfigError(f"{source}: [emergency.situation] lacks the model's {sorted(unknown)}")
+        self.emergency_threshold = model.thresholds.get("emergency", 0.5) if model is not None else 1.0
+        self.scope_threshold = model.thresholds.get("scope", 0.5) if model is not None else 1.0
+        thresholds = model.thresholds if model is not None else {}
+        self.other_city_threshold = thresholds.get("other_city", 0.5)
+        self.keep_local_threshold = thresholds.get("keep_local", 0.0)
+        # The out-of-scope reasons the model may give, each with the rule whose words it uses.
+        self._scope_rules = {
+            r.id.removeprefix("out_of_scope."): r
+            for r in self._rules[ScreenKind.OUT_OF_SCOPE]
+            if not r.places
+        }
         repeat = data.get("repeat", {})
         self.repeat_threshold = float(repeat.get("threshold", DEFAULT_REPEAT_THRESHOLD))
         self.repeat_reply = str(repeat.get("reply", ""))
@@ -303,17 +352,41 @@ class Screener:
             urgent_kind=str(raw["urgent_kind"]) if raw.get("urgent_kind") else None,
             places=tuple(normalize(p) for p in _strings(raw.get("places", []), where)),
             name_after=_compile([raw["name_after"]], where)[0] if raw.get("name_after") else None,
+            psychological=bool(raw.get("psychological", False)),
+            timeless=bool(raw.get("timeless", False)),
+            situation=str(raw.get("situation", "")),
         )
+
+    def _situation_rules(self, raw: object, source: str) -> dict[str, Rule]:
+        """[emergency.situation]: for each situation the text model knows, its label and numbers."""
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: [emergency.situation] must be a table")
+        out = {}
+        for name, entry in raw.items():
+            if not isinstance(entry, dict):
+                raise ConfigError(f"{source}: [emergency.situation.{name}] must be a table")
+            out[name] = self._rule(
+                ScreenKind.EMERGENCY, {"id": f"model.{name}", "situation": name, **entry}, source
+            )
+        return out
 
     @classmethod
     def from_file(
-        cls, path: Path | str | None = None, *, jurisdiction: Jurisdiction | None = None
+        cls,
+        path: Path | str | None = None,
+        *,
+        jurisdiction: Jurisdiction | None = None,
+        model: TextModel | bool | None = True,
+        psychological: tuple[str, str] | None = ("12356", "12356心理援助热线"),
     ) -> Screener:
         """Load the rules (default: the shipped ``intake/data/screening.toml``).
 
         Args:
             path: the rules file.
             jurisdiction: the hotline's city and districts; without it the other-city rule is off.
+            model: the text model that recognises emergencies beside the rules (True: the shipped
+                one, intake/textmodel.py; False or None: rules only).
+            psychological: the profile's line for a risk of self-harm, (number, its name).
 
         Raises:
             ConfigError: unreadable file, bad TOML, a bad pattern, or a rule missing what it needs.
@@ -326,7 +399,10 @@ class Screener:
             raise ConfigError(f"{source}: cannot read ({exc.strerror})") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: not valid TOML ({exc})") from exc
-        return cls(data, jurisdiction=jurisdiction, source=str(source))
+        text_model = default_model() if model is True else model or None
+        return cls(
+            data, jurisdiction=jurisdiction, source=str(source), model=text_model, psychological=psychological
+        )
 
     def rules(self, kind: ScreenKind) -> tuple[Rule, ...]:
         """The rules of one kind, in evaluation order (for agents' and tests' inspection)."""
@@ -356,13 +432,36 @@ class Screener:
         return starts is None or not starts.isdisjoint(chars)
 
     def _emergency(self, clean: str, chars: frozenset[str]) -> ScreenDecision | None:
-        if not self._may_fire(ScreenKind.EMERGENCY, chars):
+        """The text model and the rules, either enough: recall first (issue 16). The model's
+        situation says which number comes first; the rules add theirs after it."""
+        fired: list[Rule] = []
+        if self._may_fire(ScreenKind.EMERGENCY, chars):
+            checks = [c for c in self._checks[ScreenKind.EMERGENCY] if c.fires(clean, chars)]
+            if checks and self._not_now(clean):
+                checks = [c for c in checks if c.rule.timeless and not self._over(clean)]
+            fired.extend(c.rule for c in checks)
+        learned: list[Rule] = []
+        situation = self.situation(clean)
+        if situation is not None:
+            name, first = situation
+            rule = self._situations[name]
+            learned.append(replace(rule, numbers=(first, *rule.numbers)))
+        if not fired and not learned:
             return None
-        fired = [c.rule for c in self._checks[ScreenKind.EMERGENCY] if c.fires(clean, chars)]
-        if not fired:
-            return None
-        numbers = tuple(dict.fromkeys(n for r in fired for n in r.numbers))
-        spoken = "、".join(self._number_labels[n] for n in numbers)
+        # The rule that fired is what an agent reads as the reason. The numbers: the model's
+        # (trained on which number people in that situation need first), then the rules'; when the
+        # rules found a more particular situation than the model, its number goes first.
+        order = [*learned, *fired]
+        rank = {name: i for i, name in enumerate(self._precedence)}
+        top = min(order, key=lambda r: rank.get(r.situation, len(rank)))
+        numbers = tuple(dict.fromkeys(n for r in (top, *order) for n in r.numbers))
+        fired.extend(learned)
+        labels = dict(self._number_labels)
+        if self.psychological is not None and any(r.psychological for r in fired):
+            number, label = self.psychological
+            numbers = tuple(dict.fromkeys((*numbers, number)))
+            labels[number] = label
+        spoken = "、".join(labels.get(n, n) for n in numbers)
         return ScreenDecision(
             kind=ScreenKind.EMERGENCY,
             rule_id=fired[0].id,
@@ -372,6 +471,29 @@ class Screener:
             reason="、".join(dict.fromkeys(r.label for r in fired)),
             rule_ids=tuple(r.id for r in fired),
         )
+
+    def _over(self, clean: str) -> bool:
+        return any(p.search(clean) for p in self._over_patterns)
+
+    def _not_now(self, clean: str) -> bool:
+        """The text tells of a situation that is not happening now ([emergency] over, not_now, now)."""
+        if self._over(clean):
+            return True
+        if not any(p.search(clean) for p in self._not_now_patterns):
+            return False
+        return len(clean) > self._letter_chars or not any(p.search(clean) for p in self._now_patterns)
+
+    def situation(self, clean: str) -> tuple[str, str] | None:
+        """The model's emergency situation and the number to call first, when it is sure enough
+        that a life is at risk now; None otherwise (or without a model)."""
+        if self.model is None or len(_CJK.findall(clean)) < MIN_CHINESE or self._not_now(clean):
+            return None  # the model learned from Chinese; other text is left to the rules
+        pred = self.model.predict(clean)["emergency"]
+        if 1.0 - pred.prob(NO_EMERGENCY) < self.emergency_threshold:
+            return None
+        best = next(lab for lab, _ in pred.ranked if lab != NO_EMERGENCY)
+        name, _, first = best.partition("/")
+        return name, first
 
     def _first(self, kind: ScreenKind, clean: str, chars: frozenset[str]) -> ScreenDecision | None:
         if not self._may_fire(kind, chars):
@@ -391,6 +513,8 @@ class Screener:
         return None
 
     def _out_of_scope(self, clean: str, chars: frozenset[str]) -> ScreenDecision | None:
+        """The rules first; then the text model, for the matters no pattern names (another city
+        is the rules' alone: only they know the own city's places)."""
         may_fire = self._may_fire(ScreenKind.OUT_OF_SCOPE, chars)
         for check in self._checks[ScreenKind.OUT_OF_SCOPE]:
             rule = check.rule
@@ -401,17 +525,33 @@ class Screener:
                     continue
             elif not may_fire or not check.fires(clean, chars):
                 continue
-            channel = rule.channel.format(place=place)
-            return ScreenDecision(
-                kind=ScreenKind.OUT_OF_SCOPE,
-                rule_id=rule.id,
-                reply=self._replies[ScreenKind.OUT_OF_SCOPE].format(label=rule.label, channel=channel),
-                status=TicketStatus.REJECTED,
-                reason=f"{rule.label}（{place}）" if place else rule.label,
-                channel=channel,
-                rule_ids=(rule.id,),
-            )
-        return None
+            return self._refusal(rule, place)
+        reason = self.scope(clean)
+        return self._refusal(self._scope_rules[reason], "", learned=True) if reason else None
+
+    def _refusal(self, rule: Rule, place: str, *, learned: bool = False) -> ScreenDecision:
+        channel = rule.channel.format(place=place)
+        return ScreenDecision(
+            kind=ScreenKind.OUT_OF_SCOPE,
+            rule_id=rule.id,
+            reply=self._replies[ScreenKind.OUT_OF_SCOPE].format(label=rule.label, channel=channel),
+            status=TicketStatus.REJECTED,
+            reason=f"{rule.label}（{place}）" if place else rule.label,
+            channel=channel,
+            rule_ids=(f"model.{rule.id}",) if learned else (rule.id,),
+        )
+
+    def scope(self, clean: str) -> str | None:
+        """Why the text model finds the matter outside the hotline's remit (a reason with an
+        ``out_of_scope.<reason>`` rule), or None."""
+        if self.model is None or "scope" not in self.model.heads or len(_CJK.findall(clean)) < MIN_CHINESE:
+            return None
+        pred = self.model.predict(clean)["scope"]
+        if 1.0 - pred.prob(IN_SCOPE) - pred.prob(OTHER_CITY) < self.scope_threshold:
+            return None
+        reason = next((lab for lab, _ in pred.ranked if lab in self._scope_rules), None)
+        # The reason's rule knows its in-scope look-alikes (退役军人 is not 军队): its unless holds.
+        return None if reason is None or self._scope_rules[reason].vetoed(clean) else reason
 
     def _other_place(self, check: _Check, clean: str) -> str | None:
         """The other city a text is about, if it names one and neither the own city nor a district."""
@@ -419,15 +559,35 @@ class Screener:
             return None
         if check.any_place.search(clean) is None:  # no other place named: nothing to check
             return None
-        if any(name and name in clean for name in self._own_names) or check.rule.vetoed(clean):
-            return None
         name_after = check.rule.name_after
-        for found in check.any_place.finditer(clean):
-            # 北京路 is a street of this city, 兰州拉面 a noodle shop on it: a place that begins
-            # another name is not the city (issue 16).
-            if name_after is None or not name_after.match(clean, found.end()):
-                return found.group(0)
-        return None
+        place = next(
+            (
+                found.group(0)
+                for found in check.any_place.finditer(clean)
+                # 北京路 is a street of this city, 兰州拉面 a noodle shop on it: a place that
+                # begins another name is not the city (issue 16).
+                if name_after is None or not name_after.match(clean, found.end())
+            ),
+            None,
+        )
+        if place is None:
+            return None
+        elsewhere = self._elsewhere(clean)
+        if any(name and name in clean for name in self._own_names) or check.rule.vetoed(clean):
+            # "我人在广州，深圳的房子漏水": the own city named too; only the model can tell which
+            # city the matter is in.
+            return place if elsewhere is not None and elsewhere >= self.other_city_threshold else None
+        return None if elsewhere is not None and elsewhere < self.keep_local_threshold else place
+
+    def _elsewhere(self, clean: str) -> float | None:
+        """The model's probability that the matter is in another city (None without a model)."""
+        if (
+            self.model is None
+            or "scope" not in self.model.heads
+            or OTHER_CITY not in self.model.heads["scope"].labels
+        ):
+            return None
+        return self.model.predict(clean)["scope"].prob(OTHER_CITY)
 
     def similar(self, a: str, b: str) -> float:
         """Similarity of two request texts in [0, 1], with this file's synonyms and place words."""

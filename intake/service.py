@@ -56,7 +56,14 @@ log = logging.getLogger(__name__)
 
 STATE_TTL = timedelta(days=4)  # longer than the 3-natural-day supplement window (guangzhou §12)
 REPEAT_LOOKBACK = 5  # how many of the sender's handled tickets a new request is compared with
-_DRAFTING = (Stage.CHOOSE_CATEGORY, Stage.HIDE_ITEMS, Stage.REAL_NAME, Stage.COLLECTING)
+_TEXT_ONLY = frozenset({Channel.SMS, Channel.EMAIL, Channel.PHONE})
+_DRAFTING = (
+    Stage.CONFIRM_CATEGORY,
+    Stage.CHOOSE_CATEGORY,
+    Stage.HIDE_ITEMS,
+    Stage.REAL_NAME,
+    Stage.COLLECTING,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -842,9 +849,11 @@ class IntakeService:
         for i, reply in enumerate(replies, first):
             key = f"reply:{message_id}:{i}"
             state = DeliveryState.DELIVERED if inline else DeliveryState.PENDING
+            # A text-only channel has no buttons: the choices go into the text, numbered.
+            text = texts.numbered(reply.text, reply.choices) if address.channel in _TEXT_ONLY else reply.text
             oid, _ = self.store.record_outbound(
                 address,
-                reply.text,
+                text,
                 key=key,
                 kind="reply",
                 ticket_id=ticket_id,
@@ -852,7 +861,7 @@ class IntakeService:
                 state=state,
                 fresh=fresh,
             )
-            sent.append(SentReply(oid, reply.text, reply.choices))
+            sent.append(SentReply(oid, text, reply.choices))
         return tuple(sent)
 
 

@@ -19,8 +19,54 @@ NOT_CHINESE = (
 STRAY_DIGIT = "您好，目前没有需要您选择的问题。请直接描述您要反映的问题或咨询的事项。"
 THANKS = "不客气，感谢您对12345热线的支持。如有其他诉求，请随时告诉我们。"
 ASK_CATEGORY = "请问您的诉求属于哪一类？请选择："
+PRAISE_NOTED = "感谢您的肯定与鼓励！我们已记录您的表扬，并将转达给相关单位和工作人员。"
 CATEGORY_CHOICES = ("投诉", "举报", "求助", "咨询", "意见建议", "表扬")
 CATEGORY_NOT_UNDERSTOOD = "抱歉，没有识别您的选择，请点击或回复以下类别之一："
+# The yes/no question when the text model is unsure (issue 16): the best guess, in plain words.
+CONFIRM_CATEGORY = "请确认：您是要{what}吗？"
+CATEGORY_MEANING = {
+    "咨询": "咨询相关政策或办事信息",
+    "求助": "求助，请有关部门帮助解决问题",
+    "投诉": "投诉，请有关部门依法处理",
+    "举报": "举报违法违规行为",
+    "意见建议": "提出意见建议",
+    "表扬": "表扬相关单位或工作人员",
+}
+YES_NO = ("是", "不是")
+CONFIRM_NOT_UNDERSTOOD = "抱歉，没有看懂您的回复，请回复“是”或“不是”。"
+REPLY_WITH_NUMBER = "请回复序号或文字。"
+ASK_OTHER_CATEGORY = "好的，请问您的诉求属于哪一类？请选择："
+_YES = frozenset(
+    {
+        "是",
+        "是的",
+        "是啊",
+        "对",
+        "对的",
+        "对啊",
+        "嗯",
+        "嗯嗯",
+        "没错",
+        "确认",
+        "好",
+        "好的",
+        "可以",
+        "y",
+        "yes",
+        "ok",
+        "1",
+    }
+)
+_NO = frozenset({"不是", "不是的", "不对", "否", "错了", "不", "都不是", "no", "n", "2"})
+_ANSWER_NOISE = str.maketrans("", "", "。.!！，,~～ 　")
+
+
+def yes_or_no(text: str) -> bool | None:
+    """True for a yes, False for a no, None for anything else ("是的。", "不是", "1", "OK")."""
+    t = text.strip().lower().translate(_ANSWER_NOISE)
+    return True if t in _YES else False if t in _NO else None
+
+
 ASK_MISSING = "为尽快为您登记，请一次性补充以下信息：\n{items}\n请在一条消息中回复，可按“地址：…”的格式填写。"
 STILL_MISSING = (
     "您补充的信息仍缺少：{items}。按规定信息只能补充一次，本次诉求暂无法登记，欢迎您准备完整信息后重新提交。"
@@ -93,3 +139,12 @@ REPEAT = (
 )
 REPEAT_NO_RESULT = "已办结并答复"
 NEW_FACTS = "新情况："
+
+
+def numbered(text: str, choices: tuple[str, ...]) -> str:
+    """A question with its choices for a channel without buttons (SMS, mail): each on its own line,
+    numbered, answerable with the number or the words ("1 投诉", "2 举报"…)."""
+    if not choices:
+        return text
+    lines = "\n".join(f"{i} {c}" for i, c in enumerate(choices, 1))
+    return f"{text}\n{lines}\n{REPLY_WITH_NUMBER}"

@@ -1,4 +1,16 @@
-"""Text understanding seen through the dialog's port (intake.dialog.Understanding)."""
+"""Text understanding seen through the dialog's port (intake.dialog.Understanding).
+
+Two readers, each for what it does best: the rules of intake.extract for the registration fields
+and the dialog's intents (查询进度, 撤回, 匿名…), and the trained text model (intake.textmodel) for
+the category. The model's probability decides what the citizen is asked (issue 16):
+
+- sure (≥ ``category_sure``): the category is taken and the dialog goes on;
+- unsure (≥ ``category_confirm``): one yes/no question about the best guess ("您是要投诉…吗？");
+- no idea: the category buttons.
+
+A citizen who names the category ("我要投诉") is taken at their word. Both thresholds are chosen
+on the corpus's dev split by scripts/train_understanding.py and travel in the model file.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +20,33 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from intake.dialog import Intent, Understood
-from intake.extract import extract, fill_fields, is_meaningless
-from intake.model import Field
+from intake.extract import Extraction, extract, fill_fields, is_meaningless
+from intake.extract.text import compact
+from intake.model import Category, Field
+from intake.textmodel import TextModel, default_model
 
 # Commands and buttons ("查询进度", "满意", "1", a category's name) arrive again and again, word
 # for word: what they mean is remembered. Longer texts, what citizens describe, are nearly
 # always new and are read every time.
 SHORT_TEXT = 8
 _SHORT_TEXTS_KEPT = 1024
+# Fewer letters than this describe no matter ("在吗", "好的"): the model is not asked.
+MIN_MATTER = 3
+SURE = 0.6  # used when the model file carries no thresholds
+CONFIRM = 0.35
 
 
 class ExtractUnderstanding:
-    """Rules plus jieba (intake.extract) answering the dialog's three questions."""
+    """Rules plus jieba (intake.extract) and the text model answering the dialog's three questions."""
+
+    def __init__(self, model: TextModel | None = None) -> None:
+        self.model = model
 
     def understand(self, text: str) -> Understood:
-        if len(text) <= SHORT_TEXT:
+        model = self.model or default_model()
+        if len(text) <= SHORT_TEXT and model is default_model():
             return _understand_short(text)
-        return _understand(text)
+        return _understand(text, model)
 
     def fill(self, wanted: Sequence[Field], text: str) -> dict[Field, str]:
         return fill_fields(wanted, text)
@@ -35,11 +57,28 @@ class ExtractUnderstanding:
 
 @functools.lru_cache(maxsize=_SHORT_TEXTS_KEPT)
 def _understand_short(text: str) -> Understood:
-    u = _understand(text)
+    u = _understand(text, default_model())
     return replace(u, values=MappingProxyType(dict(u.values)))  # shared from now on: read-only
 
 
-def _understand(text: str) -> Understood:
+def _category(e: Extraction, model: TextModel) -> tuple[Category | None, bool, bool, tuple[Category, ...]]:
+    """(best guess, sure, ask to confirm, all categories best first) for one message."""
+    if e.category is not None and e.category_explicit and e.confident:
+        return e.category, True, False, e.category_candidates  # "我要投诉": their own word
+    size = len(compact(e.text))
+    if e.greeting_only or size < MIN_MATTER or ((e.thanks or e.progress_query) and size <= SHORT_TEXT):
+        # "谢谢", "查询进度": an intent, not a matter ("谢谢城管的阿sir帮我搬东西" is praise)
+        return e.category, e.confident, False, e.category_candidates
+    pred = model.predict(e.text)["category"]
+    ranked = tuple(Category(label) for label, _ in pred.ranked)
+    if pred.p >= model.thresholds.get("category_sure", SURE):
+        return ranked[0], True, False, ranked
+    if pred.p >= model.thresholds.get("category_confirm", CONFIRM):
+        return ranked[0], False, True, ranked
+    return None, False, False, ranked
+
+
+def _understand(text: str, model: TextModel) -> Understood:
     """What ``text`` says, read afresh."""
     e = extract(text)
     intents = {
@@ -55,10 +94,13 @@ def _understand(text: str) -> Understood:
         )
         if on
     }
+    category, confident, confirm, candidates = _category(e, model)
     return Understood(
         text=e.text,
-        category=e.category,
-        confident=e.confident,
+        category=category,
+        confident=confident,
+        confirm=confirm,
+        candidates=candidates,
         values=e.values,
         intents=frozenset(intents),
         hide=e.hide,

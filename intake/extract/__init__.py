@@ -79,6 +79,7 @@ class Extraction:
     category_confidence: float = 0.0
     category_candidates: tuple[Category, ...] = ()
     confident: bool = False  # confidence reached the threshold in categories.toml
+    category_explicit: bool = False  # the citizen named the category ("我要投诉")
     subject: str | None = None
     address: str | None = None
     home_address: str | None = None
@@ -229,6 +230,7 @@ def extract(text: str, lexicon: Lexicon | None = None) -> Extraction:
         category_confidence=guess.confidence,
         category_candidates=guess.candidates,
         confident=guess.category is not None and guess.confidence >= lex.confident_at,
+        category_explicit=guess.explicit,
         subject=found.get(Field.SUBJECT),
         address=found.get(Field.ADDRESS),
         home_address=found.get(Field.HOME_ADDRESS),

@@ -122,12 +122,17 @@ def numbered_values(text: str, wanted: Sequence[Field]) -> dict[Field, str]:
     return out
 
 
+_NAME_END = re.compile(r"\s|\d|电话|手机|联系|号码")
+
+
 def _checked(field: Field, value: str) -> str | None:
     """A value fit for the field, or None: phones must parse; IDs are kept as typed for the check."""
     if not value:
         return None
     if field is Field.PHONE:
         return normalize_phone(value) or next(iter(find_phones(value)), None)
+    if field is Field.NAME:  # "联系人：黄先生 138 2615 0947": the name stops before the number
+        return _NAME_END.split(value, maxsplit=1)[0] or None
     if field is Field.ID_NUMBER:
         valid, invalid = id_candidates(value)
         both = valid or invalid

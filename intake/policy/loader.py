@@ -22,6 +22,7 @@ from intake.policy.model import (
     Basis,
     CategoryRules,
     ClockStart,
+    EmergencyLines,
     EvaluationRules,
     Extensions,
     Harassment,
@@ -112,6 +113,7 @@ def _build(top: Node) -> PolicyProfile:
         real_name=_real_name(top.table("real_name")),
         harassment=_harassment(top.table("harassment")),
         withdrawal=_withdrawal(top.table("withdrawal")),
+        emergency=_emergency(top.table("emergency")),
     )
     top.done()
     return profile
@@ -364,6 +366,16 @@ def _harassment(node: Node) -> Harassment:
         node.fail("restriction_days", '0 (no restriction) needs fallback = "none" and a reason')
     node.done()
     return Harassment(days, basis)
+
+
+def _emergency(node: Node) -> EmergencyLines:
+    basis = node.basis()
+    number = node.req_text("psychological_line")
+    if not number.isdigit():
+        node.fail("psychological_line", "must be a telephone number (digits only)")
+    label = node.req_text("psychological_label")
+    node.done()
+    return EmergencyLines(number, label, basis)
 
 
 def _withdrawal(node: Node) -> Withdrawal:

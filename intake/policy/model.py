@@ -293,6 +293,16 @@ class Harassment:
 
 
 @dataclass(frozen=True)
+class EmergencyLines:
+    """Numbers the emergency reply names besides 110/119/120/122 (issue 16): the line for a
+    citizen at risk of harming themselves, read by the screening (intake/screening.py)."""
+
+    psychological: str  # e.g. 12356, the national psychological assistance line
+    psychological_label: str  # how the reply names it
+    basis: Basis
+
+
+@dataclass(frozen=True)
 class PolicyProfile:
     """One city's rules, loaded from ``intake/policy/profiles/<name>.toml``."""
 
@@ -309,6 +319,7 @@ class PolicyProfile:
     real_name: RealName
     harassment: Harassment
     withdrawal: Withdrawal
+    emergency: EmergencyLines
     path: str = field(default="", compare=False)
     calendar: WorkCalendar = field(default_factory=WorkCalendar, compare=False, repr=False)
 

@@ -69,6 +69,10 @@ CONVERSATIONS: list[Conversation] = []
 ASK = "一次性补充"
 REG = "已登记，工单号"
 CAT = "哪一类"
+CONFIRM = "请确认：您是要"
+CONFIRM_AGAIN = "请回复“是”或“不是”"
+PRAISE_NOTED = "我们已记录您的表扬"
+VAGUE = "我想反映一个情况，电话13912345678"
 STILL = "仍缺少"
 HIDE_WARN = "提示：隐藏个人信息"
 HIDE_ASK = "请选择需要隐藏的信息"
@@ -207,15 +211,30 @@ _c(
 
 # ---- category not understood: the buttons (CONTRACT.md choices) --------------------------------
 _c(
-    "unpaid wages, category chosen from the buttons",
-    Say("我想反映一下，单位拖欠我三个月工资，电话13912345678", (CAT,)),
-    Say("投诉", (f"{ASK}&涉及的单位或对象&事发地址&您的诉求",)),
+    "unpaid wages, understood without asking",
+    Say("我想反映一下，单位拖欠我三个月工资，电话13912345678", (f"{ASK}&涉及的单位或对象&事发地址",)),
     Say("单位：宏达科技公司，地址：高新区科技园A座，希望尽快发放工资", (f"{REG}&投诉",)),
     tickets=(registered("投诉", phone="+8613912345678", subject="宏达", address="科技园"),),
 )
 _c(
+    "a vague first message: the best guess asked yes/no, 不是 brings the buttons",
+    Say(VAGUE, (CONFIRM,)),
+    Say("不是", (CAT,)),
+    Say("投诉", (f"{ASK}&涉及的单位或对象&事发地址",)),
+    Say("单位：宏达科技公司，地址：高新区科技园A座，希望尽快发放工资", (f"{REG}&投诉",)),
+    tickets=(registered("投诉", phone="+8613912345678", subject="宏达", address="科技园"),),
+)
+_c(
+    "a guess confirmed with 是",
+    Say(VAGUE, (f"{CONFIRM}&咨询",)),
+    Say("是", (f"{REG}&咨询",)),
+    tickets=(registered("咨询", phone="+8613912345678"),),
+)
+_c(
     "category answered with something that is not a category",
-    Say("我想反映一下，单位拖欠我三个月工资，电话13912345678", (CAT,)),
+    Say(VAGUE, (CONFIRM,)),
+    Say("嗯嗯？", (CONFIRM_AGAIN, CONFIRM)),
+    Say("不是", (CAT,)),
     Say("不知道", ("没有识别您的选择",)),
     Say("求助", (f"{ASK}&事发地址",)),
     tickets=(Row("collecting", "求助", {"phone": "+8613912345678"}),),
@@ -256,8 +275,7 @@ _c(
 )
 _c(
     "a consultation the knowledge base cannot answer is registered",
-    Say("请问我们小区旁边那块空地以后规划建什么", (CAT,)),
-    Say("咨询", (f"{REG}&咨询",)),
+    Say("请问我们小区旁边那块空地以后规划建什么", (f"{REG}&咨询",)),
     tickets=(registered("咨询", content="空地"),),
 )
 
@@ -350,8 +368,8 @@ _c(
     tickets=(registered("投诉", address="幸福小区3栋"), Row("redirected", None, reason="rule emergency.")),
 )
 _c(
-    "emergency while choosing a category",
-    Say("我想反映一下，单位拖欠我三个月工资，电话13912345678", (CAT,)),
+    "emergency while confirming a category",
+    Say(VAGUE, (CONFIRM,)),
     Say("有人晕倒了，不省人事", (f"{EMERGENCY}120",)),
     tickets=(Row("collecting", None), Row("redirected", None, reason="rule emergency.")),
 )
@@ -477,8 +495,8 @@ _c(
     tickets=(Row("closed", "投诉", reason="supplement window expired"),),
 )
 _c(
-    "a category never chosen also expires",
-    Say("我想反映一下，单位拖欠我三个月工资，电话13912345678", (CAT,)),
+    "a category never confirmed also expires",
+    Say(VAGUE, (CONFIRM,)),
     Expire(),
     Say("投诉", (f"{REG}&投诉",)) if False else Say("查询进度", (NONE_OPEN,)),
     tickets=(Row("closed", None, reason="supplement window expired"),),
@@ -577,11 +595,9 @@ for _profile in ("huizhou", "shaoyang", "guangxi", "quxian"):
     )
 for _profile in ("huizhou", "quxian"):
     _c(
-        f"{_profile}: praise is not a category there, so the citizen chooses one",
-        Say("我要表扬市政务服务中心的王医生，服务态度特别好，耐心帮我办完了业务", (CAT,)),
-        Say("意见建议", (f"{ASK}&您的诉求",)),
-        Say("希望多宣传这样的好做法", (f"{REG}&意见建议",)),
-        tickets=(registered("意见建议"),),
+        f"{_profile}: praise is not a category there, so it is thanked, kept and closed",
+        Say("我要表扬市政务服务中心的王医生，服务态度特别好，耐心帮我办完了业务", (PRAISE_NOTED,)),
+        tickets=(Row("closed", None, reason="rule praise.noted"),),
         profile=_profile,
     )
 for _profile in ("shaoyang", "guangxi"):

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from intake import texts
 from intake.dialog import (
     DialogState,
     HandledTicket,
@@ -29,6 +31,9 @@ def _ctx(**kw: object) -> StepContext:
 
 STAGES = {
     Stage.IDLE: DialogState(),
+    Stage.CONFIRM_CATEGORY: DialogState(
+        stage=Stage.CONFIRM_CATEGORY, draft_id=3, choices=("投诉", "举报", "咨询")
+    ),
     Stage.CHOOSE_CATEGORY: DialogState(stage=Stage.CHOOSE_CATEGORY, draft_id=3, choices=("投诉", "咨询")),
     Stage.HIDE_ITEMS: DialogState(
         stage=Stage.HIDE_ITEMS, draft_id=3, category=Category.COMPLAINT, anonymous=True
@@ -144,3 +149,89 @@ def test_the_adapters_are_shared_per_profile() -> None:
     assert policy("guangzhou") is policy("guangzhou")
     assert screening("quxian") is screening("quxian")
     assert START.tzinfo is not None
+
+
+# ---- confidence, not a menu (issue 16) ------------------------------------------------------------
+class _Unsure:
+    """An understanding that is unsure between 投诉 and 举报 about every new matter."""
+
+    def __init__(self, confirm: bool = True) -> None:
+        self.confirm = confirm
+        self.real = FakeWorld("guangzhou", Channel.WEBCHAT).context().understanding
+
+    def understand(self, text: str):  # type: ignore[no-untyped-def]
+        from dataclasses import replace
+
+        u = self.real.understand(text)
+        if len(text) > 8:
+            ranked = (Category.COMPLAINT, Category.REPORT, Category.HELP)
+            return replace(u, category=Category.COMPLAINT if self.confirm else None, confident=False,
+                           confirm=self.confirm, candidates=ranked)  # fmt: skip
+        return u
+
+    def fill(self, wanted, text):  # type: ignore[no-untyped-def]
+        return self.real.fill(wanted, text)
+
+    def is_meaningless(self, text: str) -> bool:
+        return bool(self.real.is_meaningless(text))
+
+
+MATTER = "天河区华景新城楼下有家店每天晚上搞到很晚"
+
+
+def test_an_unsure_guess_is_asked_as_one_yes_no_question() -> None:
+    result = step(DialogState(), MATTER, _ctx(understanding=_Unsure()))
+    assert result.state.stage is Stage.CONFIRM_CATEGORY
+    assert result.replies[0].text == "请确认：您是要投诉，请有关部门依法处理吗？"
+    assert result.replies[0].choices == ("是", "不是")
+    assert result.state.category is None  # not taken before the citizen says so
+
+
+@pytest.mark.parametrize("yes", ["是", "是的。", "对", "1", "OK"])
+def test_yes_takes_the_guess(yes: str) -> None:
+    ctx = _ctx(understanding=_Unsure())
+    asked = step(DialogState(), MATTER, ctx).state
+    result = step(asked, yes, ctx)
+    assert result.state.category is Category.COMPLAINT
+    assert result.state.stage is not Stage.CONFIRM_CATEGORY
+
+
+@pytest.mark.parametrize("no", ["不是", "不对", "2"])
+def test_no_offers_the_other_categories_likeliest_first(no: str) -> None:
+    ctx = _ctx(understanding=_Unsure())
+    asked = step(DialogState(), MATTER, ctx).state
+    result = step(asked, no, ctx)
+    assert result.state.stage is Stage.CHOOSE_CATEGORY
+    assert "投诉" not in result.replies[0].choices
+    assert result.replies[0].choices[:2] == ("举报", "求助")
+    chosen = step(result.state, "举报", ctx)
+    assert chosen.state.category is Category.REPORT
+
+
+def test_a_category_named_instead_of_yes_is_taken() -> None:
+    ctx = _ctx(understanding=_Unsure())
+    asked = step(DialogState(), MATTER, ctx).state
+    assert step(asked, "举报", ctx).state.category is Category.REPORT
+
+
+def test_an_answer_that_is_neither_asks_again() -> None:
+    ctx = _ctx(understanding=_Unsure())
+    asked = step(DialogState(), MATTER, ctx).state
+    result = step(asked, "这个怎么说呢", ctx)
+    assert result.state == asked
+    assert "是" in result.replies[0].text and result.replies[-1].choices == ("是", "不是")
+
+
+def test_with_no_idea_the_buttons_come_likeliest_first() -> None:
+    result = step(DialogState(), MATTER, _ctx(understanding=_Unsure(confirm=False)))
+    assert result.state.stage is Stage.CHOOSE_CATEGORY
+    assert result.replies[0].choices[:3] == ("投诉", "举报", "求助")
+    assert len(result.replies[0].choices) == 6
+
+
+def test_choices_go_into_the_text_on_sms_and_mail() -> None:
+    assert (
+        texts.numbered("请确认：您是要投诉吗？", ("是", "不是"))
+        == "请确认：您是要投诉吗？\n1 是\n2 不是\n请回复序号或文字。"
+    )
+    assert texts.numbered("谢谢", ()) == "谢谢"

@@ -32,7 +32,7 @@ HUIZHOU = Jurisdiction("惠州市", ("惠城区", "惠阳区", "博罗县", "惠
 
 @pytest.fixture(scope="module")
 def screener() -> Screener:
-    return Screener.from_file(jurisdiction=HUIZHOU)
+    return Screener.from_file(jurisdiction=HUIZHOU, model=False)  # the rules alone
 
 
 @pytest.mark.parametrize(
@@ -44,10 +44,11 @@ def screener() -> Screener:
         ("有人在小区门口打架，拿刀砍人", "emergency.crime", ("110",)),
         ("邻居扬言要杀了我，现在就在我家门外", "emergency.crime", ("110",)),
         ("公园里有个老人晕倒了，叫不醒", "emergency.medical", ("120",)),
-        ("出车祸了，有人受伤流血不止", "emergency.medical", ("120", "122")),
+        # a crash with injured: the more particular situation (traffic) gives the first number
+        ("出车祸了，有人受伤流血不止", "emergency.medical", ("122", "120")),
         ("两辆车在十字路口追尾了", "emergency.traffic", ("122",)),
         ("电梯里困了人，出不来", "emergency.trapped", ("119",)),
-        ("桥上有人要跳河", "emergency.danger", ("110", "119")),
+        ("桥上有人要跳河", "emergency.self_harm", ("110", "120", "12356")),
     ],
 )
 def test_emergencies_redirect_with_the_right_number_first(
@@ -212,8 +213,8 @@ def test_rules_are_data_an_operator_can_edit(tmp_path: Path) -> None:
     edited = text.replace('"(出|发生)(了)?(车祸|交通事故)",', '"(出|发生)(了)?(车祸|交通事故)",\n  "剐蹭",')
     path = tmp_path / "screening.toml"
     path.write_text(edited, encoding="utf-8")
-    assert Screener.from_file().screen("刚才在路上剐蹭了") is None
-    decision = Screener.from_file(path).screen("刚才在路上剐蹭了")
+    assert Screener.from_file(model=False).screen("刚才在路上剐蹭了") is None
+    decision = Screener.from_file(path, model=False).screen("刚才在路上剐蹭了")
     assert decision is not None and decision.rule_id == "emergency.traffic"
 
 
@@ -273,3 +274,90 @@ def test_screener_repeat_uses_the_files_threshold(screener: Screener) -> None:
     assert screener.is_repeat(b, a)
     assert screener.similar(a, b) == pytest.approx(similar(a, b))
     assert screener.repeat_threshold == pytest.approx(0.35)
+
+
+# ---- the text model and the rules together, as the product runs them (issue 16) -----------------
+@pytest.fixture(scope="module")
+def product_screener() -> Screener:
+    return Screener.from_file(jurisdiction=Jurisdiction("广州市", ("天河区", "越秀区", "海珠区")))
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("我怀孕八个月，现在肚子剧痛还出血", "120"),
+        ("有人站在天桥栏杆外面说要跳下去", "110"),
+        ("我老公刚才喝农药了", "120"),
+        ("楼道里全是烟，看不到路，我们在15楼", "119"),
+        ("他又在打我 我躲在厕所", "110"),
+    ],
+)
+def test_emergencies_told_as_situations_are_redirected(
+    product_screener: Screener, text: str, first: str
+) -> None:
+    decision = product_screener.screen(text)
+    assert decision is not None and decision.kind is ScreenKind.EMERGENCY, text
+    assert decision.numbers[0] == first
+    assert decision.reply.startswith("您反映的情况属于紧急事项，请立即拨打")
+
+
+@pytest.mark.parametrize("text", ["我不想活了", "有人站在天桥栏杆外面说要跳下去", "我老公刚才喝农药了"])
+def test_self_harm_names_the_psychological_line_after_110_and_120(
+    product_screener: Screener, text: str
+) -> None:
+    decision = product_screener.screen(text)
+    assert decision is not None and decision.kind is ScreenKind.EMERGENCY
+    assert "12356" in decision.numbers and decision.numbers.index("12356") > 0
+    assert "12356心理援助热线" in decision.reply
+
+
+def test_the_psychological_line_is_the_profiles() -> None:
+    screener = Screener.from_file(psychological=("12320", "12320卫生热线"))
+    decision = screener.screen("我不想活了")
+    assert decision is not None and "12320卫生热线" in decision.reply and "12356" not in decision.reply
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "去年着火后楼道一直没修好，墙还是黑的，希望物业处理",
+        "上个月我爸在小区晕倒，物业的AED是坏的",
+        "吵得要死，楼上装修从早到晚",
+        "电动车电池着火了用什么灭？",
+        "马路中间躺着一只被车撞了的狗",
+        "表扬消防员，上周我家着火他们来得很快",
+    ],
+)
+def test_past_hypothetical_and_figurative_are_not_emergencies(product_screener: Screener, text: str) -> None:
+    decision = product_screener.screen(text)
+    assert decision is None or decision.kind is not ScreenKind.EMERGENCY, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "北京路步行街有人占道经营",
+        "中山大学附属医院门口乱停车",
+        "楼下兰州拉面店油烟很大",
+        "在吗 想问东莞庄路封路要封到几时",
+        "去长沙看病要先备案吗？",
+        "我是湖南长沙人，在天河区打工，老板拖欠工资",
+    ],
+)
+def test_local_places_named_after_other_cities_are_not_refused(product_screener: Screener, text: str) -> None:
+    decision = product_screener.screen(text)
+    assert decision is None or decision.rule_id != "out_of_scope.jurisdiction", text
+
+
+def test_a_matter_in_another_city_is_still_referred_there(product_screener: Screener) -> None:
+    decision = product_screener.screen("我在深圳龙华区的房子漏水，开发商不管")
+    assert decision is not None and decision.rule_id == "out_of_scope.jurisdiction"
+    assert "深圳" in decision.reply
+
+
+def test_a_city_written_without_its_suffix_is_still_the_own_city() -> None:
+    guangxi = Screener.from_file(
+        jurisdiction=Jurisdiction("广西壮族自治区", ("梧州市", "南宁市")), model=False
+    )
+    decision = guangxi.screen("梧州长洲区新兴三路成条街冇电，由朝早十点到而家都未有")
+    assert decision is None or decision.rule_id != "out_of_scope.jurisdiction"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from intake.textmodel import default_model
 from intake.understanding import SHORT_TEXT, ExtractUnderstanding, _understand
 from tests.samples.conversations import CONVERSATIONS, Say
 
@@ -21,7 +22,7 @@ def test_the_samples_have_short_texts_to_check() -> None:
 @pytest.mark.parametrize("text", SHORT_SAID)
 def test_a_remembered_short_text_reads_as_a_fresh_one(text: str) -> None:
     u = ExtractUnderstanding()
-    first, again, fresh = u.understand(text), u.understand(text), _understand(text)
+    first, again, fresh = u.understand(text), u.understand(text), _understand(text, default_model())
     assert again is first  # remembered
     assert first.text == fresh.text and first.category == fresh.category
     assert first.intents == fresh.intents and first.hide == fresh.hide
@@ -35,4 +36,4 @@ def test_what_citizens_describe_is_read_every_time() -> None:
     text = "小区楼下烧烤店每晚油烟很大，希望尽快处理"
     assert len(text) > SHORT_TEXT
     assert u.understand(text) is not u.understand(text)
-    assert u.understand(text) == _understand(text)
+    assert u.understand(text) == _understand(text, default_model())

@@ -1,0 +1,386 @@
+"""The labelled corpus (intake/data/corpus/, GUIDE.md there) and how the product is scored on it.
+
+Each record is a citizen's first message with what a careful clerk would decide. ``first_reply``
+runs the real dialog (intake.dialog.step) with the real understanding, screening, knowledge base
+and the record's city profile, and reads what the citizen would meet: an emergency number, a
+refusal, an answer, a yes/no question, six buttons or a category taken. ``score`` adds those up
+into the figures bench/understanding_quality.py prints and tests/unit/test_understanding_quality.py
+holds to floors. Used on the dev split to tune and on the test split to report; nothing here
+learns from what it scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from intake.assembly import KnowledgePort, ScreeningPort, jurisdiction_of
+from intake.dialog import (
+    PRAISE_NOTED,
+    DialogState,
+    RecordAnswered,
+    RecordScreening,
+    Register,
+    SaveDraft,
+    Stage,
+    StepContext,
+    Understanding,
+    step,
+)
+from intake.kb import KnowledgeBase
+from intake.model import SHANGHAI, Category, Channel, Field, TicketStatus
+from intake.policy import ProfilePolicy, load_profile
+from intake.screening import Screener
+from intake.textmodel import TextModel, default_model
+from intake.understanding import ExtractUnderstanding
+
+CORPUS = Path(__file__).resolve().parent / "data" / "corpus"
+SPLITS = ("train", "dev", "test")
+CHANNELS = {"chat": Channel.WEBCHAT, "sms": Channel.SMS, "email": Channel.EMAIL, "telegram": Channel.TELEGRAM}
+_NUMBER = re.compile(r"(?<!\d)(11[09]|12[02]|1\d{4}(?<!12345))(?!\d)")  # not the hotline's own 12345
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)  # a Tuesday morning: no deadline edge
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One labelled message (the fields of GUIDE.md)."""
+
+    id: str
+    city: str
+    channel: str
+    text: str
+    kind: str  # emergency | out_of_scope | kb | ticket
+    split: str
+    category: str | None = None
+    also: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
+    situation: str | None = None
+    reason: str | None = None
+    urgent: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+    style: str = ""
+
+    @property
+    def acceptable(self) -> frozenset[str]:
+        return frozenset(c for c in (self.category, *self.also) if c)
+
+
+def split_of(ident: str) -> str:
+    """The split a record is given once (scripts/corpus_split.py writes it into the record):
+    train 70 %, dev 15 %, test 15 %, from a hash of its id, so file order does not matter."""
+    bucket = int(hashlib.sha256(ident.encode()).hexdigest()[:8], 16) % 100
+    return "train" if bucket < 70 else "dev" if bucket < 85 else "test"
+
+
+def load(splits: Iterable[str] = SPLITS, folder: Path = CORPUS) -> list[Record]:
+    """The records of the given splits, in file order."""
+    wanted = set(splits)
+    out = []
+    for path in sorted(folder.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            raw: dict[str, Any] = json.loads(line)
+            split = raw.get("split") or split_of(raw["id"])
+            if split not in wanted:
+                continue
+            out.append(
+                Record(
+                    id=raw["id"],
+                    city=raw["city"],
+                    channel=raw["channel"],
+                    text=raw["text"],
+                    kind=raw["kind"],
+                    split=split,
+                    category=raw.get("category"),
+                    also=tuple(raw.get("also", ())),
+                    numbers=tuple(raw.get("numbers", ())),
+                    situation=raw.get("situation"),
+                    reason=raw.get("reason"),
+                    urgent=raw.get("urgent"),
+                    fields=dict(raw.get("fields", {})),
+                    style=raw.get("style", ""),
+                )
+            )
+    return out
+
+
+class Met(StrEnum):
+    """What the citizen meets in the first reply."""
+
+    EMERGENCY = "emergency"  # told to call a number now
+    REFUSED = "refused"  # out of scope, with the proper channel
+    ANSWERED = "answered"  # answered from the knowledge base
+    TAKEN = "taken"  # the category was taken without asking
+    CONFIRM = "confirm"  # asked yes/no about a guessed category
+    BUTTONS = "buttons"  # asked to choose among the categories
+    OTHER = "other"  # anything else (a greeting, an abuse warning, a repeat…)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    met: Met
+    category: str | None = None  # taken or guessed
+    numbers: tuple[str, ...] = ()  # in the order the reply names them
+    rule: str = ""  # the screening rule that fired
+
+
+@dataclass(frozen=True)
+class Product:
+    """The parts a first reply comes from, for one city profile."""
+
+    policy: ProfilePolicy
+    screening: ScreeningPort
+    knowledge: KnowledgePort
+    understanding: Understanding
+
+    def context(self, channel: Channel) -> StepContext:
+        return StepContext(
+            policy=self.policy,
+            understanding=self.understanding,
+            now=NOW,
+            channel=channel,
+            screening=self.screening,
+            knowledge=self.knowledge,
+            repeats=self.screening,
+        )
+
+
+@cache
+def _kb() -> KnowledgePort:
+    return KnowledgePort(KnowledgeBase.load())
+
+
+_models: dict[str, TextModel] = {}
+
+
+def use_model(model: TextModel) -> None:
+    """Score with ``model`` instead of the shipped one (a model fitted on train only, to read
+    the dev split honestly: scripts/train_understanding.py --fit-on train)."""
+    _models["model"] = model
+    product.cache_clear()
+
+
+@cache
+def product(city: str) -> Product:
+    """The shipped rules, model and knowledge base as the assembly wires them for ``city``."""
+    profile = load_profile(city)
+    model = _models.get("model") or default_model()
+    screener = Screener.from_file(
+        None,
+        jurisdiction=jurisdiction_of(city),
+        model=model,
+        psychological=(profile.emergency.psychological, profile.emergency.psychological_label),
+    )
+    return Product(
+        ProfilePolicy(profile), ScreeningPort(screener, profile), _kb(), ExtractUnderstanding(model)
+    )
+
+
+def first_reply(rec: Record, parts: Callable[[str], Product] = product) -> Outcome:
+    """What the product answers to ``rec.text`` as a first message on its channel."""
+    p = parts(rec.city)
+    result = step(DialogState(), rec.text, p.context(CHANNELS.get(rec.channel, Channel.WEBCHAT)))
+    for action in result.actions:
+        if isinstance(action, RecordScreening):
+            text = result.replies[0].text if result.replies else ""
+            if action.status is TicketStatus.REDIRECTED:
+                return Outcome(Met.EMERGENCY, numbers=tuple(_NUMBER.findall(text)), rule=action.rule_id)
+            if action.rule_id == PRAISE_NOTED:  # a profile without 表扬: thanked and closed
+                return Outcome(Met.TAKEN, Category.PRAISE.value, rule=action.rule_id)
+            return Outcome(Met.REFUSED, rule=action.rule_id)
+        if isinstance(action, RecordAnswered):
+            return Outcome(Met.ANSWERED, Category.CONSULTATION.value, rule=f"kb:{action.entry_id}")
+    state = result.state
+    for action in result.actions:  # a complete first message is registered at once
+        if isinstance(action, (SaveDraft, Register)) and action.state.category is not None:
+            state = action.state
+    if state.stage is Stage.CONFIRM_CATEGORY:
+        return Outcome(Met.CONFIRM, state.choices[0])
+    if state.stage is Stage.CHOOSE_CATEGORY:
+        return Outcome(Met.BUTTONS)
+    if state.category is not None:
+        return Outcome(Met.TAKEN, state.category.value)
+    return Outcome(Met.OTHER)
+
+
+# -- scoring ---------------------------------------------------------------------------------------
+CATEGORIES = tuple(c.value for c in Category)
+
+
+@dataclass
+class Report:
+    """The figures of one split (see bench/understanding_quality.py for what each means)."""
+
+    n: int = 0
+    emergencies: int = 0
+    emergency_found: Counter[str] = field(default_factory=Counter)  # by the labelled first number
+    emergency_total: Counter[str] = field(default_factory=Counter)
+    right_first: int = 0
+    missed: list[str] = field(default_factory=list)
+    wrong_first: list[str] = field(default_factory=list)
+    non_emergencies: int = 0
+    false_emergencies: list[str] = field(default_factory=list)
+    tickets: int = 0  # ticket and kb records: the category measures
+    met: Counter[Met] = field(default_factory=Counter)
+    right: int = 0
+    wrong: list[str] = field(default_factory=list)
+    confusion: Counter[tuple[str, str]] = field(default_factory=Counter)  # (label, decided or "?")
+    out_of_scope: Counter[str] = field(default_factory=Counter)
+    out_of_scope_found: Counter[str] = field(default_factory=Counter)
+    refused_local: list[str] = field(default_factory=list)  # in scope but refused
+    other_city_refused_local: list[str] = field(default_factory=list)
+    field_total: Counter[str] = field(default_factory=Counter)
+    field_right: Counter[str] = field(default_factory=Counter)
+    micros: list[float] = field(default_factory=list)
+
+    @property
+    def emergency_recall(self) -> float:
+        return sum(self.emergency_found.values()) / max(1, self.emergencies)
+
+    @property
+    def right_number_first(self) -> float:
+        return self.right_first / max(1, self.emergencies)
+
+    @property
+    def false_emergency_rate(self) -> float:
+        return len(self.false_emergencies) / max(1, self.non_emergencies)
+
+    @property
+    def category_right(self) -> float:
+        return self.right / max(1, self.tickets)
+
+    @property
+    def ask_rate(self) -> float:
+        return self.met[Met.BUTTONS] / max(1, self.tickets)
+
+    @property
+    def confirm_rate(self) -> float:
+        return self.met[Met.CONFIRM] / max(1, self.tickets)
+
+    def prf(self) -> dict[str, tuple[float, float, float, int]]:
+        """Per category: precision, recall, F1 and support of the category decided or guessed."""
+        out = {}
+        for c in CATEGORIES:
+            tp = self.confusion[(c, c)]
+            predicted = sum(n for (_, d), n in self.confusion.items() if d == c)
+            support = sum(n for (lab, _), n in self.confusion.items() if lab == c)
+            p = tp / predicted if predicted else 0.0
+            r = tp / support if support else 0.0
+            f = 2 * p * r / (p + r) if p + r else 0.0
+            out[c] = (p, r, f, support)
+        return out
+
+
+def _national(phone: str) -> str:
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if phone.strip().startswith("+") and digits.startswith("86"):
+        digits = digits[2:]
+    return digits.lstrip("0")
+
+
+def field_matches(name: str, want: str, got: str | None) -> bool:
+    """A clerk would accept ``got`` for ``want``: the same value (a phone: the same digits; an
+    address, party or demand: one contains the other and they differ by at most a few characters)."""
+    if not got:
+        return False
+    if name == "phone":  # the same national number: 020-8602 1733 is +86 20 86021733
+        w, g = _national(want), _national(got)
+        return bool(w) and w == g
+    if want == got:
+        return True
+    if name in ("address", "subject", "demand"):
+        short, long_ = sorted((want, got), key=len)
+        return short in long_ and len(long_) - len(short) <= max(4, len(want) // 3)
+    return False
+
+
+_FIELDS = {
+    "subject": Field.SUBJECT,
+    "address": Field.ADDRESS,
+    "demand": Field.DEMAND,
+    "name": Field.NAME,
+    "phone": Field.PHONE,
+}
+
+
+def score(records: Sequence[Record], parts: Callable[[str], Product] = product) -> Report:
+    """Every figure of ``records`` (one split), running the product once per record."""
+    r = Report()
+    for rec in records:
+        r.n += 1
+        t0 = time.perf_counter()
+        out = first_reply(rec, parts)
+        r.micros.append((time.perf_counter() - t0) * 1e6)
+        if rec.kind == "emergency":
+            r.emergencies += 1
+            first = rec.numbers[0]
+            r.emergency_total[first] += 1
+            if out.met is Met.EMERGENCY:
+                r.emergency_found[first] += 1
+                if out.numbers[:1] == (first,):
+                    r.right_first += 1
+                else:
+                    r.wrong_first.append(f"{rec.id} wants {first}, got {','.join(out.numbers)}")
+            else:
+                r.missed.append(f"{rec.id} ({out.met}) {rec.text[:60]}")
+            continue
+        r.non_emergencies += 1
+        if out.met is Met.EMERGENCY:
+            r.false_emergencies.append(f"{rec.id} [{out.rule}] {rec.text[:60]}")
+        if rec.kind == "out_of_scope":
+            reason = rec.reason or "?"
+            r.out_of_scope[reason] += 1
+            if out.met is Met.REFUSED:
+                r.out_of_scope_found[reason] += 1
+            continue
+        # ticket or kb: what the category measures are about
+        r.tickets += 1
+        r.met[out.met] += 1
+        if out.met is Met.REFUSED:
+            r.refused_local.append(f"{rec.id} [{out.rule}] {rec.text[:60]}")
+            if out.rule == "out_of_scope.jurisdiction":
+                r.other_city_refused_local.append(rec.id)
+        label = rec.category or "?"
+        decided = out.category if out.met in (Met.TAKEN, Met.CONFIRM, Met.ANSWERED) else None
+        if decided is not None and decided in rec.acceptable:
+            r.right += 1
+            r.confusion[(label, label)] += 1
+        else:
+            r.confusion[(label, decided or "?")] += 1
+            if out.met is not Met.BUTTONS:
+                r.wrong.append(f"{rec.id} {label}→{decided or out.met} {rec.text[:60]}")
+        if rec.kind == "ticket" and rec.fields:
+            _score_fields(r, rec, parts)
+    return r
+
+
+def _score_fields(r: Report, rec: Record, parts: Callable[[str], Product]) -> None:
+    values = parts(rec.city).understanding.understand(rec.text).values
+    for name, want in rec.fields.items():
+        f = _FIELDS.get(name)
+        if f is None:
+            continue
+        r.field_total[name] += 1
+        if field_matches(name, want, values.get(f)):
+            r.field_right[name] += 1
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else 0.0

@@ -1,0 +1,118 @@
+"""Issue 16's floors on the corpus's test split, and the corpus and model kept honest.
+
+Quality on a fixed split is deterministic (the same corpus, rules and model give the same figures),
+so these are tests, not benchmarks; bench/understanding_quality.py prints every figure. The test
+split is never used to tune anything (intake/data/corpus/GUIDE.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from intake.corpus import CORPUS, Record, Report, load, product, score
+from intake.extract.text import normalize
+from intake.textmodel import default_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script(name: str):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def test_split() -> list[Record]:
+    return load(["test"])
+
+
+@pytest.fixture(scope="module")
+def report(test_split: list[Record]) -> Report:
+    return score(test_split)
+
+
+def test_the_corpus_is_large_varied_and_well_formed(capsys: pytest.CaptureFixture[str]) -> None:
+    check = _script("corpus_check")
+    assert check.main([]) == 0, capsys.readouterr().out
+    records = load()
+    assert len(records) >= 3000
+    kinds = {r.kind for r in records}
+    assert kinds == {"emergency", "out_of_scope", "kb", "ticket"}
+    assert {r.situation for r in records if r.kind == "emergency"} >= {
+        "medical", "self_harm", "fire", "gas", "violence", "trapped", "drowning", "traffic",
+    }  # fmt: skip
+    assert {r.style for r in records} == {"short", "medium", "letter"}
+    assert {r.urgent for r in records if r.urgent} >= {
+        "utility_outage", "sewage_overflow", "road_blocked", "safety_hazard", "pollution", "disaster",
+    }  # fmt: skip
+    letters = [r for r in records if r.style == "letter"]
+    assert all(200 <= len(r.text) <= 900 for r in letters)
+
+
+def test_every_record_has_its_split_written_in_it() -> None:
+    lines = [line for path in CORPUS.glob("*.jsonl") for line in path.read_text("utf-8").splitlines() if line]
+    assert all('"split": "' in line for line in lines)
+    splits = {r.split for r in load()}
+    assert splits == {"train", "dev", "test"}
+
+
+def test_the_shipped_model_was_trained_from_this_corpus() -> None:
+    train = _script("train_understanding")
+    assert default_model().corpus_digest == train.corpus_digest(), "run make model"
+
+
+# Issue 16's targets on the test split, and the floors this corpus, rules and model reach today.
+# Where a floor is below its target the issue is not done: the figures may rise, never fall.
+# Measured 2026-12-06: 92.3 %, 84.1 %, 0.6 %, 93.9 %, 0.0 %, 62 %.
+#                                  target
+EMERGENCY_RECALL = 0.92  #          1.00
+RIGHT_NUMBER_FIRST = 0.84  #        1.00
+FALSE_EMERGENCIES = 0.01  #         0.01 (met)
+CATEGORY_RIGHT = 0.935  #           0.95
+ASKED_TO_CHOOSE = 0.10  #           0.10 (met)
+OUT_OF_SCOPE_FOUND = 0.6  #         1.00
+
+
+def test_emergencies_are_redirected_with_the_right_number_first(report: Report) -> None:
+    assert report.emergencies >= 200
+    assert report.emergency_recall >= EMERGENCY_RECALL, report.missed
+    assert report.right_number_first >= RIGHT_NUMBER_FIRST, report.wrong_first
+
+
+def test_false_emergencies_stay_at_or_below_one_percent(report: Report) -> None:
+    assert report.false_emergency_rate <= FALSE_EMERGENCIES, report.false_emergencies
+
+
+def test_the_category_is_right_on_the_first_message(report: Report) -> None:
+    assert report.category_right >= CATEGORY_RIGHT, report.wrong[:20]
+    assert report.ask_rate <= ASKED_TO_CHOOSE
+
+
+def test_local_matters_are_never_refused_as_another_citys(report: Report) -> None:
+    assert report.other_city_refused_local == []
+
+
+def test_out_of_scope_matters_are_recognised(report: Report) -> None:
+    found = sum(report.out_of_scope_found.values()) / sum(report.out_of_scope.values())
+    assert found >= OUT_OF_SCOPE_FOUND, dict(report.out_of_scope_found)
+
+
+def test_self_harm_names_the_profiles_psychological_line(test_split: list[Record]) -> None:
+    """Every message recognised as self-harm names 12356 after 110/120; most self-harm messages are
+    recognised as such (others are redirected under another situation, e.g. a poisoning)."""
+    decisions = [
+        product(r.city).screening.screener.screen(normalize(r.text))
+        for r in test_split
+        if r.situation == "self_harm"
+    ]
+    as_self_harm = [d for d in decisions if d is not None and any("self_harm" in i for i in d.rule_ids)]
+    assert len(as_self_harm) >= 0.65 * len(decisions)  # 22 of 32 on 2026-12-06
+    assert all("12356" in d.numbers and d.numbers[0] != "12356" for d in as_self_harm)
