@@ -24,6 +24,7 @@ from intake import texts
 from intake.model import Category, Channel, Field, Reply, TicketStatus
 
 MAX_CHARS = 5000
+DETAILS = 6  # an answer to a yes/no question this long may be details rather than a yes or no
 PRAISE_NOTED = "praise.noted"  # the rule id a praise is kept under where the profile has no 表扬
 
 
@@ -663,6 +664,20 @@ def _on_confirm(state: DialogState, u: Understood, ctx: StepContext) -> StepResu
     if answer is False:
         nxt = replace(state, stage=Stage.CHOOSE_CATEGORY, choices=state.choices[1:])
         return StepResult(nxt, (Reply(texts.ASK_OTHER_CATEGORY, nxt.choices),), (SaveDraft(nxt),))
+    # More details instead of a yes or no: read with what was said first, they may settle it.
+    said = state.values.get(Field.CONTENT, "")
+    both = ctx.understanding.understand(f"{said}，{u.text}") if said else u
+    if (
+        len(u.text) >= DETAILS
+        and both.confident
+        and both.category is not None
+        and both.category.value in state.choices
+    ):
+        values = dict(state.values)
+        for f, v in u.values.items():
+            if f is not Field.CONTENT:
+                values.setdefault(f, v)
+        return _continue(replace(state, category=both.category, values=values, choices=()), ctx, ())
     return StepResult(state, (Reply(texts.CONFIRM_NOT_UNDERSTOOD), _confirm_question(state)))
 
 

@@ -441,7 +441,12 @@ class Screener:
                 checks = [c for c in checks if c.rule.timeless and not self._over(clean)]
             fired.extend(c.rule for c in checks)
         learned: list[Rule] = []
-        situation = self.situation(clean)
+        # "我要弄死你们" said to the hotline is abuse (huizhou §8), not a life at risk: the model,
+        # which reads the words and not whom they are aimed at, is not asked.
+        threat = self._may_fire(ScreenKind.ABUSE, chars) and any(
+            c.fires(clean, chars) for c in self._checks[ScreenKind.ABUSE]
+        )
+        situation = None if threat and not fired else self.situation(clean)
         if situation is not None:
             name, first = situation
             rule = self._situations[name]

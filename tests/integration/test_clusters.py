@@ -28,9 +28,13 @@ async def file(client: TestClient, text: str) -> dict[str, Any]:
             return body["ticket"]  # type: ignore[no-any-return]
         choices = [c for r in body["replies"] for c in r.get("choices", [])]
         body = await chat.say(
-            "求助" if "求助" in choices else "地址：和平路12号，希望尽快修补，涉及单位：市政"
+            "是"
+            if "是" in choices
+            else "求助"
+            if "求助" in choices
+            else "地址：和平路12号，希望尽快修补，涉及单位：市政"
         )
-    raise AssertionError(body)
+    raise AssertionError((text, body))
 
 
 async def test_the_same_pothole_from_several_people_is_one_cluster(
