@@ -145,9 +145,10 @@ class _Check:
     @classmethod
     def build(cls, rule: Rule, own: tuple[str, ...]) -> _Check:
         places = tuple(p for p in rule.places if p not in own)
+        searched = tuple(_search_form(p) for p in rule.patterns)
         return cls(
             rule=rule,
-            starts=tuple((p, _first_chars(p)) for p in rule.patterns),
+            starts=tuple((p, _first_chars(p)) for p in searched),
             places=places,
             any_place=re.compile(
                 "|".join(re.escape(p) for p in sorted(places, key=len, reverse=True)) if places else r"(?!)"
@@ -159,6 +160,35 @@ class _Check:
         return any(
             p.search(clean) for p, first in self.starts if first is None or not first.isdisjoint(chars)
         ) and not self.rule.vetoed(clean)
+
+
+def _search_form(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """The same test with the optional groups at its start left out: "(有人|小孩)?(要|想)?跳楼"
+    is found in a text exactly when "跳楼" is, and the shorter pattern is found much faster (it
+    starts with characters, so a text without them is not searched at all)."""
+    source = pattern.pattern
+    at = 0
+    while source.startswith("(", at) and not source.startswith("(?", at):
+        depth, end = 0, at
+        while end < len(source):
+            ch = source[end]
+            if ch == "\\":
+                end += 2
+                continue
+            depth += ch == "("
+            depth -= ch == ")"
+            end += 1
+            if depth == 0:
+                break
+        if depth != 0 or not source.startswith("?", end) or source.startswith("??", end):
+            break
+        at = end + 1
+    if at == 0 or at >= len(source):
+        return pattern
+    try:
+        return re.compile(source[at:], pattern.flags)
+    except re.error:
+        return pattern
 
 
 def _any_start(checks: Iterable[_Check]) -> frozenset[str] | None:
@@ -441,12 +471,11 @@ class Screener:
                 checks = [c for c in checks if c.rule.timeless and not self._over(clean)]
             fired.extend(c.rule for c in checks)
         learned: list[Rule] = []
-        # "我要弄死你们" said to the hotline is abuse (huizhou §8), not a life at risk: the model,
-        # which reads the words and not whom they are aimed at, is not asked.
-        threat = self._may_fire(ScreenKind.ABUSE, chars) and any(
-            c.fires(clean, chars) for c in self._checks[ScreenKind.ABUSE]
-        )
-        situation = None if threat and not fired else self.situation(clean)
+        situation = self.situation(clean)
+        if situation is not None and not fired and self._abusive(clean, chars):
+            # "我要弄死你们" said to the hotline is abuse (huizhou §8), not a life at risk: the
+            # model reads the words, not whom they are aimed at.
+            situation = None
         if situation is not None:
             name, first = situation
             rule = self._situations[name]
@@ -488,13 +517,18 @@ class Screener:
             return False
         return len(clean) > self._letter_chars or not any(p.search(clean) for p in self._now_patterns)
 
+    def _abusive(self, clean: str, chars: frozenset[str]) -> bool:
+        return self._may_fire(ScreenKind.ABUSE, chars) and any(
+            c.fires(clean, chars) for c in self._checks[ScreenKind.ABUSE]
+        )
+
     def situation(self, clean: str) -> tuple[str, str] | None:
         """The model's emergency situation and the number to call first, when it is sure enough
         that a life is at risk now; None otherwise (or without a model)."""
-        if self.model is None or len(_CJK.findall(clean)) < MIN_CHINESE or self._not_now(clean):
+        if self.model is None or len(_CJK.findall(clean)) < MIN_CHINESE:
             return None  # the model learned from Chinese; other text is left to the rules
         pred = self.model.predict(clean)["emergency"]
-        if 1.0 - pred.prob(NO_EMERGENCY) < self.emergency_threshold:
+        if 1.0 - pred.prob(NO_EMERGENCY) < self.emergency_threshold or self._not_now(clean):
             return None
         best = next(lab for lab, _ in pred.ranked if lab != NO_EMERGENCY)
         name, _, first = best.partition("/")

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/train_understanding.py [--check] [--report]
 
 Reads intake/data/corpus/*.jsonl (schema and labelling rules: intake/data/corpus/GUIDE.md),
-fits TF-IDF over intake.textmodel.terms and one logistic regression per head on the *train*
+fits binary TF-IDF over intake.textmodel.terms and one logistic regression per head on the *train*
 split, chooses the thresholds on the *dev* split, then refits on train + dev with the same
 settings and writes intake/data/model/understanding.json.gz. The *test* split is never read here.
 
@@ -92,7 +92,7 @@ def fit(recs: Sequence[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
     from sklearn.linear_model import LogisticRegression
 
     texts = [normalize(r["text"]) for r in recs]
-    vec = TfidfVectorizer(analyzer=terms, sublinear_tf=True, min_df=MIN_DF)
+    vec = TfidfVectorizer(analyzer=terms, binary=True, min_df=MIN_DF)
     x = vec.fit_transform(texts)
     models: dict[str, Any] = {}
     cat_rows = [i for i, r in enumerate(recs) if category_label(r)]

@@ -220,15 +220,15 @@ _c(
     "a vague first message: the best guess asked yes/no, 不是 brings the buttons",
     Say(VAGUE, (CONFIRM,)),
     Say("不是", (CAT,)),
-    Say("投诉", (f"{ASK}&涉及的单位或对象&事发地址",)),
-    Say("单位：宏达科技公司，地址：高新区科技园A座，希望尽快发放工资", (f"{REG}&投诉",)),
-    tickets=(registered("投诉", phone="+8613912345678", subject="宏达", address="科技园"),),
+    Say("举报", (f"{ASK}&涉及的单位或对象&事发地址",)),
+    Say("单位：宏达科技公司，地址：高新区科技园A座，希望尽快查处", (f"{REG}&举报",)),
+    tickets=(registered("举报", phone="+8613912345678", subject="宏达", address="科技园"),),
 )
 _c(
     "a guess confirmed with 是",
-    Say(VAGUE, (f"{CONFIRM}&咨询",)),
-    Say("是", (f"{REG}&咨询",)),
-    tickets=(registered("咨询", phone="+8613912345678"),),
+    Say(VAGUE, (f"{CONFIRM}&投诉",)),  # the shipped model's best guess for this vague message
+    Say("是", (f"{ASK}&涉及的单位或对象&事发地址",)),
+    tickets=(Row("collecting", "投诉", {"phone": "+8613912345678"}),),
 )
 _c(
     "category answered with something that is not a category",
