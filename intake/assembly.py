@@ -131,16 +131,20 @@ def jurisdiction_of(profile: str) -> Jurisdiction | None:
     return Jurisdiction(str(entry["city"]), tuple(str(d) for d in entry.get("districts", ())))
 
 
-def build_services(runtime: Runtime) -> Services:
-    warm_up()
-    profile = load_profile(runtime.settings.policy, calendar_overrides=runtime.settings.holidays_dir)
-    policy = HotlinePolicy(profile, runtime.store)
-    screener = Screener.from_file(
+def screener_for(profile: PolicyProfile) -> Screener:
+    """The shipped screening rules and text model with the profile's city and psychological line."""
+    return Screener.from_file(
         None,
         jurisdiction=jurisdiction_of(profile.name),
         psychological=(profile.emergency.psychological, profile.emergency.psychological_label),
     )
-    screening = ScreeningPort(screener, profile)
+
+
+def build_services(runtime: Runtime) -> Services:
+    warm_up()
+    profile = load_profile(runtime.settings.policy, calendar_overrides=runtime.settings.holidays_dir)
+    policy = HotlinePolicy(profile, runtime.store)
+    screening = ScreeningPort(screener_for(profile), profile)
     intake = IntakeService(
         runtime.store,
         DialogStates(runtime.redis, runtime.store),

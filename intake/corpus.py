@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from intake.assembly import KnowledgePort, ScreeningPort, jurisdiction_of
+from intake.assembly import KnowledgePort, ScreeningPort, screener_for
 from intake.dialog import (
     PRAISE_NOTED,
     DialogState,
@@ -40,9 +40,10 @@ from intake.dialog import (
 )
 from intake.kb import KnowledgeBase
 from intake.model import SHANGHAI, Category, Channel, Field, TicketStatus
+from intake.phones import normalize_phone
 from intake.policy import ProfilePolicy, load_profile
 from intake.screening import Screener
-from intake.textmodel import TextModel, default_model
+from intake.textmodel import TextModel
 from intake.understanding import ExtractUnderstanding
 
 CORPUS = Path(__file__).resolve().parent / "data" / "corpus"
@@ -176,13 +177,12 @@ def use_model(model: TextModel) -> None:
 def product(city: str) -> Product:
     """The shipped rules, model and knowledge base as the assembly wires them for ``city``."""
     profile = load_profile(city)
-    model = _models.get("model") or default_model()
-    screener = Screener.from_file(
-        None,
-        jurisdiction=jurisdiction_of(city),
-        model=model,
-        psychological=(profile.emergency.psychological, profile.emergency.psychological_label),
-    )
+    model = _models.get("model")
+    screener = screener_for(profile)
+    if model is not None:  # the same rules and profile with another model
+        screener = Screener.from_file(
+            None, jurisdiction=screener.jurisdiction, model=model, psychological=screener.psychological
+        )
     return Product(
         ProfilePolicy(profile), ScreeningPort(screener, profile), _kb(), ExtractUnderstanding(model)
     )
@@ -283,21 +283,14 @@ class Report:
         return out
 
 
-def _national(phone: str) -> str:
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if phone.strip().startswith("+") and digits.startswith("86"):
-        digits = digits[2:]
-    return digits.lstrip("0")
-
-
 def field_matches(name: str, want: str, got: str | None) -> bool:
     """A clerk would accept ``got`` for ``want``: the same value (a phone: the same digits; an
     address, party or demand: one contains the other and they differ by at most a few characters)."""
     if not got:
         return False
     if name == "phone":  # the same national number: 020-8602 1733 is +86 20 86021733
-        w, g = _national(want), _national(got)
-        return bool(w) and w == g
+        w = normalize_phone(want)
+        return w is not None and w == normalize_phone(got)
     if want == got:
         return True
     if name in ("address", "subject", "demand"):

@@ -24,7 +24,7 @@ from intake import texts
 from intake.model import Category, Channel, Field, Reply, TicketStatus
 
 MAX_CHARS = 5000
-DETAILS = 6  # an answer to a yes/no question this long may be details rather than a yes or no
+DETAILS = 6  # an answer to a question (yes/no, buttons) this long may describe the matter
 PRAISE_NOTED = "praise.noted"  # the rule id a praise is kept under where the profile has no 表扬
 
 
@@ -756,7 +756,7 @@ def _on_category(state: DialogState, u: Understood, ctx: StepContext) -> StepRes
     chosen = _pick(u.text, state.choices)
     # Words written instead of a button: taken when they describe the matter ("是噪音扰民的事"),
     # not a two-word aside ("不知道") the model cannot read much into.
-    described = u.confident and len(u.text) >= 6 and u.category in ctx.policy.categories()
+    described = u.confident and len(u.text) >= DETAILS and u.category in ctx.policy.categories()
     understood = u.category if described else None
     category = Category(chosen) if chosen else understood
     if category is None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from intake.errors import ConfigError
+from intake.extract.text import chinese_count
 from intake.kb.text import Segmenter, normalize
 from intake.model import TicketStatus
 from intake.textmodel import TextModel, default_model
@@ -35,7 +36,6 @@ NO_EMERGENCY = "none"  # the text model's emergency label for "no life at risk n
 IN_SCOPE = "in"  # its scope label for "the hotline takes it"
 OTHER_CITY = "other_city"  # and for "the matter is in another city's jurisdiction"
 MIN_CHINESE = 2  # Chinese characters a text needs before the text model reads it
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 class ScreenKind(StrEnum):
@@ -321,7 +321,7 @@ class Screener:
         self._over_patterns = _compile(emergency.get("over", []), f"{source}: [emergency] over")
         self._letter_chars = int(emergency.get("letter_chars", 200))
         self._precedence = tuple(str(x) for x in emergency.get("precedence", ()))
-        self._situations = self._situation_rules(data.get("emergency", {}).get("situation", {}), source)
+        self._situations = self._situation_rules(emergency.get("situation", {}), source)
         if model is not None:
             if "emergency" not in model.heads:
                 raise ConfigError(f"{source}: the text model has no emergency head")
@@ -332,6 +332,8 @@ class Screener:
                 raise ConfigError(f"{source}: [emergency.situation] lacks the model's {sorted(unknown)}")
         self.emergency_threshold = model.thresholds.get("emergency", 0.5) if model is not None else 1.0
         self.scope_threshold = model.thresholds.get("scope", 0.5) if model is not None else 1.0
+        scope_head = model.heads.get("scope") if model is not None else None
+        self._reads_scope = scope_head is not None and {IN_SCOPE, OTHER_CITY} <= set(scope_head.labels)
         thresholds = model.thresholds if model is not None else {}
         self.other_city_threshold = thresholds.get("other_city", 0.5)
         self.keep_local_threshold = thresholds.get("keep_local", 0.0)
@@ -407,7 +409,7 @@ class Screener:
         *,
         jurisdiction: Jurisdiction | None = None,
         model: TextModel | bool | None = True,
-        psychological: tuple[str, str] | None = ("12356", "12356心理援助热线"),
+        psychological: tuple[str, str] | None = None,
     ) -> Screener:
         """Load the rules (default: the shipped ``intake/data/screening.toml``).
 
@@ -416,7 +418,8 @@ class Screener:
             jurisdiction: the hotline's city and districts; without it the other-city rule is off.
             model: the text model that recognises emergencies beside the rules (True: the shipped
                 one, intake/textmodel.py; False or None: rules only).
-            psychological: the profile's line for a risk of self-harm, (number, its name).
+            psychological: the profile's line for a risk of self-harm, (number, its name)
+                ([emergency] psychological_line; intake.assembly.screener_for passes it).
 
         Raises:
             ConfigError: unreadable file, bad TOML, a bad pattern, or a rule missing what it needs.
@@ -525,7 +528,7 @@ class Screener:
     def situation(self, clean: str) -> tuple[str, str] | None:
         """The model's emergency situation and the number to call first, when it is sure enough
         that a life is at risk now; None otherwise (or without a model)."""
-        if self.model is None or len(_CJK.findall(clean)) < MIN_CHINESE:
+        if self.model is None or chinese_count(clean) < MIN_CHINESE:
             return None  # the model learned from Chinese; other text is left to the rules
         pred = self.model.predict(clean)["emergency"]
         if 1.0 - pred.prob(NO_EMERGENCY) < self.emergency_threshold or self._not_now(clean):
@@ -583,7 +586,7 @@ class Screener:
     def scope(self, clean: str) -> str | None:
         """Why the text model finds the matter outside the hotline's remit (a reason with an
         ``out_of_scope.<reason>`` rule), or None."""
-        if self.model is None or "scope" not in self.model.heads or len(_CJK.findall(clean)) < MIN_CHINESE:
+        if not self._reads_scope or self.model is None or chinese_count(clean) < MIN_CHINESE:
             return None
         pred = self.model.predict(clean)["scope"]
         if 1.0 - pred.prob(IN_SCOPE) - pred.prob(OTHER_CITY) < self.scope_threshold:
@@ -620,11 +623,7 @@ class Screener:
 
     def _elsewhere(self, clean: str) -> float | None:
         """The model's probability that the matter is in another city (None without a model)."""
-        if (
-            self.model is None
-            or "scope" not in self.model.heads
-            or OTHER_CITY not in self.model.heads["scope"].labels
-        ):
+        if not self._reads_scope or self.model is None:
             return None
         return self.model.predict(clean)["scope"].prob(OTHER_CITY)
 

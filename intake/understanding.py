@@ -15,13 +15,13 @@ on the corpus's dev split by scripts/train_understanding.py and travel in the mo
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from types import MappingProxyType
 
 from intake.dialog import Intent, Understood
 from intake.extract import Extraction, extract, fill_fields, is_meaningless
+from intake.extract.text import chinese_count
 from intake.model import Category, Field
 from intake.textmodel import TextModel, default_model
 
@@ -32,7 +32,6 @@ SHORT_TEXT = 8
 _SHORT_TEXTS_KEPT = 1024
 # Fewer Chinese characters than this describe no matter ("在吗", "好的"): the model is not asked.
 MIN_MATTER = 3
-_CJK = re.compile(r"[\u3400-\u9fff]")
 SURE = 0.6  # used when the model file carries no thresholds
 CONFIRM = 0.35
 
@@ -66,7 +65,7 @@ def _category(e: Extraction, model: TextModel) -> tuple[Category | None, bool, b
     """(best guess, sure, ask to confirm, all categories best first) for one message."""
     if e.category is not None and e.category_explicit and e.confident:
         return e.category, True, False, e.category_candidates  # "我要投诉": their own word
-    size = len(_CJK.findall(e.text))  # digits and letters alone ("13800138000") describe no matter
+    size = chinese_count(e.text)  # digits and letters alone ("13800138000") describe no matter
     if e.greeting_only or size < MIN_MATTER or ((e.thanks or e.progress_query) and size <= SHORT_TEXT):
         # "谢谢", "查询进度": an intent, not a matter ("谢谢城管的阿sir帮我搬东西" is praise)
         return e.category, e.confident, False, e.category_candidates

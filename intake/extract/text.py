@@ -7,7 +7,15 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["compact", "has_chinese", "is_meaningless", "normalize", "occurrences", "to_simplified"]
+__all__ = [
+    "chinese_count",
+    "compact",
+    "has_chinese",
+    "is_meaningless",
+    "normalize",
+    "occurrences",
+    "to_simplified",
+]
 
 # Chinese punctuation is kept as typed (agents read the content); NFKC would make it ASCII.
 _KEEP = re.compile(r"([，：；？！（）])")
@@ -75,6 +83,11 @@ def _normalize(text: str) -> str:
     s = _BLANKS.sub(" ", s)
     s = _NEWLINES.sub("\n", s)
     return s.strip()
+
+
+def chinese_count(text: str) -> int:
+    """How many Chinese characters the text has (digits and letters describe no matter alone)."""
+    return len(_CJK.findall(text))
 
 
 def has_chinese(text: str) -> bool:

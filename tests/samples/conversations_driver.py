@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any, Protocol
 
 from intake import texts
-from intake.assembly import EvaluationReplies, KnowledgePort, ScreeningPort
+from intake.assembly import EvaluationReplies, KnowledgePort, ScreeningPort, screener_for
 from intake.dialog import (
     CloseDraft,
     DialogState,
@@ -35,7 +35,6 @@ from intake.dialog import (
 from intake.kb import KnowledgeBase
 from intake.model import SHANGHAI, Category, Channel, Field, Reply, TicketStatus
 from intake.policy import ProfilePolicy, load_profile
-from intake.screening import Screener
 from intake.service import IntakeService
 from intake.understanding import ExtractUnderstanding
 from tests.samples.conversations import Agent, Conversation, Expire, Row, Say
@@ -51,7 +50,8 @@ def policy(name: str) -> ProfilePolicy:
 
 @cache
 def screening(name: str) -> ScreeningPort:
-    return ScreeningPort(Screener.from_file(None), load_profile(name))
+    profile = load_profile(name)
+    return ScreeningPort(screener_for(profile), profile)
 
 
 @cache

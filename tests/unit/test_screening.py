@@ -18,6 +18,7 @@ import pytest
 
 from intake.errors import ConfigError
 from intake.model import TicketStatus
+from intake.policy import load_profile
 from intake.screening import (
     DEFAULT_RULES,
     Jurisdiction,
@@ -32,7 +33,10 @@ HUIZHOU = Jurisdiction("惠州市", ("惠城区", "惠阳区", "博罗县", "惠
 
 @pytest.fixture(scope="module")
 def screener() -> Screener:
-    return Screener.from_file(jurisdiction=HUIZHOU, model=False)  # the rules alone
+    line = load_profile("huizhou").emergency
+    return Screener.from_file(  # the rules alone
+        jurisdiction=HUIZHOU, model=False, psychological=(line.psychological, line.psychological_label)
+    )
 
 
 @pytest.mark.parametrize(
@@ -279,7 +283,11 @@ def test_screener_repeat_uses_the_files_threshold(screener: Screener) -> None:
 # ---- the text model and the rules together, as the product runs them (issue 16) -----------------
 @pytest.fixture(scope="module")
 def product_screener() -> Screener:
-    return Screener.from_file(jurisdiction=Jurisdiction("广州市", ("天河区", "越秀区", "海珠区")))
+    line = load_profile("guangzhou").emergency
+    return Screener.from_file(
+        jurisdiction=Jurisdiction("广州市", ("天河区", "越秀区", "海珠区")),
+        psychological=(line.psychological, line.psychological_label),
+    )
 
 
 @pytest.mark.parametrize(
