@@ -26,6 +26,7 @@ from typing import Any
 
 from intake.errors import ConfigError
 from intake.extract.text import chinese_count
+from intake.extract.text import normalize as understood_form
 from intake.kb.text import Segmenter, normalize
 from intake.model import TicketStatus
 from intake.textmodel import TextModel, default_model
@@ -453,10 +454,13 @@ class Screener:
         if not clean:
             return None
         chars = frozenset(clean)
+        # The rules read ``clean``; the text model reads the text as understanding gave it to
+        # the model (and as it was trained), so one prediction serves the whole turn.
+        read = understood_form(text)
         return (
-            self._emergency(clean, chars)
+            self._emergency(clean, chars, read)
             or self._first(ScreenKind.ABUSE, clean, chars)
-            or self._out_of_scope(clean, chars)
+            or self._out_of_scope(clean, chars, read)
             or self._first(ScreenKind.URGENT, clean, chars)
         )
 
@@ -464,7 +468,7 @@ class Screener:
         starts = self._kind_starts[kind]
         return starts is None or not starts.isdisjoint(chars)
 
-    def _emergency(self, clean: str, chars: frozenset[str]) -> ScreenDecision | None:
+    def _emergency(self, clean: str, chars: frozenset[str], read: str) -> ScreenDecision | None:
         """The text model and the rules, either enough: recall first (issue 16). The model's
         situation says which number comes first; the rules add theirs after it."""
         fired: list[Rule] = []
@@ -474,7 +478,7 @@ class Screener:
                 checks = [c for c in checks if c.rule.timeless and not self._over(clean)]
             fired.extend(c.rule for c in checks)
         learned: list[Rule] = []
-        situation = self.situation(clean)
+        situation = self.situation(clean, read)
         if situation is not None and not fired and self._abusive(clean, chars):
             # "我要弄死你们" said to the hotline is abuse (huizhou §8), not a life at risk: the
             # model reads the words, not whom they are aimed at.
@@ -525,12 +529,13 @@ class Screener:
             c.fires(clean, chars) for c in self._checks[ScreenKind.ABUSE]
         )
 
-    def situation(self, clean: str) -> tuple[str, str] | None:
+    def situation(self, clean: str, read: str | None = None) -> tuple[str, str] | None:
         """The model's emergency situation and the number to call first, when it is sure enough
-        that a life is at risk now; None otherwise (or without a model)."""
+        that a life is at risk now; None otherwise (or without a model). The model reads ``read``
+        (the text as understanding normalised it), the rules ``clean``."""
         if self.model is None or chinese_count(clean) < MIN_CHINESE:
             return None  # the model learned from Chinese; other text is left to the rules
-        pred = self.model.predict(clean)["emergency"]
+        pred = self.model.predict(clean if read is None else read)["emergency"]
         if 1.0 - pred.prob(NO_EMERGENCY) < self.emergency_threshold or self._not_now(clean):
             return None
         best = next(lab for lab, _ in pred.ranked if lab != NO_EMERGENCY)
@@ -554,7 +559,7 @@ class Screener:
                 )
         return None
 
-    def _out_of_scope(self, clean: str, chars: frozenset[str]) -> ScreenDecision | None:
+    def _out_of_scope(self, clean: str, chars: frozenset[str], read: str) -> ScreenDecision | None:
         """The rules first; then the text model, for the matters no pattern names (another city
         is the rules' alone: only they know the own city's places)."""
         may_fire = self._may_fire(ScreenKind.OUT_OF_SCOPE, chars)
@@ -562,13 +567,13 @@ class Screener:
             rule = check.rule
             place = ""
             if rule.places:
-                place = self._other_place(check, clean) or ""
+                place = self._other_place(check, clean, read) or ""
                 if not place:
                     continue
             elif not may_fire or not check.fires(clean, chars):
                 continue
             return self._refusal(rule, place)
-        reason = self.scope(clean)
+        reason = self.scope(clean, read)
         return self._refusal(self._scope_rules[reason], "", learned=True) if reason else None
 
     def _refusal(self, rule: Rule, place: str, *, learned: bool = False) -> ScreenDecision:
@@ -583,19 +588,19 @@ class Screener:
             rule_ids=(f"model.{rule.id}",) if learned else (rule.id,),
         )
 
-    def scope(self, clean: str) -> str | None:
+    def scope(self, clean: str, read: str | None = None) -> str | None:
         """Why the text model finds the matter outside the hotline's remit (a reason with an
-        ``out_of_scope.<reason>`` rule), or None."""
+        ``out_of_scope.<reason>`` rule), or None (``read`` as for ``situation``)."""
         if not self._reads_scope or self.model is None or chinese_count(clean) < MIN_CHINESE:
             return None
-        pred = self.model.predict(clean)["scope"]
+        pred = self.model.predict(clean if read is None else read)["scope"]
         if 1.0 - pred.prob(IN_SCOPE) - pred.prob(OTHER_CITY) < self.scope_threshold:
             return None
         reason = next((lab for lab, _ in pred.ranked if lab in self._scope_rules), None)
         # The reason's rule knows its in-scope look-alikes (退役军人 is not 军队): its unless holds.
         return None if reason is None or self._scope_rules[reason].vetoed(clean) else reason
 
-    def _other_place(self, check: _Check, clean: str) -> str | None:
+    def _other_place(self, check: _Check, clean: str, read: str) -> str | None:
         """The other city a text is about, if it names one and neither the own city nor a district."""
         if self.jurisdiction is None:
             return None
@@ -614,18 +619,18 @@ class Screener:
         )
         if place is None:
             return None
-        elsewhere = self._elsewhere(clean)
+        elsewhere = self._elsewhere(read)
         if any(name and name in clean for name in self._own_names) or check.rule.vetoed(clean):
             # "我人在广州，深圳的房子漏水": the own city named too; only the model can tell which
             # city the matter is in.
             return place if elsewhere is not None and elsewhere >= self.other_city_threshold else None
         return None if elsewhere is not None and elsewhere < self.keep_local_threshold else place
 
-    def _elsewhere(self, clean: str) -> float | None:
+    def _elsewhere(self, read: str) -> float | None:
         """The model's probability that the matter is in another city (None without a model)."""
         if not self._reads_scope or self.model is None:
             return None
-        return self.model.predict(clean)["scope"].prob(OTHER_CITY)
+        return self.model.predict(read)["scope"].prob(OTHER_CITY)
 
     def similar(self, a: str, b: str) -> float:
         """Similarity of two request texts in [0, 1], with this file's synonyms and place words."""
