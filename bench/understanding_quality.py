@@ -86,11 +86,14 @@ def main() -> int:
     found = sum(r.emergency_found.values())
     print(f"# Understanding quality — {args.split} split, {r.n} messages (bench/understanding_quality.py)")
     print(f"\n## Emergencies ({r.emergencies})")
-    row("recall", share(found, r.emergencies))
+    row("recall", share(found, r.emergencies), "(told a number to call in the first reply)")
+    row("  request stopped", share(r.redirected, r.emergencies), "(redirected)")
+    row("  named first, request on", share(found - r.redirected, r.emergencies), "([caution])")
     for number in sorted(r.emergency_total):
         row(f"  first number {number}", share(r.emergency_found[number], r.emergency_total[number]))
     row("right number first", share(r.right_first, r.emergencies))
-    row("false emergencies", share(len(r.false_emergencies), r.non_emergencies))
+    row("false emergencies", share(len(r.false_emergencies), r.non_emergencies), "(redirected)")
+    row("others told the numbers", share(len(r.cautioned), r.non_emergencies), "(request went on)")
     print(f"\n## Categories, first message ({r.tickets} ticket and knowledge-base messages)")
     row("right", share(r.right, r.tickets), "(taken, confirmed guess or answered; label or also)")
     row("  taken without asking", share(r.met[Met.TAKEN], r.tickets))
@@ -126,6 +129,7 @@ def main() -> int:
         ("missed emergencies", r.missed),
         ("wrong number first", r.wrong_first),
         ("false emergencies", r.false_emergencies),
+        ("others told the numbers first", r.cautioned),
         ("wrong categories", r.wrong),
         ("local matters refused", r.refused_local),
     ):

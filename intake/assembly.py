@@ -21,7 +21,7 @@ from intake.kb import KnowledgeBase
 from intake.phone import PhoneIntake
 from intake.policy import DeadlineView, PolicyProfile, ProfilePolicy, check_extension, deadlines, load_profile
 from intake.runtime import Runtime
-from intake.screening import Jurisdiction, Screener
+from intake.screening import Jurisdiction, Screener, ScreenKind
 from intake.service import DialogStates, IntakeService
 from intake.store.sql import SqlStore, StoredEvent, StoredTicket
 from intake.understanding import ExtractUnderstanding
@@ -89,7 +89,12 @@ class ScreeningPort:
             return None
         urgent = self.urgent_class(text) if d.urgent else None
         return ScreenOutcome(
-            kind=str(d.kind), rule_id=d.rule_id, reply=d.reply, status=d.status, urgent_class=urgent
+            kind=str(d.kind),
+            rule_id=d.rule_id,
+            reply=d.reply,
+            status=d.status,
+            urgent_class=urgent,
+            caution=d.caution or (d.reply if d.kind is ScreenKind.CAUTION else ""),
         )
 
     def is_repeat(self, new_text: str, earlier_text: str) -> bool:

@@ -135,6 +135,13 @@ class Outcome:
     category: str | None = None  # taken or guessed
     numbers: tuple[str, ...] = ()  # in the order the reply names them
     rule: str = ""  # the screening rule that fired
+    caution: tuple[str, ...] = ()  # numbers named first while the request went on ([caution])
+
+    @property
+    def first_number(self) -> str | None:
+        """The number the citizen is told to call first, by a redirection or a caution."""
+        named = self.numbers if self.met is Met.EMERGENCY else self.caution
+        return named[0] if named else None
 
 
 @dataclass(frozen=True)
@@ -192,27 +199,30 @@ def first_reply(rec: Record, parts: Callable[[str], Product] = product) -> Outco
     """What the product answers to ``rec.text`` as a first message on its channel."""
     p = parts(rec.city)
     result = step(DialogState(), rec.text, p.context(CHANNELS.get(rec.channel, Channel.WEBCHAT)))
+    caution = tuple(_NUMBER.findall(result.replies[0].text)) if result.cautioned else ()
     for action in result.actions:
         if isinstance(action, RecordScreening):
             text = result.replies[0].text if result.replies else ""
             if action.status is TicketStatus.REDIRECTED:
                 return Outcome(Met.EMERGENCY, numbers=tuple(_NUMBER.findall(text)), rule=action.rule_id)
             if action.rule_id == PRAISE_NOTED:  # a profile without 表扬: thanked and closed
-                return Outcome(Met.TAKEN, Category.PRAISE.value, rule=action.rule_id)
-            return Outcome(Met.REFUSED, rule=action.rule_id)
+                return Outcome(Met.TAKEN, Category.PRAISE.value, rule=action.rule_id, caution=caution)
+            return Outcome(Met.REFUSED, rule=action.rule_id, caution=caution)
         if isinstance(action, RecordAnswered):
-            return Outcome(Met.ANSWERED, Category.CONSULTATION.value, rule=f"kb:{action.entry_id}")
+            return Outcome(
+                Met.ANSWERED, Category.CONSULTATION.value, rule=f"kb:{action.entry_id}", caution=caution
+            )
     state = result.state
     for action in result.actions:  # a complete first message is registered at once
         if isinstance(action, (SaveDraft, Register)) and action.state.category is not None:
             state = action.state
     if state.stage is Stage.CONFIRM_CATEGORY:
-        return Outcome(Met.CONFIRM, state.choices[0])
+        return Outcome(Met.CONFIRM, state.choices[0], caution=caution)
     if state.stage is Stage.CHOOSE_CATEGORY:
-        return Outcome(Met.BUTTONS)
+        return Outcome(Met.BUTTONS, caution=caution)
     if state.category is not None:
-        return Outcome(Met.TAKEN, state.category.value)
-    return Outcome(Met.OTHER)
+        return Outcome(Met.TAKEN, state.category.value, caution=caution)
+    return Outcome(Met.OTHER, caution=caution)
 
 
 # -- scoring ---------------------------------------------------------------------------------------
@@ -228,10 +238,12 @@ class Report:
     emergency_found: Counter[str] = field(default_factory=Counter)  # by the labelled first number
     emergency_total: Counter[str] = field(default_factory=Counter)
     right_first: int = 0
+    redirected: int = 0  # emergencies whose request was stopped with the numbers (the rest: caution)
     missed: list[str] = field(default_factory=list)
     wrong_first: list[str] = field(default_factory=list)
     non_emergencies: int = 0
     false_emergencies: list[str] = field(default_factory=list)
+    cautioned: list[str] = field(default_factory=list)  # other messages told the numbers first
     tickets: int = 0  # ticket and kb records: the category measures
     met: Counter[Met] = field(default_factory=Counter)
     right: int = 0
@@ -256,6 +268,10 @@ class Report:
     @property
     def false_emergency_rate(self) -> float:
         return len(self.false_emergencies) / max(1, self.non_emergencies)
+
+    @property
+    def caution_rate(self) -> float:
+        return len(self.cautioned) / max(1, self.non_emergencies)
 
     @property
     def category_right(self) -> float:
@@ -320,18 +336,22 @@ def score(records: Sequence[Record], parts: Callable[[str], Product] = product) 
             r.emergencies += 1
             first = rec.numbers[0]
             r.emergency_total[first] += 1
-            if out.met is Met.EMERGENCY:
+            if out.first_number is not None:
                 r.emergency_found[first] += 1
-                if out.numbers[:1] == (first,):
+                r.redirected += out.met is Met.EMERGENCY
+                if out.first_number == first:
                     r.right_first += 1
                 else:
-                    r.wrong_first.append(f"{rec.id} wants {first}, got {','.join(out.numbers)}")
+                    named = out.numbers if out.met is Met.EMERGENCY else out.caution
+                    r.wrong_first.append(f"{rec.id} wants {first}, got {','.join(named)}")
             else:
                 r.missed.append(f"{rec.id} ({out.met}) {rec.text[:60]}")
             continue
         r.non_emergencies += 1
         if out.met is Met.EMERGENCY:
             r.false_emergencies.append(f"{rec.id} [{out.rule}] {rec.text[:60]}")
+        elif out.caution:
+            r.cautioned.append(f"{rec.id} [{','.join(out.caution)}] {rec.text[:60]}")
         if rec.kind == "out_of_scope":
             reason = rec.reason or "?"
             r.out_of_scope[reason] += 1

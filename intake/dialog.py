@@ -76,11 +76,12 @@ class Understanding(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ScreenOutcome:
-    kind: str  # emergency | out_of_scope | abuse | urgent
+    kind: str  # emergency | out_of_scope | abuse | urgent | caution
     rule_id: str
     reply: str
     status: TicketStatus | None = None
     urgent_class: str | None = None
+    caution: str = ""  # said first when a life may be at risk and the request goes on
 
 
 class Screening(Protocol):
@@ -319,6 +320,7 @@ class StepResult:
     replies: tuple[Reply, ...] = ()
     actions: tuple[Action, ...] = ()
     abusive: bool = False  # screening found insults or threats: the service counts a strike (huizhou §8)
+    cautioned: str = ""  # the rule that named emergency numbers first while the request went on
 
 
 _LONE_DIGITS = re.compile(r"^\s*[0-9]{1,2}\s*$")
@@ -370,7 +372,17 @@ def step(state: DialogState, text: str, ctx: StepContext) -> StepResult:
     if urgent is not None:
         return urgent
     screened = ctx.screening.screen(u.text) if ctx.screening else None
+    result = _answer(state, u, ctx, screened)
+    if screened is not None and screened.caution:
+        # A life may be at risk: the number to call comes before anything else (issue 16).
+        return replace(result, replies=(Reply(screened.caution), *result.replies), cautioned=screened.rule_id)
+    return result
 
+
+def _answer(
+    state: DialogState, u: Understood, ctx: StepContext, screened: ScreenOutcome | None
+) -> StepResult:
+    """The reply to a message that is no emergency, by the stage the dialog is at."""
     if Intent.CANCEL in u.intents and state.stage is Stage.REAL_NAME:
         return _reset(state, texts.REAL_NAME_DECLINED, CloseDraft("real name required and declined"))
     if Intent.CANCEL in u.intents and state.stage is not Stage.IDLE:

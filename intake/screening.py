@@ -37,6 +37,7 @@ NO_EMERGENCY = "none"  # the text model's emergency label for "no life at risk n
 IN_SCOPE = "in"  # its scope label for "the hotline takes it"
 OTHER_CITY = "other_city"  # and for "the matter is in another city's jurisdiction"
 MIN_CHINESE = 2  # Chinese characters a text needs before the text model reads it
+CAUTION_CHINESE = 4  # ... and before its unsure emergencies are named ([caution])
 
 
 class ScreenKind(StrEnum):
@@ -46,6 +47,9 @@ class ScreenKind(StrEnum):
     OUT_OF_SCOPE = "out_of_scope"
     ABUSE = "abuse"
     URGENT = "urgent"
+    # A life may be at risk, but the text model is not sure enough to stop the request: the number
+    # to call comes first, and the request is taken as usual ([caution], issue 16).
+    CAUTION = "caution"
 
 
 _STATUS = {ScreenKind.EMERGENCY: TicketStatus.REDIRECTED, ScreenKind.OUT_OF_SCOPE: TicketStatus.REJECTED}
@@ -56,9 +60,11 @@ class ScreenDecision:
     """The outcome of screening one text.
 
     Attributes:
-        kind: emergency | out_of_scope | abuse | urgent.
+        kind: emergency | out_of_scope | abuse | urgent | caution.
         rule_id: the rule that fired (for emergencies, the first of those that fired).
         reply: the zh-CN text to send first.
+        caution: for a decision that lets the request go on (out of scope, urgent, caution), the
+            zh-CN line naming the numbers to call when a life may be at risk; empty otherwise.
         status: REDIRECTED for emergencies, REJECTED for out-of-scope, None otherwise.
         numbers: emergency numbers to call, the right one first.
         reason: why it was rejected or redirected (the rule's label), kept on the record.
@@ -76,6 +82,7 @@ class ScreenDecision:
     channel: str = ""
     urgent_kind: str | None = None
     rule_ids: tuple[str, ...] = ()
+    caution: str = ""
 
     @property
     def urgent(self) -> bool:
@@ -332,6 +339,8 @@ class Screener:
             if unknown:
                 raise ConfigError(f"{source}: [emergency.situation] lacks the model's {sorted(unknown)}")
         self.emergency_threshold = model.thresholds.get("emergency", 0.5) if model is not None else 1.0
+        # Below the emergency threshold and at least this: the numbers are named, the request goes on.
+        self.caution_threshold = model.thresholds.get("caution", 1.0) if model is not None else 1.0
         self.scope_threshold = model.thresholds.get("scope", 0.5) if model is not None else 1.0
         scope_head = model.heads.get("scope") if model is not None else None
         self._reads_scope = scope_head is not None and {IN_SCOPE, OTHER_CITY} <= set(scope_head.labels)
@@ -457,12 +466,17 @@ class Screener:
         # The rules read ``clean``; the text model reads the text as understanding gave it to
         # the model (and as it was trained), so one prediction serves the whole turn.
         read = understood_form(text)
-        return (
-            self._emergency(clean, chars, read)
-            or self._first(ScreenKind.ABUSE, clean, chars)
-            or self._out_of_scope(clean, chars, read)
-            or self._first(ScreenKind.URGENT, clean, chars)
-        )
+        emergency = self._emergency(clean, chars, read)
+        if emergency is not None:
+            return emergency
+        abuse = self._first(ScreenKind.ABUSE, clean, chars)
+        if abuse is not None:
+            return abuse
+        decision = self._out_of_scope(clean, chars, read) or self._first(ScreenKind.URGENT, clean, chars)
+        caution = self._caution(clean, read)
+        if caution is None:
+            return decision
+        return caution if decision is None else replace(decision, caution=caution.reply)
 
     def _may_fire(self, kind: ScreenKind, chars: frozenset[str]) -> bool:
         starts = self._kind_starts[kind]
@@ -513,6 +527,36 @@ class Screener:
             rule_ids=tuple(r.id for r in fired),
         )
 
+    def _caution(self, clean: str, read: str) -> ScreenDecision | None:
+        """The numbers to name first when the model finds a life at risk now likely, but not likely
+        enough to stop the request (a redirection is right for a real emergency and wrong for
+        its look-alikes: "我老公刚才喝了酒" is not "刚才喝了农药"). Told as past or over: nothing."""
+        if self.model is None or self.caution_threshold >= self.emergency_threshold:
+            return None
+        if chinese_count(clean) < CAUTION_CHINESE:  # "你好" is no matter: the model's priors speak
+            return None
+        pred = self.model.predict(read)["emergency"]
+        if 1.0 - pred.prob(NO_EMERGENCY) < self.caution_threshold or self._told_as_past(clean):
+            return None
+        best = next(lab for lab, _ in pred.ranked if lab != NO_EMERGENCY)
+        name, _, first = best.partition("/")
+        rule = self._situations[name]
+        numbers = tuple(dict.fromkeys((first, *rule.numbers)))
+        labels = dict(self._number_labels)
+        if self.psychological is not None and rule.psychological:
+            number, label = self.psychological
+            numbers = tuple(dict.fromkeys((*numbers, number)))
+            labels[number] = label
+        spoken = "、".join(labels.get(n, n) for n in numbers)
+        return ScreenDecision(
+            kind=ScreenKind.CAUTION,
+            rule_id=f"{rule.id}.caution",
+            reply=self._replies[ScreenKind.CAUTION].format(numbers=spoken),
+            numbers=numbers,
+            reason=rule.label,
+            rule_ids=(f"{rule.id}.caution",),
+        )
+
     def _over(self, clean: str) -> bool:
         return any(p.search(clean) for p in self._over_patterns)
 
@@ -523,6 +567,12 @@ class Screener:
         if not any(p.search(clean) for p in self._not_now_patterns):
             return False
         return len(clean) > self._letter_chars or not any(p.search(clean) for p in self._now_patterns)
+
+    def _told_as_past(self, clean: str) -> bool:
+        """[emergency] timing for the model's findings: over is over; but a letter (history first,
+        "去年…之前…") that turns into an emergency at its end is the model's to read, not the
+        words' (the model learned timing from the corpus)."""
+        return self._over(clean) or (len(clean) <= self._letter_chars and self._not_now(clean))
 
     def _abusive(self, clean: str, chars: frozenset[str]) -> bool:
         return self._may_fire(ScreenKind.ABUSE, chars) and any(
@@ -536,7 +586,7 @@ class Screener:
         if self.model is None or chinese_count(clean) < MIN_CHINESE:
             return None  # the model learned from Chinese; other text is left to the rules
         pred = self.model.predict(clean if read is None else read)["emergency"]
-        if 1.0 - pred.prob(NO_EMERGENCY) < self.emergency_threshold or self._not_now(clean):
+        if 1.0 - pred.prob(NO_EMERGENCY) < self.emergency_threshold or self._told_as_past(clean):
             return None
         best = next(lab for lab, _ in pred.ranked if lab != NO_EMERGENCY)
         name, _, first = best.partition("/")

@@ -12,6 +12,7 @@ from intake.dialog import (
     DialogState,
     HandledTicket,
     RecordScreening,
+    ScreenOutcome,
     Stage,
     StepContext,
     TicketSummary,
@@ -235,3 +236,27 @@ def test_choices_go_into_the_text_on_sms_and_mail() -> None:
         == "请确认：您是要投诉吗？\n1 是\n2 不是\n请回复序号或文字。"
     )
     assert texts.numbered("谢谢", ()) == "谢谢"
+
+
+class _Cautious:
+    """Screening that is unsure of every text: the caution line, and nothing else decided."""
+
+    CAUTION = "如果现在有人身安全危险，请立即拨打120急救电话。"
+
+    def screen(self, text: str) -> ScreenOutcome | None:
+        return ScreenOutcome(
+            kind="caution", rule_id="model.medical.caution", reply=self.CAUTION, caution=self.CAUTION
+        )
+
+
+@pytest.mark.parametrize("stage", [Stage.IDLE, Stage.COLLECTING])
+def test_a_caution_comes_first_and_the_request_goes_on(stage: Stage) -> None:
+    ctx = _ctx(screening=_Cautious())
+    text = "我要投诉，楼下烧烤店油烟太大，我妈闻了一直咳嗽"
+    plain = step(STAGES[stage], text, _ctx())
+    cautioned = step(STAGES[stage], text, ctx)
+    assert cautioned.replies[0].text == _Cautious.CAUTION
+    assert cautioned.cautioned == "model.medical.caution"
+    assert cautioned.replies[1:] == plain.replies  # the same answer after it
+    assert cautioned.state == plain.state and cautioned.actions == plain.actions
+    assert not any(isinstance(a, RecordScreening) for a in cautioned.actions)

@@ -27,6 +27,7 @@ from intake.screening import (
     is_repeat,
     similar,
 )
+from intake.textmodel import TextModel
 
 HUIZHOU = Jurisdiction("惠州市", ("惠城区", "惠阳区", "博罗县", "惠东县", "龙门县", "大亚湾"))
 
@@ -350,6 +351,8 @@ def test_past_hypothetical_and_figurative_are_not_emergencies(product_screener: 
         "在吗 想问东莞庄路封路要封到几时",
         "去长沙看病要先备案吗？",
         "我是湖南长沙人，在天河区打工，老板拖欠工资",
+        "我们村口有个深圳来的老板开了个厂，天天半夜排黑烟",
+        "菜市场里那个长沙过来的卖菜的缺斤少两",
     ],
 )
 def test_local_places_named_after_other_cities_are_not_refused(product_screener: Screener, text: str) -> None:
@@ -369,3 +372,62 @@ def test_a_city_written_without_its_suffix_is_still_the_own_city() -> None:
     )
     decision = guangxi.screen("梧州长洲区新兴三路成条街冇电，由朝早十点到而家都未有")
     assert decision is None or decision.rule_id != "out_of_scope.jurisdiction"
+
+
+# ---- [caution]: the numbers first when the model is unsure, and the request goes on (issue 16) ---
+def _unsure_model() -> TextModel:
+    """A model sure of 大出血 (0.95), unsure of 肚子疼 (0.5), and 0.12 on anything else."""
+    return TextModel(
+        {
+            "heads": {"emergency": {"labels": ["none", "medical/120"], "bias": [2.0, 0.0]}},
+            "terms": {"肚子疼": [1.0, 0.0, 2.0], "大出血": [1.0, 0.0, 5.0]},
+            "thresholds": {"emergency": 0.8, "caution": 0.3},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def unsure() -> Screener:
+    return Screener.from_file(model=_unsure_model())
+
+
+def test_an_unsure_emergency_names_the_number_and_lets_the_request_go_on(unsure: Screener) -> None:
+    decision = unsure.screen("孩子肚子疼得在床上打滚")
+    assert decision is not None and decision.kind is ScreenKind.CAUTION
+    assert decision.status is None  # nothing is redirected or closed
+    assert decision.numbers == ("120",)
+    assert decision.reply == "如果现在有人身安全危险，请立即拨打120急救电话。"
+
+
+def test_a_sure_emergency_is_still_redirected(unsure: Screener) -> None:
+    decision = unsure.screen("我老婆大出血了")
+    assert decision is not None and decision.kind is ScreenKind.EMERGENCY
+
+
+@pytest.mark.parametrize("text", ["上个月孩子肚子疼，医院收费不合理", "楼下烧烤店油烟太大"])
+def test_past_matters_and_ordinary_requests_get_no_caution(unsure: Screener, text: str) -> None:
+    assert unsure.screen(text) is None
+
+
+def test_a_caution_rides_along_an_urgent_matter() -> None:
+    decision = Screener.from_file(model=_unsure_model()).screen("停水三天了，老人肚子疼")
+    assert decision is not None and decision.kind is ScreenKind.URGENT
+    assert decision.caution == "如果现在有人身安全危险，请立即拨打120急救电话。"
+
+
+def test_without_a_caution_threshold_nothing_is_cautioned() -> None:
+    data = {
+        "heads": {"emergency": {"labels": ["none", "medical/120"], "bias": [2.0, 0.0]}},
+        "terms": {"肚子疼": [1.0, 0.0, 2.0]},
+        "thresholds": {"emergency": 0.8},
+    }
+    assert Screener.from_file(model=TextModel(data)).screen("孩子肚子疼得在床上打滚") is None
+
+
+@pytest.mark.parametrize("text", ["你好", "在吗", "谢谢", "好的"])
+def test_a_greeting_gets_no_caution(text: str) -> None:
+    """The shipped model on a text of no matter gives its priors, about one in five for an
+    emergency: a greeting is not a risk to name numbers for."""
+    line = load_profile("guangzhou").emergency
+    screener = Screener.from_file(psychological=(line.psychological, line.psychological_label))
+    assert screener.screen(text) is None
