@@ -37,7 +37,9 @@ NO_EMERGENCY = "none"  # the text model's emergency label for "no life at risk n
 IN_SCOPE = "in"  # its scope label for "the hotline takes it"
 OTHER_CITY = "other_city"  # and for "the matter is in another city's jurisdiction"
 MIN_CHINESE = 2  # Chinese characters a text needs before the text model reads it
-CAUTION_CHINESE = 4  # ... and before its unsure emergencies are named ([caution])
+CAUTION_CHINESE = (
+    6  # ... and before its unsure emergencies are named ([caution]): "今天吃什么" says too little
+)
 
 
 class ScreenKind(StrEnum):
@@ -533,7 +535,7 @@ class Screener:
         its look-alikes: "我老公刚才喝了酒" is not "刚才喝了农药"). Told as past or over: nothing."""
         if self.model is None or self.caution_threshold >= self.emergency_threshold:
             return None
-        if chinese_count(clean) < CAUTION_CHINESE:  # "你好" is no matter: the model's priors speak
+        if chinese_count(clean) < CAUTION_CHINESE:  # a few characters: the model guesses from noise
             return None
         pred = self.model.predict(read)["emergency"]
         if 1.0 - pred.prob(NO_EMERGENCY) < self.caution_threshold or self._told_as_past(clean):

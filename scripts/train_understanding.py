@@ -41,14 +41,16 @@ C_SCOPE = 20.0
 MIN_DF = 2
 DECIMALS = 3
 PRUNE = 10**-DECIMALS  # a weight that rounds to nothing is left out
-# Share of the dev split's non-emergencies the model alone may redirect (issue 16: ≤ 1 % in all),
-# and of its local matters it may refuse as out of scope.
+# Share of the dev split's non-emergencies the model alone may redirect (issue 16: ≤ 1 % in all).
 FALSE_EMERGENCIES = 0.005
 # Share of the dev split's other messages that may be told the emergency numbers first while their
 # request goes on (screening.toml [caution]): the price of recall on the emergencies the model is
 # unsure of. The corpus is dense with look-alikes, so a citizen meets it less often than this.
 CAUTIONS = 0.03
-FALSE_REFUSALS = 0.0
+# Share of the dev split's local matters the model alone may refuse as out of scope. At 0 one
+# look-alike of dev (a suit about to be filed) set the bar for every message, and the model
+# recognised a fifth of officials' misconduct; at 0.3 % (2 of 756), near half.
+FALSE_REFUSALS = 0.003
 # A category is taken without asking where dev's decisions are right this often; a yes/no
 # question is asked where the guess is right at least this often (else the buttons).
 SURE_PRECISION = 0.97

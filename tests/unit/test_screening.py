@@ -424,10 +424,10 @@ def test_without_a_caution_threshold_nothing_is_cautioned() -> None:
     assert Screener.from_file(model=TextModel(data)).screen("孩子肚子疼得在床上打滚") is None
 
 
-@pytest.mark.parametrize("text", ["你好", "在吗", "谢谢", "好的"])
-def test_a_greeting_gets_no_caution(text: str) -> None:
-    """The shipped model on a text of no matter gives its priors, about one in five for an
-    emergency: a greeting is not a risk to name numbers for."""
+@pytest.mark.parametrize("text", ["你好", "在吗", "谢谢", "好的", "今天吃什么"])
+def test_a_few_words_get_no_caution(text: str) -> None:
+    """On a few characters the shipped model guesses from noise ("你好" 0.18, "今天吃什么" 0.16 for
+    an emergency, above the caution threshold): nothing to name numbers for."""
     line = load_profile("guangzhou").emergency
     screener = Screener.from_file(psychological=(line.psychological, line.psychological_label))
     assert screener.screen(text) is None

@@ -71,7 +71,9 @@ def test_the_shipped_model_was_trained_from_this_corpus() -> None:
 
 # Issue 16's targets on the test split, and the floors this corpus, rules and model reach today.
 # Where a floor is below its target the issue is not done: the figures may rise, never fall.
-# Measured 2026-12-06 (7 998 records, test 1 219): 93.5 %, 84.2 %, 0.5 %, 1.3 %, 93.1 %, 0.0 %, 54.7 %.
+# Measured 2026-12-06 (8 512 records, test 1 287): 93.8 %, 84.9 %, 0.6 %, 1.2 %, 92.7 %, 0.0 %, 63.3 %,
+# local matters refused 0.7 %. (The split grows with the corpus: 68 harder out-of-scope records
+# took that figure from 69.8 % on 1 219.)
 # An emergency counts as found when the first reply names a number to call: it stops the request
 # (redirected) or, where the model is unsure, comes first while the request goes on ([caution]).
 #                                  target
@@ -81,7 +83,8 @@ FALSE_EMERGENCIES = 0.01  #         0.01 (met)
 CAUTIONS = 0.03  #                  (others told the numbers: the price of that recall)
 CATEGORY_RIGHT = 0.925  #           0.95
 ASKED_TO_CHOOSE = 0.10  #           0.10 (met)
-OUT_OF_SCOPE_FOUND = 0.54  #        1.00
+OUT_OF_SCOPE_FOUND = 0.63  #        1.00
+LOCAL_REFUSED = 0.01  #             (the price of that recall: a local matter refused)
 
 
 def test_emergencies_are_redirected_with_the_right_number_first(report: Report) -> None:
@@ -105,6 +108,10 @@ def test_the_category_is_right_on_the_first_message(report: Report) -> None:
 
 def test_local_matters_are_never_refused_as_another_citys(report: Report) -> None:
     assert report.other_city_refused_local == []
+
+
+def test_few_local_matters_are_refused_as_out_of_scope(report: Report) -> None:
+    assert len(report.refused_local) <= LOCAL_REFUSED * report.tickets, report.refused_local
 
 
 def test_out_of_scope_matters_are_recognised(report: Report) -> None:
