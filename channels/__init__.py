@@ -1,1 +1,1 @@
-"""Channel adapters: native traffic ⇄ InboundMessage / OutboundMessage, and the web app."""
+"""Channel adapters: native traffic ⇄ InboundMessage and outbox rows, and the web app."""

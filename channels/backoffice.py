@@ -13,12 +13,12 @@ from channels.http_common import in_thread, read_json
 from intake.assembly import HotlinePolicy
 from intake.errors import InvalidInput, Unauthorized
 from intake.events import EventService
-from intake.model import Channel, TicketStatus
+from intake.model import TICKET_NUMBER, Channel, TicketStatus
 from intake.phone import PhoneIntake
 from intake.store.sql import SqlStore
 from intake.views import ticket_json
 
-TICKET_NUMBER = re.compile(r"[0-9]{8}-[0-9]{6,9}")  # YYYYMMDD-NNNNNN, longer past a million a day
+_TICKET_NUMBER = re.compile(TICKET_NUMBER)
 
 
 class BackOffice:
@@ -73,7 +73,7 @@ class BackOffice:
         since = _time(q.get("since"), "since")
         before_id = None
         if "before" in q:
-            if not TICKET_NUMBER.fullmatch(q["before"]):
+            if not _TICKET_NUMBER.fullmatch(q["before"]):
                 raise InvalidInput(f"'before' must be a ticket number, not {q['before'][:40]!r}")
             before = await in_thread(request, self.store.find_ticket, q["before"])
             before_id = before.id

@@ -18,14 +18,13 @@ from aiohttp import web
 from channels.http_common import in_thread
 from channels.mail_parse import TICKET_TAG_RE, build_reply
 from intake.errors import InvalidInput, NotFound, PermanentFailure, RetryLater, Uncertain
-from intake.model import Address, Channel, DeliveryState
+from intake.model import TICKET_NUMBER_IN_TEXT, Address, Channel, DeliveryState
 from intake.settings import HostPort
 from intake.store.sql import SqlStore, StoredOutbound
 
 MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]{1,250}>)", re.IGNORECASE | re.MULTILINE)
 MSGID = re.compile(r"<[^<>\s]{1,250}>")
 DEFAULT_SUBJECT = "12345热线回复"
-NUMBER_IN_TEXT = re.compile(r"(?<!\d)(\d{8}-\d{6,9})(?!\d)")
 # The outbox's idea of an address, the same in the OpenAPI document (channels/openapi.py EMAIL):
 # something, one @, something; no space or control character.
 OUTBOX_ADDRESS = "[^@\\x00-\\x20]+@[^@\\x00-\\x20]+"
@@ -85,7 +84,7 @@ class EmailSender:
             if number:
                 return number
         mine = self.store.address_key(m.address)
-        for candidate in dict.fromkeys(NUMBER_IN_TEXT.findall(m.text)):
+        for candidate in dict.fromkeys(TICKET_NUMBER_IN_TEXT.findall(m.text)):
             try:
                 t = self.store.find_ticket(candidate)
             except NotFound:

@@ -36,6 +36,7 @@ from email.utils import format_datetime, parseaddr
 from html.parser import HTMLParser
 
 from intake.errors import InvalidInput
+from intake.model import TICKET_NUMBER
 
 __all__ = [
     "MAX_DEPTH",
@@ -65,9 +66,9 @@ MAX_HTML_CHARS = 500_000
 MAX_TEXT_CHARS = 20_000  # text handed to the dialog
 MAX_FILENAME_CHARS = 180
 
-TICKET_TAG_RE = re.compile(r"\[\s*12345\s*-\s*(\d{8}-\d{6,9})\s*\]")
+TICKET_TAG_RE = re.compile(rf"\[\s*12345\s*-\s*({TICKET_NUMBER})\s*\]")
 # Message-IDs we mint in build_reply carry the ticket: <12345.20261121-000123.9f3a…@domain>
-_OUR_MSGID_RE = re.compile(r"<12345\.(\d{8}-\d{6,9})\.[0-9a-f]{8,64}@[^<>\s]+>")
+_OUR_MSGID_RE = re.compile(rf"<12345\.({TICKET_NUMBER})\.[0-9a-f]{{8,64}}@[^<>\s]+>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1137,7 +1138,7 @@ def build_reply(
     to_clean = _clean_addr(to_addr)
     if to_clean is None:
         raise InvalidInput("recipient is not a mail address")
-    if not re.fullmatch(r"\d{8}-\d{6,9}", ticket_number):
+    if not re.fullmatch(TICKET_NUMBER, ticket_number):
         raise InvalidInput("ticket number has the wrong shape")
     sender_addr, sender_name = _parse_from(from_addr)
     if not sender_addr:

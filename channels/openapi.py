@@ -17,9 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from channels.backoffice import TICKET_NUMBER
 from channels.email import OUTBOX_ADDRESS
-from intake.model import Category, Channel, TicketStatus
+from intake.model import TICKET_NUMBER, Category, Channel, TicketStatus
 from intake.store.schema import MAX_ROW_ID
 
 JSON = "application/json"
@@ -86,7 +85,7 @@ SESSION_ID = _param(
     "session_id", "path", "The chat session, from `POST /api/chat/sessions`.", "q3JrPq1mQ2uQ0bTz4wWl7A"
 )
 ROW_ID = {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID}  # channels/http_common.py row_id
-NUMBER_SCHEMA = {"type": "string", "pattern": f"^{TICKET_NUMBER.pattern}$"}
+NUMBER_SCHEMA = {"type": "string", "pattern": f"^{TICKET_NUMBER}$"}
 NUMBER = _param("number", "path", "Ticket number `YYYYMMDD-NNNNNN`.", "20261120-000001", schema=NUMBER_SCHEMA)
 # Which phone numbers the server takes is libphonenumber's call, more than a pattern can say:
 # the document asks for a non-empty string, and a schema-valid number may still get 400

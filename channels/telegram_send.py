@@ -46,7 +46,6 @@ from telegram.request import HTTPXRequest
 
 from channels.telegram_parse import MAX_TEXT_CHARS, encode_choice
 from intake.errors import PermanentFailure, RetryLater, Uncertain
-from intake.model import OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -303,10 +302,6 @@ class TelegramSender:
                     outcome = DeliveryOutcome.delivered(message.message_id)
         log.info("telegram send %s: %s %s", idempotency_key, outcome.kind.value, outcome.reason)
         return outcome
-
-    async def send_outbound(self, msg: OutboundMessage) -> DeliveryOutcome:
-        """The same, for a notifier's :class:`~intake.model.OutboundMessage`."""
-        return await self.send(msg.address.value, msg.text, msg.choices, idempotency_key=msg.idempotency_key)
 
     async def answer_callback(self, callback_query_id: str, text: str | None = None) -> bool:
         """Stop the pressed button's spinner. Best effort: a failure here loses nothing."""

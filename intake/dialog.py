@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from intake import texts
-from intake.model import Category, Channel, Field, Reply, TicketStatus
+from intake.model import TICKET_NUMBER_IN_TEXT, Category, Channel, Field, Reply, TicketStatus
 
 MAX_CHARS = 5000
 DETAILS = 6  # an answer to a question (yes/no, buttons) this long may describe the matter
@@ -122,11 +122,17 @@ class DialogPolicy(Protocol):
 
     def categories(self) -> Sequence[Category]: ...
 
-    def required_fields(self, category: Category) -> Sequence[Field]: ...
+    def required_fields(self, category: Category, content: str = "") -> Sequence[Field]:
+        """The fields to register ``category`` with, a real-name matter's items included."""
+        ...
 
     def real_name_matter(self, text: str) -> str | None: ...
 
     def supplement_window(self, channel: Channel) -> timedelta: ...
+
+    def supplements_allowed(self) -> int:
+        """Supplements accepted on an online channel before an incomplete request is closed."""
+        ...
 
     def rehandling_deadline(
         self, category: str | None, level: str, round_: int, now: datetime
@@ -192,6 +198,7 @@ class DialogState:
     eval_reasked: bool = False
     kb_entry: str | None = None
     repeat_of: str | None = None
+    supplements: int = 0  # incomplete supplements given so far (guangzhou §12.2)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -211,6 +218,7 @@ class DialogState:
             "eval_reasked": self.eval_reasked,
             "kb_entry": self.kb_entry,
             "repeat_of": self.repeat_of,
+            "supplements": self.supplements,
         }
 
     @classmethod
@@ -232,6 +240,7 @@ class DialogState:
             eval_reasked=bool(data.get("eval_reasked")),
             kb_entry=data.get("kb_entry"),
             repeat_of=data.get("repeat_of"),
+            supplements=int(data.get("supplements") or 0),
         )
 
 
@@ -324,12 +333,6 @@ class StepResult:
 
 
 _LONE_DIGITS = re.compile(r"^\s*[0-9]{1,2}\s*$")
-NUMBER = re.compile(r"\d{8}-\d{6}")
-REAL_NAME_FIELDS = (
-    Field.NAME,
-    Field.ID_NUMBER,
-    Field.PHONE,
-)  # every profile's real-name items (guangzhou §10)
 _NOT_HELPFUL = (
     "没用",
     "没有用",
@@ -495,7 +498,7 @@ def progress_reply(tickets: Sequence[TicketSummary]) -> Reply:
 def _on_withdraw(state: DialogState, u: Understood, ctx: StepContext) -> StepResult | None:
     """Withdrawal from the same account (guangzhou §9, §23; huizhou §17). A number named in the
     message picks that ticket; while drafting, "撤回" without a number drops the draft."""
-    named = NUMBER.search(u.text)
+    named = TICKET_NUMBER_IN_TEXT.search(u.text)
     keep = state if state.stage in _DRAFTING else DialogState()
     if named is not None:
         return StepResult(keep, (), (Withdraw(named.group(0)),))
@@ -594,7 +597,7 @@ def _new_request(
         if Intent.GREETING in u.intents:
             return StepResult(state, (Reply(texts.WELCOME),))
     if Intent.SUPPLEMENT in u.intents and ctx.open_tickets:
-        named = NUMBER.search(u.text)
+        named = TICKET_NUMBER_IN_TEXT.search(u.text)
         numbers = [t.number for t in ctx.open_tickets]
         number = named.group(0) if named and named.group(0) in numbers else numbers[-1]
         return StepResult(state, (), (Supplement(number, u.text),))
@@ -812,13 +815,11 @@ def _on_real_name(state: DialogState, u: Understood, ctx: StepContext) -> StepRe
 
 def missing_fields(state: DialogState, policy: DialogPolicy) -> list[Field]:
     """The one-time prompt is a function of data: the template's required fields not yet given
-    and not hidden by the citizen (guangzhou §9, §12), plus name, ID number and phone when the
-    matter must be handled under the real name (guangzhou §10)."""
+    and not hidden by the citizen (guangzhou §9, §12), plus what the profile's real-name matter
+    requires (guangzhou §10: name, ID number and phone in every profile today)."""
     if state.category is None:
         return []
-    required = list(policy.required_fields(state.category))
-    if policy.real_name_matter(state.values.get(Field.CONTENT, "")):
-        required += [f for f in REAL_NAME_FIELDS if f not in required]
+    required = policy.required_fields(state.category, state.values.get(Field.CONTENT, ""))
     return [f for f in required if not state.values.get(f) and f not in state.hidden]
 
 
@@ -845,18 +846,24 @@ def _continue(state: DialogState, ctx: StepContext, before: tuple[Reply, ...]) -
 
 
 def _on_supplement(state: DialogState, u: Understood, ctx: StepContext) -> StepResult:
-    """The one supplement the rules allow (guangzhou §12): complete → register; else close.
+    """The supplements the profile allows (guangzhou §12.2: one): complete → register; else ask
+    again while the profile allows, then close.
     A greeting, thanks or a stray digit is not that supplement: the prompt is repeated."""
     found = _filled(state, u, ctx)
     if not found and not _is_substantive(u):
         idle_talk = Intent.GREETING in u.intents or Intent.THANKS in u.intents
         if idle_talk or _LONE_DIGITS.match(u.text) or not u.has_chinese:
             return StepResult(state, _pending_question(state))
-    state = replace(state, values={**state.values, **found})
+    state = replace(state, values={**state.values, **found}, supplements=state.supplements + 1)
     still = missing_fields(state, ctx.policy)
     if not still:
         return StepResult(DialogState(), (), (SaveDraft(state), Register(state)))
-    message = texts.STILL_MISSING.format(items=texts.joined(still))
+    allowed = ctx.policy.supplements_allowed()
+    if state.supplements < allowed:  # the profile allows another (max_supplements)
+        nxt = replace(state, asked=tuple(still))
+        ask = texts.ASK_STILL_MISSING.format(items=texts.joined(still), left=allowed - state.supplements)
+        return StepResult(nxt, (Reply(ask),), (SaveDraft(nxt),))
+    message = texts.STILL_MISSING.format(items=texts.joined(still), times=texts.times(allowed))
     return StepResult(
         DialogState(), (Reply(message),), (SaveDraft(state), CloseDraft(f"missing: {','.join(still)}"))
     )

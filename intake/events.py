@@ -15,6 +15,7 @@ from sqlalchemy import select
 from intake.errors import InvalidInput, InvalidTransition
 from intake.lifecycle import transition
 from intake.model import TicketStatus
+from intake.policy import PolicyProfile
 from intake.store.schema import tickets
 from intake.store.sql import SqlStore, StoredTicket
 
@@ -23,6 +24,8 @@ DIFFICULT_QUEUE = "疑难工单协调"
 
 
 class LifecyclePolicy(Protocol):
+    profile: PolicyProfile  # [returns] and [evaluation] decide what an event may do
+
     def check_extension(self, ticket: StoredTicket, new_deadline: datetime, now: datetime) -> None:
         """Raise Conflict when the profile allows no (further) extension of this length."""
         ...
@@ -82,6 +85,8 @@ class EventService:
                 event_type,
                 returns=ticket.returns,
                 rehandling=ticket.rehandling_round > 0 and TicketStatus(status) is TicketStatus.REHANDLING,
+                difficult_after=self.policy.profile.returns.difficult_after,
+                rehandling_extendable=self.policy.profile.evaluation.rehandling_extendable,
             )
             changes["status"] = t.status
             if event_type == "returned":
@@ -89,8 +94,8 @@ class EventService:
                 changes["returns"] = ticket.returns + 1
                 changes["unit"] = None
                 if t.difficult:
-                    # guangzhou §18: returned by three units → difficult-ticket coordination, a
-                    # queue agents work by hand (listed with the manual routing queue).
+                    # guangzhou §18: returned by [returns] difficult_after units → difficult-ticket
+                    # coordination, a queue agents work by hand (listed with the manual routing queue).
                     record["difficult"] = True
                     changes["unit"] = DIFFICULT_QUEUE
             elif event_type == "extension_approved":

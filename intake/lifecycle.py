@@ -12,7 +12,6 @@ from intake.errors import InvalidTransition
 from intake.model import TicketStatus as S
 
 BACK_OFFICE_EVENTS = ("signed", "returned", "extension_approved", "completed", "withdrawn")
-DIFFICULT_AFTER_RETURNS = 3  # guangzhou §18: returned by 3 or more units → difficult-ticket coordination
 
 _ALLOWED: dict[str, frozenset[S]] = {
     "signed": frozenset({S.DISPATCHED}),
@@ -29,20 +28,32 @@ class Transition:
     difficult: bool = False  # the ticket goes to the difficult-ticket queue
 
 
-def transition(status: S, event: str, *, returns: int = 0, rehandling: bool = False) -> Transition:
-    """The status after a back-office event, or InvalidTransition (HTTP 409)."""
+def transition(
+    status: S,
+    event: str,
+    *,
+    returns: int = 0,
+    rehandling: bool = False,
+    difficult_after: int,
+    rehandling_extendable: bool,
+) -> Transition:
+    """The status after a back-office event, or InvalidTransition (HTTP 409).
+
+    From the profile: ``difficult_after`` returns send a ticket to difficult-ticket coordination
+    ([returns], guangzhou §18); without ``rehandling_extendable`` a re-handling round takes no
+    return and no extension ([evaluation], guangzhou §29).
+    """
     allowed = _ALLOWED.get(event)
     if allowed is None:
         raise InvalidTransition(f"unknown event type {event!r}; one of {', '.join(BACK_OFFICE_EVENTS)}")
     if status not in allowed:
         raise InvalidTransition(f"a ticket in status {status.value!r} cannot take the event {event!r}")
-    if rehandling and event in ("returned", "extension_approved"):
-        # guangzhou §29: the re-handling round allows no return and no extension.
-        raise InvalidTransition(f"{event} is not allowed during re-handling (guangzhou §29)")
+    if rehandling and not rehandling_extendable and event in ("returned", "extension_approved"):
+        raise InvalidTransition(f"{event} is not allowed during re-handling (the profile's [evaluation])")
     if event == "signed":
         return Transition(S.SIGNED)
     if event == "returned":
-        return Transition(S.REGISTERED, difficult=returns + 1 >= DIFFICULT_AFTER_RETURNS)
+        return Transition(S.REGISTERED, difficult=returns + 1 >= difficult_after)
     if event == "extension_approved":
         return Transition(S.EXTENDED)
     if event == "completed":

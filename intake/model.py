@@ -5,7 +5,8 @@ The string values are fixed by CONTRACT.md; outside test suites compare against 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -106,22 +107,14 @@ FIELD_LABELS: dict[Field, str] = {
     Field.DEMAND: "您的诉求",
 }
 
+# A ticket number: the registration day and that day's sequence, at least six digits
+# (store.sql formats it "{YYYYMMDD}-{n:06d}"). The one spelling; other patterns embed TICKET_NUMBER.
+# ASCII digits only ([0-9], not \d): the same pattern serves the OpenAPI document.
+TICKET_NUMBER = "[0-9]{8}-[0-9]{6,9}"
+# A ticket number inside a citizen's or a mail's text, not part of a longer run of digits.
+TICKET_NUMBER_IN_TEXT = re.compile(rf"(?<![0-9])({TICKET_NUMBER})(?![0-9])")
+
 PERSONAL_FIELDS = frozenset({Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS})
-
-
-class EventType(StrEnum):
-    """Back-office events of CONTRACT.md, plus the system's own steps."""
-
-    REGISTERED = "registered"
-    DISPATCHED = "dispatched"
-    SIGNED = "signed"
-    RETURNED = "returned"
-    EXTENSION_APPROVED = "extension_approved"
-    COMPLETED = "completed"
-    WITHDRAWN = "withdrawn"
-    SUPPLEMENTED = "supplemented"
-    EVALUATED = "evaluated"
-    CLOSED = "closed"
 
 
 class DeliveryState(StrEnum):
@@ -168,16 +161,3 @@ class Reply:
 
     text: str
     choices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundMessage:
-    """A message to deliver, keyed so that nobody receives it twice."""
-
-    address: Address
-    text: str
-    idempotency_key: str
-    choices: tuple[str, ...] = ()
-    ticket_number: str | None = None
-    subject: str | None = None
-    meta: dict[str, str] = field(default_factory=dict)

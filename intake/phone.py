@@ -76,7 +76,8 @@ class PhoneIntake:
             matter = self.policy.real_name_matter(values.get(Field.CONTENT, ""))
             if matter:  # guangzhou §10
                 raise RealNameRequired(texts.REAL_NAME_REQUIRED.format(matter=matter).split("是否")[0])
-        missing = [f for f in self.policy.required_fields(category) if not values.get(f) and f not in hidden]
+        required = self.policy.required_fields(category, values.get(Field.CONTENT, ""))
+        missing = [f for f in required if not values.get(f) and f not in hidden]
         if missing:
             raise MissingFields(
                 f"缺少：{texts.joined(missing)}。Missing: {', '.join(f.value for f in missing)}"

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from intake.errors import ConfigError
+from intake.policy.reader import PROFILE_NAMES
 
-POLICIES = ("guangzhou", "huizhou", "shaoyang", "guangxi", "quxian")
 SMS_GATEWAYS = ("stub", "http")
 
 
@@ -153,8 +153,10 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
         changes["mailbox"] = mailbox
     if "HOTLINE_POLICY" in env:
         policy = env["HOTLINE_POLICY"].strip()
-        if policy not in POLICIES and not policy.endswith(".toml"):
-            raise ConfigError(f"HOTLINE_POLICY: unknown profile {policy!r} (one of {', '.join(POLICIES)})")
+        if policy not in PROFILE_NAMES and not policy.endswith(".toml"):
+            raise ConfigError(
+                f"HOTLINE_POLICY: unknown profile {policy!r} (one of {', '.join(PROFILE_NAMES)})"
+            )
         changes["policy"] = policy
     if "HOTLINE_SMS" in env:
         sms = env["HOTLINE_SMS"].strip()

@@ -69,8 +69,19 @@ def yes_or_no(text: str) -> bool | None:
 
 ASK_MISSING = "为尽快为您登记，请一次性补充以下信息：\n{items}\n请在一条消息中回复，可按“地址：…”的格式填写。"
 STILL_MISSING = (
-    "您补充的信息仍缺少：{items}。按规定信息只能补充一次，本次诉求暂无法登记，欢迎您准备完整信息后重新提交。"
+    "您补充的信息仍缺少：{items}。按规定信息只能补充{times}次，"
+    "本次诉求暂无法登记，欢迎您准备完整信息后重新提交。"
 )
+ASK_STILL_MISSING = "您补充的信息仍缺少：{items}。请再补充一次（还可补充{left}次）。"
+
+_TIMES = "零一两三四五六七八九十"
+
+
+def times(n: int) -> str:
+    """一, 两, 三 … for a count told to the citizen (两次, not 二次); digits from eleven on."""
+    return _TIMES[n] if 0 <= n < len(_TIMES) else str(n)
+
+
 WINDOW_EXPIRED = "您好，您的诉求草稿在{days}天内未补充所需信息，已按规定关闭。欢迎您准备完整信息后重新提交。"
 ASK_HIDE = "好的，我们会为您保密。请选择需要隐藏的信息（可多选，用顿号分隔）："
 HIDE_CHOICES = ("姓名", "联系电话", "身份证号", "住址", "全部隐藏")

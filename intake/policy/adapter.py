@@ -32,8 +32,14 @@ class ProfilePolicy:
     def categories(self) -> Sequence[Category]:
         return self.profile.categories
 
-    def required_fields(self, category: Category) -> Sequence[Field]:
-        return self.profile.template(category).required
+    def required_fields(self, category: Category, content: str = "") -> Sequence[Field]:
+        """The category template's required fields, then the items a real-name matter that
+        ``content`` touches requires (guangzhou §10: the profile's ``[real_name] matters``)."""
+        required = list(self.profile.template(category).required)
+        matter = self.profile.real_name_matter_for(content) if content else None
+        if matter is not None:
+            required += [f for f in matter.required if f not in required]
+        return tuple(required)
 
     def real_name_matter(self, text: str) -> str | None:
         """The zh title of the real-name matter ``text`` touches (guangzhou §10), else None."""
@@ -50,6 +56,10 @@ class ProfilePolicy:
         if channel.is_online:
             return rules.window
         return rules.phone_spacing * rules.phone_attempts
+
+    def supplements_allowed(self) -> int:
+        """Supplements accepted on an online channel before closing (guangzhou §12.2: one)."""
+        return self.profile.supplement.max_supplements
 
     def registration_deadline(
         self, category: Category, urgent_class: str | None, channel: Channel, now: dt.datetime

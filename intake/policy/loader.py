@@ -31,6 +31,7 @@ from intake.policy.model import (
     RealName,
     RealNameMatter,
     ReturnFrom,
+    Returns,
     SkipCase,
     SupplementRules,
     Template,
@@ -111,6 +112,7 @@ def _build(top: Node) -> PolicyProfile:
         evaluation=_evaluation(top.table("evaluation")),
         warnings=_warnings(top.table("warnings")),
         real_name=_real_name(top.table("real_name")),
+        returns=_returns(top.table("returns")),
         harassment=_harassment(top.table("harassment")),
         withdrawal=_withdrawal(top.table("withdrawal")),
         emergency=_emergency(top.table("emergency")),
@@ -279,6 +281,10 @@ def _supplement(node: Node) -> SupplementRules:
         close_when_refused=node.flag("close_when_refused", default=True),
         basis=basis,
     )
+    if not result.close_when_refused:
+        # Every regulation closes a request whose citizen will not supplement it (guangzhou §12,
+        # huizhou §9); a profile may not promise what the dialog does not do.
+        node.fail("close_when_refused", "only true is supported: a refused supplement closes the request")
     node.done()
     return result
 
@@ -357,6 +363,13 @@ def _real_name(node: Node) -> RealName:
     node.done()
     assert refused == "not_registered"
     return RealName(tuple(matters), "not_registered", basis)
+
+
+def _returns(node: Node) -> Returns:
+    basis = node.basis()
+    difficult_after = node.count("difficult_after", minimum=1)
+    node.done()
+    return Returns(difficult_after, basis)
 
 
 def _harassment(node: Node) -> Harassment:

@@ -287,6 +287,14 @@ class RealName:
 
 
 @dataclass(frozen=True, slots=True)
+class Returns:
+    """Tickets returned by units (guangzhou §18)."""
+
+    difficult_after: int  # returned by this many units → difficult-ticket coordination
+    basis: Basis
+
+
+@dataclass(frozen=True, slots=True)
 class Harassment:
     restriction_days: int  # natural days; 0 = no restriction
     basis: Basis
@@ -317,6 +325,7 @@ class PolicyProfile:
     evaluation: EvaluationRules
     warnings: Warnings
     real_name: RealName
+    returns: Returns
     harassment: Harassment
     withdrawal: Withdrawal
     emergency: EmergencyLines

@@ -14,7 +14,10 @@ from intake.errors import ConfigError
 from intake.model import Field
 from intake.policy.model import Basis, Limit, Unit
 
-PROFILE_NAMES: tuple[str, ...] = ("guangzhou", "huizhou", "shaoyang", "guangxi", "quxian")
+# The shipped profiles are the files of intake/policy/profiles/: a city is added by adding its file.
+PROFILE_NAMES: tuple[str, ...] = tuple(
+    sorted(p.stem for p in (Path(__file__).resolve().parent / "profiles").glob("*.toml"))
+)
 _UNIT_WORDS = {
     Unit.WORKDAYS: "working days",
     Unit.NATURAL_DAYS: "natural days",

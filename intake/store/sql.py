@@ -465,13 +465,6 @@ class SqlStore:
                 )
             )
 
-    def is_processed(self, message_id: int) -> bool:
-        with self._read() as conn:
-            done = conn.execute(
-                select(messages_in.c.processed_at).where(messages_in.c.id == message_id)
-            ).scalar_one_or_none()
-        return done is not None
-
     def inbound_texts(self, address: Address, limit: int = 50) -> list[tuple[int, str, datetime]]:
         with self._read() as conn:
             rows = conn.execute(
@@ -864,10 +857,6 @@ class SqlStore:
                 self.add_outbox(conn, *job)
         return number
 
-    def ticket_from_row(self, r: Row[Any]) -> StoredTicket:
-        """A ``tickets`` row (selected by the caller, e.g. FOR UPDATE) as a StoredTicket."""
-        return self._ticket(r)
-
     def _open_json(self, token: str | None, ticket_id: int) -> dict[str, str]:
         """Decrypted JSON of a ticket, or {} when the row cannot be read (a wrong key, a damaged
         value): one bad row must not take the API or the console down; the log says which."""
@@ -1089,14 +1078,6 @@ class SqlStore:
     def place_key(self, place: str) -> str:
         """The keyed hash a place is looked up by (never the place itself: it can be a home)."""
         return self.cipher.blind_index("place:" + place)
-
-    def cluster_size(self, cluster: str) -> int:
-        with self._read() as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).select_from(tickets).where(tickets.c.cluster == cluster)
-                ).scalar_one()
-            )
 
     # -- events --------------------------------------------------------------------------------
     def add_event(

@@ -130,6 +130,20 @@ async def test_anonymity_is_refused_where_real_names_are_required(
     assert (await resp.json())["error"]["code"] == "real_name_required"  # guangzhou §10
 
 
+async def test_a_real_name_matter_needs_the_same_items_as_in_the_chat(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    """guangzhou §10: a 纠纷调解 is registered with name, ID number and phone, whoever types it."""
+    client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    call = {**CALL, "category": "求助", "content": "想请热线帮忙调解邻里纠纷"}
+    resp = await client.post("/api/tickets", json=call, headers=AUTH)
+    assert resp.status == 422
+    error = (await resp.json())["error"]
+    assert error["code"] == "missing_fields" and "身份证号" in error["message"]
+    resp = await client.post("/api/tickets", json={**call, "id_number": "11010519491231002X"}, headers=AUTH)
+    assert resp.status == 201, await resp.text()
+
+
 async def test_bad_requests_are_json_errors(aiohttp_client: Client, sqlite_runtime: Runtime) -> None:
     client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
     assert (await client.post("/api/tickets", json=CALL)).status == 401

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from intake import texts
 from intake.dialog import (
+    CloseDraft,
     DialogState,
     HandledTicket,
     RecordScreening,
@@ -260,3 +261,35 @@ def test_a_caution_comes_first_and_the_request_goes_on(stage: Stage) -> None:
     assert cautioned.replies[1:] == plain.replies  # the same answer after it
     assert cautioned.state == plain.state and cautioned.actions == plain.actions
     assert not any(isinstance(a, RecordScreening) for a in cautioned.actions)
+
+
+class _TwoSupplements:
+    """The sample profile with max_supplements = 2."""
+
+    def __init__(self, base: object) -> None:
+        self._base = base
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._base, name)
+
+    def supplements_allowed(self) -> int:
+        return 2
+
+
+def test_the_profiles_number_of_supplements_is_kept() -> None:
+    """guangzhou §12.2 allows one supplement (every shipped profile); a profile allowing two asks
+    once more before closing, and says how many are left."""
+    collecting = STAGES[Stage.COLLECTING]
+    once = step(collecting, "电话13800138000", _ctx())
+    assert any(isinstance(a, CloseDraft) for a in once.actions)
+    assert "只能补充一次" in once.replies[0].text
+    ctx = _ctx(policy=_TwoSupplements(_ctx().policy))
+    first = step(collecting, "电话13800138000", ctx)
+    assert first.state.stage is Stage.COLLECTING and Field.ADDRESS in first.state.asked
+    assert Field.PHONE not in first.state.asked  # given: not asked again
+    assert "还可补充1次" in first.replies[0].text and not any(
+        isinstance(a, CloseDraft) for a in first.actions
+    )
+    second = step(first.state, "我也不知道", ctx)
+    assert any(isinstance(a, CloseDraft) for a in second.actions)
+    assert "只能补充两次" in second.replies[0].text

@@ -133,6 +133,11 @@ def test_the_error_names_file_field_and_reason(tmp_path: Path) -> None:
             "supplement.phone_attempts: must be a whole number >= 1",
         ),
         (
+            "close_when_refused = true",
+            "close_when_refused = false",
+            "supplement.close_when_refused: only true is supported",
+        ),
+        (
             "same_identity = true",
             "same_identity = true\nsame_identiy = true",
             "withdrawal.same_identiy: unknown key",
