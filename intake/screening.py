@@ -511,14 +511,11 @@ class Screener:
         order = [*learned, *fired]
         rank = {name: i for i, name in enumerate(self._precedence)}
         top = min(order, key=lambda r: rank.get(r.situation, len(rank)))
-        numbers = tuple(dict.fromkeys(n for r in (top, *order) for n in r.numbers))
         fired.extend(learned)
-        labels = dict(self._number_labels)
-        if self.psychological is not None and any(r.psychological for r in fired):
-            number, label = self.psychological
-            numbers = tuple(dict.fromkeys((*numbers, number)))
-            labels[number] = label
-        spoken = "、".join(labels.get(n, n) for n in numbers)
+        numbers, spoken = self._named(
+            tuple(dict.fromkeys(n for r in (top, *order) for n in r.numbers)),
+            psychological=any(r.psychological for r in fired),
+        )
         return ScreenDecision(
             kind=ScreenKind.EMERGENCY,
             rule_id=fired[0].id,
@@ -528,6 +525,16 @@ class Screener:
             reason="、".join(dict.fromkeys(r.label for r in fired)),
             rule_ids=tuple(r.id for r in fired),
         )
+
+    def _named(self, numbers: tuple[str, ...], *, psychological: bool) -> tuple[tuple[str, ...], str]:
+        """The numbers to call, with the profile's psychological line last for a risk of
+        self-harm, and how the reply says them ("120急救电话、110报警电话…")."""
+        labels = self._number_labels
+        if self.psychological is not None and psychological:
+            number, label = self.psychological
+            numbers = tuple(dict.fromkeys((*numbers, number)))
+            labels = {**labels, number: label}
+        return numbers, "、".join(labels.get(n, n) for n in numbers)
 
     def _caution(self, clean: str, read: str) -> ScreenDecision | None:
         """The numbers to name first when the model finds a life at risk now likely, but not likely
@@ -543,13 +550,9 @@ class Screener:
         best = next(lab for lab, _ in pred.ranked if lab != NO_EMERGENCY)
         name, _, first = best.partition("/")
         rule = self._situations[name]
-        numbers = tuple(dict.fromkeys((first, *rule.numbers)))
-        labels = dict(self._number_labels)
-        if self.psychological is not None and rule.psychological:
-            number, label = self.psychological
-            numbers = tuple(dict.fromkeys((*numbers, number)))
-            labels[number] = label
-        spoken = "、".join(labels.get(n, n) for n in numbers)
+        numbers, spoken = self._named(
+            tuple(dict.fromkeys((first, *rule.numbers))), psychological=rule.psychological
+        )
         return ScreenDecision(
             kind=ScreenKind.CAUTION,
             rule_id=f"{rule.id}.caution",
