@@ -102,7 +102,11 @@ async def test_a_1mb_chat_message_is_413_and_not_stored(client: TestClient, sqli
     assert inbound_rows(sqlite_runtime) == 0
 
 
-async def test_a_large_but_allowed_chat_message_is_accepted(client: TestClient) -> None:
+async def test_a_large_but_allowed_chat_message_is_kept_and_answered_politely(
+    client: TestClient, sqlite_runtime: Runtime
+) -> None:
+    """Under the body limit but over what the dialog reads: the whole text is stored, and the
+    citizen is asked, in Chinese, to send it in shorter parts (no ticket is drafted from half)."""
     chat = await Chat(client).open()
     text = "小区楼下烧烤店油烟很大。" * 6000  # ~216 KB of UTF-8, under the 256 KB limit
     body = json.dumps({"text": text}, ensure_ascii=False).encode()  # not \uXXXX: 6 bytes a character
@@ -110,6 +114,12 @@ async def test_a_large_but_allowed_chat_message_is_accepted(client: TestClient) 
         f"/api/chat/sessions/{chat.session_id}/messages", data=body, headers={**chat.headers, **JSON}
     )
     assert resp.status == 200, await resp.text()
+    answer = await resp.json()
+    assert [r["text"] for r in answer["replies"]] == ["您发送的内容过长（超过5000字），请精简后分条发送，谢谢。"]
+    assert answer["ticket"] is None
+    assert inbound_rows(sqlite_runtime) == 1
+    stored = sqlite_runtime.store.inbound_texts(Address(Channel.WEBCHAT, chat.session_id))
+    assert [t for _, t, _ in stored] == [text]
 
 
 async def test_a_bad_after_is_400_for_every_shape_of_digit(client: TestClient) -> None:
