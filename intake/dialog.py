@@ -355,7 +355,8 @@ _HIDE_WORDS: dict[str, frozenset[Field]] = {
     "住址": frozenset({Field.HOME_ADDRESS}),
     "地址": frozenset({Field.HOME_ADDRESS}),
 }
-_DRAFTING = frozenset(
+# The stages in which a draft is open and the citizen is being asked about it.
+DRAFTING = frozenset(
     {Stage.CONFIRM_CATEGORY, Stage.CHOOSE_CATEGORY, Stage.HIDE_ITEMS, Stage.REAL_NAME, Stage.COLLECTING}
 )
 
@@ -459,7 +460,7 @@ def _progress(state: DialogState, ctx: StepContext) -> StepResult:
     """Progress from the same account at any point (guangzhou §9); a draft in progress is kept
     and its pending question repeated, so the citizen can go on where they were."""
     reply = progress_reply(ctx.open_tickets)
-    if state.stage in _DRAFTING:
+    if state.stage in DRAFTING:
         return StepResult(state, (reply, *_pending_question(state)))
     return StepResult(DialogState(), (reply,))
 
@@ -499,10 +500,10 @@ def _on_withdraw(state: DialogState, u: Understood, ctx: StepContext) -> StepRes
     """Withdrawal from the same account (guangzhou §9, §23; huizhou §17). A number named in the
     message picks that ticket; while drafting, "撤回" without a number drops the draft."""
     named = TICKET_NUMBER_IN_TEXT.search(u.text)
-    keep = state if state.stage in _DRAFTING else DialogState()
+    keep = state if state.stage in DRAFTING else DialogState()
     if named is not None:
         return StepResult(keep, (), (Withdraw(named.group(0)),))
-    if state.stage in _DRAFTING:
+    if state.stage in DRAFTING:
         return _reset(state, texts.CANCELLED, CloseDraft("withdrawn by the citizen while drafting"))
     if state.stage in (Stage.KB_ANSWERED, Stage.REPEAT):
         # "问题解决了" right after an answer is thanks, not the withdrawal of another ticket.

@@ -28,6 +28,12 @@ class Channel(StrEnum):
         """Online channels get one written notice for missing information (guangzhou §12)."""
         return self is not Channel.PHONE
 
+    @property
+    def has_buttons(self) -> bool:
+        """Choices are buttons here; elsewhere (SMS, mail, a phone caller's SMS) they are numbered
+        lines in the text (intake.texts.numbered)."""
+        return self in (Channel.WEBCHAT, Channel.TELEGRAM)
+
 
 class Category(StrEnum):
     """The regulations' own category words (guangzhou §45, guangxi §25)."""

@@ -23,6 +23,7 @@ from intake import texts
 from intake.clock import Clock
 from intake.clusters import Clusters
 from intake.dialog import (
+    DRAFTING,
     CloseDraft,
     DialogPolicy,
     DialogState,
@@ -56,14 +57,6 @@ log = logging.getLogger(__name__)
 
 STATE_TTL = timedelta(days=4)  # longer than the 3-natural-day supplement window (guangzhou §12)
 REPEAT_LOOKBACK = 5  # how many of the sender's handled tickets a new request is compared with
-_TEXT_ONLY = frozenset({Channel.SMS, Channel.EMAIL, Channel.PHONE})
-_DRAFTING = (
-    Stage.CONFIRM_CATEGORY,
-    Stage.CHOOSE_CATEGORY,
-    Stage.HIDE_ITEMS,
-    Stage.REAL_NAME,
-    Stage.COLLECTING,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -687,7 +680,7 @@ class IntakeService:
                 self._note_repeat(address, action)
         if next_state.stage is Stage.IDLE or next_state == DialogState():
             ticket = ticket if ticket is not None and ticket.number else None
-        elif ticket is None and next_state.stage in _DRAFTING and next_state.draft_id is not None:
+        elif ticket is None and next_state.stage in DRAFTING and next_state.draft_id is not None:
             # Still asking (a progress query or a re-asked question in between): the draft so far.
             ticket = TicketView(None, TicketStatus.COLLECTING, _cat(next_state), None)
         return replies, ticket, next_state, draft_id
@@ -849,8 +842,7 @@ class IntakeService:
         for i, reply in enumerate(replies, first):
             key = f"reply:{message_id}:{i}"
             state = DeliveryState.DELIVERED if inline else DeliveryState.PENDING
-            # A text-only channel has no buttons: the choices go into the text, numbered.
-            text = texts.numbered(reply.text, reply.choices) if address.channel in _TEXT_ONLY else reply.text
+            text = reply.text if address.channel.has_buttons else texts.numbered(reply.text, reply.choices)
             oid, _ = self.store.record_outbound(
                 address,
                 text,

@@ -115,7 +115,9 @@ async def test_a_large_but_allowed_chat_message_is_kept_and_answered_politely(
     )
     assert resp.status == 200, await resp.text()
     answer = await resp.json()
-    assert [r["text"] for r in answer["replies"]] == ["您发送的内容过长（超过5000字），请精简后分条发送，谢谢。"]
+    assert [r["text"] for r in answer["replies"]] == [
+        "您发送的内容过长（超过5000字），请精简后分条发送，谢谢。"
+    ]
     assert answer["ticket"] is None
     assert inbound_rows(sqlite_runtime) == 1
     stored = sqlite_runtime.store.inbound_texts(Address(Channel.WEBCHAT, chat.session_id))

@@ -293,3 +293,9 @@ def test_the_profiles_number_of_supplements_is_kept() -> None:
     second = step(first.state, "我也不知道", ctx)
     assert any(isinstance(a, CloseDraft) for a in second.actions)
     assert "只能补充两次" in second.replies[0].text
+
+
+def test_choices_are_buttons_only_where_the_channel_has_them() -> None:
+    assert {c for c in Channel if c.has_buttons} == {Channel.WEBCHAT, Channel.TELEGRAM}
+    numbered = texts.numbered("请问您的诉求属于哪一类？", ("投诉", "举报"))
+    assert numbered.splitlines()[1:3] == ["1 投诉", "2 举报"]
