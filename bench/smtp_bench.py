@@ -6,7 +6,7 @@ file, then:
 
 1. **bare**: an aiosmtpd server in its own process whose handler answers 250 and discards;
 2. **hotline**: the product's processes as ``make run`` starts them — ``python -m channels.smtp``
-   (each 250 after the raw message and its job are committed) and ``python -m worker`` (parses
+   (each 250 after the raw message and its job are committed) and ``python -m hotline.worker`` (parses
    each mail and runs the dialog, in groups) — working at the same time, as they do in service.
 
 The same client drives both: ``--clients`` threads, each an smtplib connection sending distinct
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             [sys.executable, "-m", "channels.smtp"], cwd=ROOT, env=env, stdout=logs, stderr=logs
         )
         worker = subprocess.Popen(
-            [sys.executable, "-m", "worker"], cwd=ROOT, env=env, stdout=logs, stderr=logs
+            [sys.executable, "-m", "hotline.worker"], cwd=ROOT, env=env, stdout=logs, stderr=logs
         )
         procs += [smtp, worker]
         wait_port(smtp_port, smtp)

@@ -3,6 +3,7 @@ and References), sent to HOTLINE_SMTP_RELAY or kept in the stub outbox (CONTRACT
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import smtplib
@@ -16,9 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from channels.http_common import in_thread
-from channels.mail_parse import TICKET_TAG_RE, build_reply
+from channels.mail_parse import TICKET_TAG_RE, build_reply, dialog_text, parse_mail
 from intake.errors import InvalidInput, NotFound, PermanentFailure, RetryLater, Uncertain
-from intake.model import TICKET_NUMBER_IN_TEXT, Address, Channel, DeliveryState
+from intake.model import TICKET_NUMBER_IN_TEXT, Address, Channel, DeliveryState, InboundMessage
 from intake.settings import HostPort
 from intake.store.sql import SqlStore, StoredOutbound
 
@@ -185,3 +186,20 @@ class MailOutbox:
         if not re.fullmatch(OUTBOX_ADDRESS, to):
             raise InvalidInput("to 不是有效的邮箱地址。'to' must be an email address.")
         return web.json_response({"messages": await in_thread(request, self._listing, to)})
+
+
+def mail_turn(stored: InboundMessage, raw: str | None) -> tuple[InboundMessage | None, str]:
+    """The dialog's view of a mail the SMTP channel stored (``raw``: its bytes in base64), or
+    (None, why) for automated mail (auto-replies, bounces, bulk), which never starts a dialog or a
+    mail loop. The worker receives this from the composition root (hotline/worker.py)."""
+    envelope = "" if stored.address.value == EMPTY_SENDER else stored.address.value
+    parsed = parse_mail(base64.b64decode(raw or ""), envelope_from=envelope)
+    if parsed.is_automated or not parsed.from_addr:
+        return None, parsed.automated_reason or "no sender"
+    text = dialog_text(parsed).strip()  # a first mail's subject ("路灯不亮") is part of the matter
+    # Keyed on From only: a Reply-To naming someone else must not receive their ticket replies.
+    address = Address(Channel.EMAIL, parsed.from_addr.lower())
+    inbound = InboundMessage(
+        address, text, stored.received_at, native_id=stored.native_id, thread_ticket=parsed.ticket_tag
+    )
+    return inbound, ""

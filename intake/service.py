@@ -1,4 +1,6 @@
-"""IntakeService: stores the message FIRST, then steps the dialog and applies its actions.
+"""IntakeService: one turn. The dialog steps under the sender's lock; the message, the step's
+actions and its replies then commit in one transaction (a group of turns in one, issue 5). A turn
+that fails stores the message anyway, flagged, before the error goes on: nothing is lost.
 
 The dialog state lives in Redis (encrypted, with a TTL longer than the supplement window); the
 draft, the ticket and every message live in SQL, so losing Redis costs at most one question

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from channels.email import mail_turn
 from hotline.embedded_redis import EmbeddedRedis
 from intake.clock import ManualClock
 from intake.model import SHANGHAI
@@ -20,6 +21,9 @@ from intake.runtime import Runtime, build_runtime
 from intake.settings import Settings, from_env
 from intake.store.db import migrate
 from tests.support.stores import postgres_available, postgres_database, sqlite_url
+from worker.context import set_mail_reader
+
+set_mail_reader(mail_turn)  # what the worker's composition root does (hotline/worker.py)
 
 TEST_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 _PG = postgres_available()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Callable
 
-from intake.model import Address, Channel, InboundMessage
+from intake.model import Address, InboundMessage
 from intake.runtime import Runtime
 from intake.service import TurnInput
 
@@ -104,22 +103,14 @@ def inbound_group(runtime: Runtime, keys: list[str]) -> dict[str, Exception]:
 
 
 def _mail_turn(runtime: Runtime, message_id: int, msg: InboundMessage, raw: str | None) -> TurnInput | None:
-    """The dialog's view of a stored mail, or None for automated mail (auto-replies, bounces,
-    bulk), which never starts a dialog or a mail loop (it is marked and left)."""
-    from channels.email import EMPTY_SENDER
-    from channels.mail_parse import dialog_text, parse_mail
+    """The dialog's view of a stored mail, read by the email channel's reader (handed in by the
+    composition root); automated mail is marked and left."""
+    from worker.context import get_mail_reader
 
-    envelope = "" if msg.address.value == EMPTY_SENDER else msg.address.value
-    parsed = parse_mail(base64.b64decode(raw or ""), envelope_from=envelope)
-    if parsed.is_automated or not parsed.from_addr:
-        runtime.store.mark_inbound(message_id, flags=f"automated:{parsed.automated_reason or 'no sender'}")
+    inbound, automated = get_mail_reader()(msg, raw)
+    if inbound is None:
+        runtime.store.mark_inbound(message_id, flags=f"automated:{automated}")
         return None
-    text = dialog_text(parsed).strip()  # a first mail's subject ("路灯不亮") is part of the matter
-    # Keyed on From only: a Reply-To naming someone else must not receive their ticket replies.
-    address = Address(Channel.EMAIL, parsed.from_addr.lower())
-    inbound = InboundMessage(
-        address, text, msg.received_at, native_id=msg.native_id, thread_ticket=parsed.ticket_tag
-    )
     return TurnInput(inbound, message_id)
 
 

@@ -39,7 +39,9 @@ def start_worker(runtime: Runtime, tmp_path: Path) -> subprocess.Popen[bytes]:
         HOTLINE_RELAY_STALE_SECONDS="5",
     )
     log = open(tmp_path / "worker.log", "ab")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hotline.worker"], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
 
 
 def counts(runtime: Runtime) -> tuple[int, int]:

@@ -1,0 +1,15 @@
+"""The worker process's composition root: `python -m hotline.worker` (Procfile).
+
+The worker never imports a channel (ARCHITECTURE.md, "Layout"); what it needs of one, the email
+channel's reader of a stored mail, is handed to it here before it starts.
+"""
+
+from __future__ import annotations
+
+from channels.email import mail_turn
+from worker.__main__ import main
+from worker.context import set_mail_reader
+
+if __name__ == "__main__":
+    set_mail_reader(mail_turn)
+    main()
