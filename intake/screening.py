@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-import re._constants as re_constants  # the regex parser's opcodes, to read a pattern's first characters
-import re._parser as re_parser
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -139,43 +137,36 @@ class Jurisdiction:
 
 @dataclass(frozen=True, slots=True)
 class _Check:
-    """A rule with what evaluating it on many texts needs, worked out once.
-
-    ``starts`` pairs each pattern with the characters a match of it must begin with (None when
-    that cannot be told): a pattern none of whose first characters is in the text cannot match
-    there, so it is not run. ``places`` are the rule's places other than the own city and its
-    districts, and ``any_place`` finds any of them.
-    """
+    """A rule with what evaluating it on many texts needs, worked out once: its patterns in their
+    search form, and ``places``, the rule's places other than the own city and its districts,
+    with ``any_place`` that finds any of them."""
 
     rule: Rule
-    starts: tuple[tuple[re.Pattern[str], frozenset[str] | None], ...]
+    patterns: tuple[re.Pattern[str], ...]
     places: tuple[str, ...]
     any_place: re.Pattern[str]
 
     @classmethod
     def build(cls, rule: Rule, own: tuple[str, ...]) -> _Check:
         places = tuple(p for p in rule.places if p not in own)
-        searched = tuple(_search_form(p) for p in rule.patterns)
         return cls(
             rule=rule,
-            starts=tuple((p, _first_chars(p)) for p in searched),
+            patterns=tuple(_search_form(p) for p in rule.patterns),
             places=places,
             any_place=re.compile(
                 "|".join(re.escape(p) for p in sorted(places, key=len, reverse=True)) if places else r"(?!)"
             ),
         )
 
-    def fires(self, clean: str, chars: frozenset[str]) -> bool:
-        """``rule.fires(clean)``; ``chars`` are the characters of ``clean``."""
-        return any(
-            p.search(clean) for p, first in self.starts if first is None or not first.isdisjoint(chars)
-        ) and not self.rule.vetoed(clean)
+    def fires(self, clean: str) -> bool:
+        """``rule.fires(clean)``, with the search forms."""
+        return any(p.search(clean) for p in self.patterns) and not self.rule.vetoed(clean)
 
 
 def _search_form(pattern: re.Pattern[str]) -> re.Pattern[str]:
     """The same test with the optional groups at its start left out: "(有人|小孩)?(要|想)?跳楼"
-    is found in a text exactly when "跳楼" is, and the shorter pattern is found much faster (it
-    starts with characters, so a text without them is not searched at all)."""
+    is found in a text exactly when "跳楼" is, and the shorter pattern, which starts with
+    characters, is found much faster."""
     source = pattern.pattern
     at = 0
     while source.startswith("(", at) and not source.startswith("(?", at):
@@ -199,81 +190,6 @@ def _search_form(pattern: re.Pattern[str]) -> re.Pattern[str]:
         return re.compile(source[at:], pattern.flags)
     except re.error:
         return pattern
-
-
-def _any_start(checks: Iterable[_Check]) -> frozenset[str] | None:
-    """Every first character of the patterns of these rules, None if one pattern cannot tell."""
-    union: set[str] = set()
-    for check in checks:
-        for _pattern, first in check.starts:
-            if first is None:
-                return None
-            union |= first
-    return frozenset(union)
-
-
-def _first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
-    """The characters every match of ``pattern`` begins with, or None when that cannot be told."""
-    if pattern.flags != re.UNICODE:  # (?i) and the like: not worth the cases
-        return None
-    try:
-        first, can_be_empty = _starts(re_parser.parse(pattern.pattern))
-    except Exception:  # an internal of the re module that changed: run the pattern every time
-        return None
-    return None if can_be_empty else first  # (a pattern matching "" matches anywhere)
-
-
-_Starts = tuple[frozenset[str] | None, bool]  # (first characters or None: unknown, can match "")
-
-
-def _starts(items: Iterable[tuple[Any, Any]]) -> _Starts:
-    """What a parsed sequence's matches can begin with: its items' first characters up to the
-    first one that cannot match the empty string. Anchors (^, $, word boundaries) and
-    lookarounds consume nothing and add nothing."""
-    first: set[str] = set()
-    for op, av in items:
-        if op in (re_constants.AT, re_constants.ASSERT, re_constants.ASSERT_NOT):
-            continue  # zero-width: only narrows where a match may begin
-        item, can_be_empty = _item_starts(op, av)
-        if item is None:
-            return None, False
-        first |= item
-        if not can_be_empty:
-            return frozenset(first), False
-    return frozenset(first), True
-
-
-def _item_starts(op: Any, av: Any) -> _Starts:
-    if op is re_constants.LITERAL:
-        return frozenset(chr(av)), False
-    if op is re_constants.IN:
-        chars: set[str] = set()
-        for in_op, in_av in av:
-            if in_op is re_constants.LITERAL:
-                chars.add(chr(in_av))
-            elif in_op is re_constants.RANGE and in_av[1] - in_av[0] < 256:
-                chars.update(chr(c) for c in range(in_av[0], in_av[1] + 1))
-            else:  # a negated set, a category (\d, \w), a wide range
-                return None, False
-        return frozenset(chars), False
-    if op is re_constants.SUBPATTERN:
-        _group, add_flags, del_flags, sub = av
-        return (None, False) if add_flags or del_flags else _starts(sub)
-    if op is re_constants.BRANCH:
-        union: set[str] = set()
-        any_empty = False
-        for branch in av[1]:
-            first, can_be_empty = _starts(branch)
-            if first is None:
-                return None, False
-            union |= first
-            any_empty = any_empty or can_be_empty
-        return frozenset(union), any_empty
-    if op in (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT, re_constants.POSSESSIVE_REPEAT):
-        low, _high, sub = av
-        first, can_be_empty = _starts(sub)
-        return first, can_be_empty or low == 0
-    return None, False  # ., lookarounds, back-references, anything else
 
 
 def _compile(values: object, where: str) -> tuple[re.Pattern[str], ...]:
@@ -367,7 +283,6 @@ class Screener:
         }
         # Per kind, every character a pattern match can begin with (None: some pattern cannot
         # tell): a text with none of them fires no rule of that kind by a pattern.
-        self._kind_starts = {kind: _any_start(checks) for kind, checks in self._checks.items()}
         # The dialog screens each message twice (the emergency check first, then the screening
         # proper); the decision is a pure function of the text.
         self._screen_cached = lru_cache(maxsize=256)(self._screen)
@@ -464,38 +379,32 @@ class Screener:
         clean = normalize(text)
         if not clean:
             return None
-        chars = frozenset(clean)
         # The rules read ``clean``; the text model reads the text as understanding gave it to
         # the model (and as it was trained), so one prediction serves the whole turn.
         read = understood_form(text)
-        emergency = self._emergency(clean, chars, read)
+        emergency = self._emergency(clean, read)
         if emergency is not None:
             return emergency
-        abuse = self._first(ScreenKind.ABUSE, clean, chars)
+        abuse = self._first(ScreenKind.ABUSE, clean)
         if abuse is not None:
             return abuse
-        decision = self._out_of_scope(clean, chars, read) or self._first(ScreenKind.URGENT, clean, chars)
+        decision = self._out_of_scope(clean, read) or self._first(ScreenKind.URGENT, clean)
         caution = self._caution(clean, read)
         if caution is None:
             return decision
         return caution if decision is None else replace(decision, caution=caution.reply)
 
-    def _may_fire(self, kind: ScreenKind, chars: frozenset[str]) -> bool:
-        starts = self._kind_starts[kind]
-        return starts is None or not starts.isdisjoint(chars)
-
-    def _emergency(self, clean: str, chars: frozenset[str], read: str) -> ScreenDecision | None:
+    def _emergency(self, clean: str, read: str) -> ScreenDecision | None:
         """The text model and the rules, either enough: recall first (issue 16). The model's
         situation says which number comes first; the rules add theirs after it."""
         fired: list[Rule] = []
-        if self._may_fire(ScreenKind.EMERGENCY, chars):
-            checks = [c for c in self._checks[ScreenKind.EMERGENCY] if c.fires(clean, chars)]
-            if checks and self._not_now(clean):
-                checks = [c for c in checks if c.rule.timeless and not self._over(clean)]
-            fired.extend(c.rule for c in checks)
+        checks = [c for c in self._checks[ScreenKind.EMERGENCY] if c.fires(clean)]
+        if checks and self._not_now(clean):
+            checks = [c for c in checks if c.rule.timeless and not self._over(clean)]
+        fired.extend(c.rule for c in checks)
         learned: list[Rule] = []
         situation = self.situation(clean, read)
-        if situation is not None and not fired and self._abusive(clean, chars):
+        if situation is not None and not fired and self._abusive(clean):
             # "我要弄死你们" said to the hotline is abuse (huizhou §8), not a life at risk: the
             # model reads the words, not whom they are aimed at.
             situation = None
@@ -579,10 +488,8 @@ class Screener:
         words' (the model learned timing from the corpus)."""
         return self._over(clean) or (len(clean) <= self._letter_chars and self._not_now(clean))
 
-    def _abusive(self, clean: str, chars: frozenset[str]) -> bool:
-        return self._may_fire(ScreenKind.ABUSE, chars) and any(
-            c.fires(clean, chars) for c in self._checks[ScreenKind.ABUSE]
-        )
+    def _abusive(self, clean: str) -> bool:
+        return any(c.fires(clean) for c in self._checks[ScreenKind.ABUSE])
 
     def situation(self, clean: str, read: str | None = None) -> tuple[str, str] | None:
         """The model's emergency situation and the number to call first, when it is sure enough
@@ -597,11 +504,9 @@ class Screener:
         name, _, first = best.partition("/")
         return name, first
 
-    def _first(self, kind: ScreenKind, clean: str, chars: frozenset[str]) -> ScreenDecision | None:
-        if not self._may_fire(kind, chars):
-            return None
+    def _first(self, kind: ScreenKind, clean: str) -> ScreenDecision | None:
         for check in self._checks[kind]:
-            if check.fires(clean, chars):
+            if check.fires(clean):
                 rule = check.rule
                 return ScreenDecision(
                     kind=kind,
@@ -614,10 +519,9 @@ class Screener:
                 )
         return None
 
-    def _out_of_scope(self, clean: str, chars: frozenset[str], read: str) -> ScreenDecision | None:
+    def _out_of_scope(self, clean: str, read: str) -> ScreenDecision | None:
         """The rules first; then the text model, for the matters no pattern names (another city
         is the rules' alone: only they know the own city's places)."""
-        may_fire = self._may_fire(ScreenKind.OUT_OF_SCOPE, chars)
         for check in self._checks[ScreenKind.OUT_OF_SCOPE]:
             rule = check.rule
             place = ""
@@ -625,7 +529,7 @@ class Screener:
                 place = self._other_place(check, clean, read) or ""
                 if not place:
                     continue
-            elif not may_fire or not check.fires(clean, chars):
+            elif not check.fires(clean):
                 continue
             return self._refusal(rule, place)
         reason = self.scope(clean, read)
