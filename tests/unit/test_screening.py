@@ -19,14 +19,8 @@ import pytest
 from intake.errors import ConfigError
 from intake.model import TicketStatus
 from intake.policy import load_profile
-from intake.screening import (
-    DEFAULT_RULES,
-    Jurisdiction,
-    Screener,
-    ScreenKind,
-    is_repeat,
-    similar,
-)
+from intake.repeats import is_repeat, similar
+from intake.screening import DEFAULT_RULES, Jurisdiction, Screener, ScreenKind
 from intake.textmodel import TextModel
 
 HUIZHOU = Jurisdiction("惠州市", ("惠城区", "惠阳区", "博罗县", "惠东县", "龙门县", "大亚湾"))
