@@ -1,5 +1,7 @@
 """The HTTP API described as an OpenAPI 3.1 document, served at ``GET /api/openapi.json``.
 
+(Long because the contract is: one schema or operation after another, data rather than logic.)
+
 Kept as Python data next to the routes it describes, so schemas are shared rather than copied.
 ``tests/integration/test_openapi.py`` checks that every route the aiohttp app registers is here
 and that every request example is accepted by the running app with the documented status, so
