@@ -50,7 +50,15 @@ def to_simplified(text: str) -> str:
 @functools.lru_cache(maxsize=_CACHED_TEXTS)
 def _to_simplified(text: str) -> str:
     try:
-        return str(_converter().convert(text))
+        out = str(_converter().convert(text))
+        # tw2sp's character table chains a few variants (薴 → 苧 → 苎, 麼 → 么 → 幺): convert until
+        # nothing changes, so that a normalised text normalises to itself.
+        for _ in range(3):
+            again = str(_converter().convert(out))
+            if again == out:
+                break
+            out = again
+        return out
     except Exception:  # a converter failure must not stop intake: the text stays as it was
         return text
 

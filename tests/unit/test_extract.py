@@ -343,3 +343,10 @@ def test_extract_and_normalize_never_raise_on_any_unicode(text: str) -> None:
 def test_extract_survives_extreme_inputs(text: str) -> None:
     got = extract(text)
     assert isinstance(got.text, str)
+
+
+@pytest.mark.parametrize("text", ["薴", "麼", "苧薴麻", "這麼多"])
+def test_normalising_twice_changes_nothing_where_opencc_chains_variants(text: str) -> None:
+    """Found by the property test above: tw2sp turns 薴 into 苧 and 苧 into 苎."""
+    once = normalize(text)
+    assert normalize(once) == once
