@@ -24,6 +24,7 @@ from intake.runtime import Runtime
 from intake.screening import Jurisdiction, Screener, ScreenKind
 from intake.service import DialogStates, IntakeService
 from intake.store.sql import SqlStore, StoredEvent, StoredTicket
+from intake.textmodel import TextModel
 from intake.understanding import ExtractUnderstanding
 
 
@@ -136,11 +137,13 @@ def jurisdiction_of(profile: str) -> Jurisdiction | None:
     return Jurisdiction(str(entry["city"]), tuple(str(d) for d in entry.get("districts", ())))
 
 
-def screener_for(profile: PolicyProfile) -> Screener:
-    """The shipped screening rules and text model with the profile's city and psychological line."""
+def screener_for(profile: PolicyProfile, model: TextModel | None = None) -> Screener:
+    """The shipped screening rules and text model (or ``model``) with the profile's city and
+    psychological line."""
     return Screener.from_file(
         None,
         jurisdiction=jurisdiction_of(profile.name),
+        model=model or True,
         psychological=(profile.emergency.psychological, profile.emergency.psychological_label),
     )
 

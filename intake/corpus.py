@@ -42,7 +42,6 @@ from intake.kb import KnowledgeBase
 from intake.model import SHANGHAI, Category, Channel, Field, TicketStatus
 from intake.phones import normalize_phone
 from intake.policy import ProfilePolicy, load_profile
-from intake.screening import Screener
 from intake.textmodel import TextModel
 from intake.understanding import ExtractUnderstanding
 
@@ -185,11 +184,7 @@ def product(city: str) -> Product:
     """The shipped rules, model and knowledge base as the assembly wires them for ``city``."""
     profile = load_profile(city)
     model = _models.get("model")
-    screener = screener_for(profile)
-    if model is not None:  # the same rules and profile with another model
-        screener = Screener.from_file(
-            None, jurisdiction=screener.jurisdiction, model=model, psychological=screener.psychological
-        )
+    screener = screener_for(profile, model)  # the same rules and profile, with another model if set
     return Product(
         ProfilePolicy(profile), ScreeningPort(screener, profile), _kb(), ExtractUnderstanding(model)
     )

@@ -448,15 +448,14 @@ class Screener:
         """The numbers to name first when the model finds a life at risk now likely, but not likely
         enough to stop the request (a redirection is right for a real emergency and wrong for
         its look-alikes: "我老公刚才喝了酒" is not "刚才喝了农药"). Told as past or over: nothing."""
-        if self.model is None or self.caution_threshold >= self.emergency_threshold:
+        if self.caution_threshold >= self.emergency_threshold:
             return None
         if chinese_count(clean) < CAUTION_CHINESE:  # a few characters: the model guesses from noise
             return None
-        pred = self.model.predict(read)["emergency"]
-        if 1.0 - pred.prob(NO_EMERGENCY) < self.caution_threshold or self._told_as_past(clean):
+        found = self.situation(clean, read, threshold=self.caution_threshold)
+        if found is None:
             return None
-        best = next(lab for lab, _ in pred.ranked if lab != NO_EMERGENCY)
-        name, _, first = best.partition("/")
+        name, first = found
         rule = self._situations[name]
         numbers, spoken = self._named(
             tuple(dict.fromkeys((first, *rule.numbers))), psychological=rule.psychological
@@ -490,14 +489,18 @@ class Screener:
     def _abusive(self, clean: str) -> bool:
         return any(c.fires(clean) for c in self._checks[ScreenKind.ABUSE])
 
-    def situation(self, clean: str, read: str | None = None) -> tuple[str, str] | None:
-        """The model's emergency situation and the number to call first, when it is sure enough
-        that a life is at risk now; None otherwise (or without a model). The model reads ``read``
-        (the text as understanding normalised it), the rules ``clean``."""
+    def situation(
+        self, clean: str, read: str | None = None, *, threshold: float | None = None
+    ) -> tuple[str, str] | None:
+        """The model's emergency situation and the number to call first, when it finds a life at
+        risk now at least ``threshold`` likely (default: sure enough to redirect); None otherwise
+        (or without a model). The model reads ``read`` (the text as understanding normalised
+        it), the rules ``clean``."""
         if self.model is None or chinese_count(clean) < MIN_CHINESE:
             return None  # the model learned from Chinese; other text is left to the rules
         pred = self.model.predict(clean if read is None else read)["emergency"]
-        if 1.0 - pred.prob(NO_EMERGENCY) < self.emergency_threshold or self._told_as_past(clean):
+        at = self.emergency_threshold if threshold is None else threshold
+        if 1.0 - pred.prob(NO_EMERGENCY) < at or self._told_as_past(clean):
             return None
         best = next(lab for lab, _ in pred.ranked if lab != NO_EMERGENCY)
         name, _, first = best.partition("/")
