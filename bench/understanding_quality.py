@@ -132,6 +132,7 @@ def main() -> int:
         ("others told the numbers first", r.cautioned),
         ("wrong categories", r.wrong),
         ("local matters refused", r.refused_local),
+        ("out of scope, not recognised", r.out_of_scope_missed),
     ):
         if items and args.show:
             print(f"\n{title}:")

@@ -134,7 +134,9 @@ def jurisdiction_of(profile: str) -> Jurisdiction | None:
     entry = data.get(profile)
     if entry is None:
         return None
-    return Jurisdiction(str(entry["city"]), tuple(str(d) for d in entry.get("districts", ())))
+    return Jurisdiction(
+        str(entry["city"]), tuple(str(d) for d in entry.get("districts", ())), str(entry.get("code", ""))
+    )
 
 
 def screener_for(profile: PolicyProfile, model: TextModel | None = None) -> Screener:

@@ -246,6 +246,7 @@ class Report:
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)  # (label, decided or "?")
     out_of_scope: Counter[str] = field(default_factory=Counter)
     out_of_scope_found: Counter[str] = field(default_factory=Counter)
+    out_of_scope_missed: list[str] = field(default_factory=list)
     refused_local: list[str] = field(default_factory=list)  # in scope but refused
     other_city_refused_local: list[str] = field(default_factory=list)
     field_total: Counter[str] = field(default_factory=Counter)
@@ -352,6 +353,8 @@ def score(records: Sequence[Record], parts: Callable[[str], Product] = product) 
             r.out_of_scope[reason] += 1
             if out.met is Met.REFUSED:
                 r.out_of_scope_found[reason] += 1
+            else:
+                r.out_of_scope_missed.append(f"{rec.id} [{reason} → {out.met}] {rec.text[:60]}")
             continue
         # ticket or kb: what the category measures are about
         r.tickets += 1

@@ -22,10 +22,12 @@ from typing import Any
 
 from intake.data import SCREENING_RULES
 from intake.errors import ConfigError
+from intake.extract.segment import tokens
 from intake.extract.text import chinese_count
 from intake.extract.text import normalize as understood_form
 from intake.kb.text import normalize
 from intake.model import TicketStatus
+from intake.places import PlaceFinder, Places, default_places
 from intake.repeats import DEFAULT_REPEAT_THRESHOLD, Similarity
 from intake.textmodel import TextModel, default_model
 
@@ -102,6 +104,7 @@ class Rule:
     channel: str = ""
     urgent_kind: str | None = None
     places: tuple[str, ...] = ()
+    all_places: bool = False  # and every city and county of intake/data/places.tsv
     psychological: bool = False  # a risk of self-harm: the profile's psychological line is named too
     timeless: bool = False  # fires also in a text told as past or habitual ([emergency] not_now)
     situation: str = ""  # an emergency's situation (medical, fire…), for [emergency] precedence
@@ -122,10 +125,14 @@ class Jurisdiction:
 
     city: str
     districts: tuple[str, ...] = ()
+    code: str = ""  # its division code in intake/data/places.tsv (4401: Guangzhou), if listed
 
-    def names(self) -> tuple[str, ...]:
-        """The city and its districts as citizens write them: 梧州 as well as 梧州市."""
+    def names(self, places: Places | None = None) -> tuple[str, ...]:
+        """The city and its districts as citizens write them: 梧州 as well as 梧州市; with
+        ``places``, every name the list has within the code (天河, 天河区, 白云区…)."""
         names = [normalize(self.city).removesuffix("市")]
+        if places is not None and self.code:
+            names.extend(places.names_within(self.code))
         for d in map(normalize, self.districts):
             names.append(d)
             short = re.sub(r"(自治县|市|区|县|镇|街道)$", "", d)
@@ -133,28 +140,28 @@ class Jurisdiction:
                 names.append(short)
         return tuple(dict.fromkeys(names))
 
+    def province(self, places: Places) -> tuple[str, ...]:
+        """The province around the jurisdiction (四川 for 渠县): neither its own place nor another's."""
+        return places.names_within(self.code[:2] + "0000") if len(self.code) > 2 else ()
+
 
 @dataclass(frozen=True, slots=True)
 class _Check:
     """A rule with what evaluating it on many texts needs, worked out once: its patterns in their
-    search form, and ``places``, the rule's places other than the own city and its districts,
-    with ``any_place`` that finds any of them."""
+    search form, and ``other_places``, which finds the rule's places other than the own city, its
+    districts and the province around them."""
 
     rule: Rule
     patterns: tuple[re.Pattern[str], ...]
-    places: tuple[str, ...]
-    any_place: re.Pattern[str]
+    other_places: PlaceFinder
 
     @classmethod
-    def build(cls, rule: Rule, own: tuple[str, ...]) -> _Check:
-        places = tuple(p for p in rule.places if p not in own)
+    def build(cls, rule: Rule, own: tuple[str, ...], places: Places | None = None) -> _Check:
+        names = set(rule.places) | (set(places.names()) if rule.all_places and places else set())
         return cls(
             rule=rule,
             patterns=tuple(_search_form(p) for p in rule.patterns),
-            places=places,
-            any_place=re.compile(
-                "|".join(re.escape(p) for p in sorted(places, key=len, reverse=True)) if places else r"(?!)"
-            ),
+            other_places=PlaceFinder(names.difference(own)),
         )
 
     def fires(self, clean: str) -> bool:
@@ -268,16 +275,19 @@ class Screener:
         self._scope_rules = {
             r.id.removeprefix("out_of_scope."): r
             for r in self._rules[ScreenKind.OUT_OF_SCOPE]
-            if not r.places
+            if not (r.places or r.all_places)
         }
         repeat = data.get("repeat", {})
         self.repeat_threshold = float(repeat.get("threshold", DEFAULT_REPEAT_THRESHOLD))
         self.repeat_reply = str(repeat.get("reply", ""))
         self._similarity = Similarity.from_data(repeat)
         # Built once, not per message: the own names and each rule's _Check.
-        self._own_names = jurisdiction.names() if jurisdiction is not None else ()
+        self._places = default_places() if jurisdiction is not None and jurisdiction.code else None
+        own = jurisdiction.names(self._places) if jurisdiction is not None else ()
+        self._own_names = PlaceFinder(own)
+        neutral = jurisdiction.province(self._places) if jurisdiction is not None and self._places else ()
         self._checks = {
-            kind: tuple(_Check.build(rule, self._own_names) for rule in rules)
+            kind: tuple(_Check.build(rule, own + neutral, self._places) for rule in rules)
             for kind, rules in self._rules.items()
         }
         # Per kind, every character a pattern match can begin with (None: some pattern cannot
@@ -309,6 +319,7 @@ class Screener:
             channel=str(raw.get("channel", "")),
             urgent_kind=str(raw["urgent_kind"]) if raw.get("urgent_kind") else None,
             places=tuple(normalize(p) for p in _strings(raw.get("places", []), where)),
+            all_places=bool(raw.get("all_places", False)),
             name_after=_compile([raw["name_after"]], where)[0] if raw.get("name_after") else None,
             psychological=bool(raw.get("psychological", False)),
             timeless=bool(raw.get("timeless", False)),
@@ -527,7 +538,7 @@ class Screener:
         for check in self._checks[ScreenKind.OUT_OF_SCOPE]:
             rule = check.rule
             place = ""
-            if rule.places:
+            if rule.places or rule.all_places:
                 place = self._other_place(check, clean, read) or ""
                 if not place:
                     continue
@@ -565,23 +576,32 @@ class Screener:
         """The other city a text is about, if it names one and neither the own city nor a district."""
         if self.jurisdiction is None:
             return None
-        if check.any_place.search(clean) is None:  # no other place named: nothing to check
-            return None
         name_after = check.rule.name_after
+        found = [(start, end, name) for start, end, name in check.other_places.finditer(clean)]
+        if not found:
+            return None
+        # A name is a place only as a word of the text: 隧道里 holds 道里 (Harbin's 道里区).
+        edges = {e for t in tokens(clean) for e in (t.start, t.end)}
         place = next(
             (
-                found.group(0)
-                for found in check.any_place.finditer(clean)
-                # 北京路 is a street of this city, 兰州拉面 a noodle shop on it: a place that
-                # begins another name is not the city (issue 16).
-                if name_after is None or not name_after.match(clean, found.end())
+                name
+                for start, end, name in found
+                if not edges
+                or (
+                    (start in edges and end in edges)
+                    # 北京路 is a street of this city, 兰州拉面 a noodle shop on it: a place that
+                    # begins another name is not the city (issue 16).
+                    and (name_after is None or not name_after.match(clean, end))
+                )
             ),
             None,
         )
-        if place is None:
+        if place is None:  # no other place named: nothing to check
             return None
+        if self._places is not None:  # the city to call: 宝安 is 深圳市's
+            place = self._places.city_of(place) or place
         elsewhere = self._elsewhere(read)
-        if any(name and name in clean for name in self._own_names) or check.rule.vetoed(clean):
+        if self._own_names.search(clean) or check.rule.vetoed(clean):
             # "我人在广州，深圳的房子漏水": the own city named too; only the model can tell which
             # city the matter is in.
             return place if elsewhere is not None and elsewhere >= self.other_city_threshold else None

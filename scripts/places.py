@@ -1,0 +1,119 @@
+"""Write intake/data/places.tsv, China's cities and counties, from cpca's administrative codes.
+
+    pip download --no-deps cpca==0.5.5 && unzip -o cpca-0.5.5-py3-none-any.whl 'cpca/resources/*'
+    .venv/bin/python scripts/places.py cpca/resources/adcodes.csv
+
+cpca (MIT licence, © 2018 QinYuan Du) ships the national list of administrative divisions with
+their codes; only names and codes are kept. The file lets the jurisdiction rule (huizhou §7.1,
+guangxi §21.1, shaoyang §10.8) see that 宝安, 禅城区 or 沙坪坝 are in another city, and which one,
+without a list written by hand (issue 16).
+
+Each row: ``name  code  city`` — the name as citizens write it, the 6-digit code of the division
+(a city's ends in 00), and the prefecture-level city it belongs to (for a municipality's district,
+the municipality). A full name (宝安区) is always kept. A short name (宝安) is kept when it
+belongs to one city only, and, for a county, when it is not an everyday word (jieba's dictionary
+knows it as a frequent word not tagged as a place, or it is in COMMON below): 公安县 and 合作市
+must not make "找公安" or "合作社" a matter of another city.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "intake" / "data" / "places.tsv"
+MUNICIPALITIES = ("11", "12", "31", "50")  # 北京 天津 上海 重庆: their districts are the city's
+SUFFIX = re.compile(r"(?:自治县|自治旗|自治州|林区|特区|地区|新区|矿区|区|县|市|旗|盟)$")
+PROVINCE_SUFFIX = re.compile(r"(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)$")
+NOT_NAMES = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
+# Short county names that are everyday words or parts of many names (seen in jieba's dictionary).
+COMMON_WORDS = """
+资源 合作 比如 南部 解放 东方 前进 港口 公安 友好 共和 古城 河口 友谊 平安
+中方 安定 商城 延长 运河 太平 万年 东风 红旗 新建 南岸 城北 工农 富裕 清水
+前锋 复兴 长子 宏伟 平定 温泉 石门 振兴 三元 平原 江南 中原 东湖 南湖 西夏
+山南 东海 兴国 恒山 路桥 天山 西城 永安 故城 新河 东城 天桥 西山 河西 牡丹
+东坡 海港 城西 沙河 大城 江东 吉利 中阳 江城 花山 长寿 东至 江海 北湖 城东
+南郊 双湖 银海 龙井 上街 德化 兴隆 玉山 松山 长乐 满城 江州 南城 大关 卧龙
+西平 山城 三山 南关 湖滨 阳城 黑山 罗山 江口 常山 白河 临江 万山 安国 平阳
+太湖 金山 丰满 二道 无为 小店 同心 元宝 灯塔 天涯 七星 海棠 博爱 回民 钟楼
+红星 方正 安居 龙凤 麒麟 富民 清流 老城 爱民 惠民 和顺 天台 天心 天元 兴业
+石鼓 白塔 双塔 鸡冠 大田 集贤 仁和 万全 南华 高台 方城 文峰 白玉 大通 新民
+上高 开化 金沙 玉泉 方山 路南 市北 市南 城厢 永年 五常 安化 石台 海门 天长
+大名 会同 富拉尔基 四方台 名山
+"""
+COMMON = frozenset(COMMON_WORDS.split())
+
+
+def city_code(code: str) -> str:
+    return code[:2] + "0000" if code.startswith(MUNICIPALITIES) else code[:4] + "00"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("adcodes", type=Path, help="cpca/resources/adcodes.csv")
+    args = ap.parse_args()
+    nations = [line.strip() for line in (args.adcodes.parent / "56_nations.csv").open(encoding="utf-8")]
+    groups = sorted((n for n in nations if n.endswith("族")), key=len, reverse=True)
+    ethnic = re.compile("(?:" + "|".join(groups) + ")+$")
+
+    import jieba.posseg
+
+    jieba.posseg.dt.tokenizer.initialize()
+    freq, tags = jieba.posseg.dt.tokenizer.FREQ, jieba.posseg.dt.word_tag_tab
+
+    names: dict[str, str] = {}
+    provinces: dict[str, str] = {}
+    for row in csv.DictReader(args.adcodes.open(encoding="utf-8")):
+        code, name = row["adcode"][:6], row["name"]
+        if name in NOT_NAMES:
+            continue
+        if code.endswith("0000") and not code.startswith(MUNICIPALITIES):
+            provinces[code] = name
+        else:
+            names[code] = name
+    province_shorts = {PROVINCE_SUFFIX.sub("", p) for p in provinces.values()}
+    cities = {code: name for code, name in names.items() if code == city_code(code)}
+
+    rows: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for code, name in names.items():
+        city = cities.get(city_code(code))
+        if city is None:  # a county directly under a province (仙桃市, 济源市): its own city
+            city = name
+        rows[name].add((code, city))
+        short = ethnic.sub("", SUFFIX.sub("", name))
+        if short == name or len(short) < 2 or short in province_shorts:
+            continue  # 海南区 of 乌海 is not 海南
+        is_city = code == city_code(code) or city == name
+        common = short in COMMON or (freq.get(short, 0) >= 3000 and tags.get(short) != "ns")
+        if is_city or not common:
+            rows[short].add((code, city))
+
+    for short, rows_of in list(rows.items()):  # 中山 is 中山市, not 大连's 中山区
+        as_city = {(code, city) for code, city in rows_of if code == city_code(code) and short != city}
+        if as_city and short not in names.values():
+            rows[short] = as_city
+    # A province names no city; it is another jurisdiction for every hotline outside it. The row's
+    # "city" is the province, and a hotline inside it treats the name as neither its own nor another's.
+    for code, name in provinces.items():
+        for form in {name, PROVINCE_SUFFIX.sub("", name)}:
+            if len(form) >= 2:
+                rows[form] = {(code, name)}
+
+    out = ["# name\tcode\tcity — generated by scripts/places.py from cpca 0.5.5 (MIT); do not edit"]
+    for name in sorted(rows):
+        found = rows[name]
+        if len({city for _, city in found}) > 1 and name not in {n for n in names.values()}:
+            continue  # a short name of several cities (鼓楼, 白云): says nothing about which
+        for code, city in sorted(found):
+            out.append(f"{name}\t{code}\t{city}")
+    OUT.write_text("\n".join(out) + "\n", encoding="utf-8")
+    print(f"{OUT}: {len(out) - 1} rows, {len(rows)} names", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""China's cities and counties (intake/places.py) and the jurisdiction rule that reads them
+(issue 16: another city's matter named by a district or county is refused, a local one is not)."""
+
+from __future__ import annotations
+
+import pytest
+
+from intake.assembly import jurisdiction_of
+from intake.places import PlaceFinder, Places, default_places
+from intake.screening import Screener
+
+
+def test_the_longest_name_at_the_leftmost_point_is_found() -> None:
+    finder = PlaceFinder(["沙坪坝", "沙坪坝区", "重庆"])
+    assert list(finder.finditer("重庆沙坪坝区的火车站")) == [(0, 2, "重庆"), (2, 6, "沙坪坝区")]
+    assert not PlaceFinder([]).search("重庆")
+
+
+def test_a_short_name_knows_its_city_and_an_ambiguous_one_does_not() -> None:
+    places = Places.parse("宝安\t440306\t深圳市\n白云区\t440111\t广州市\n白云区\t520113\t贵阳市\n")
+    assert places.city_of("宝安") == "深圳市"
+    assert places.city_of("白云区") is None
+    assert places.names_within("4401") == ("白云区",)
+
+
+def test_the_shipped_list_has_counties_by_their_short_names_but_not_everyday_words() -> None:
+    places = default_places()
+    assert places.city_of("宝安") == "深圳市"
+    assert places.city_of("沙坪坝") == "重庆市"
+    assert places.city_of("陵水") is not None  # 陵水黎族自治县: the ethnic part is not the name
+    assert places.city_of("中山") == "中山市"  # the city, not 大连's 中山区
+    for word in ("公安", "合作", "平安"):  # 公安县, 合作市, 平安区: "找公安" is no place
+        assert places.city_of(word) is None
+    assert places.city_of("海南区") == "乌海市"
+    assert places.city_of("海南") == "海南省"  # the province, not 乌海's 海南区
+
+
+@pytest.fixture(scope="module")
+def guangzhou() -> Screener:
+    return Screener.from_file(jurisdiction=jurisdiction_of("guangzhou"), model=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "city"),
+    [
+        ("我在宝安西乡租房，退租时房东扣了两千押金", "深圳市"),
+        ("沙坪坝火车站出来坐了个黑车，说好五十下车要一百五", "重庆市"),
+        ("江门鹤山一个工地欠了我老公四个月工钱", "江门市"),
+        ("我在成都春熙路一家服装店买的衣服洗一次就掉色", "成都市"),  # Chengdu's street, not a local one
+    ],
+)
+def test_another_citys_matter_named_by_its_district_is_refused_with_that_city(
+    guangzhou: Screener, text: str, city: str
+) -> None:
+    decision = guangzhou.screen(text)
+    assert decision is not None and decision.rule_id == "out_of_scope.jurisdiction"
+    assert city in decision.reply
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "今天早上三号线在隧道里停了十几分钟，广播也不说怎么回事",  # 隧道里 holds 道里 (Harbin)
+        "白云区黄石东路的工地每天晚上施工到十二点",  # 贵阳 has a 白云区 too: the own one wins
+        "北京路步行街的垃圾桶满了没人清",
+        "中山二横路有个井盖松了",
+        "祝你们一路平安，谢谢帮我找回钱包",
+    ],
+)
+def test_local_matters_that_contain_another_places_name_are_kept(guangzhou: Screener, text: str) -> None:
+    decision = guangzhou.screen(text)
+    assert decision is None or decision.rule_id != "out_of_scope.jurisdiction"
+
+
+def test_a_county_hotline_refuses_its_prefectures_other_districts_but_not_its_province() -> None:
+    quxian = Screener.from_file(jurisdiction=jurisdiction_of("quxian"), model=False)
+    decision = quxian.screen("通川区一家眼镜店给我娃儿配的眼镜度数差了一百度")
+    assert decision is not None and "达州市" in decision.reply
+    kept = quxian.screen("四川省的新农合今年交多少钱，渠县在哪里交")
+    assert kept is None or kept.rule_id != "out_of_scope.jurisdiction"
