@@ -341,7 +341,45 @@ def find_name(text: str, lex: Lexicon) -> Span | None:
                     candidate = candidate[:cut]
             if looks_like_name(candidate, lex):
                 return Span(at, start + len(candidate), candidate)
-    return None
+    titled = _TITLED_BY_ROLE.search(text)  # "我是…9栋的业主刘女士"
+    if titled is not None and looks_like_name(titled.group(1), lex):
+        return Span(titled.start(1), titled.end(1), titled.group(1))
+    return find_signature(text, lex)
+
+
+# "……谢谢！\n住户 何女士 187 0203 6654", "业主代表：杨建军 电话：152 8181 6630": a letter signed at its end.
+_SIGNED_PHONE = re.compile(r"(?:联系)?(?:电话|手机|方式)?[：:\s]*\+?\d[\d\s-]{6,}$")
+_TITLED_BY_ROLE = re.compile(
+    r"(?:业主|住户|村民|居民|家长|市民|租户)([\u4e00-\u9fff]{1,2}(?:先生|女士|小姐))"
+)
+_SIGNED_NAME = re.compile(r"[\u4e00-\u9fff]{2,6}$")
+_SIGNED_BY = re.compile(r"(联系人|代表|住户|家属|家长|市民|村民|居民|业主|租户|员工|职工|署名|签名)[：:\s]*$")
+
+
+def find_signature(text: str, lex: Lexicon) -> Span | None:
+    """The name a letter is signed with, in its last line: with a title (何女士), a phone after it,
+    or a role before it (业主代表：, 家属) — a bare last word may be 谢谢 (谢 is a surname)."""
+    body = text.rstrip(" \n。.！!")
+    cut = max(body.rfind(c) for c in "\n。！!；;，,?？")
+    line = body[cut + 1 :]
+    if len(line) > 40:
+        return None
+    bare = _SIGNED_PHONE.sub("", line)
+    phoned = bare != line
+    bare = bare.rstrip(" ：:，,")
+    found = _SIGNED_NAME.search(bare)
+    if found is None:
+        return None
+    candidate, before = found.group(0), bare[: found.start()]
+    role = _SIGNED_BY.search(before) is not None
+    for word in ("联系人", "代表", "住户", "家属", "家长", "市民", "村民", "居民", "业主"):
+        if candidate.startswith(word):  # "住户何女士": no space between
+            candidate, role = candidate[len(word) :], True
+    titled = any(candidate.endswith(t) for t in lex.titles)
+    if not (titled or phoned or role) or not looks_like_name(candidate, lex):
+        return None
+    start = cut + 1 + found.start() + (found.end() - found.start() - len(candidate))
+    return Span(start, start + len(candidate), candidate)
 
 
 # -- dates and times ------------------------------------------------------------------------

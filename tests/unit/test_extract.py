@@ -350,3 +350,19 @@ def test_normalising_twice_changes_nothing_where_opencc_chains_variants(text: st
     """Found by the property test above: tw2sp turns 薴 into 苧 and 苧 into 苎."""
     once = normalize(text)
     assert normalize(once) == once
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("……请相关部门尽快处理。谢谢！\n住户 何女士 187 0203 6654", "何女士"),
+        ("4、定期向业主通报进展。\n业主代表：杨建军 电话：152 8181 6630", "杨建军"),
+        ("请领导帮我们问一下。谢谢！罗小兵 152 7390 6628", "罗小兵"),
+        ("我是海珠区南田路华海花园5栋的业主，姓伍。上周三晚上……", "伍"),
+        ("我是惠城区东江新城丽水湾花园9栋的业主刘女士。因为……", "刘女士"),
+        ("我住荔湾区逢源路，改造工期一拖再拖，请督促施工单位。\n关伯", "关伯"),  # 伯: a title
+        ("楼下烧烤店油烟太大了，麻烦处理一下。谢谢", None),  # 谢 is a surname; 谢谢 is no name
+    ],
+)
+def test_a_signed_letter_or_a_title_after_a_role_names_the_citizen(text: str, name: str | None) -> None:
+    assert extract(text).name == name
