@@ -27,7 +27,8 @@ browser-deps:
 # The text model (intake/textmodel.py) is trained from the labelled corpus, deterministically;
 # it is committed, and retrained here whenever the corpus or the training code is newer.
 MODEL := intake/data/model/understanding.json.gz
-$(MODEL): $(STAMP) $(wildcard intake/data/corpus/*.jsonl) scripts/train_understanding.py intake/textmodel.py
+$(MODEL): $(STAMP) $(wildcard intake/data/corpus/*.jsonl) scripts/train_understanding.py intake/textmodel.py \
+          intake/data/places.tsv intake/data/jurisdictions.toml
 	@$(PY) scripts/train_understanding.py --check >/dev/null 2>&1 && touch $(MODEL) || $(PY) scripts/train_understanding.py
 
 model: $(MODEL)

@@ -38,6 +38,7 @@ from intake.dialog import (
     Understanding,
     step,
 )
+from intake.extract.text import normalize
 from intake.kb import KnowledgeBase
 from intake.model import SHANGHAI, Category, Channel, Field, TicketStatus
 from intake.phones import normalize_phone
@@ -303,6 +304,7 @@ def field_matches(name: str, want: str, got: str | None) -> bool:
     if name == "phone":  # the same national number: 020-8602 1733 is +86 20 86021733
         w = normalize_phone(want)
         return w is not None and w == normalize_phone(got)
+    want, got = normalize(want), normalize(got)  # the product keeps values simplified: 物業 is 物业
     if want == got:
         return True
     if name in ("address", "subject", "demand"):

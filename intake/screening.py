@@ -140,16 +140,12 @@ class Jurisdiction:
                 names.append(short)
         return tuple(dict.fromkeys(names))
 
-    def province(self, places: Places) -> tuple[str, ...]:
-        """The province around the jurisdiction (四川 for 渠县): neither its own place nor another's."""
-        return places.names_within(self.code[:2] + "0000") if len(self.code) > 2 else ()
-
 
 @dataclass(frozen=True, slots=True)
 class _Check:
     """A rule with what evaluating it on many texts needs, worked out once: its patterns in their
-    search form, and ``other_places``, which finds the rule's places other than the own city, its
-    districts and the province around them."""
+    search form, and ``other_places``, which finds the rule's places other than the own city and
+    its districts."""
 
     rule: Rule
     patterns: tuple[re.Pattern[str], ...]
@@ -285,9 +281,8 @@ class Screener:
         self._places = default_places() if jurisdiction is not None and jurisdiction.code else None
         own = jurisdiction.names(self._places) if jurisdiction is not None else ()
         self._own_names = PlaceFinder(own)
-        neutral = jurisdiction.province(self._places) if jurisdiction is not None and self._places else ()
         self._checks = {
-            kind: tuple(_Check.build(rule, own + neutral, self._places) for rule in rules)
+            kind: tuple(_Check.build(rule, own, self._places) for rule in rules)
             for kind, rules in self._rules.items()
         }
         # Per kind, every character a pattern match can begin with (None: some pattern cannot
@@ -538,8 +533,8 @@ class Screener:
         for check in self._checks[ScreenKind.OUT_OF_SCOPE]:
             rule = check.rule
             place = ""
-            if rule.places or rule.all_places:
-                place = self._other_place(check, clean, read) or ""
+            if check.other_places:
+                place = self._other_place(clean, read) or ""
                 if not place:
                     continue
             elif not check.fires(clean):
@@ -572,36 +567,44 @@ class Screener:
         # The reason's rule knows its in-scope look-alikes (退役军人 is not 军队): its unless holds.
         return None if reason is None or self._scope_rules[reason].vetoed(clean) else reason
 
-    def _other_place(self, check: _Check, clean: str, read: str) -> str | None:
-        """The other city a text is about, if it names one and neither the own city nor a district."""
-        if self.jurisdiction is None:
-            return None
+    def places_named(self, clean: str) -> tuple[str | None, bool]:
+        """The other city the normalised text names (宝安 → 深圳市), or None; and whether the text
+        also names the own city or one of its places, or says why a place elsewhere is still a
+        local matter (the rule's unless: 户口迁入, 异地就医备案). Then only the text model can tell
+        which city the matter is in (its threshold other_city is chosen on such texts)."""
+        check = next((c for c in self._checks[ScreenKind.OUT_OF_SCOPE] if c.other_places), None)
+        if self.jurisdiction is None or check is None:
+            return None, False
         name_after = check.rule.name_after
-        found = [(start, end, name) for start, end, name in check.other_places.finditer(clean)]
+        found = list(check.other_places.finditer(clean))
         if not found:
-            return None
+            return None, False
         # A name is a place only as a word of the text: 隧道里 holds 道里 (Harbin's 道里区).
         edges = {e for t in tokens(clean) for e in (t.start, t.end)}
         place = next(
             (
                 name
                 for start, end, name in found
-                if not edges
-                or (
-                    (start in edges and end in edges)
-                    # 北京路 is a street of this city, 兰州拉面 a noodle shop on it: a place that
-                    # begins another name is not the city (issue 16).
-                    and (name_after is None or not name_after.match(clean, end))
-                )
+                if (not edges or (start in edges and end in edges))
+                # 北京路 is a street of this city, 兰州拉面 a noodle shop on it: a place that
+                # begins another name is not the city (issue 16).
+                and (name_after is None or not name_after.match(clean, end))
             ),
             None,
         )
-        if place is None:  # no other place named: nothing to check
-            return None
-        if self._places is not None:  # the city to call: 宝安 is 深圳市's
+        if place is None:
+            return None, False
+        if self._places is not None:  # the city to call
             place = self._places.city_of(place) or place
+        return place, self._own_names.search(clean) or check.rule.vetoed(clean)
+
+    def _other_place(self, clean: str, read: str) -> str | None:
+        """The other city a text is about, if it names one, and the model does not find it local."""
+        place, guarded = self.places_named(clean)
+        if place is None:
+            return None
         elsewhere = self._elsewhere(read)
-        if self._own_names.search(clean) or check.rule.vetoed(clean):
+        if guarded:
             # "我人在广州，深圳的房子漏水": the own city named too; only the model can tell which
             # city the matter is in.
             return place if elsewhere is not None and elsewhere >= self.other_city_threshold else None

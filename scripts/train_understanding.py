@@ -26,11 +26,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from intake.assembly import jurisdiction_of  # noqa: E402
 from intake.extract.text import normalize  # noqa: E402
+from intake.kb.text import normalize as rules_form  # noqa: E402
+from intake.screening import Screener  # noqa: E402
 from intake.textmodel import DEFAULT_MODEL, TextModel, terms  # noqa: E402
 
 CORPUS = ROOT / "intake" / "data" / "corpus"
-INPUTS = (Path(__file__).resolve(), ROOT / "intake" / "textmodel.py")
+# The thresholds also read the screening rules' places (other_city): a change there retrains.
+INPUTS = (
+    Path(__file__).resolve(),
+    ROOT / "intake" / "textmodel.py",
+    ROOT / "intake" / "data" / "places.tsv",
+    ROOT / "intake" / "data" / "jurisdictions.toml",
+)
 NONE = "none"
 IN_SCOPE = "in"
 OTHER_CITY = "other_city"
@@ -163,9 +172,19 @@ def tune(train: list[dict[str, Any]], dev: list[dict[str, Any]]) -> dict[str, fl
     scope = _above_all_but(
         [1.0 - p["scope"].prob(IN_SCOPE) - p["scope"].prob(OTHER_CITY) for p, _ in local], FALSE_REFUSALS
     )  # the rules add theirs; a reason whose rule's own `unless` matches is never given
-    # Another city: where the text also names the own city, the model must be this sure; where it
-    # names no own place, a matter the model finds this unlikely to be elsewhere is kept.
-    other_city = _above_all_but([p["scope"].prob(OTHER_CITY) for p, _ in local], 0.0)
+    # Another city: where the text names another city and also the own city (the screening rules
+    # tell, Screener.places_named), the model must be surer than on any such local matter of dev;
+    # where it names no own place, a matter the model finds this unlikely to be elsewhere is kept.
+    screeners: dict[str, Screener] = {}
+
+    def names_both(rec: dict[str, Any]) -> bool:
+        city = rec["city"]
+        if city not in screeners:
+            screeners[city] = Screener.from_file(jurisdiction=jurisdiction_of(city), model=False)
+        place, guarded = screeners[city].places_named(rules_form(rec["text"]))
+        return place is not None and guarded
+
+    other_city = _above_all_but([p["scope"].prob(OTHER_CITY) for p, r in local if names_both(r)], 0.0)
     elsewhere = sorted(p["scope"].prob(OTHER_CITY) for p, r in pairs if r.get("reason") == "other_city")
     keep_local = round(elsewhere[0] * CITY_MARGIN, DECIMALS) if elsewhere else 0.0
     category = [(p["category"], r) for p, r in pairs if category_label(r)]

@@ -40,6 +40,8 @@ def screener() -> Screener:
         ("楼下着火了，好大的烟，快来人", "emergency.fire", ("119",)),
         ("這裡著火了！", "emergency.fire", ("119",)),
         ("厨房闻到很浓的煤气味，不敢开灯", "emergency.gas_leak", ("119",)),
+        # someone unconscious in the gas: the person first (corpus GUIDE.md)
+        ("一开门全是煤气味，他躺在沙发上叫不醒", "emergency.gas_casualty", ("120", "119")),
         ("有人在小区门口打架，拿刀砍人", "emergency.crime", ("110",)),
         ("邻居扬言要杀了我，现在就在我家门外", "emergency.crime", ("110",)),
         ("公园里有个老人晕倒了，叫不醒", "emergency.medical", ("120",)),
@@ -47,6 +49,7 @@ def screener() -> Screener:
         ("出车祸了，有人受伤流血不止", "emergency.medical", ("122", "120")),
         ("两辆车在十字路口追尾了", "emergency.traffic", ("122",)),
         ("电梯里困了人，出不来", "emergency.trapped", ("119",)),
+        ("山洪 学校的学生困在教学楼二楼 一楼全淹了", "emergency.trapped", ("119",)),  # 教学楼: no 教学
         ("桥上有人要跳河", "emergency.self_harm", ("110", "120", "12356")),
     ],
 )
