@@ -51,6 +51,8 @@ def screener() -> Screener:
         ("电梯里困了人，出不来", "emergency.trapped", ("119",)),
         ("山洪 学校的学生困在教学楼二楼 一楼全淹了", "emergency.trapped", ("119",)),  # 教学楼: no 教学
         ("桥上有人要跳河", "emergency.self_harm", ("110", "120", "12356")),
+        # done behind a locked door: the person first (corpus GUIDE.md)
+        ("门缝底下流出来好多血，喊她不应", "emergency.self_harm_done", ("120", "110", "12356")),
     ],
 )
 def test_emergencies_redirect_with_the_right_number_first(
