@@ -33,12 +33,11 @@ from sqlalchemy import func, select
 
 from hotline.embedded_redis import EmbeddedRedis
 from intake.assembly import build_services
-from intake.model import Address, Channel, DeliveryState, Field, TicketStatus
+from intake.model import Address, Channel, DeliveryState, Field, TicketDraft, TicketStatus
 from intake.runtime import Runtime, build_runtime
 from intake.settings import from_env
 from intake.store.db import migrate
 from intake.store.schema import messages_out, outbox, ticket_events, tickets
-from intake.store.sql import TicketDraft
 from worker.context import set_runtime
 from worker.relay import JOB_OPTIONS, relay_once
 

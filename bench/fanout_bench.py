@@ -26,12 +26,11 @@ from sqlalchemy import func, insert, select
 from hotline.embedded_redis import EmbeddedRedis
 from intake.assembly import build_services
 from intake.errors import RetryLater
-from intake.model import Address, Channel, DeliveryState, TicketStatus
+from intake.model import Address, Channel, DeliveryState, StoredOutbound, TicketStatus
 from intake.runtime import build_runtime
 from intake.settings import from_env
 from intake.store.db import migrate
 from intake.store.schema import messages_out, tickets
-from intake.store.sql import StoredOutbound
 from notifier import deliver as deliver_module
 from worker.context import set_runtime
 from worker.fanout import queue_evaluation_prompts

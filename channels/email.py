@@ -19,9 +19,16 @@ from aiohttp import web
 from channels.http_common import in_thread
 from channels.mail_parse import TICKET_TAG_RE, build_reply, dialog_text, parse_mail
 from intake.errors import InvalidInput, NotFound, PermanentFailure, RetryLater, Uncertain
-from intake.model import TICKET_NUMBER_IN_TEXT, Address, Channel, DeliveryState, InboundMessage
+from intake.model import (
+    TICKET_NUMBER_IN_TEXT,
+    Address,
+    Channel,
+    DeliveryState,
+    InboundMessage,
+    StoredOutbound,
+)
 from intake.settings import HostPort
-from intake.store.sql import SqlStore, StoredOutbound
+from intake.store.sql import SqlStore
 
 MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]{1,250}>)", re.IGNORECASE | re.MULTILINE)
 MSGID = re.compile(r"<[^<>\s]{1,250}>")

@@ -31,10 +31,9 @@ from channels.http_common import PayloadTooLarge, UnsupportedMediaType, in_threa
 from channels.sms_text import normalize_sender, sms_parts
 from channels.turns import TurnGroups
 from intake.errors import ConfigError, InvalidInput
-from intake.model import Address, Channel, DeliveryState, InboundMessage
+from intake.model import Address, Channel, DeliveryState, InboundMessage, StoredOutbound
 from intake.service import IntakeService, TurnInput
 from intake.settings import Settings
-from intake.store.sql import StoredOutbound
 
 log = logging.getLogger(__name__)
 

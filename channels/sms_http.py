@@ -29,7 +29,7 @@ import httpx
 from channels.sms import InboundSms
 from channels.sms_text import sms_parts
 from intake.errors import InvalidInput, PermanentFailure, RetryLater, Uncertain
-from intake.store.sql import StoredOutbound
+from intake.model import StoredOutbound
 
 RETRY_CODES = frozenset({"BUSINESS_LIMIT_CONTROL", "THROTTLED", "SYSTEM_BUSY", "SERVICE_UNAVAILABLE"})
 MAX_INBOUND_ITEMS = 100

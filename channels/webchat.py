@@ -22,9 +22,9 @@ from channels.http_common import METRICS_KEY, in_thread, read_json, row_id
 from channels.turns import TurnGroups
 from intake.crypto import Cipher
 from intake.errors import HotlineError, InvalidInput, Unauthorized
-from intake.model import Address, Channel, InboundMessage
+from intake.model import Address, Channel, InboundMessage, StoredOutbound, StoredTicket
 from intake.service import IntakeService, TurnInput
-from intake.store.sql import SqlStore, StoredOutbound, StoredTicket
+from intake.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
 

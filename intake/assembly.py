@@ -18,12 +18,13 @@ from intake.extract import warm_up
 from intake.guard import SenderGuard
 from intake.history import history_of
 from intake.kb import KnowledgeBase
+from intake.model import StoredEvent, StoredTicket
 from intake.phone import PhoneIntake
 from intake.policy import DeadlineView, PolicyProfile, ProfilePolicy, check_extension, deadlines, load_profile
 from intake.runtime import Runtime
 from intake.screening import Jurisdiction, Screener, ScreenKind
 from intake.service import DialogStates, IntakeService
-from intake.store.sql import SqlStore, StoredEvent, StoredTicket
+from intake.store.sql import SqlStore
 from intake.textmodel import TextModel
 from intake.understanding import ExtractUnderstanding
 

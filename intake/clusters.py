@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from intake.extract import normalize
-from intake.model import Field
-from intake.store.sql import PlaceTicket, SqlStore
+from intake.model import Field, PlaceTicket
+from intake.store.sql import SqlStore
 
 LOOKBACK = timedelta(days=30)
 THRESHOLD = 0.2

@@ -10,14 +10,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
-
 from intake.errors import InvalidInput, InvalidTransition
 from intake.lifecycle import transition
-from intake.model import TicketStatus
+from intake.model import StoredTicket, TicketStatus
 from intake.policy import PolicyProfile
-from intake.store.schema import tickets
-from intake.store.sql import SqlStore, StoredTicket
+from intake.store.sql import SqlStore
 
 MAX_RESULT_CHARS = 2000
 DIFFICULT_QUEUE = "疑难工单协调"
@@ -74,17 +71,15 @@ class EventService:
         changes: dict[str, Any] = {}
         record: dict[str, Any] = {}
         with self.store.tx() as conn:
-            status = conn.execute(
-                select(tickets.c.status).where(tickets.c.id == ticket.id).with_for_update()
-            ).scalar_one()
+            status = self.store.lock_status(conn, ticket.id)
             # A repeat of the same event with the same data changes nothing (idempotent).
             if self.store.event_exists(conn, key):
                 return self.store.get_ticket(ticket.id), False
             t = transition(
-                TicketStatus(status),
+                status,
                 event_type,
                 returns=ticket.returns,
-                rehandling=ticket.rehandling_round > 0 and TicketStatus(status) is TicketStatus.REHANDLING,
+                rehandling=ticket.rehandling_round > 0 and status is TicketStatus.REHANDLING,
                 difficult_after=self.policy.profile.returns.difficult_after,
                 rehandling_extendable=self.policy.profile.evaluation.rehandling_extendable,
             )

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from intake.model import Category
+from intake.model import Category, StoredEvent, StoredTicket
 from intake.policy import ApprovedExtension, TicketHistory
-from intake.store.sql import StoredEvent, StoredTicket
 
 
 def history_of(t: StoredTicket, events: Sequence[StoredEvent]) -> TicketHistory | None:

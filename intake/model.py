@@ -6,9 +6,11 @@ The string values are fixed by CONTRACT.md; outside test suites compare against 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -167,3 +169,114 @@ class Reply:
 
     text: str
     choices: tuple[str, ...] = ()
+
+
+# ---- what the system of record keeps, as the rest of the product reads it ---------------------
+# (intake/store/ writes and reads them; every layer passes them around)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTicket:
+    id: int
+    number: str | None
+    status: TicketStatus
+    category: str | None
+    channel: Channel
+    address: Address
+    policy: str
+    urgent_class: str | None
+    address_key: str
+    anonymous: bool
+    hidden: frozenset[Field]
+    contact: Mapping[Field, str]
+    fields: Mapping[Field, str]
+    unit: str | None
+    helper_units: tuple[str, ...]
+    deadline: datetime | None
+    deadline_provisional: bool
+    supplement_due_at: datetime | None
+    evaluation_due_at: datetime | None
+    extensions: int
+    rehandling_round: int
+    returns: int
+    warning: str | None
+    reason: str | None
+    created_at: datetime
+    registered_at: datetime | None
+    cluster: str | None
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceTicket:
+    """What the near-duplicate search compares of another open ticket (intake/clusters.py)."""
+
+    id: int
+    number: str
+    cluster: str | None
+    address_key: str
+    fields: Mapping[Field, str]  # the non-contact fields only
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    type: str
+    actor: str
+    at: datetime
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOutbound:
+    id: int
+    idempotency_key: str
+    address: Address
+    text: str
+    choices: tuple[str, ...]
+    subject: str | None
+    kind: str
+    ticket_id: int | None
+    state: DeliveryState
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxJob:
+    id: int
+    job: str
+    key: str
+    payload: Mapping[str, Any]
+    attempts: int
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketBrief:
+    id: int
+    number: str | None
+    status: TicketStatus
+    category: str | None
+    deadline: datetime | None
+
+
+@dataclass(slots=True)
+class TicketDraft:
+    """What the dialog hands to the store to create or update a ticket row."""
+
+    channel: Channel
+    address: Address
+    policy: str
+    status: TicketStatus = TicketStatus.COLLECTING
+    category: str | None = None
+    urgent_class: str | None = None
+    anonymous: bool = False
+    hidden: frozenset[Field] = frozenset()
+    values: dict[Field, str] = field(default_factory=dict)
+    reason: str | None = None
+    supplement_due_at: datetime | None = None

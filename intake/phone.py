@@ -10,9 +10,9 @@ from typing import Any
 from intake import texts
 from intake.dialog import DialogPolicy
 from intake.errors import InvalidInput
-from intake.model import Address, Category, Channel, Field, TicketStatus
+from intake.model import Address, Category, Channel, Field, StoredTicket, TicketDraft, TicketStatus
 from intake.phones import normalize_phone
-from intake.store.sql import SqlStore, StoredTicket, TicketDraft
+from intake.store.sql import SqlStore
 
 _TEXT_FIELDS = (
     Field.NAME,

@@ -52,8 +52,20 @@ from intake.dialog import (
 )
 from intake.errors import NotFound, StoreUnavailable
 from intake.guard import SenderGuard
-from intake.model import Address, Category, Channel, DeliveryState, Field, InboundMessage, Reply, TicketStatus
-from intake.store.sql import SqlStore, StoredTicket, TicketBrief, TicketDraft
+from intake.model import (
+    Address,
+    Category,
+    Channel,
+    DeliveryState,
+    Field,
+    InboundMessage,
+    Reply,
+    StoredTicket,
+    TicketBrief,
+    TicketDraft,
+    TicketStatus,
+)
+from intake.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
 

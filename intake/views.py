@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from intake.masking import mask_address, mask_id, mask_name, mask_phone, redact
-from intake.model import Field
+from intake.model import Field, StoredEvent, StoredTicket
 from intake.policy import DeadlineView
-from intake.store.sql import StoredEvent, StoredTicket
 
 _MASKERS = {
     Field.NAME: mask_name,

@@ -11,9 +11,8 @@ from channels.email import EmailSender
 from channels.sms import sms_provider
 from channels.webchat import WebchatSender
 from intake.errors import PermanentFailure, RetryLater, Uncertain
-from intake.model import Address, Channel, DeliveryState, Field
+from intake.model import Address, Channel, DeliveryState, Field, StoredOutbound
 from intake.runtime import Runtime
-from intake.store.sql import StoredOutbound
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8

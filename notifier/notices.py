@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from intake.model import Address, Channel, Field, TicketStatus
+from intake.model import Address, Channel, Field, StoredEvent, StoredTicket, TicketStatus
 from intake.runtime import Runtime
 from intake.service import evaluation_refs
-from intake.store.sql import StoredEvent, StoredTicket
 from notifier.compose import compose
 from notifier.deliver import deliver_outbound
 

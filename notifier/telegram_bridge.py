@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 
 from channels.telegram_send import TelegramSender, build_bot
 from intake.errors import RetryLater, Uncertain
-from intake.store.sql import StoredOutbound
+from intake.model import StoredOutbound
 
 SEND_TIMEOUT = 60.0
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import functools
 
-from intake.model import TicketStatus
+from intake.model import StoredEvent, TicketStatus
 from intake.runtime import Runtime
-from intake.store.sql import StoredEvent
 from notifier.compose import compose
 from notifier.notices import choose_address
 from worker.routing import Router

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from intake.errors import DeliveryError, PermanentFailure, RetryLater
-from intake.model import Channel, DeliveryState, TicketStatus
+from intake.model import Channel, DeliveryState, StoredOutbound, TicketStatus
 from intake.runtime import Runtime
-from intake.store.sql import StoredOutbound
 from notifier.compose import compose
 from notifier.deliver import Sender, senders_for
 from notifier.notices import choose_address

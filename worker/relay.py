@@ -18,7 +18,8 @@ from typing import Any
 from redis import Redis
 from rq import Queue, Retry
 
-from intake.store.sql import OutboxJob, SqlStore
+from intake.model import OutboxJob
+from intake.store.sql import SqlStore
 from worker.steps import GROUP_STEPS
 
 log = logging.getLogger(__name__)

@@ -7,62 +7,27 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
-
 from intake.assembly import HotlinePolicy
 from intake.clusters import Clusters
 from intake.guard import SenderGuard
 from intake.model import TicketStatus
 from intake.runtime import Runtime
 from intake.service import dialog_key
-from intake.store.schema import tickets
 from notifier.compose import compose
 from notifier.notices import choose_address
 
 log = logging.getLogger(__name__)
 
 
-def _claim(
-    runtime: Runtime, ticket_id: int, from_status: TicketStatus, to_status: TicketStatus, **values: object
-) -> bool:
-    with runtime.store.tx() as conn:
-        res = conn.execute(
-            update(tickets)
-            .where(tickets.c.id == ticket_id, tickets.c.status == from_status.value)
-            .values(
-                status=to_status.value,
-                updated_at=runtime.clock.now(),
-                version=tickets.c.version + 1,
-                **values,
-            )
-        )
-        return bool(res.rowcount)
-
-
 def expire_drafts(runtime: Runtime, now: datetime, window_days: int) -> int:
     """A draft whose one-time supplement window passed is closed with that reason, and the
     citizen is told (guangzhou §12)."""
-    with runtime.engine.connect() as conn:
-        ids = (
-            conn.execute(
-                select(tickets.c.id).where(
-                    tickets.c.status == TicketStatus.COLLECTING.value,
-                    tickets.c.supplement_due_at.is_not(None),
-                    tickets.c.supplement_due_at <= now,
-                )
-            )
-            .scalars()
-            .all()
-        )
     fired = 0
-    for ticket_id in ids:
-        if not _claim(
-            runtime,
-            ticket_id,
-            TicketStatus.COLLECTING,
-            TicketStatus.CLOSED,
-            reason="supplement window expired",
-        ):
+    for ticket_id in runtime.store.ticket_ids(TicketStatus.COLLECTING, due="supplement_due_at", now=now):
+        closed = runtime.store.claim_status(
+            ticket_id, TicketStatus.COLLECTING, TicketStatus.CLOSED, reason="supplement window expired"
+        )
+        if not closed:
             continue
         fired += 1
         t = runtime.store.get_ticket(ticket_id)
@@ -80,17 +45,10 @@ def expire_drafts(runtime: Runtime, now: datetime, window_days: int) -> int:
 def end_evaluation_windows(runtime: Runtime, now: datetime, silence_means: str) -> int:
     """Silence past the reply window: satisfied under guangxi §27.2, not evaluated under
     guangzhou §28. Either way the ticket closes."""
-    with runtime.engine.connect() as conn:
-        rows = conn.execute(
-            select(tickets.c.id, tickets.c.rehandling_round).where(
-                tickets.c.status == TicketStatus.COMPLETED.value,
-                tickets.c.evaluation_due_at.is_not(None),
-                tickets.c.evaluation_due_at <= now,
-            )
-        ).all()
     fired = 0
-    for ticket_id, round_ in rows:
-        if not _claim(runtime, ticket_id, TicketStatus.COMPLETED, TicketStatus.CLOSED):
+    for ticket_id in runtime.store.ticket_ids(TicketStatus.COMPLETED, due="evaluation_due_at", now=now):
+        round_ = runtime.store.get_ticket(ticket_id).rehandling_round
+        if not runtime.store.claim_status(ticket_id, TicketStatus.COMPLETED, TicketStatus.CLOSED):
             continue
         fired += 1
         with runtime.store.tx() as conn:
@@ -107,7 +65,7 @@ def end_evaluation_windows(runtime: Runtime, now: datetime, silence_means: str) 
     return fired
 
 
-OPEN_STATUSES = [s.value for s in TicketStatus if s.is_open]
+OPEN_STATUSES = [s for s in TicketStatus if s.is_open]
 
 
 def refresh_deadlines(runtime: Runtime, policy: HotlinePolicy, now: datetime) -> int:
@@ -115,10 +73,8 @@ def refresh_deadlines(runtime: Runtime, policy: HotlinePolicy, now: datetime) ->
     deadline function; a deadline counted on weekends only for a year the calendar did not know
     becomes final once an operator adds that year's holiday file (issue 3)."""
     policy.calendar.reload()
-    with runtime.engine.connect() as conn:
-        ids = conn.execute(select(tickets.c.id).where(tickets.c.status.in_(OPEN_STATUSES))).scalars().all()
     changed = 0
-    for ticket_id in ids:
+    for ticket_id in runtime.store.ticket_ids(OPEN_STATUSES):
         t = runtime.store.get_ticket(ticket_id)
         view = policy.view(t, runtime.store.events(ticket_id), now)
         if view is None:

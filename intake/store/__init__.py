@@ -2,6 +2,6 @@
 
 from intake.store.db import make_engine, migrate
 from intake.store.schema import metadata
-from intake.store.sql import SqlStore, StoredTicket
+from intake.store.sql import SqlStore
 
-__all__ = ["SqlStore", "StoredTicket", "make_engine", "metadata", "migrate"]
+__all__ = ["SqlStore", "make_engine", "metadata", "migrate"]

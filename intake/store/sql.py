@@ -14,7 +14,6 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -49,6 +48,13 @@ from intake.model import (
     DeliveryState,
     Field,
     InboundMessage,
+    OutboxJob,
+    PlaceTicket,
+    StoredEvent,
+    StoredOutbound,
+    StoredTicket,
+    TicketBrief,
+    TicketDraft,
     TicketStatus,
 )
 from intake.store import buffer
@@ -75,113 +81,6 @@ _MARK_DONE = (
     .values(done_at=bindparam("done_at", type_=outbox.c.done_at.type), last_error=bindparam("last_error"))
 )
 CONTACT_FIELDS = (Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredTicket:
-    id: int
-    number: str | None
-    status: TicketStatus
-    category: str | None
-    channel: Channel
-    address: Address
-    policy: str
-    urgent_class: str | None
-    address_key: str
-    anonymous: bool
-    hidden: frozenset[Field]
-    contact: Mapping[Field, str]
-    fields: Mapping[Field, str]
-    unit: str | None
-    helper_units: tuple[str, ...]
-    deadline: datetime | None
-    deadline_provisional: bool
-    supplement_due_at: datetime | None
-    evaluation_due_at: datetime | None
-    extensions: int
-    rehandling_round: int
-    returns: int
-    warning: str | None
-    reason: str | None
-    created_at: datetime
-    registered_at: datetime | None
-    cluster: str | None
-    updated_at: datetime
-    version: int
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceTicket:
-    """What the near-duplicate search compares of another open ticket (intake/clusters.py)."""
-
-    id: int
-    number: str
-    cluster: str | None
-    address_key: str
-    fields: Mapping[Field, str]  # the non-contact fields only
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    id: int
-    type: str
-    actor: str
-    at: datetime
-    data: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredOutbound:
-    id: int
-    idempotency_key: str
-    address: Address
-    text: str
-    choices: tuple[str, ...]
-    subject: str | None
-    kind: str
-    ticket_id: int | None
-    state: DeliveryState
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
-    next_attempt_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxJob:
-    id: int
-    job: str
-    key: str
-    payload: Mapping[str, Any]
-    attempts: int
-    last_error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TicketBrief:
-    id: int
-    number: str | None
-    status: TicketStatus
-    category: str | None
-    deadline: datetime | None
-
-
-@dataclass(slots=True)
-class TicketDraft:
-    """What the dialog hands to the store to create or update a ticket row."""
-
-    channel: Channel
-    address: Address
-    policy: str
-    status: TicketStatus = TicketStatus.COLLECTING
-    category: str | None = None
-    urgent_class: str | None = None
-    anonymous: bool = False
-    hidden: frozenset[Field] = frozenset()
-    values: dict[Field, str] = field(default_factory=dict)
-    reason: str | None = None
-    supplement_due_at: datetime | None = None
 
 
 class SqlStore:
@@ -801,6 +700,41 @@ class SqlStore:
             if stmt is None:
                 stmt = self._ticket_updates[columns] = _ticket_update(*columns)
             self._fast(c, stmt, {**row, "ticket_id_": ticket_id}, touches=(tickets, ticket_id))
+
+    def claim_status(self, ticket_id: int, was: TicketStatus, to: TicketStatus, **values: Any) -> bool:
+        """Move a ticket from ``was`` to ``to`` in one conditional UPDATE: True for the one caller
+        whose UPDATE matched (a timer fires once even with several workers)."""
+        with self.tx() as conn:
+            res = conn.execute(
+                update(tickets)
+                .where(tickets.c.id == ticket_id, tickets.c.status == was.value)
+                .values(status=to.value, updated_at=self.clock.now(), version=tickets.c.version + 1, **values)
+            )
+            return bool(res.rowcount)
+
+    def lock_status(self, conn: Connection, ticket_id: int) -> TicketStatus:
+        """The ticket's status, its row locked until ``conn`` commits (FOR UPDATE where it exists)."""
+        status = conn.execute(
+            select(tickets.c.status).where(tickets.c.id == ticket_id).with_for_update()
+        ).scalar_one()
+        return TicketStatus(status)
+
+    def ticket_ids(
+        self,
+        status: TicketStatus | Sequence[TicketStatus],
+        *,
+        due: str | None = None,
+        now: datetime | None = None,
+    ) -> list[int]:
+        """Tickets in ``status`` (one or several), oldest first; with ``due`` (a deadline column:
+        supplement_due_at, evaluation_due_at), only those whose ``due`` passed by ``now``."""
+        wanted = [status] if isinstance(status, TicketStatus) else list(status)
+        where: list[ColumnElement[bool]] = [tickets.c.status.in_([s.value for s in wanted])]
+        if due is not None:
+            column = tickets.c[due]
+            where += [column.is_not(None), column <= (now or self.clock.now())]
+        with self._read() as conn:
+            return list(conn.execute(select(tickets.c.id).where(*where).order_by(tickets.c.id)).scalars())
 
     def next_number(self, conn: Connection, when: datetime) -> str:
         """A human-friendly, sortable number unique across processes: ``20261121-000123``.

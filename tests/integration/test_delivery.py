@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from intake.clock import ManualClock
 from intake.errors import PermanentFailure, RetryLater, Uncertain
-from intake.model import Address, Channel, DeliveryState, Field
+from intake.model import Address, Channel, DeliveryState, Field, StoredOutbound, TicketDraft
 from intake.runtime import Runtime
-from intake.store.sql import StoredOutbound, TicketDraft
 from notifier.deliver import MAX_ATTEMPTS, deliver_outbound, senders_for
 
 MAIL = Address(Channel.EMAIL, "citizen@example.cn")

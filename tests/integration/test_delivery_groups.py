@@ -11,9 +11,8 @@ from rq import Queue, SimpleWorker
 
 from intake.clock import ManualClock
 from intake.errors import PermanentFailure
-from intake.model import Address, Channel, DeliveryState
+from intake.model import Address, Channel, DeliveryState, StoredOutbound
 from intake.runtime import Runtime
-from intake.store.sql import StoredOutbound
 from notifier import deliver as deliver_module
 from tests.support.journey import drain
 from worker.context import set_runtime

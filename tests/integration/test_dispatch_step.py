@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from intake.assembly import build_services
-from intake.model import Address, Channel, DeliveryState, Field, TicketStatus
+from intake.model import Address, Channel, DeliveryState, Field, StoredEvent, TicketDraft, TicketStatus
 from intake.runtime import Runtime
 from intake.store.prepared import Prepared
 from intake.store.schema import messages_out, outbox, ticket_events
-from intake.store.sql import StoredEvent, TicketDraft
 from worker.context import get_services, set_runtime
 from worker.dispatch import dispatch_ticket, router
 

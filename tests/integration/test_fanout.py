@@ -7,9 +7,8 @@ from datetime import timedelta
 
 from intake.clock import ManualClock
 from intake.errors import RetryLater
-from intake.model import Address, Channel, DeliveryState, Field, TicketStatus
+from intake.model import Address, Channel, DeliveryState, Field, StoredOutbound, TicketDraft, TicketStatus
 from intake.runtime import Runtime
-from intake.store.sql import StoredOutbound, TicketDraft
 from notifier.deliver import senders_for
 from tests.support.journey import drain
 from worker.context import set_runtime

@@ -16,10 +16,9 @@ from aiohttp.test_utils import TestClient
 
 from channels.web import create_app
 from intake.clock import ManualClock
-from intake.model import Address, Channel, InboundMessage, Reply, TicketStatus
+from intake.model import Address, Channel, InboundMessage, Reply, TicketDraft, TicketStatus
 from intake.runtime import Runtime
 from intake.service import IntakeResult, IntakeService, TurnInput
-from intake.store.sql import TicketDraft
 from tests.integration.test_dialog_conversations import NUMBER, ServiceWorld, _texts, build_intake
 from tests.samples.conversations import CONVERSATIONS, Say
 from tests.samples.conversations_driver import START, FakeWorld, _fill, check_rows, play

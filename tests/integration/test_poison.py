@@ -13,9 +13,9 @@ from rq import SimpleWorker
 from channels.console import COOKIE
 from channels.web import create_app
 from intake.clock import ManualClock
-from intake.model import Address, Channel, Field, TicketStatus
+from intake.model import Address, Channel, Field, TicketDraft, TicketStatus
 from intake.runtime import Runtime
-from intake.store.sql import OUTBOX_MAX_ATTEMPTS, TicketDraft
+from intake.store.sql import OUTBOX_MAX_ATTEMPTS
 from tests.support.journey import API_TOKEN
 from worker.context import set_runtime
 from worker.relay import QUEUES, relay_once

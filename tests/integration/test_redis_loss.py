@@ -12,10 +12,9 @@ from rq import SimpleWorker
 from sqlalchemy import select
 
 from intake.clock import ManualClock
-from intake.model import Address, Channel, DeliveryState, Field
+from intake.model import Address, Channel, DeliveryState, Field, TicketDraft
 from intake.runtime import Runtime
 from intake.store.schema import messages_out, ticket_events
-from intake.store.sql import TicketDraft
 from worker.context import set_runtime
 from worker.relay import QUEUES, relay_once
 

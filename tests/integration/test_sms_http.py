@@ -20,9 +20,8 @@ from channels.sms_text import split_sms
 from channels.web import create_app
 from intake.clock import ManualClock
 from intake.errors import PermanentFailure, RetryLater, Uncertain
-from intake.model import SHANGHAI, Address, Channel, DeliveryState
+from intake.model import SHANGHAI, Address, Channel, DeliveryState, StoredOutbound
 from intake.runtime import Runtime, build_runtime
-from intake.store.sql import StoredOutbound
 from tests.conftest import make_settings
 from tests.support.journey import AUTH, drain
 from tests.support.mail_sink import free_port

@@ -10,9 +10,8 @@ import psycopg
 import pytest
 
 from intake.clock import ManualClock
-from intake.model import Address, Channel, DeliveryState, Field, InboundMessage, TicketStatus
+from intake.model import Address, Channel, DeliveryState, Field, InboundMessage, TicketDraft, TicketStatus
 from intake.runtime import Runtime
-from intake.store.sql import TicketDraft
 
 PHONE = "13912345678"
 NAME = "欧阳春花"
@@ -164,3 +163,24 @@ def test_listing_filters_and_pages_newest_first(runtime: Runtime, status: str) -
     rest = runtime.store.list_tickets(status=status, before_id=page[-1].id)
     assert [t.id for t in rest] == ids[::-1][3:]
     assert runtime.store.list_tickets(channel="email") == []
+
+
+def test_a_status_is_claimed_once_and_due_tickets_are_found_by_their_deadline(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """What the timers (worker/timers.py) ask of the store: the tickets whose supplement window
+    passed, and a move that only one of several workers wins."""
+    due = runtime.store.create_ticket(_draft(runtime))
+    later = runtime.store.create_ticket(_draft(runtime))
+    runtime.store.update_ticket(due, supplement_due_at=clock.now() - timedelta(minutes=1))
+    runtime.store.update_ticket(later, supplement_due_at=clock.now() + timedelta(days=1))
+    assert runtime.store.ticket_ids(TicketStatus.COLLECTING, due="supplement_due_at") == [due]
+    assert runtime.store.ticket_ids([TicketStatus.COLLECTING, TicketStatus.CLOSED]) == [due, later]
+    claims = [
+        runtime.store.claim_status(due, TicketStatus.COLLECTING, TicketStatus.CLOSED, reason="x")
+        for _ in range(2)
+    ]
+    assert claims == [True, False]
+    closed = runtime.store.get_ticket(due)
+    assert (closed.status, closed.reason) == (TicketStatus.CLOSED, "x")
+    assert runtime.store.ticket_ids(TicketStatus.COLLECTING, due="supplement_due_at") == []

@@ -14,10 +14,9 @@ import redis
 from rq import Queue, Retry
 from sqlalchemy import select
 
-from intake.model import Address, Channel, DeliveryState, Field
+from intake.model import Address, Channel, DeliveryState, Field, TicketDraft
 from intake.runtime import Runtime
 from intake.store.schema import messages_out, ticket_events
-from intake.store.sql import TicketDraft
 from tests.integration.test_worker_kill import counts, start_worker
 
 pytestmark = pytest.mark.slow

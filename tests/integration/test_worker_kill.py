@@ -17,10 +17,9 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from intake.model import Address, Channel, DeliveryState, Field, TicketStatus
+from intake.model import Address, Channel, DeliveryState, Field, TicketDraft, TicketStatus
 from intake.runtime import Runtime
 from intake.store.schema import messages_out, ticket_events, tickets
-from intake.store.sql import TicketDraft
 from tests.conftest import TEST_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
