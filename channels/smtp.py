@@ -111,7 +111,7 @@ class InboundMailHandler:
         # Mails that finish DATA while others are being stored are committed together; each
         # still gets its 250 only once its own row is committed.
         self.groups: Groups[tuple[InboundMessage, str], tuple[int, bool]] = Groups(
-            self._store, inline=runtime.engine.dialect.name == "sqlite"
+            self._store, on_loop=runtime.engine.dialect.name == "sqlite"
         )
 
     def _store(self, mails: list[tuple[InboundMessage, str]]) -> list[tuple[int, bool] | Exception]:

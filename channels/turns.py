@@ -31,21 +31,21 @@ class Groups(Generic[T, R]):
     """``run`` takes a group and returns one result or exception per item, in order; ``submit``
     gives an item's own. An exception of ``run`` itself fails its whole group.
 
-    ``run`` goes to a thread, or with ``inline`` runs on the event loop itself: for work that
+    ``run`` goes to a thread, or with ``on_loop`` runs on the event loop itself: for work that
     never waits on a network (a SQLite file), handing it to a thread costs more than it takes
     (the loop and the thread take turns with the GIL; measured on the smtp process: a third
-    more mail stored per second inline)."""
+    more mail stored per second on the loop)."""
 
     def __init__(
         self,
         run: Callable[[list[T]], Sequence[R | Exception]],
         *,
         max_group: int = MAX_GROUP,
-        inline: bool = False,
+        on_loop: bool = False,
     ) -> None:
         self.run = run
         self.max_group = max_group
-        self.inline = inline
+        self.on_loop = on_loop
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._runner: asyncio.Task[None] | None = None
 
@@ -65,7 +65,7 @@ class Groups(Generic[T, R]):
                 group, self._waiting = self._waiting[: self.max_group], self._waiting[self.max_group :]
                 call = functools.partial(self.run, [g[0] for g in group])
                 try:
-                    if self.inline:
+                    if self.on_loop:
                         await asyncio.sleep(0)  # what is ready to arrive joins this group
                         results: Sequence[R | Exception] = call()
                     else:
@@ -87,9 +87,9 @@ class Groups(Generic[T, R]):
 class TurnGroups:
     """Dialog turns of the web process (web chat, SMS) in groups."""
 
-    def __init__(self, service: IntakeService, *, inline: bool) -> None:
+    def __init__(self, service: IntakeService, *, in_response: bool) -> None:
         self._groups: Groups[TurnInput, IntakeResult] = Groups(
-            lambda items: service.handle_many(items, inline=inline)
+            lambda items: service.handle_many(items, in_response=in_response)
         )
 
     async def handle(self, request: web.Request, item: TurnInput) -> IntakeResult:

@@ -23,7 +23,8 @@ from intake.phone import PhoneIntake
 from intake.policy import DeadlineView, PolicyProfile, ProfilePolicy, check_extension, deadlines, load_profile
 from intake.runtime import Runtime
 from intake.screening import Jurisdiction, Screener, ScreenKind
-from intake.service import DialogStates, IntakeService
+from intake.service import IntakeService
+from intake.states import DialogStates
 from intake.store.sql import SqlStore
 from intake.textmodel import TextModel
 from intake.understanding import ExtractUnderstanding

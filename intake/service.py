@@ -2,24 +2,17 @@
 actions and its replies then commit in one transaction (a group of turns in one, issue 5). A turn
 that fails stores the message anyway, flagged, before the error goes on: nothing is lost.
 
-The dialog state lives in Redis (encrypted, with a TTL longer than the supplement window); the
-draft, the ticket and every message live in SQL, so losing Redis costs at most one question
-asked again (RELIABILITY.md R1).
+The dialog state and the sender's lock are intake/states.py's (Redis); the draft, the ticket and
+every message live in SQL.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, overload
-
-from redis import Redis
-from redis.exceptions import NoScriptError
 
 from intake import texts
 from intake.clock import Clock
@@ -50,7 +43,7 @@ from intake.dialog import (
     missing_fields,
     step,
 )
-from intake.errors import NotFound, StoreUnavailable
+from intake.errors import NotFound
 from intake.guard import SenderGuard
 from intake.model import (
     Address,
@@ -65,11 +58,11 @@ from intake.model import (
     TicketDraft,
     TicketStatus,
 )
+from intake.states import DialogStates, Turn
 from intake.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
 
-STATE_TTL = timedelta(days=4)  # longer than the 3-natural-day supplement window (guangzhou §12)
 REPEAT_LOOKBACK = 5  # how many of the sender's handled tickets a new request is compared with
 
 
@@ -136,170 +129,6 @@ def evaluation_refs(tickets: Sequence[StoredTicket | TicketBrief]) -> dict[int, 
     return {tid: chr(ord("A") + i) for i, tid in enumerate(waiting)}
 
 
-def dialog_key(address_key: str) -> str:
-    """Where a sender's dialog state lives in Redis: by blind index, never by the address."""
-    return f"hotline:dialog:{address_key}"
-
-
-def lock_key(address_key: str) -> str:
-    """The lock a process holds on a sender while it takes one of its turns."""
-    return f"hotline:lock:{address_key}"
-
-
-class DialogStates:
-    """Dialog state per sender in Redis: encrypted (it holds names and phones), keyed by the
-    sender's blind index, never by the address itself."""
-
-    def __init__(self, redis: Redis, store: SqlStore) -> None:
-        self.redis = redis
-        self.store = store
-        self._release_sha = redis.register_script(_RELEASE).sha
-        self._enter_sha = redis.register_script(_ENTER).sha
-
-    @contextmanager
-    def turns(
-        self,
-        keys: Sequence[str],
-        *,
-        wait: bool,
-        rate_keys: Callable[[str], tuple[str, str]] | None = None,
-    ) -> Iterator[Entered]:
-        """Lock many senders (by address key) and read their states in one round trip; write
-        the new states and unlock in one more, however many senders. Without ``wait``, a sender
-        whose lock another process holds is left out (its message goes the single way, which
-        waits). Locks expire on their own if this process dies.
-
-        With ``rate_keys`` (the guard's counter and restriction mirror of a sender) the same
-        round trip counts each sender's message and reads its mirror, locked or not (issue 5:
-        one round trip in, one out)."""
-        token = secrets.token_hex(8)
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        entered = Entered({}, {})
-        got = entered.got
-        todo = list(dict.fromkeys(keys))
-        while todo:
-            replies = self._enter(todo, token, rate_keys if not entered.counts else None)
-            for key, (locked, raw, *seen) in zip(todo, replies, strict=True):
-                if seen:
-                    entered.counts[key] = (int(seen[0]), bool(seen[1]))
-                if locked:
-                    got[key] = Turn(self._decode(raw))
-            todo = [k for k in todo if k not in got]
-            if not todo or not wait:
-                break
-            if time.monotonic() > deadline:
-                self._unlock(got, token)
-                raise StoreUnavailable("the sender's previous message is still being handled")
-            time.sleep(0.005)
-        try:
-            yield entered
-        finally:
-            self._unlock(got, token)
-
-    def _enter(
-        self, keys: list[str], token: str, rate_keys: Callable[[str], tuple[str, str]] | None
-    ) -> list[list[Any]]:
-        names: list[str] = []
-        for key in keys:
-            names += (lock_key(key), dialog_key(key), *(rate_keys(key) if rate_keys else ()))
-        per = 4 if rate_keys else 2
-        replies: list[list[Any]] = self._script(
-            _ENTER, self._enter_sha, names, (token, LOCK_MS, RATE_TTL, per)
-        )
-        return replies
-
-    def _unlock(self, got: dict[str, Turn], token: str) -> None:
-        if not got:
-            return
-        names: list[str] = []
-        args: list[Any] = [token, int(STATE_TTL.total_seconds())]
-        for key, turn in got.items():
-            # An idle sender is remembered as idle, so the next turn need not ask SQL for a draft
-            # (only a state Redis lost is rebuilt from SQL).
-            blob = (
-                IDLE
-                if turn.next is None or turn.next == DialogState()
-                else self.store.cipher.encrypt_json(turn.next.to_json())
-            )
-            names += (lock_key(key), dialog_key(key))
-            args += (blob, int(turn.next is not None))
-        self._script(_RELEASE, self._release_sha, names, args)
-
-    def _script(self, source: str, sha: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """One script call for the whole group (one command to pack, one reply to read)."""
-        try:
-            return self.redis.evalsha(sha, len(keys), *keys, *args)
-        except NoScriptError:  # Redis restarted and forgot the script: nothing ran
-            self.redis.script_load(source)
-            return self.redis.evalsha(sha, len(keys), *keys, *args)
-
-    def _decode(self, raw: Any) -> DialogState | None:
-        if raw is None:
-            return None
-        blob = raw.decode() if isinstance(raw, bytes) else str(raw)
-        if blob == IDLE:
-            return DialogState()
-        return DialogState.from_json(self.store.cipher.decrypt_json(blob))
-
-
-# Each script takes a whole group of senders: one command and one reply however many there are.
-# KEYS: per sender its lock and state, and with ARGV[4] = 4 its rate counter and restriction
-# mirror. ARGV: token, lock ms, counter ttl, keys per sender (2 or 4).
-# Returns per sender {locked 1/0, state or nil[, messages this minute, mirror 1/0]}.
-_ENTER = """
-local per = tonumber(ARGV[4])
-local out = {}
-for i = 1, #KEYS, per do
-  local locked = redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2])
-  local state = false
-  if locked then state = redis.call('GET', KEYS[i + 1]) end
-  if per == 2 then
-    out[#out + 1] = {locked and 1 or 0, state}
-  else
-    local count = redis.call('INCR', KEYS[i + 2])
-    if count == 1 then redis.call('EXPIRE', KEYS[i + 2], ARGV[3]) end
-    out[#out + 1] = {locked and 1 or 0, state, count, redis.call('EXISTS', KEYS[i + 3])}
-  end
-end
-return out
-"""
-RATE_TTL = 120  # a per-minute counter outlives its minute, then goes
-# KEYS: per sender its lock and state. ARGV: token, state ttl, then per sender the encrypted
-# state ("" = none) and whether to write it (1/0). The lock goes only if it is still ours.
-_RELEASE = """
-for i = 1, #KEYS, 2 do
-  local blob, write = ARGV[i + 2], ARGV[i + 3]
-  if write == '1' then
-    if blob == '' then
-      redis.call('DEL', KEYS[i + 1])
-    else
-      redis.call('SET', KEYS[i + 1], blob, 'EX', ARGV[2])
-    end
-  end
-  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
-end
-return 1
-"""
-LOCK_MS = 30_000
-IDLE = "idle"
-LOCK_WAIT_SECONDS = 30.0
-
-
-@dataclass(slots=True)
-class Entered:
-    """What the round trip in found: the turns whose sender it locked, and (for the guard)
-    each sender's messages this minute and whether a restriction is mirrored."""
-
-    got: dict[str, Turn]
-    counts: dict[str, tuple[int, bool]]
-
-
-@dataclass(slots=True)
-class Turn:
-    state: DialogState | None
-    next: DialogState | None = None  # set by the caller to store it; None leaves the state alone
-
-
 @dataclass(frozen=True, slots=True)
 class SenderTickets:
     mine: list[TicketSummary]  # open, or completed and waiting for an evaluation
@@ -352,16 +181,16 @@ class IntakeService:
 
     # -- the turn ------------------------------------------------------------------------------
     def handle(
-        self, msg: InboundMessage, *, inline: bool, stored_id: int | None = None, raw: str | None = None
+        self, msg: InboundMessage, *, in_response: bool, stored_id: int | None = None, raw: str | None = None
     ) -> IntakeResult:
-        """One inbound message. ``inline``: the channel returns replies in its own response (web
-        chat), so they are stored as delivered; otherwise they are queued for delivery."""
-        out = self.handle_many([TurnInput(msg, stored_id, raw)], inline=inline)[0]
+        """One inbound message. ``in_response``: the channel shows the replies in its own response
+        (web chat), so they are stored as delivered; otherwise they are queued for delivery."""
+        out = self.handle_many([TurnInput(msg, stored_id, raw)], in_response=in_response)[0]
         if isinstance(out, Exception):
             raise out
         return out
 
-    def handle_many(self, items: Sequence[TurnInput], *, inline: bool) -> list[IntakeResult | Exception]:
+    def handle_many(self, items: Sequence[TurnInput], *, in_response: bool) -> list[IntakeResult | Exception]:
         """Many messages with group commit: one Redis round trip counts each message for the
         guard, locks every sender and reads their states, one query reads their tickets, one SQL
         transaction stores every turn, one more round trip writes the states back (issue 5: the
@@ -384,13 +213,13 @@ class IntakeService:
                     later.append(i)
                 else:
                     keys[key] = i
-            for i, out in self._round(keys, items, now, inline=inline).items():
+            for i, out in self._round(keys, items, now, in_response=in_response).items():
                 results[i] = out
             pending = later
         return [r if r is not None else RuntimeError("turn not handled") for r in results]
 
     def _round(
-        self, keys: dict[str, int], items: Sequence[TurnInput], now: datetime, *, inline: bool
+        self, keys: dict[str, int], items: Sequence[TurnInput], now: datetime, *, in_response: bool
     ) -> dict[int, IntakeResult | Exception]:
         """Messages of distinct senders (address key → index), together; a sender the guard
         stops is stored and marked; those that cannot go together (another process holds the
@@ -412,12 +241,12 @@ class IntakeService:
                             it.raw,
                             verdict.flag,
                             verdict.reply,
-                            inline=inline,
+                            in_response=in_response,
                         )
             together = {k: i for k, i in keys.items() if k in entered.got and i not in out}
             if together:
                 try:
-                    out.update(self._together(together, entered.got, items, now, inline=inline))
+                    out.update(self._together(together, entered.got, items, now, in_response=in_response))
                 except Exception:
                     n = len(together)
                     log.warning(
@@ -425,7 +254,7 @@ class IntakeService:
                     )
         for i in keys.values():
             if i not in out:
-                out[i] = _outcome(self._alone, items[i], now, inline=inline)
+                out[i] = _outcome(self._alone, items[i], now, in_response=in_response)
         return out
 
     def _together(
@@ -435,7 +264,7 @@ class IntakeService:
         items: Sequence[TurnInput],
         now: datetime,
         *,
-        inline: bool,
+        in_response: bool,
     ) -> dict[int, IntakeResult | Exception]:
         """Turns of locked senders in one transaction; the new states are set on ``turns``
         once it is committed (the caller writes them as it unlocks)."""
@@ -456,17 +285,17 @@ class IntakeService:
         with self.store.batch():
             for key, result in steps.items():
                 i = keys[key]
-                out[i], nexts[key] = self._commit(items[i], result, now, inline=inline)
+                out[i], nexts[key] = self._commit(items[i], result, now, in_response=in_response)
         for key, state in nexts.items():  # only once the group is committed
             turns[key].next = state
         for key, result in steps.items():
             i = keys[key]
             committed = out[i]
             if isinstance(committed, IntakeResult) and not committed.duplicate:
-                out[i] = self._after(items[i].msg, result, committed, now, inline=inline)
+                out[i] = self._after(items[i].msg, result, committed, now, in_response=in_response)
         return out
 
-    def _alone(self, item: TurnInput, now: datetime, *, inline: bool) -> IntakeResult:
+    def _alone(self, item: TurnInput, now: datetime, *, in_response: bool) -> IntakeResult:
         msg = item.msg
         key = self.store.address_key(msg.address)
         with self.states.turns([key], wait=True) as entered:
@@ -476,14 +305,14 @@ class IntakeService:
             try:
                 result = self._step(msg, turn.state, self._summaries([key])[key], now)
                 with self.store.batch():
-                    done, next_state = self._commit(item, result, now, inline=inline)
+                    done, next_state = self._commit(item, result, now, in_response=in_response)
             except Exception:
                 # Whatever failed, the citizen's message is kept (and marked) before the error goes on.
                 if item.stored_id is None:
                     self.store.save_inbound(msg, raw=item.raw, flags="failed")
                 raise
             turn.next = next_state
-        return done if done.duplicate else self._after(msg, result, done, now, inline=inline)
+        return done if done.duplicate else self._after(msg, result, done, now, in_response=in_response)
 
     def _done_already(self, items: Sequence[TurnInput]) -> set[int]:
         """Stored messages a committed turn has handled: a job run twice, or by two workers at
@@ -518,7 +347,7 @@ class IntakeService:
         return step(state or self._rebuild(msg.address), msg.text, ctx)
 
     def _commit(
-        self, item: TurnInput, result: StepResult, now: datetime, *, inline: bool
+        self, item: TurnInput, result: StepResult, now: datetime, *, in_response: bool
     ) -> tuple[IntakeResult, DialogState | None]:
         """Inside the open transaction: the message, the draft or ticket, the replies,
         "processed". Returns the result and the state to keep (None: leave it)."""
@@ -540,11 +369,13 @@ class IntakeService:
             stored_id, _ = self.store.save_inbound(msg, raw=item.raw, processed=True, ticket_id=ticket_id)
         elif ticket_id is not None or not saved_first:
             self.store.mark_inbound(stored_id, ticket_id=ticket_id)
-        sent = self._send(msg.address, stored_id, replies, inline=inline, ticket_id=ticket_id, fresh=fresh)
+        sent = self._send(
+            msg.address, stored_id, replies, in_response=in_response, ticket_id=ticket_id, fresh=fresh
+        )
         return IntakeResult(stored_id, sent, ticket), next_state
 
     def _after(
-        self, msg: InboundMessage, result: StepResult, done: IntakeResult, now: datetime, *, inline: bool
+        self, msg: InboundMessage, result: StepResult, done: IntakeResult, now: datetime, *, in_response: bool
     ) -> IntakeResult:
         """After the commit: an abusive message counts towards the restriction (huizhou §8)."""
         if self.guard is None or not result.abusive:
@@ -556,7 +387,7 @@ class IntakeService:
             msg.address,
             done.message_id,
             [Reply(notice)],
-            inline=inline,
+            in_response=in_response,
             ticket_id=None,
             first=len(done.replies),
         )
@@ -590,7 +421,7 @@ class IntakeService:
         flag: str,
         reply: str | None,
         *,
-        inline: bool,
+        in_response: bool,
     ) -> IntakeResult:
         """A restricted or flooding sender: stored and marked, never lost (issue 7); one short
         note at the start of a flood, silence after."""
@@ -601,7 +432,11 @@ class IntakeService:
                     return IntakeResult(stored_id, (), None, duplicate=True)
             self.store.mark_inbound(stored_id, flags=flag)
             sent = self._send(
-                msg.address, stored_id, [Reply(reply)] if reply else [], inline=inline, ticket_id=None
+                msg.address,
+                stored_id,
+                [Reply(reply)] if reply else [],
+                in_response=in_response,
+                ticket_id=None,
             )
         return IntakeResult(stored_id, sent, None)
 
@@ -847,7 +682,7 @@ class IntakeService:
         message_id: int,
         replies: Sequence[Reply],
         *,
-        inline: bool,
+        in_response: bool,
         ticket_id: int | None,
         first: int = 0,
         fresh: bool = False,
@@ -855,7 +690,7 @@ class IntakeService:
         sent = []
         for i, reply in enumerate(replies, first):
             key = f"reply:{message_id}:{i}"
-            state = DeliveryState.DELIVERED if inline else DeliveryState.PENDING
+            state = DeliveryState.DELIVERED if in_response else DeliveryState.PENDING
             text = reply.text if address.channel.has_buttons else texts.numbered(reply.text, reply.choices)
             oid, _ = self.store.record_outbound(
                 address,

@@ -12,7 +12,7 @@ from intake.clusters import Clusters
 from intake.guard import SenderGuard
 from intake.model import TicketStatus
 from intake.runtime import Runtime
-from intake.service import dialog_key
+from intake.states import dialog_key
 from notifier.compose import compose
 from notifier.notices import choose_address
 

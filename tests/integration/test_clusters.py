@@ -108,7 +108,7 @@ def test_reports_registered_in_one_group_commit_are_one_cluster(runtime: Runtime
     # Three start with what happened only and give the place in a second turn; three say all
     # at once. The second turns and the all-at-once reports come in the same group.
     opening = "我要投诉，门口的马路上有个大坑，晚上骑车很危险"
-    first = service.handle_many([turn(p, opening) for p in people[:3]], inline=True)
+    first = service.handle_many([turn(p, opening) for p in people[:3]], in_response=True)
     assert all(not isinstance(o, Exception) and o.ticket and not o.ticket.number for o in first)
     group = [
         turn(p, f"地址：和平路12号门口，涉及单位：市政，希望尽快修补，电话1390000{i:04d}")
@@ -119,7 +119,7 @@ def test_reports_registered_in_one_group_commit_are_one_cluster(runtime: Runtime
         "涉及单位：市政，希望尽快修补，电话1390001{:04d}"
     )
     group += [turn(p, whole.format(i)) for i, p in enumerate(people[3:])]
-    outs = service.handle_many(group, inline=True)
+    outs = service.handle_many(group, in_response=True)
     numbers = []
     for o in outs:
         assert not isinstance(o, Exception) and o.ticket is not None and o.ticket.number, o

@@ -14,7 +14,8 @@ from intake.events import EventService
 from intake.model import Address, Channel, InboundMessage, Reply, TicketStatus
 from intake.policy import load_profile
 from intake.runtime import Runtime
-from intake.service import DialogStates, IntakeService
+from intake.service import IntakeService
+from intake.states import DialogStates
 from tests.samples.conversations import CONVERSATIONS, Conversation, Say
 from tests.samples.conversations_driver import (
     START,
@@ -62,7 +63,7 @@ class ServiceWorld:
 
     def say(self, text: str) -> list[Reply]:
         msg = InboundMessage(self.address, text, self.runtime.clock.now())
-        result = self.service.handle(msg, inline=self.address.channel is Channel.WEBCHAT)
+        result = self.service.handle(msg, in_response=self.address.channel is Channel.WEBCHAT)
         self.sent += 1
         stored, _ = self.runtime.store.get_inbound(result.message_id)
         assert stored.text == text  # stored first, exactly as received

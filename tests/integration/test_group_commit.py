@@ -52,11 +52,11 @@ def test_conversations_side_by_side_in_groups_are_each_as_alone(
             assert isinstance(turn, Say)
             text = _fill(turn.text, numbers[i])
             items.append(TurnInput(InboundMessage(worlds[i].address, text, clock.now())))
-        inline = [w.address.channel is Channel.WEBCHAT for w in worlds]
-        # The service's inline flag is per call: one group per flag, as the web process does.
+        in_response = [w.address.channel is Channel.WEBCHAT for w in worlds]
+        # The service's in_response flag is per call: one group per flag, as the web process does.
         for flag in (True, False):
-            picked = [j for j, (i, _) in enumerate(group) if inline[i] is flag]
-            outs = service.handle_many([items[j] for j in picked], inline=flag)
+            picked = [j for j, (i, _) in enumerate(group) if in_response[i] is flag]
+            outs = service.handle_many([items[j] for j in picked], in_response=flag)
             for j, out in zip(picked, outs, strict=True):
                 i = group[j][0]
                 result = _result(out)
@@ -83,7 +83,7 @@ def test_two_messages_of_one_sender_in_one_group_are_taken_in_order(runtime: Run
             TurnInput(InboundMessage(other, "你好", now)),
             TurnInput(InboundMessage(me, "电话13800138000，地址：幸福小区3栋，希望城管处理", now)),
         ],
-        inline=True,
+        in_response=True,
     )
     first, _, second = (_result(o) for o in outs)
     assert first.ticket is not None and first.ticket.status is TicketStatus.COLLECTING
@@ -113,7 +113,9 @@ def test_a_sender_another_process_holds_waits_alone_and_the_others_go_on(runtime
     releaser.start()
     now = runtime.clock.now()
     text = "我要投诉，小区楼下烧烤店每晚油烟很大"
-    outs = service.handle_many([TurnInput(InboundMessage(a, text, now)) for a in [*free, held]], inline=True)
+    outs = service.handle_many(
+        [TurnInput(InboundMessage(a, text, now)) for a in [*free, held]], in_response=True
+    )
     done = time.monotonic()
     releaser.join()
     assert released and done >= released[0]  # the held sender waited for the lock
@@ -143,7 +145,7 @@ def test_a_turn_that_fails_costs_the_others_nothing_and_is_kept(
     good = [Address(Channel.WEBCHAT, f"fine-{i}") for i in range(5)]
     items = [TurnInput(InboundMessage(a, "我要投诉，小区楼下烧烤店每晚油烟很大", now)) for a in good]
     items.insert(2, TurnInput(InboundMessage(bad, "我要投诉，小区楼下烧烤店每晚油烟很大", now)))
-    outs = service.handle_many(items, inline=True)
+    outs = service.handle_many(items, in_response=True)
     assert isinstance(outs[2], RuntimeError)
     for out, address in zip(outs[:2] + outs[3:], good, strict=True):
         result = _result(out)
@@ -200,9 +202,9 @@ async def test_concurrent_web_chat_turns_are_grouped_and_each_answered(
     groups: list[int] = []
     real = IntakeService.handle_many
 
-    def counting(self: IntakeService, items: Any, *, inline: bool) -> Any:
+    def counting(self: IntakeService, items: Any, *, in_response: bool) -> Any:
         groups.append(len(items))
-        return real(self, items, inline=inline)
+        return real(self, items, in_response=in_response)
 
     IntakeService.handle_many = counting  # type: ignore[method-assign]
     try:
