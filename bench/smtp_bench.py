@@ -5,7 +5,7 @@ Production-shaped, loopback only, bounded in time. It starts its own redis-serve
 file, then:
 
 1. **bare**: an aiosmtpd server in its own process whose handler answers 250 and discards;
-2. **hotline**: the product's processes as ``make run`` starts them — ``python -m channels.smtp``
+2. **hotline**: the product's processes as ``make run`` starts them — ``python -m channels.email.smtp``
    (each 250 after the raw message and its job are committed) and ``python -m hotline.worker`` (parses
    each mail and runs the dialog, in groups) — working at the same time, as they do in service.
 
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 
         logs = (tmp / "processes.log").open("wb")
         smtp = subprocess.Popen(
-            [sys.executable, "-m", "channels.smtp"], cwd=ROOT, env=env, stdout=logs, stderr=logs
+            [sys.executable, "-m", "channels.email.smtp"], cwd=ROOT, env=env, stdout=logs, stderr=logs
         )
         worker = subprocess.Popen(
             [sys.executable, "-m", "hotline.worker"], cwd=ROOT, env=env, stdout=logs, stderr=logs

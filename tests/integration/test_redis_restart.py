@@ -27,7 +27,7 @@ from tests.integration.test_launcher import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-PROCFILE = {"web": "channels.web", "smtp": "channels.smtp", "worker": "worker"}
+PROCFILE = {"web": "channels.web", "smtp": "channels.email.smtp", "worker": "worker"}
 
 
 def healthz(port: int) -> int | None:

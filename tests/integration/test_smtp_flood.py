@@ -4,7 +4,7 @@ so the flood and the sender can come from different client addresses).
 
 A flood from one address is held to the per-address cap and the sender never notices it; a
 flood from many addresses fills the server, which then cuts every session's timeout to the
-stress timeout (channels/smtp.py), so the sender is in again within seconds, not minutes.
+stress timeout (channels/email/smtp.py), so the sender is in again within seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from channels.smtp import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS, STRESS_AT, client_key
+from channels.email.smtp import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS, STRESS_AT, client_key
 from intake.runtime import Runtime
 from tests.integration.test_smtp_limits import MAILBOX, mail
 from tests.support.mail_sink import HotlineSmtp

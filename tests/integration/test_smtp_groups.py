@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from channels.smtp import InboundMailHandler, native_id_of
+from channels.email.smtp import InboundMailHandler, native_id_of
 from intake.runtime import Runtime
 from intake.store.schema import outbox
 from tests.integration.test_smtp_limits import MAILBOX, mail

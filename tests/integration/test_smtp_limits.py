@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.smtp import COMMAND_CALL_LIMIT, LINE_LENGTH_LIMIT, MAX_MESSAGE_BYTES, MAX_RECIPIENTS
+from channels.email.smtp import COMMAND_CALL_LIMIT, LINE_LENGTH_LIMIT, MAX_MESSAGE_BYTES, MAX_RECIPIENTS
 from intake.runtime import Runtime
 from tests.conftest import TEST_KEY
 from tests.support.journey import drain
@@ -288,7 +288,10 @@ def test_sigkill_right_after_250_loses_nothing(sqlite_runtime: Runtime, tmp_path
         "HOTLINE_API_TOKEN": rt.settings.api_token,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "channels.smtp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, "-m", "channels.email.smtp"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         _wait_port(port, proc)

@@ -95,7 +95,7 @@ class MailSink:
 
 class HotlineSmtp:
     """The product's smtp handler on a loopback port, served by the test's own event loop
-    (``channels.smtp.make_server_factory``): ``async with HotlineSmtp(runtime) as smtp: smtp.port``.
+    (``channels.email.smtp.make_server_factory``): ``async with HotlineSmtp(runtime) as smtp: smtp.port``.
 
     Clients must not block the loop: use :meth:`send` (smtplib in a thread) or a subprocess.
     """
@@ -109,7 +109,7 @@ class HotlineSmtp:
     async def __aenter__(self) -> HotlineSmtp:
         import asyncio
 
-        from channels.smtp import InboundMailHandler, make_server_factory
+        from channels.email.smtp import InboundMailHandler, make_server_factory
 
         handler = InboundMailHandler(self.runtime, self.runtime.settings.mailbox)
         factory = make_server_factory(handler, "hotline.local", **self.factory_options)

@@ -13,10 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels.mail_parse import (
+from channels.email.parse import (
     MAX_DEPTH,
     MAX_TEXT_CHARS,
-    build_reply,
     decode_bytes,
     decode_header_text,
     dialog_text,
@@ -25,6 +24,7 @@ from channels.mail_parse import (
     parse_mail,
     strip_quoted,
 )
+from channels.email.reply import build_reply
 from intake.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,26 +26,20 @@ import codecs
 import email
 import hashlib
 import re
-import secrets
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email import policy as email_policy
-from email.headerregistry import Address
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesHeaderParser
-from email.utils import format_datetime, parseaddr
+from email.utils import parseaddr
 from html.parser import HTMLParser
 
-from intake.errors import InvalidInput
 from intake.model import TICKET_NUMBER
 
 __all__ = [
     "MAX_DEPTH",
     "MailAttachment",
     "ParsedMail",
-    "build_reply",
     "decode_bytes",
     "decode_header_text",
     "dialog_text",
@@ -70,7 +64,7 @@ MAX_TEXT_CHARS = 20_000  # text handed to the dialog
 MAX_FILENAME_CHARS = 180
 
 TICKET_TAG_RE = re.compile(rf"\[\s*12345\s*-\s*({TICKET_NUMBER})\s*\]")
-# Message-IDs we mint in build_reply carry the ticket: <12345.20261121-000123.9f3a…@domain>
+# Message-IDs we mint in reply.build_reply carry the ticket: <12345.20261121-000123.9f3a…@domain>
 _OUR_MSGID_RE = re.compile(rf"<12345\.({TICKET_NUMBER})\.[0-9a-f]{{8,64}}@[^<>\s]+>")
 
 
@@ -229,7 +223,7 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,60})\?([bBqQ])\?([^?\s]*)\?=")
 _FOLD = re.compile(r"\r?\n[ \t]*")
 # C0 controls but tab and newline, DEL, zero-width space, LRM/RLM and the bidi overrides and
 # isolates (which can disguise "gpj.exe" as "exe.jpg"); ZWJ stays, emoji sequences need it.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _header_bytes_to_text(value: str) -> str:
@@ -306,14 +300,14 @@ def decode_header_text(value: object, limit: int = MAX_HEADER_CHARS) -> str:
     text = _header_bytes_to_text(text)
     if "=?" in text:
         text = _decode_encoded_words(text)
-    return _CONTROL.sub("", re.sub(r"[\r\n\t]+", " ", text)).strip()
+    return CONTROL_CHARS.sub("", re.sub(r"[\r\n\t]+", " ", text)).strip()
 
 
 _ADDR_SPEC = re.compile(r"[^\s@<>()\[\],;:\"\\]{1,64}@[^\s@<>()\[\],;:\"\\]{1,253}")
 _ANGLE_ADDR = re.compile(r"<\s*([^<>\s]{1,320})\s*>")
 
 
-def _clean_addr(addr: str) -> str | None:
+def clean_addr(addr: str) -> str | None:
     addr = addr.strip().strip("<>").strip().lower()
     if len(addr) > 320 or not _ADDR_SPEC.fullmatch(addr):
         return None
@@ -322,7 +316,7 @@ def _clean_addr(addr: str) -> str | None:
     return addr
 
 
-def _parse_from(value: object) -> tuple[str, str]:
+def parse_from(value: object) -> tuple[str, str]:
     """(addr-spec lower-cased, display name) of a From-like header, ("", "") when unusable."""
     if value is None:
         return "", ""
@@ -331,11 +325,11 @@ def _parse_from(value: object) -> tuple[str, str]:
         name, addr = parseaddr(raw)
     except (RecursionError, IndexError, ValueError):
         name, addr = "", ""
-    clean = _clean_addr(addr) if addr else None
+    clean = clean_addr(addr) if addr else None
     if clean is None:  # parseaddr gave up: take the first <addr> or bare addr-spec
         m = _ANGLE_ADDR.search(raw) or _ADDR_SPEC.search(raw)
         if m is not None:
-            clean = _clean_addr(m.group(1) if m.re is _ANGLE_ADDR else m.group(0))
+            clean = clean_addr(m.group(1) if m.re is _ANGLE_ADDR else m.group(0))
         name = ""
     return clean or "", decode_header_text(name, 200).strip("\"' ")
 
@@ -347,7 +341,7 @@ def _address_list(value: object) -> list[str]:
     raw = _header_bytes_to_text(_FOLD.sub(" ", str(value)[:MAX_HEADER_CHARS]))
     found: list[str] = []
     for m in _ADDR_SPEC.finditer(raw):
-        addr = _clean_addr(m.group(0))
+        addr = clean_addr(m.group(0))
         if addr is not None and addr not in found:
             found.append(addr)
         if len(found) >= MAX_REFERENCES:
@@ -358,12 +352,12 @@ def _address_list(value: object) -> list[str]:
 _MSGID = re.compile(r"<[^<>\s]{1,250}>")
 
 
-def _message_ids(value: object, limit: int = MAX_ID_HEADER_CHARS) -> list[str]:
+def message_ids_of(value: object, limit: int = MAX_ID_HEADER_CHARS) -> list[str]:
     if value is None:
         return []
     ids: list[str] = []
     for m in _MSGID.finditer(str(value)[:limit]):
-        token = _CONTROL.sub("", m.group(0))
+        token = CONTROL_CHARS.sub("", m.group(0))
         if token not in ids:
             ids.append(token)
         if len(ids) >= MAX_REFERENCES:
@@ -625,7 +619,7 @@ def strip_quoted(text: str) -> str:
 
 
 def _tidy(text: str) -> str:
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
+    text = CONTROL_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
     lines = [line.rstrip() for line in text.split("\n")]
     out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
     return out.strip()
@@ -704,7 +698,7 @@ def _content_type(part: Message) -> str:
         ctype = part.get_content_type()
     except Exception:
         return "application/octet-stream"
-    ctype = _CONTROL.sub("", ctype)[:100]
+    ctype = CONTROL_CHARS.sub("", ctype)[:100]
     return (
         ctype if re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", ctype) else "application/octet-stream"
     )
@@ -981,18 +975,18 @@ def _parse(raw: bytes, envelope_from: str | None, keep_payloads: bool) -> tuple[
         walk.defect(f"message:{type(d).__name__}")
 
     subject = decode_header_text(heads.get("subject"))
-    from_addr, from_name = _parse_from(heads.get("from"))
+    from_addr, from_name = parse_from(heads.get("from"))
     if not from_addr:
-        from_addr, from_name = _parse_from(heads.get("sender"))
+        from_addr, from_name = parse_from(heads.get("sender"))
         if from_addr:
             walk.defect("from-missing-used-sender")
     if not from_addr and envelope_from:
-        from_addr = _clean_addr(envelope_from) or ""
+        from_addr = clean_addr(envelope_from) or ""
         if from_addr:
             walk.defect("from-missing-used-envelope")
     if not from_addr:
         walk.defect("no-sender-address")
-    reply_to, _ = _parse_from(heads.get("reply-to"))
+    reply_to, _ = parse_from(heads.get("reply-to"))
     to = _address_list(heads.get("to"))
     to += [a for a in _address_list(heads.get("cc")) if a not in to]
 
@@ -1007,9 +1001,9 @@ def _parse(raw: bytes, envelope_from: str | None, keep_payloads: bool) -> tuple[
         walk.defect("text-truncated")
         text = text[:MAX_TEXT_CHARS]
 
-    message_ids = _message_ids(heads.get("message-id"), 1000)
-    in_reply_to = _message_ids(heads.get("in-reply-to"), 1000)
-    references = _message_ids(heads.get("references"))
+    message_ids = message_ids_of(heads.get("message-id"), 1000)
+    in_reply_to = message_ids_of(heads.get("in-reply-to"), 1000)
+    references = message_ids_of(heads.get("references"))
     ticket = ticket_tag_of(subject)
     if ticket is None:
         for ref in in_reply_to + references[::-1]:
@@ -1091,7 +1085,7 @@ _SUBJECT_PREFIX = re.compile(
 )
 
 
-def _base_subject(subject: str) -> str:
+def base_subject(subject: str) -> str:
     return _SUBJECT_PREFIX.sub("", subject).strip()
 
 
@@ -1101,95 +1095,8 @@ def dialog_text(parsed: ParsedMail) -> str:
     A first mail often says what it is about only in the subject ("路灯不亮"); in a reply the
     subject is just our own tag, so it is left out.
     """
-    subject = TICKET_TAG_RE.sub("", _base_subject(parsed.subject)).strip()
+    subject = TICKET_TAG_RE.sub("", base_subject(parsed.subject)).strip()
     is_reply = parsed.ticket_tag is not None or parsed.in_reply_to is not None or subject != parsed.subject
     if is_reply or not subject or subject in parsed.text:
         return parsed.text or subject
     return f"{subject}\n{parsed.text}".strip()
-
-
-# ---------------------------------------------------------------------------------------- replies
-
-
-def _one_line(value: str, limit: int) -> str:
-    return re.sub(r"\s+", " ", _CONTROL.sub(" ", value.replace("\r", " ").replace("\n", " "))).strip()[:limit]
-
-
-def build_reply(
-    to_addr: str,
-    subject: str,
-    text: str,
-    ticket_number: str,
-    in_reply_to: str | None = None,
-    references: Sequence[str] = (),
-    from_addr: str = "",
-    message_id_domain: str = "",
-    *,
-    idempotency_key: str | None = None,
-    date: datetime | None = None,
-) -> EmailMessage:
-    """A UTF-8 reply in the citizen's thread, tagged ``[12345-<number>]`` (CONTRACT.md "Email").
-
-    ``Auto-Submitted: auto-replied`` (RFC 3834) and ``X-Auto-Response-Suppress`` keep other
-    robots from answering us, so no mail loop can start. With ``idempotency_key`` the Message-ID
-    is derived from it, so a resent outbox row carries the same id and the receiver can drop the
-    duplicate.
-
-    Raises:
-        InvalidInput: the recipient, sender or ticket number is not usable.
-    """
-    to_clean = _clean_addr(to_addr)
-    if to_clean is None:
-        raise InvalidInput("recipient is not a mail address")
-    if not re.fullmatch(TICKET_NUMBER, ticket_number):
-        raise InvalidInput("ticket number has the wrong shape")
-    sender_addr, sender_name = _parse_from(from_addr)
-    if not sender_addr:
-        raise InvalidInput("sender is not a mail address")
-    domain = message_id_domain.strip() or sender_addr.split("@", 1)[1]
-    if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", domain):
-        raise InvalidInput("message id domain is not a host name")
-
-    tag = f"[12345-{ticket_number}]"
-    base = _base_subject(_one_line(subject, 300))
-    base = TICKET_TAG_RE.sub("", base).strip()
-    base = (base or "12345热线回复")[:150]
-    new_subject = f"Re: {base} {tag}" if in_reply_to else f"{base} {tag}"
-
-    refs: list[str] = []
-    for ref in [*references, *([in_reply_to] if in_reply_to else [])]:
-        for token in _message_ids(ref, 1000):
-            if token not in refs:
-                refs.append(token)
-    if len(refs) > 10:  # RFC 5322 §3.6.4 allows trimming; keep the thread root and the recent ones
-        refs = refs[:1] + refs[-9:]
-
-    token = (
-        hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
-        if idempotency_key
-        else secrets.token_hex(16)
-    )
-    msg = EmailMessage(policy=email_policy.SMTP)
-    msg["From"] = _format_address(sender_name, sender_addr)
-    msg["To"] = to_clean
-    msg["Subject"] = new_subject
-    msg["Date"] = format_datetime(date or datetime.now(UTC))
-    msg["Message-ID"] = f"<12345.{ticket_number}.{token}@{domain}>"
-    if in_reply_to:
-        irt = _message_ids(in_reply_to, 1000)
-        if irt:
-            msg["In-Reply-To"] = irt[0]
-    if refs:
-        msg["References"] = " ".join(refs)
-    msg["Auto-Submitted"] = "auto-replied"
-    msg["X-Auto-Response-Suppress"] = "All"
-    # base64, not 8bit: a relay without 8BITMIME must not mangle the Chinese text
-    msg.set_content(text.replace("\r\n", "\n"), charset="utf-8", cte="base64")
-    return msg
-
-
-def _format_address(name: str, addr: str) -> str:
-    if not name:
-        return addr
-    local, _, domain = addr.partition("@")
-    return str(Address(display_name=_one_line(name, 80), username=local, domain=domain))

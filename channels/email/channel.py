@@ -16,8 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
+from channels.email.parse import TICKET_TAG_RE, dialog_text, parse_mail
+from channels.email.reply import build_reply
 from channels.http_common import in_thread
-from channels.mail_parse import TICKET_TAG_RE, build_reply, dialog_text, parse_mail
 from intake.errors import InvalidInput, NotFound, PermanentFailure, RetryLater, Uncertain
 from intake.model import (
     TICKET_NUMBER_IN_TEXT,

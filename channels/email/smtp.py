@@ -54,7 +54,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from channels.email import EMPTY_SENDER, message_id_of
+from channels.email.channel import EMPTY_SENDER, message_id_of
 from channels.turns import Groups
 from intake.errors import ConfigError
 from intake.logs import setup_logging
