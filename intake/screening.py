@@ -105,6 +105,7 @@ class Rule:
     urgent_kind: str | None = None
     places: tuple[str, ...] = ()
     all_places: bool = False  # and every city and county of intake/data/places.tsv
+    place_cities: tuple[tuple[str, str], ...] = ()  # "厚街=东莞市": the city to call for a place
     psychological: bool = False  # a risk of self-harm: the profile's psychological line is named too
     timeless: bool = False  # fires also in a text told as past or habitual ([emergency] not_now)
     situation: str = ""  # an emergency's situation (medical, fire…), for [emergency] precedence
@@ -313,7 +314,12 @@ class Screener:
             numbers=numbers,
             channel=str(raw.get("channel", "")),
             urgent_kind=str(raw["urgent_kind"]) if raw.get("urgent_kind") else None,
-            places=tuple(normalize(p) for p in _strings(raw.get("places", []), where)),
+            places=tuple(normalize(p.partition("=")[0]) for p in _strings(raw.get("places", []), where)),
+            place_cities=tuple(
+                (normalize(name), city)
+                for name, _, city in (p.partition("=") for p in _strings(raw.get("places", []), where))
+                if city
+            ),
             all_places=bool(raw.get("all_places", False)),
             name_after=_compile([raw["name_after"]], where)[0] if raw.get("name_after") else None,
             psychological=bool(raw.get("psychological", False)),
@@ -585,7 +591,8 @@ class Screener:
             (
                 name
                 for start, end, name in found
-                if (not edges or (start in edges and end in edges))
+                # (a full name may run on into a word: 东安县城 is 东安县's town)
+                if (not edges or (start in edges and (end in edges or name[-1] in "县区市旗")))
                 # 北京路 is a street of this city, 兰州拉面 a noodle shop on it: a place that
                 # begins another name is not the city (issue 16).
                 and (name_after is None or not name_after.match(clean, end))
@@ -594,8 +601,10 @@ class Screener:
         )
         if place is None:
             return None, False
-        if self._places is not None:  # the city to call
-            place = self._places.city_of(place) or place
+        cities = dict(check.rule.place_cities)  # the city to call: 厚街 is 东莞市's, 宝安 深圳市's
+        place = (
+            cities.get(place) or (self._places.city_of(place) if self._places is not None else None) or place
+        )
         return place, self._own_names.search(clean) or check.rule.vetoed(clean)
 
     def _other_place(self, clean: str, read: str) -> str | None:

@@ -39,6 +39,7 @@ INPUTS = (
     ROOT / "intake" / "textmodel.py",
     ROOT / "intake" / "data" / "places.tsv",
     ROOT / "intake" / "data" / "jurisdictions.toml",
+    ROOT / "intake" / "data" / "screening.toml",
 )
 NONE = "none"
 IN_SCOPE = "in"

@@ -47,6 +47,8 @@ def guangzhou() -> Screener:
         ("沙坪坝火车站出来坐了个黑车，说好五十下车要一百五", "重庆市"),
         ("江门鹤山一个工地欠了我老公四个月工钱", "江门市"),
         ("我在成都春熙路一家服装店买的衣服洗一次就掉色", "成都市"),  # Chengdu's street, not a local one
+        ("厚街家具展订的沙发，交了五千订金三个月都没到货", "东莞市"),  # a town: screening.toml names its city
+        ("孩子在东安县城读高中，租的房子房东押金不退", "永州市"),  # 东安县 runs on into 县城
     ],
 )
 def test_another_citys_matter_named_by_its_district_is_refused_with_that_city(
