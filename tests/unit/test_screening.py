@@ -225,7 +225,7 @@ def test_rules_are_data_an_operator_can_edit(tmp_path: Path) -> None:
 def test_bad_rule_files_fail_loudly(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(
-        DEFAULT_RULES.read_text(encoding="utf-8").replace('"救命",', '"救命(",', 1), encoding="utf-8"
+        DEFAULT_RULES.read_text(encoding="utf-8").replace('["救命"]', '["救命("]', 1), encoding="utf-8"
     )
     with pytest.raises(ConfigError, match="bad pattern"):
         Screener.from_file(path)
@@ -430,3 +430,16 @@ def test_a_few_words_get_no_caution(text: str) -> None:
     line = load_profile("guangzhou").emergency
     screener = Screener.from_file(psychological=(line.psychological, line.psychological_label))
     assert screener.screen(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "高速上好多车连环撞了，有人在喊救命，后面还有车冲过来",  # 救命 names no situation
+        "货车刹车失灵冲进路边店铺了，店里有人被压住",  # a crash with someone pinned: 122 before 119
+    ],
+)
+def test_a_crash_names_122_first_whatever_else_is_found(screener: Screener, text: str) -> None:
+    decision = screener.screen(text)
+    assert decision is not None and decision.kind is ScreenKind.EMERGENCY
+    assert decision.numbers[0] == "122", decision.numbers

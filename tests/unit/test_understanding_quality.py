@@ -71,9 +71,9 @@ def test_the_shipped_model_was_trained_from_this_corpus() -> None:
 
 # Issue 16's targets on the test split, and the floors this corpus, rules and model reach today.
 # Where a floor is below its target the issue is not done: the figures may rise, never fall.
-# Measured 2026-12-06, second sitting (9 232 records, test 1 393): 94.1 %, 85.3 %, 0.6 %, 1.4 %,
+# Measured 2026-12-06, second sitting (9 232 records, test 1 393): 94.1 %, 85.9 %, 0.6 %, 1.4 %,
 # 92.9 %, 0.0 %, 69.4 %, local matters refused 0.7 %. (The split grows with the corpus: on the 1 287
-# records it had before, 93.8 %, 84.9 %, 0.6 %, 1.4 %, 92.8 %, 0.0 %, 72.1 %.)
+# records it had before, 93.8 %, 85.6 %, 0.6 %, 1.4 %, 92.8 %, 0.0 %, 72.1 %.)
 # An emergency counts as found when the first reply names a number to call: it stops the request
 # (redirected) or, where the model is unsure, comes first while the request goes on ([caution]).
 #                                  target
