@@ -78,7 +78,7 @@ def test_the_shipped_model_was_trained_from_this_corpus() -> None:
 # (redirected) or, where the model is unsure, comes first while the request goes on ([caution]).
 #                                  target
 EMERGENCY_RECALL = 0.94  #          1.00
-RIGHT_NUMBER_FIRST = 0.85  #        1.00
+RIGHT_NUMBER_FIRST = 0.855  #        1.00
 FALSE_EMERGENCIES = 0.01  #         0.01 (met)
 CAUTIONS = 0.03  #                  (others told the numbers: the price of that recall)
 CATEGORY_RIGHT = 0.925  #           0.95
