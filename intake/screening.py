@@ -151,6 +151,7 @@ class _Check:
     rule: Rule
     patterns: tuple[re.Pattern[str], ...]
     other_places: PlaceFinder
+    cities: dict[str, str]  # the city to call for a place the rule names ("厚街=东莞市")
 
     @classmethod
     def build(cls, rule: Rule, own: tuple[str, ...], places: Places | None = None) -> _Check:
@@ -159,6 +160,7 @@ class _Check:
             rule=rule,
             patterns=tuple(_search_form(p) for p in rule.patterns),
             other_places=PlaceFinder(names.difference(own)),
+            cities=dict(rule.place_cities),
         )
 
     def fires(self, clean: str) -> bool:
@@ -286,6 +288,10 @@ class Screener:
             kind: tuple(_Check.build(rule, own, self._places) for rule in rules)
             for kind, rules in self._rules.items()
         }
+        # The rule that names places (the jurisdiction rule), found once.
+        self._jurisdiction_check = next(
+            (c for c in self._checks[ScreenKind.OUT_OF_SCOPE] if c.other_places), None
+        )
         # Per kind, every character a pattern match can begin with (None: some pattern cannot
         # tell): a text with none of them fires no rule of that kind by a pattern.
         # The dialog screens each message twice (the emergency check first, then the screening
@@ -539,7 +545,7 @@ class Screener:
         for check in self._checks[ScreenKind.OUT_OF_SCOPE]:
             rule = check.rule
             place = ""
-            if check.other_places:
+            if check is self._jurisdiction_check:
                 place = self._other_place(clean, read) or ""
                 if not place:
                     continue
@@ -578,7 +584,7 @@ class Screener:
         also names the own city or one of its places, or says why a place elsewhere is still a
         local matter (the rule's unless: 户口迁入, 异地就医备案). Then only the text model can tell
         which city the matter is in (its threshold other_city is chosen on such texts)."""
-        check = next((c for c in self._checks[ScreenKind.OUT_OF_SCOPE] if c.other_places), None)
+        check = self._jurisdiction_check
         if self.jurisdiction is None or check is None:
             return None, False
         name_after = check.rule.name_after
@@ -601,9 +607,11 @@ class Screener:
         )
         if place is None:
             return None, False
-        cities = dict(check.rule.place_cities)  # the city to call: 厚街 is 东莞市's, 宝安 深圳市's
+        # the city to call: 厚街 is 东莞市's (the rule says), 宝安 深圳市's (places.tsv)
         place = (
-            cities.get(place) or (self._places.city_of(place) if self._places is not None else None) or place
+            check.cities.get(place)
+            or (self._places.city_of(place) if self._places is not None else None)
+            or place
         )
         return place, self._own_names.search(clean) or check.rule.vetoed(clean)
 

@@ -67,20 +67,19 @@ def _understand_short(text: str) -> Understood:
 
 def _category(e: Extraction, model: TextModel) -> tuple[Category | None, bool, bool, tuple[Category, ...]]:
     """(best guess, sure, ask to confirm, all categories best first) for one message."""
-    explicit = e.category is not None and e.category_explicit and e.confident
+    own = e.category if e.category_explicit and e.confident else None  # "我要投诉": their word
     size = chinese_count(e.text)  # digits and letters alone ("13800138000") describe no matter
     if e.greeting_only or size < MIN_MATTER or ((e.thanks or e.progress_query) and size <= SHORT_TEXT):
         # "谢谢", "查询进度": an intent, not a matter ("谢谢城管的阿sir帮我搬东西" is praise)
-        return e.category, e.confident or explicit, False, e.category_candidates
+        return e.category, e.confident, False, e.category_candidates
     pred = model.predict(e.text)["category"]
     ranked = tuple(Category(label) for label, _ in pred.ranked)
-    if explicit:
-        assert e.category is not None
-        if ranked[0] == e.category or pred.p < OVERRULE_OWN_WORD:
-            return e.category, True, False, e.category_candidates  # "我要投诉…": their own word
+    if own is not None:
+        if ranked[0] == own or pred.p < OVERRULE_OWN_WORD:
+            return own, True, False, e.category_candidates
         # The matter they tell is surely another ("我要举报楼上装修太吵" is a nuisance to them, a
         # 投诉: the corpus labels what they want done): asked, their own word first behind 不是.
-        return ranked[0], False, True, (ranked[0], e.category, *(c for c in ranked[1:] if c != e.category))
+        return ranked[0], False, True, (ranked[0], own, *(c for c in ranked[1:] if c != own))
     if pred.p >= model.thresholds.get("category_sure", SURE):
         return ranked[0], True, False, ranked
     if pred.p >= model.thresholds.get("category_confirm", CONFIRM):

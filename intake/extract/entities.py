@@ -349,11 +349,11 @@ def find_name(text: str, lex: Lexicon) -> Span | None:
 
 # "……谢谢！\n住户 何女士 187 0203 6654", "业主代表：杨建军 电话：152 8181 6630": a letter signed at its end.
 _SIGNED_PHONE = re.compile(r"(?:联系)?(?:电话|手机|方式)?[：:\s]*\+?\d[\d\s-]{6,}$")
-_TITLED_BY_ROLE = re.compile(
-    r"(?:业主|住户|村民|居民|家长|市民|租户)([\u4e00-\u9fff]{1,2}(?:先生|女士|小姐))"
-)
+# Who signs a letter: "住户 何女士", "业主代表：杨建军", "业主刘女士" mid-text.
+_SIGNING_ROLES = ("联系人", "代表", "住户", "家属", "家长", "市民", "村民", "居民", "业主", "租户")
+_TITLED_BY_ROLE = re.compile("(?:" + "|".join(_SIGNING_ROLES) + r")([\u4e00-\u9fff]{1,2}(?:先生|女士|小姐))")
 _SIGNED_NAME = re.compile(r"[\u4e00-\u9fff]{2,6}$")
-_SIGNED_BY = re.compile(r"(联系人|代表|住户|家属|家长|市民|村民|居民|业主|租户|员工|职工|署名|签名)[：:\s]*$")
+_SIGNED_BY = re.compile("(" + "|".join((*_SIGNING_ROLES, "员工", "职工", "署名", "签名")) + r")[：:\s]*$")
 
 
 def find_signature(text: str, lex: Lexicon) -> Span | None:
@@ -372,7 +372,7 @@ def find_signature(text: str, lex: Lexicon) -> Span | None:
         return None
     candidate, before = found.group(0), bare[: found.start()]
     role = _SIGNED_BY.search(before) is not None
-    for word in ("联系人", "代表", "住户", "家属", "家长", "市民", "村民", "居民", "业主"):
+    for word in _SIGNING_ROLES:
         if candidate.startswith(word):  # "住户何女士": no space between
             candidate, role = candidate[len(word) :], True
     titled = any(candidate.endswith(t) for t in lex.titles)
