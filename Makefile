@@ -28,7 +28,7 @@ browser-deps:
 # it is committed, and retrained here whenever the corpus or the training code is newer.
 MODEL := intake/data/model/understanding.json.gz
 $(MODEL): $(STAMP) $(wildcard intake/data/corpus/*.jsonl) scripts/train_understanding.py intake/textmodel.py \
-          intake/data/places.tsv intake/data/jurisdictions.toml intake/data/screening.toml
+          intake/extract/segment.py intake/data/lexicon.toml intake/data/places.tsv intake/data/jurisdictions.toml intake/data/screening.toml
 	@$(PY) scripts/train_understanding.py --check >/dev/null 2>&1 && touch $(MODEL) || $(PY) scripts/train_understanding.py
 
 model: $(MODEL)

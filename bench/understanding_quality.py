@@ -1,6 +1,7 @@
 """How well the product understands citizens' first messages, on the labelled corpus.
 
     .venv/bin/python bench/understanding_quality.py [--split test|dev|train] [--show N]
+    .venv/bin/python bench/understanding_quality.py --folder DIR   # every record of DIR/*.jsonl
 
 Runs the real first turn (intake.corpus.first_reply: the dialog with the shipped rules, text model,
 knowledge base and each record's city profile) on every record of the split and prints:
@@ -66,11 +67,15 @@ def main() -> int:
     ap.add_argument("--split", default="test", choices=("train", "dev", "test"))
     ap.add_argument("--show", type=int, default=8, help="examples of each kind of mistake to print")
     ap.add_argument("--model", type=Path, help="another model file (default: the shipped one)")
+    ap.add_argument(
+        "--folder", type=Path, help="score every record of another folder (a batch the model never saw)"
+    )
     args = ap.parse_args()
     if args.model:
         use_model(TextModel.load(args.model))
 
-    records = load([args.split])
+    records = load(("train", "dev", "test"), args.folder) if args.folder else load([args.split])
+    where = f"{args.folder} (all records)" if args.folder else f"{args.split} split"
     for rec in records[:20]:  # load the model, jieba, OpenCC and the profiles before timing
         product(rec.city).understanding.understand(rec.text)
     gc.collect()
@@ -84,7 +89,7 @@ def main() -> int:
         return f"{pct(part / max(1, whole))}  ({part}/{whole})"
 
     found = sum(r.emergency_found.values())
-    print(f"# Understanding quality — {args.split} split, {r.n} messages (bench/understanding_quality.py)")
+    print(f"# Understanding quality — {where}, {r.n} messages (bench/understanding_quality.py)")
     print(f"\n## Emergencies ({r.emergencies})")
     row("recall", share(found, r.emergencies), "(told a number to call in the first reply)")
     row("  request stopped", share(r.redirected, r.emergencies), "(redirected)")

@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ NO_EMERGENCY = "none"  # the text model's emergency label for "no life at risk n
 IN_SCOPE = "in"  # its scope label for "the hotline takes it"
 OTHER_CITY = "other_city"  # and for "the matter is in another city's jurisdiction"
 MIN_CHINESE = 2  # Chinese characters a text needs before the text model reads it
+# ... and characters (Chinese, letters, digits) before the model alone finds a life at risk: 我好累,
+# 我也不知道 are said in every conversation and tell too little; the rules read every text.
+MIN_EMERGENCY_CHARS = 6
+_WORD_CHAR = re.compile(r"[^\W_]")
 CAUTION_CHINESE = (
     6  # ... and before its unsure emergencies are named ([caution]): "今天吃什么" says too little
 )
@@ -111,6 +116,10 @@ class Rule:
     situation: str = ""  # an emergency's situation (medical, fire…), for [emergency] precedence
     # Right after a place, what makes it part of another name: 北京路, 中山大学, 兰州拉面, 中山区.
     name_after: re.Pattern[str] | None = None
+    # Right before an own place, what makes it where the writer is from, not where the matter is:
+    # 我是越秀区的家长, 我系惠阳人, 我们惠东的 (their matter may be in the other city they name).
+    home_before: re.Pattern[str] | None = None
+    home_after: re.Pattern[str] | None = None
 
     def vetoed(self, text: str) -> bool:
         return any(p.search(text) for p in self.unless)
@@ -328,6 +337,8 @@ class Screener:
             ),
             all_places=bool(raw.get("all_places", False)),
             name_after=_compile([raw["name_after"]], where)[0] if raw.get("name_after") else None,
+            home_before=_compile([raw["home_before"]], where)[0] if raw.get("home_before") else None,
+            home_after=_compile([raw["home_after"]], where)[0] if raw.get("home_after") else None,
             psychological=bool(raw.get("psychological", False)),
             timeless=bool(raw.get("timeless", False)),
             situation=str(raw.get("situation", "")),
@@ -516,6 +527,8 @@ class Screener:
         it), the rules ``clean``."""
         if self.model is None or chinese_count(clean) < MIN_CHINESE:
             return None  # the model learned from Chinese; other text is left to the rules
+        if len(_WORD_CHAR.findall(clean)) < MIN_EMERGENCY_CHARS:
+            return None
         pred = self.model.predict(clean if read is None else read)["emergency"]
         at = self.emergency_threshold if threshold is None else threshold
         if 1.0 - pred.prob(NO_EMERGENCY) < at or self._told_as_past(clean):
@@ -591,14 +604,18 @@ class Screener:
         found = list(check.other_places.finditer(clean))
         if not found:
             return None, False
-        # A name is a place only as a word of the text: 隧道里 holds 道里 (Harbin's 道里区).
-        edges = {e for t in tokens(clean) for e in (t.start, t.end)}
+        # A name is a place only as a word of the text: 隧道里 holds 道里 (Harbin's 道里区); and
+        # not as a person's given name after the surname (杨|秀英: jieba tags both nr, a person).
+        words = tokens(clean)
+        edges = {e for t in words for e in (t.start, t.end)}
+        given = {b.start for a, b in pairwise(words) if a.flag == b.flag == "nr" and len(a.word) == 1}
         place = next(
             (
                 name
                 for start, end, name in found
                 # (a full name may run on into a word: 东安县城 is 东安县's town)
                 if (not edges or (start in edges and (end in edges or name[-1] in "县区市旗")))
+                and start not in given
                 # 北京路 is a street of this city, 兰州拉面 a noodle shop on it: a place that
                 # begins another name is not the city (issue 16).
                 and (name_after is None or not name_after.match(clean, end))
@@ -613,7 +630,33 @@ class Screener:
             or (self._places.city_of(place) if self._places is not None else None)
             or place
         )
-        return place, self._own_names.search(clean) or check.rule.vetoed(clean)
+        return place, self._names_own_matter(clean, check.rule) or check.rule.vetoed(clean)
+
+    def _names_own_matter(self, clean: str, rule: Rule) -> bool:
+        """Whether the text names the own city or one of its places other than as where the
+        writer is from ("我是博罗县罗阳的居民，儿子在深圳大学读书": 博罗县罗阳 is home, the
+        matter is in Shenzhen). A home is said before (home_before: 我是) and after (home_after:
+        的, 人, 一家); "我系广州户口" is not a home town but the register the service is asked of.
+        Consecutive names (博罗县罗阳) are one mention."""
+        before, after = rule.home_before, rule.home_after
+        mentions = list(self._own_names.finditer(clean))
+        i = 0
+        while i < len(mentions):
+            start, end, _name = mentions[i]
+            j = i
+            while j + 1 < len(mentions) and mentions[j + 1][0] == mentions[j][1]:
+                j += 1
+            end = mentions[j][1]
+            home = (
+                before is not None
+                and after is not None
+                and before.search(clean, max(0, start - 8), start) is not None
+                and after.match(clean, end) is not None
+            )
+            if not home:
+                return True
+            i = j + 1
+        return False
 
     def _other_place(self, clean: str, read: str) -> str | None:
         """The other city a text is about, if it names one, and the model does not find it local."""

@@ -37,6 +37,8 @@ CORPUS = ROOT / "intake" / "data" / "corpus"
 INPUTS = (
     Path(__file__).resolve(),
     ROOT / "intake" / "textmodel.py",
+    ROOT / "intake" / "extract" / "segment.py",  # the words are features
+    ROOT / "intake" / "data" / "lexicon.toml",  # and so are the segmenter's domain words
     ROOT / "intake" / "data" / "places.tsv",
     ROOT / "intake" / "data" / "jurisdictions.toml",
     ROOT / "intake" / "data" / "screening.toml",

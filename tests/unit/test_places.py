@@ -80,3 +80,27 @@ def test_a_county_hotline_refuses_its_prefectures_other_districts_but_not_its_pr
     assert decision is not None and "达州市" in decision.reply
     kept = quxian.screen("四川省的新农合今年交多少钱，渠县在哪里交")
     assert kept is None or kept.rule_id != "out_of_scope.jurisdiction"
+
+
+@pytest.mark.parametrize(
+    ("text", "home", "elsewhere"),
+    [
+        # the writer's home town is no sign that the matter is local
+        ("我是海珠区的一名家长，女儿在深圳南山租的房子押金不退", False, "深圳市"),
+        ("我系番禺市桥人，而家喺深圳龙岗布吉租咗间屋返工，房东成日断水", False, "深圳市"),
+        ("我们白云区一家五口去清远英德那个漂流，救生衣都是烂的", False, "清远市"),
+        # the own city as the register a service is asked of, or as where the matter is
+        ("车喺佛山上嘅牌，我系广州户口，过户要两个人一齐去车管所吗", True, "佛山市"),
+        ("我人在佛山上班，天河区的房子楼上漏水到我家", True, "佛山市"),
+    ],
+)
+def test_a_home_town_does_not_make_another_citys_matter_local(
+    guangzhou: Screener, text: str, home: bool, elsewhere: str
+) -> None:
+    assert guangzhou.places_named(text) == (elsewhere, home)
+
+
+def test_a_persons_given_name_is_no_district() -> None:
+    """秀英 is a district of 海口 and a woman's name: 杨|秀英 (a surname, then the name) is a person."""
+    quxian = Screener.from_file(jurisdiction=jurisdiction_of("quxian"), model=False)
+    assert quxian.places_named("能不能请人帮我办一哈？我叫杨秀英，电话是侄儿的") == (None, False)

@@ -53,6 +53,19 @@ def screener() -> Screener:
         ("桥上有人要跳河", "emergency.self_harm", ("110", "120", "12356")),
         # done behind a locked door: the person first (corpus GUIDE.md)
         ("门缝底下流出来好多血，喊她不应", "emergency.self_harm_done", ("120", "110", "12356")),
+        # told without the usual words (round 5 of the corpus: a batch the product had not seen)
+        ("电动车充着电炸了，火蹿起好高，楼上还有人", "emergency.fire", ("119",)),
+        ("崽把自己关在房里，讲活着冇意思，手里拿着把美工刀", "emergency.self_harm", ("110", "120", "12356")),
+        (
+            "朋友发了条朋友圈说再见，电话打不通，我好怕她做傻事",
+            "emergency.self_harm",
+            ("110", "120", "12356"),
+        ),
+        ("吃完虾面肿到眼都睁唔开 话喉咙好紧 佢以前冇试过敏", "emergency.medical", ("120",)),
+        ("my wife water broke, contractions every 3 min, no car", "emergency.medical", ("120",)),
+        ("the restaurant kitchen next to my hotel is on fire", "emergency.fire", ("119",)),
+        ("my husband drunk, he grabbed my neck just now", "emergency.crime", ("110",)),
+        ("工友揸住条铁棍话要同老板同归于尽", "emergency.crime", ("110",)),
     ],
 )
 def test_emergencies_redirect_with_the_right_number_first(
@@ -124,6 +137,8 @@ def test_other_city_reply_names_that_citys_hotline(screener: Screener) -> None:
     "text",
     [
         "劳动仲裁在哪里申请",  # how to use a procedure: a consultation
+        # a judgment the other side does not pay, and a local service asked for meanwhile
+        "法院判了包工头给我们三万多工钱，他人跑了，想问县里有没有困难救助",
         "我是退役军人，优待证怎么办",  # veterans' services are in scope
         "我在深圳交的社保怎么转到惠州",  # names the own city
         "之前在东莞上班，社保关系怎么转移过来",  # a transfer in, not another city's matter
@@ -325,6 +340,18 @@ def test_the_psychological_line_is_the_profiles() -> None:
     assert decision is not None and "12320卫生热线" in decision.reply and "12356" not in decision.reply
 
 
+def test_short_replies_said_in_every_conversation_are_no_emergency(product_screener: Screener) -> None:
+    """The model alone does not redirect a few characters (我好累 is tired, not despair); the rules
+    still read them (火更大了, 老婆要生了 said on their own or mid-dialog)."""
+    for text in ("我好累", "我也不知道", "不知道", "不用了"):
+        decision = product_screener.screen(text)
+        assert decision is None or decision.kind is not ScreenKind.EMERGENCY, text
+    for text, first in (("火更大了", "119"), ("老婆要生了", "120")):
+        decision = product_screener.screen(text)
+        assert decision is not None and decision.kind is ScreenKind.EMERGENCY, text
+        assert decision.numbers[0] == first
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -334,6 +361,13 @@ def test_the_psychological_line_is_the_profiles() -> None:
         "电动车电池着火了用什么灭？",
         "马路中间躺着一只被车撞了的狗",
         "表扬消防员，上周我家着火他们来得很快",
+        "阿婆一个人住 屋顶漏水 一落水就滴 佢冇钱修",  # 落水: Cantonese for rain
+        "巽寮湾呢个周末可唔可以落水游 有冇水母",  # ... and for going into the water
+        "我架车喺停车场自燃，烧到剩个壳，消防嚟淋熄咗，人冇事",
+        "老板拖咗我三个月人工，追到我想跳楼",
+        "天河区体育东路有个消防栓被车撞歪了，一直在漏水",
+        "请问李渡镇啥子时候通天然气哦？我们镇上还在烧罐罐气",
+        "我爸在惠城被车撞了，我们已经起诉了司机，现在医药费快顶不住了",
     ],
 )
 def test_past_hypothetical_and_figurative_are_not_emergencies(product_screener: Screener, text: str) -> None:
