@@ -61,8 +61,10 @@ FALSE_EMERGENCIES = 0.005
 CAUTIONS = 0.03
 # Share of the dev split's local matters the model alone may refuse as out of scope. At 0 one
 # look-alike of dev (a suit about to be filed) set the bar for every message, and the model
-# recognised a fifth of officials' misconduct; at 0.3 % (2 of 756), near half.
-FALSE_REFUSALS = 0.003
+# recognised a fifth of officials' misconduct; at 0.3 % (2 of 756), near half. Corpus round 6 added
+# the look-alikes that sit closest (rude windows, village accounts, private guards): at 0.3 % of its
+# 1 110 dev locals the model found 106 of 161 dev matters out of scope, at 0.4 % 119 (2026-12-07).
+FALSE_REFUSALS = 0.004
 # A category is taken without asking where dev's decisions are right this often; a yes/no
 # question is asked where the guess is right at least this often (else the buttons).
 SURE_PRECISION = 0.97

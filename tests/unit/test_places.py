@@ -67,6 +67,8 @@ def test_another_citys_matter_named_by_its_district_is_refused_with_that_city(
         "北京路步行街的垃圾桶满了没人清",
         "中山二横路有个井盖松了",
         "祝你们一路平安，谢谢帮我找回钱包",
+        "天河客运站发深圳的夜班大巴，过道摆满小板凳坐人，超载",  # the bus leaves from here
+        "体育西路一家叫“深圳服装批发”的店，卖给我的羽绒服全是碎毛",  # a shop named after a city
     ],
 )
 def test_local_matters_that_contain_another_places_name_are_kept(guangzhou: Screener, text: str) -> None:

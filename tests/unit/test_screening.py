@@ -66,6 +66,11 @@ def screener() -> Screener:
         ("the restaurant kitchen next to my hotel is on fire", "emergency.fire", ("119",)),
         ("my husband drunk, he grabbed my neck just now", "emergency.crime", ("110",)),
         ("工友揸住条铁棍话要同老板同归于尽", "emergency.crime", ("110",)),
+        # corpus round 6: a child, a tourist, someone alone in a lift; 我好怕 is fear now, no "if"
+        ("我爸爸修插座的时候被电打到了 他倒在厨房不动 我好怕", "emergency.medical", ("120",)),
+        ("Hotel room, the shower heater smells like gas, my friend is dizzy", "emergency.gas_leak", ("119",)),
+        ("My 6 year old is stuck alone in the hotel elevator between floors", "emergency.trapped", ("119",)),
+        ("我在电梯里 电梯不动了 灯灭了 按铃没人理 我好怕", "emergency.trapped", ("119",)),
     ],
 )
 def test_emergencies_redirect_with_the_right_number_first(
@@ -368,6 +373,9 @@ def test_short_replies_said_in_every_conversation_are_no_emergency(product_scree
         "天河区体育东路有个消防栓被车撞歪了，一直在漏水",
         "请问李渡镇啥子时候通天然气哦？我们镇上还在烧罐罐气",
         "我爸在惠城被车撞了，我们已经起诉了司机，现在医药费快顶不住了",
+        "Yesterday I saw a man with a knife near the night market, is it safe to go there",
+        "刚才楼道有煤气味，燃气公司的人来修好了，但是那根总管十几年没换过",
+        "股票跌到我想跳楼咁滞，讲笑啫😂 想问下公积金点样提取",
     ],
 )
 def test_past_hypothetical_and_figurative_are_not_emergencies(product_screener: Screener, text: str) -> None:
