@@ -1,5 +1,8 @@
 """The intake dialog as a pure function: (state, message, context) → replies, new state, actions.
 
+(Long because every stage of the conversation is a function here, next to the others, so that a
+turn reads top to bottom in one module; a file per stage would add to the files a turn crosses.)
+
 No I/O here: the service (intake/service.py) loads the state, stores the message first, applies
 the actions to SQL and sends the replies. Rules cited: the one-time notice of everything missing
 (一次性告知, huizhou §9, guangzhou §12), anonymity (guangzhou §9-10), withdrawal and progress

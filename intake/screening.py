@@ -1,5 +1,8 @@
 """Screening of every new request before a ticket is drafted.
 
+(Long because one rule file drives five decisions, each with the checks it needs beside it:
+emergencies with their timing, abuse, out of scope, another city with its places, urgent.)
+
 The regulations list what the hotline must not take as an ordinary ticket: emergencies that belong to
 110/119/120/122 (quxian §8.3, guangxi §21.3), matters outside its remit (huizhou §7, shaoyang §10,
 guangxi §21, quxian §8), abuse of its staff (huizhou §8) and repeats of a handled matter with no new

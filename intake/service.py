@@ -1,4 +1,7 @@
 """IntakeService: one turn. The dialog steps under the sender's lock; the message, the step's
+
+(Long because one turn is applied here from start to end, and the batch of turns that shares one
+transaction beside it: the lock, the step, the message stored first, the actions, the replies.)
 actions and its replies then commit in one transaction (a group of turns in one, issue 5). A turn
 that fails stores the message anyway, flagged, before the error goes on: nothing is lost.
 

@@ -1,7 +1,7 @@
 """Inbound mail, parsed: raw RFC 5322 bytes in, a :class:`ParsedMail` out (pure, no I/O).
 
 (Long because hostile MIME is: every decoding the standard library would do unsafely is done here,
-bounded; see below. The reply builder is due to move to the email channel, issue 17.)
+bounded; see below. The reply is built in channels/email/reply.py.)
 
 Python's ``email`` package with ``policy.default`` is not safe against hostile mail (RELIABILITY.md §8):
 one ``Content-Type: text/plain; name*`` header makes the parse raise ``IndexError``, 1 000 nested
