@@ -116,7 +116,8 @@ FIELD_LABELS: dict[Field, str] = {
 }
 
 # A ticket number: the registration day and that day's sequence, at least six digits
-# (store.sql formats it "{YYYYMMDD}-{n:06d}"). The one spelling; other patterns embed TICKET_NUMBER.
+# (intake/store/tickets.py formats it "{YYYYMMDD}-{n:06d}"). The one spelling; other patterns embed
+# TICKET_NUMBER.
 # ASCII digits only ([0-9], not \d): the same pattern serves the OpenAPI document.
 TICKET_NUMBER = "[0-9]{8}-[0-9]{6,9}"
 # A ticket number inside a citizen's or a mail's text, not part of a longer run of digits.

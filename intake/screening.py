@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
@@ -40,10 +41,11 @@ NO_EMERGENCY = "none"  # the text model's emergency label for "no life at risk n
 IN_SCOPE = "in"  # its scope label for "the hotline takes it"
 OTHER_CITY = "other_city"  # and for "the matter is in another city's jurisdiction"
 MIN_CHINESE = 2  # Chinese characters a text needs before the text model reads it
-# ... and characters (Chinese, letters, digits) before the model alone finds a life at risk: 我好累,
-# 我也不知道 are said in every conversation and tell too little; the rules read every text.
+# ... and Chinese characters or English words before the model alone finds a life at risk: 我好累,
+# 我也不知道 are said in every conversation and tell too little (a phone number adds nothing); the
+# rules read every text (他掐我, 救救我, 火更大了).
 MIN_EMERGENCY_CHARS = 6
-_WORD_CHAR = re.compile(r"[^\W_]")
+_MEANING = re.compile(r"[\u4e00-\u9fff]|[a-z]+")
 CAUTION_CHINESE = (
     6  # ... and before its unsure emergencies are named ([caution]): "今天吃什么" says too little
 )
@@ -215,7 +217,9 @@ def _compile(values: object, where: str) -> tuple[re.Pattern[str], ...]:
     out = []
     for value in values:
         try:
-            out.append(re.compile(value))
+            # The text the rules read is NFKC (intake.kb.text.normalize: "，" is ","), so the
+            # patterns are too: [^，。] stops at a comma however it was typed.
+            out.append(re.compile(unicodedata.normalize("NFKC", value)))
         except re.error as exc:
             raise ConfigError(f"{where}: bad pattern {value!r} ({exc})") from exc
     return tuple(out)
@@ -262,6 +266,7 @@ class Screener:
         self._not_now_patterns = _compile(emergency.get("not_now", []), f"{source}: [emergency] not_now")
         self._now_patterns = _compile(emergency.get("now", []), f"{source}: [emergency] now")
         self._over_patterns = _compile(emergency.get("over", []), f"{source}: [emergency] over")
+        self._settled_patterns = _compile(emergency.get("settled", []), f"{source}: [emergency] settled")
         self._letter_chars = int(emergency.get("letter_chars", 200))
         self._precedence = tuple(str(x) for x in emergency.get("precedence", ()))
         self._situations = self._situation_rules(emergency.get("situation", {}), source)
@@ -502,7 +507,14 @@ class Screener:
         )
 
     def _over(self, clean: str) -> bool:
-        return any(p.search(clean) for p in self._over_patterns)
+        if any(p.search(clean) for p in self._over_patterns):
+            return True
+        # put right, unless a word of now comes after it: "修好了，但现在又闻到煤气味" is not over
+        return any(
+            not any(now.search(clean, m.end()) for now in self._now_patterns)
+            for p in self._settled_patterns
+            for m in p.finditer(clean)
+        )
 
     def _not_now(self, clean: str) -> bool:
         """The text tells of a situation that is not happening now ([emergency] over, not_now, now)."""
@@ -530,7 +542,7 @@ class Screener:
         it), the rules ``clean``."""
         if self.model is None or chinese_count(clean) < MIN_CHINESE:
             return None  # the model learned from Chinese; other text is left to the rules
-        if len(_WORD_CHAR.findall(clean)) < MIN_EMERGENCY_CHARS:
+        if len(_MEANING.findall(clean)) < MIN_EMERGENCY_CHARS:
             return None
         pred = self.model.predict(clean if read is None else read)["emergency"]
         at = self.emergency_threshold if threshold is None else threshold
@@ -608,7 +620,7 @@ class Screener:
         if not found:
             return None, False
         # A name is a place only as a word of the text: 隧道里 holds 道里 (Harbin's 道里区); and
-        # not as a person's given name after the surname (杨|秀英: jieba tags both nr, a person).
+        # not as a person's given name after the surname (杨|秀英: the tagger marks both nr, a person).
         words = tokens(clean)
         edges = {e for t in words for e in (t.start, t.end)}
         given = {b.start for a, b in pairwise(words) if a.flag == b.flag == "nr" and len(a.word) == 1}

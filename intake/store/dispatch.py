@@ -9,8 +9,7 @@ work (bench/dispatch_bench.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,24 +36,6 @@ from intake.store.tickets import TicketStore
 
 class DispatchStore(TicketStore):
     """One short write transaction per ticket, on the pooled DBAPI connection (``raw_tx``)."""
-
-    @contextmanager
-    def raw_tx(self) -> Iterator[RawTx]:
-        """A write transaction for the methods below: committed when the block ends, rolled back
-        when it raises. Never inside ``tx()`` (on SQLite each would wait for the other's lock)."""
-        if self._joined() is not None:
-            raise RuntimeError("raw_tx() inside an open store transaction")
-        tx = RawTx(self.engine.raw_connection(), self.engine.dialect)
-        try:
-            if tx.dialect.name == "sqlite":
-                tx.execute("BEGIN IMMEDIATE")  # a writer takes the lock up front, as tx() does
-            yield tx
-            tx.commit()
-        except BaseException:
-            tx.rollback()
-            raise
-        finally:
-            tx.release()
 
     def lock_ticket(self, tx: RawTx, ticket_id: int) -> StoredTicket | None:
         """The ticket, its row locked for the transaction (FOR UPDATE on PostgreSQL; on SQLite

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,7 +23,6 @@ from intake.store import buffer
 from intake.store.prepared import PreparedSet, RawTx
 from intake.store.statements import _fast_upsert
 
-log = logging.getLogger(__name__)
 ADDRESS_KEYS_KEPT = 4096
 _CURRENT: ContextVar[Connection | None] = ContextVar("hotline_sql_transaction", default=None)
 
@@ -64,6 +62,26 @@ class StoreBase:
         share one (IntakeService.handle_many); inside an open transaction it simply joins it."""
         with self._transaction(buffered=True) as conn:
             yield conn
+
+    @contextmanager
+    def raw_tx(self) -> Iterator[RawTx]:
+        """A write transaction on the pooled DBAPI connection, for the prepared statements of
+        dispatch.py and of a mail stored as it arrives (MessageStore.save_inbound_raw): committed
+        when the block ends, rolled back when it raises. Never inside ``tx()`` (on SQLite each
+        would wait for the other's lock)."""
+        if _CURRENT.get() is not None:
+            raise RuntimeError("raw_tx() inside an open store transaction")
+        tx = RawTx(self.engine.raw_connection(), self.engine.dialect)
+        try:
+            if tx.dialect.name == "sqlite":
+                tx.execute("BEGIN IMMEDIATE")  # a writer takes the lock up front, as tx() does
+            yield tx
+            tx.commit()
+        except BaseException:
+            tx.rollback()
+            raise
+        finally:
+            tx.release()
 
     @contextmanager
     def _transaction(self, *, buffered: bool) -> Iterator[Connection]:
@@ -160,8 +178,3 @@ class StoreBase:
             stmt = self._upserts[cache_key] = _fast_upsert(table, tuple(values), key)
         rows = self._fast(conn, stmt, values, inserts=table.name)
         return int(rows[0].id) if rows else None
-
-    @staticmethod
-    def _joined() -> Connection | None:
-        """The write transaction this thread has open, if any."""
-        return _CURRENT.get()

@@ -90,7 +90,9 @@ def test_a_county_hotline_refuses_its_prefectures_other_districts_but_not_its_pr
         # the writer's home town is no sign that the matter is local
         ("我是海珠区的一名家长，女儿在深圳南山租的房子押金不退", False, "深圳市"),
         ("我系番禺市桥人，而家喺深圳龙岗布吉租咗间屋返工，房东成日断水", False, "深圳市"),
-        ("我们白云区一家五口去清远英德那个漂流，救生衣都是烂的", False, "清远市"),
+        ("我们是白云区的，一家五口去清远英德那个漂流，救生衣都是烂的", False, "清远市"),
+        # "我们X的" without a copula is ours, not where we are from
+        ("我们天河区的垃圾站臭死了，比深圳差远了", True, "深圳市"),
         # the own city as the register a service is asked of, or as where the matter is
         ("车喺佛山上嘅牌，我系广州户口，过户要两个人一齐去车管所吗", True, "佛山市"),
         ("我人在佛山上班，天河区的房子楼上漏水到我家", True, "佛山市"),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from intake.assembly import jurisdiction_of
 from intake.errors import ConfigError
 from intake.model import TicketStatus
 from intake.policy import load_profile
@@ -245,7 +246,8 @@ def test_rules_are_data_an_operator_can_edit(tmp_path: Path) -> None:
 def test_bad_rule_files_fail_loudly(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(
-        DEFAULT_RULES.read_text(encoding="utf-8").replace('["救命"]', '["救命("]', 1), encoding="utf-8"
+        DEFAULT_RULES.read_text(encoding="utf-8").replace('["救命|救救我"]', '["救命|救救我("]', 1),
+        encoding="utf-8",
     )
     with pytest.raises(ConfigError, match="bad pattern"):
         Screener.from_file(path)
@@ -485,3 +487,74 @@ def test_a_crash_names_122_first_whatever_else_is_found(screener: Screener, text
     decision = screener.screen(text)
     assert decision is not None and decision.kind is ScreenKind.EMERGENCY
     assert decision.numbers[0] == "122", decision.numbers
+
+
+@pytest.fixture(scope="module")
+def guangzhou_rules() -> Screener:
+    return Screener.from_file(jurisdiction=jurisdiction_of("guangzhou"), model=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # put right earlier, happening again now
+        "燃气公司说修好了，但现在又闻到很浓的煤气味",
+        "一楼的火扑灭了，三楼又烧起来了，还有人在上面",
+        "阀门关好了，但是煤气味越来越大，头好晕",
+        "报过警，派出所已立案，他现在又拿着刀在我家门口说要砍我",
+        "我爸上周已经出院，刚才又晕倒了叫不醒",
+        "上次报过警没用，他现在人在我家门口砸门",
+        # told briefly, or across a comma
+        "桥下有个学生落水，快来",
+        "快来人，有辆车掉进河里，司机还在里面",
+        "仓库还在烧，水压不够，消防车进不来",
+        "他掐我脖子",
+        "救救我",
+        "The kitchen is on fire, nobody hurt yet but my grandma is still upstairs",
+        "Last night he beat me, now he has a knife at the door",
+        "my mum collapsed, I don't know how to do CPR",
+    ],
+)
+def test_emergencies_a_review_found_missed_are_redirected(guangzhou_rules: Screener, text: str) -> None:
+    decision = guangzhou_rules.screen(text)
+    assert decision is not None and decision.kind is ScreenKind.EMERGENCY, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can I bring a kitchen knife on the metro?",
+        "I need the stroke clinic opening hours",
+        "the landlord is not responding to my messages",
+        "My car is stuck in the car park because the gate is broken",
+        "the website crashed when I paid my water bill",
+        "This is my last night in Guangzhou, which bar street is safe?",
+        "suicide prevention hotline number please",
+        "I fainted last week at the bus stop and nobody helped, I want to complain",
+        "楼下大堂停满电动车充电，好怕着火了跑不出去",
+        "装修工人拿着锤子一直打墙，吵死了",
+        "我想带走孩子去外地读书，需要开什么证明",
+        "给市长的信写好了，想问寄到哪里",
+        "共享单车倒在路中间不动",
+        "孩子喉咙肿了发烧，医院挂号排了三个小时",
+        "这个月电费火好大",
+        "卖猪肉的揸住把刀，我话要投诉佢秤唔准",
+        "停在小区的车被电动车刮了，物业不给调监控",
+    ],
+)
+def test_ordinary_requests_a_review_found_redirected_are_not(guangzhou_rules: Screener, text: str) -> None:
+    decision = guangzhou_rules.screen(text)
+    assert decision is None or decision.kind is not ScreenKind.EMERGENCY, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我们天河区的垃圾站臭死了，比深圳差远了",
+        "我们海珠区的公交太少了，深圳都比这方便",
+        "我番禺的房子漏水，人在深圳上班",
+    ],
+)
+def test_our_own_district_named_beside_another_city_stays_local(guangzhou_rules: Screener, text: str) -> None:
+    decision = guangzhou_rules.screen(text)
+    assert decision is None or decision.rule_id != "out_of_scope.jurisdiction", text
