@@ -21,15 +21,15 @@ from intake.model import (
 )
 from intake.store.prepared import RawTx
 from intake.store.statements import (
-    _EVENT_JSON,
-    _FAST_DISPATCH_TICKET,
-    _FAST_EVENT,
-    _FAST_EVENTS,
-    _FAST_LOCK_TICKET,
-    _FAST_MARK_DONE,
-    _FAST_OUTBOUND,
-    _FAST_OUTBOX,
-    _FAST_TICKET_UNIT,
+    EVENT_JSON,
+    FAST_DISPATCH_TICKET,
+    FAST_EVENT,
+    FAST_EVENTS,
+    FAST_LOCK_TICKET,
+    FAST_MARK_DONE,
+    FAST_OUTBOUND,
+    FAST_OUTBOX,
+    FAST_TICKET_UNIT,
 )
 from intake.store.tickets import TicketStore
 
@@ -40,12 +40,12 @@ class DispatchStore(TicketStore):
     def lock_ticket(self, tx: RawTx, ticket_id: int) -> StoredTicket | None:
         """The ticket, its row locked for the transaction (FOR UPDATE on PostgreSQL; on SQLite
         BEGIN IMMEDIATE holds the write lock already), or None."""
-        rows = _FAST_LOCK_TICKET.run(tx, {"ticket_id_": ticket_id})
+        rows = FAST_LOCK_TICKET.run(tx, {"ticket_id_": ticket_id})
         return self._ticket(rows[0]) if rows else None
 
     def locked_events(self, tx: RawTx, ticket_id: int) -> list[StoredEvent]:
         """``events()`` inside a ``raw_tx``."""
-        rows = _FAST_EVENTS.run(tx, {"ticket_id_": ticket_id})
+        rows = FAST_EVENTS.run(tx, {"ticket_id_": ticket_id})
         return [StoredEvent(r.id, r.type, r.actor, r.at, json.loads(r.data)) for r in rows]
 
     def record_dispatch(
@@ -65,7 +65,7 @@ class DispatchStore(TicketStore):
         """The ticket ``dispatched`` to ``unit``, its event keyed ``step_key``, the citizen's
         notice ``(address, text, key, kind)`` stored with its delivery job as
         ``record_outbound`` does (keyed: a repeat adds nothing), and the step's outbox row done."""
-        _FAST_DISPATCH_TICKET.run(
+        FAST_DISPATCH_TICKET.run(
             tx,
             {
                 "ticket_id_": ticket_id,
@@ -80,35 +80,35 @@ class DispatchStore(TicketStore):
         self._fast_event(tx, ticket_id, "dispatched", event, step_key, now)
         if notice is not None:
             address, text, key, kind = notice
-            new = _FAST_OUTBOUND.run(tx, self._pending_outbound(address, text, key, kind, ticket_id, now))
+            new = FAST_OUTBOUND.run(tx, self._pending_outbound(address, text, key, kind, ticket_id, now))
             if new:  # a repeat finds the message stored, and its job with it
                 oid = int(new[0].id)
-                _FAST_OUTBOX.run(tx, self._outbox_row("deliver", f"deliver:{oid}", {"outbound_id": oid}))
+                FAST_OUTBOX.run(tx, self._outbox_row("deliver", f"deliver:{oid}", {"outbound_id": oid}))
         self.close_step(tx, step_key, now)
 
     def record_manual_routing(
         self, tx: RawTx, ticket_id: int, *, step_key: str, now: datetime, queue: str
     ) -> None:
         """No rule matched: the ticket waits in the manual ``queue`` agents see; the step is done."""
-        _FAST_TICKET_UNIT.run(tx, {"ticket_id_": ticket_id, "unit": queue, "updated_at": now})
+        FAST_TICKET_UNIT.run(tx, {"ticket_id_": ticket_id, "unit": queue, "updated_at": now})
         self._fast_event(tx, ticket_id, "manual_routing", {"queue": queue}, f"manual:{step_key}", now)
         self.close_step(tx, step_key, now)
 
     def close_step(self, tx: RawTx, key: str, now: datetime) -> None:
         """``mark_done`` inside a ``raw_tx``."""
-        _FAST_MARK_DONE.run(tx, {"key_": key, "done_at": now, "last_error": None})
+        FAST_MARK_DONE.run(tx, {"key_": key, "done_at": now, "last_error": None})
 
     def _fast_event(
         self, tx: RawTx, ticket_id: int, type_: str, data: Mapping[str, Any], key: str, now: datetime
     ) -> None:
-        _FAST_EVENT.run(
+        FAST_EVENT.run(
             tx,
             {
                 "ticket_id": ticket_id,
                 "type": type_,
                 "actor": "system",
                 "at": now,
-                "data": _EVENT_JSON.encode(dict(data)),  # as add_event writes it
+                "data": EVENT_JSON.encode(dict(data)),  # as add_event writes it
                 "idempotency_key": key,
             },
         )

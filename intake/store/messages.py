@@ -36,10 +36,10 @@ from intake.store.schema import (
     messages_out,
 )
 from intake.store.statements import (
-    _FAST_INBOUND,
-    _FAST_INBOUND_BY_NATIVE,
-    _FAST_OUTBOX,
-    _native_of,
+    FAST_INBOUND,
+    FAST_INBOUND_BY_NATIVE,
+    FAST_OUTBOX,
+    native_of,
 )
 
 
@@ -73,7 +73,7 @@ class MessageStore(OutboxStore):
                 return held, True
             new_id = self._insert_new(conn, messages_in, values, ("channel", "native_id"))
             if new_id is None:
-                [found] = self._fast(conn, _FAST_INBOUND_BY_NATIVE, _native_of(values))
+                [found] = self._fast(conn, FAST_INBOUND_BY_NATIVE, native_of(values))
                 return int(found.id), False
             if job is not None:
                 # Processed later by a worker; the outbox row commits with the message.
@@ -86,12 +86,12 @@ class MessageStore(OutboxStore):
         """``save_inbound`` with a job, for a channel's hot path (the smtp process stores every
         mail before its 250): the same rows through prepared statements in a ``raw_tx``."""
         values = self._inbound_row(msg, raw, flags, None, None)
-        new = _FAST_INBOUND.run(tx, values)
+        new = FAST_INBOUND.run(tx, values)
         if not new:  # its native id was seen before (M5): the first row
-            [found] = _FAST_INBOUND_BY_NATIVE.run(tx, _native_of(values))
+            [found] = FAST_INBOUND_BY_NATIVE.run(tx, native_of(values))
             return int(found.id), False
         new_id = int(new[0].id)
-        _FAST_OUTBOX.run(tx, self._outbox_row(job, f"{job}:{new_id}", {"message_id": new_id}))
+        FAST_OUTBOX.run(tx, self._outbox_row(job, f"{job}:{new_id}", {"message_id": new_id}))
         return new_id, True
 
     def _inbound_row(

@@ -27,7 +27,7 @@ from intake.store.schema import (
     outbox,
 )
 from intake.store.statements import (
-    _MARK_DONE,
+    MARK_DONE,
 )
 from intake.store.unit import StoreBase
 
@@ -115,8 +115,8 @@ class OutboxStore(StoreBase):
             return
         now = self.clock.now()
         with self.tx() as conn:
-            conn.execute(_MARK_DONE, [{"key_": k, "done_at": now, "last_error": None} for k in keys])
+            conn.execute(MARK_DONE, [{"key_": k, "done_at": now, "last_error": None} for k in keys])
 
     def mark_done(self, key: str, *, conn: Connection | None = None, error: str | None = None) -> None:
         with self.tx() if conn is None else nullcontext(conn) as c:
-            c.execute(_MARK_DONE, {"key_": key, "done_at": self.clock.now(), "last_error": error})
+            c.execute(MARK_DONE, {"key_": key, "done_at": self.clock.now(), "last_error": error})

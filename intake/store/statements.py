@@ -1,5 +1,6 @@
 """The store's SQL prepared once per dialect (intake/store/prepared.py), for the statements a dialog
-turn and a dispatch run many times; private to intake/store.
+turn and a dispatch run many times. Read by the store's family modules only (intake/store/*.py):
+no caller outside the store sees a statement.
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ from intake.store.schema import (
     tickets,
 )
 
-_MARK_DONE = (
+MARK_DONE = (
     update(outbox)
     .where(outbox.c.key == bindparam("key_"))
     .values(done_at=bindparam("done_at", type_=outbox.c.done_at.type), last_error=bindparam("last_error"))
 )
 
 
-def _fast_upsert(table: Any, columns: Sequence[str], key: str | tuple[str, ...]) -> PreparedSet:
+def fast_upsert(table: Any, columns: Sequence[str], key: str | tuple[str, ...]) -> PreparedSet:
     """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING id``, prepared."""
 
     def build(dialect: Dialect) -> Any:
@@ -52,7 +53,7 @@ def _fast_upsert(table: Any, columns: Sequence[str], key: str | tuple[str, ...])
     return PreparedSet(build)
 
 
-def _ticket_update(*columns: str) -> PreparedSet:
+def ticket_update(*columns: str) -> PreparedSet:
     return PreparedSet(
         lambda _d: (
             update(tickets)
@@ -63,21 +64,21 @@ def _ticket_update(*columns: str) -> PreparedSet:
     )
 
 
-def _words_in(column: Any, words: Sequence[str]) -> Any:
+def words_in(column: Any, words: Sequence[str]) -> Any:
     """``column IN ('a', 'b')`` written into the SQL (a prepared statement takes no list
     parameter); only for the product's own status words."""
     assert all(w.replace("_", "").isalnum() and w.isascii() for w in words), words
     return column.in_([literal_column(f"'{w}'") for w in words])
 
 
-_OPEN_AT_PLACE = PreparedSet(
+OPEN_AT_PLACE = PreparedSet(
     lambda _d: (
         select(tickets.c.id, tickets.c.number, tickets.c.cluster, tickets.c.address_key, tickets.c.fields_enc)
         .where(
             tickets.c.category == bindparam("category_"),
             tickets.c.place_key == bindparam("place_key_"),
             tickets.c.number.is_not(None),
-            _words_in(tickets.c.status, [s.value for s in TicketStatus if s.is_open]),
+            words_in(tickets.c.status, [s.value for s in TicketStatus if s.is_open]),
             tickets.c.created_at >= bindparam("since_", type_=tickets.c.created_at.type),
         )
         # SQLite has no statistics to prefer the place index over the status one by itself.
@@ -86,12 +87,12 @@ _OPEN_AT_PLACE = PreparedSet(
         .limit(bindparam("limit_"))
     )
 )
-_FAST_NUMBER_AND_STATUS = PreparedSet(
+FAST_NUMBER_AND_STATUS = PreparedSet(
     lambda _d: select(tickets.c.number, tickets.c.status).where(tickets.c.id == bindparam("ticket_id_"))
 )
 
 
-def _next_number_stmt(dialect: Dialect) -> Any:
+def next_number_stmt(dialect: Dialect) -> Any:
     dialect_insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     return (
         dialect_insert(counters)
@@ -101,26 +102,26 @@ def _next_number_stmt(dialect: Dialect) -> Any:
     )
 
 
-_FAST_NEXT_NUMBER = PreparedSet(_next_number_stmt)
-_EVENT_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
-_FAST_LOCK_TICKET = PreparedSet(
+FAST_NEXT_NUMBER = PreparedSet(next_number_stmt)
+EVENT_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+FAST_LOCK_TICKET = PreparedSet(
     lambda _d: select(tickets).where(tickets.c.id == bindparam("ticket_id_")).with_for_update()
 )
-_FAST_EVENTS = PreparedSet(
+FAST_EVENTS = PreparedSet(
     lambda _d: (
         select(ticket_events)
         .where(ticket_events.c.ticket_id == bindparam("ticket_id_"))
         .order_by(ticket_events.c.id)
     )
 )
-_FAST_DISPATCH_TICKET = _ticket_update(
+FAST_DISPATCH_TICKET = ticket_update(
     "status", "unit", "helper_units", "deadline", "deadline_provisional", "updated_at"
 )
-_FAST_TICKET_UNIT = _ticket_update("unit", "updated_at")
-_FAST_EVENT = _fast_upsert(
+FAST_TICKET_UNIT = ticket_update("unit", "updated_at")
+FAST_EVENT = fast_upsert(
     ticket_events, ("ticket_id", "type", "actor", "at", "data", "idempotency_key"), "idempotency_key"
 )
-_FAST_OUTBOUND = _fast_upsert(
+FAST_OUTBOUND = fast_upsert(
     messages_out,
     (
         "idempotency_key",
@@ -140,8 +141,8 @@ _FAST_OUTBOUND = _fast_upsert(
     ),
     "idempotency_key",
 )
-_FAST_OUTBOX = _fast_upsert(outbox, ("job", "key", "payload", "created_at", "attempts"), "key")
-_INBOUND_COLUMNS = (
+FAST_OUTBOX = fast_upsert(outbox, ("job", "key", "payload", "created_at", "attempts"), "key")
+INBOUND_COLUMNS = (
     "channel",
     "address_key",
     "address_enc",
@@ -153,17 +154,17 @@ _INBOUND_COLUMNS = (
     "processed_at",
     "ticket_id",
 )
-_FAST_INBOUND = _fast_upsert(messages_in, _INBOUND_COLUMNS, ("channel", "native_id"))
+FAST_INBOUND = fast_upsert(messages_in, INBOUND_COLUMNS, ("channel", "native_id"))
 
 
-def _native_of(row: Mapping[str, Any]) -> dict[str, Any]:
+def native_of(row: Mapping[str, Any]) -> dict[str, Any]:
     """What finds the first row of a ``messages_in`` row's native id."""
     return {"channel_": row["channel"], "native_id_": row["native_id"]}
 
 
-_FAST_INBOUND_BY_NATIVE = PreparedSet(
+FAST_INBOUND_BY_NATIVE = PreparedSet(
     lambda _d: select(messages_in.c.id).where(
         messages_in.c.channel == bindparam("channel_"), messages_in.c.native_id == bindparam("native_id_")
     )
 )
-_FAST_MARK_DONE = PreparedSet(lambda _d: _MARK_DONE)
+FAST_MARK_DONE = PreparedSet(lambda _d: MARK_DONE)

@@ -45,10 +45,10 @@ from intake.store.schema import (
     tickets,
 )
 from intake.store.statements import (
-    _FAST_NEXT_NUMBER,
-    _FAST_NUMBER_AND_STATUS,
-    _OPEN_AT_PLACE,
-    _ticket_update,
+    FAST_NEXT_NUMBER,
+    FAST_NUMBER_AND_STATUS,
+    OPEN_AT_PLACE,
+    ticket_update,
 )
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class TicketStore(MessageStore):
             columns = tuple(sorted(row))
             stmt = self._ticket_updates.get(columns)
             if stmt is None:
-                stmt = self._ticket_updates[columns] = _ticket_update(*columns)
+                stmt = self._ticket_updates[columns] = ticket_update(*columns)
             self._fast(c, stmt, {**row, "ticket_id_": ticket_id}, touches=(tickets, ticket_id))
 
     def claim_status(self, ticket_id: int, was: TicketStatus, to: TicketStatus, **values: Any) -> bool:
@@ -171,7 +171,7 @@ class TicketStore(MessageStore):
         """
         day = when.astimezone(SHANGHAI).strftime("%Y%m%d")
         [row] = self._fast(
-            conn, _FAST_NEXT_NUMBER, {"name_": f"ticket:{day}"}, inserts="counters", touches="nothing held"
+            conn, FAST_NEXT_NUMBER, {"name_": f"ticket:{day}"}, inserts="counters", touches="nothing held"
         )
         return f"{day}-{int(row.value):06d}"
 
@@ -189,7 +189,7 @@ class TicketStore(MessageStore):
         now = self.clock.now()
         with self.tx() as conn:
             found = self._fast(
-                conn, _FAST_NUMBER_AND_STATUS, {"ticket_id_": ticket_id}, touches=(tickets, ticket_id)
+                conn, FAST_NUMBER_AND_STATUS, {"ticket_id_": ticket_id}, touches=(tickets, ticket_id)
             )
             current = found[0] if found else None
             if current is None:
@@ -408,7 +408,7 @@ class TicketStore(MessageStore):
             held: Literal["nothing held"] | None = (
                 "nothing held" if buf is None or not buf.holds_where(tickets, "number") else None
             )
-            rows = self._fast(conn, _OPEN_AT_PLACE, values, touches=held)
+            rows = self._fast(conn, OPEN_AT_PLACE, values, touches=held)
         return (
             PlaceTicket(
                 r.id,

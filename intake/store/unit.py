@@ -21,7 +21,7 @@ from intake.model import (
 )
 from intake.store import buffer
 from intake.store.prepared import PreparedSet, RawTx
-from intake.store.statements import _fast_upsert
+from intake.store.statements import fast_upsert
 
 ADDRESS_KEYS_KEPT = 4096
 _CURRENT: ContextVar[Connection | None] = ContextVar("hotline_sql_transaction", default=None)
@@ -175,6 +175,6 @@ class StoreBase:
         cache_key = (table.name, key, tuple(values))
         stmt = self._upserts.get(cache_key)
         if stmt is None:
-            stmt = self._upserts[cache_key] = _fast_upsert(table, tuple(values), key)
+            stmt = self._upserts[cache_key] = fast_upsert(table, tuple(values), key)
         rows = self._fast(conn, stmt, values, inserts=table.name)
         return int(rows[0].id) if rows else None
