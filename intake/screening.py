@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
@@ -45,7 +46,7 @@ MIN_CHINESE = 2  # Chinese characters a text needs before the text model reads i
 # 我也不知道 are said in every conversation and tell too little (a phone number adds nothing); the
 # rules read every text (他掐我, 救救我, 火更大了).
 MIN_EMERGENCY_CHARS = 6
-_MEANING = re.compile(r"[\u4e00-\u9fff]|[a-z]+")
+_LATIN_WORD = re.compile(r"[a-z]+")  # the rules' text is lower case
 CAUTION_CHINESE = (
     6  # ... and before its unsure emergencies are named ([caution]): "今天吃什么" says too little
 )
@@ -223,6 +224,17 @@ def _compile(values: object, where: str) -> tuple[re.Pattern[str], ...]:
         except re.error as exc:
             raise ConfigError(f"{where}: bad pattern {value!r} ({exc})") from exc
     return tuple(out)
+
+
+def _runs(found: Iterable[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    """The spans of names found one right after another (博罗县|罗阳: one mention)."""
+    spans: list[tuple[int, int]] = []
+    for start, end, _name in found:
+        if spans and spans[-1][1] == start:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+    return spans
 
 
 def _strings(values: object, where: str) -> tuple[str, ...]:
@@ -542,7 +554,7 @@ class Screener:
         it), the rules ``clean``."""
         if self.model is None or chinese_count(clean) < MIN_CHINESE:
             return None  # the model learned from Chinese; other text is left to the rules
-        if len(_MEANING.findall(clean)) < MIN_EMERGENCY_CHARS:
+        if chinese_count(clean) + len(_LATIN_WORD.findall(clean)) < MIN_EMERGENCY_CHARS:
             return None
         pred = self.model.predict(clean if read is None else read)["emergency"]
         at = self.emergency_threshold if threshold is None else threshold
@@ -654,14 +666,7 @@ class Screener:
         的, 人, 一家); "我系广州户口" is not a home town but the register the service is asked of.
         Consecutive names (博罗县罗阳) are one mention."""
         before, after = rule.home_before, rule.home_after
-        mentions = list(self._own_names.finditer(clean))
-        i = 0
-        while i < len(mentions):
-            start, end, _name = mentions[i]
-            j = i
-            while j + 1 < len(mentions) and mentions[j + 1][0] == mentions[j][1]:
-                j += 1
-            end = mentions[j][1]
+        for start, end in _runs(self._own_names.finditer(clean)):
             home = (
                 before is not None
                 and after is not None
@@ -670,7 +675,6 @@ class Screener:
             )
             if not home:
                 return True
-            i = j + 1
         return False
 
     def _other_place(self, clean: str, read: str) -> str | None:

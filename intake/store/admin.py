@@ -12,9 +12,7 @@ from sqlalchemy import (
     update,
 )
 
-from intake.model import (
-    Address,
-)
+from intake.model import Address
 from intake.store.schema import (
     audit_log,
     restrictions,

@@ -35,7 +35,7 @@ from intake.store.tickets import TicketStore
 
 
 class DispatchStore(TicketStore):
-    """One short write transaction per ticket, on the pooled DBAPI connection (``raw_tx``)."""
+    """What the dispatch job writes: one short ``raw_tx`` per ticket."""
 
     def lock_ticket(self, tx: RawTx, ticket_id: int) -> StoredTicket | None:
         """The ticket, its row locked for the transaction (FOR UPDATE on PostgreSQL; on SQLite

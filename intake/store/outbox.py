@@ -19,16 +19,10 @@ from sqlalchemy import (
 
 from intake.errors import NotFound
 from intake.masking import redact
-from intake.model import (
-    OutboxJob,
-)
+from intake.model import OutboxJob
 from intake.store import buffer
-from intake.store.schema import (
-    outbox,
-)
-from intake.store.statements import (
-    MARK_DONE,
-)
+from intake.store.schema import outbox
+from intake.store.statements import MARK_DONE
 from intake.store.unit import StoreBase
 
 OUTBOX_MAX_ATTEMPTS = 10

@@ -8,12 +8,13 @@ One class, one module per family of tables it keeps, each reading only what it n
 below it:
 
 - ``unit.py``: the unit of work (``tx``, ``batch`` with group commit, reads that see the open
-  transaction, the fast path of prepared statements);
+  transaction, the fast path of prepared statements, and ``raw_tx`` on the pooled DBAPI
+  connection for the dispatch job and a mail stored as it arrives);
 - ``outbox.py``: the outbox the relay drains onto the queue;
 - ``messages.py``: messages in and out;
 - ``tickets.py``: tickets, numbers, events, evaluations;
 - ``admin.py``: restrictions and the audit log;
-- ``dispatch.py``: the dispatch job's transaction;
+- ``dispatch.py``: what the dispatch job writes inside its ``raw_tx``;
 - ``statements.py``: the SQL prepared once.
 """
 

@@ -18,9 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from intake.model import (
-    TicketStatus,
-)
+from intake.model import TicketStatus
 from intake.store.prepared import PreparedSet
 from intake.store.schema import (
     counters,

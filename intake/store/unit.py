@@ -16,9 +16,7 @@ from sqlalchemy import (
 
 from intake.clock import Clock
 from intake.crypto import Cipher
-from intake.model import (
-    Address,
-)
+from intake.model import Address
 from intake.store import buffer
 from intake.store.prepared import PreparedSet, RawTx
 from intake.store.statements import fast_upsert
@@ -30,8 +28,9 @@ _CURRENT: ContextVar[Connection | None] = ContextVar("hotline_sql_transaction", 
 class StoreBase:
     """What every family of tables shares: the engine, the cipher and the clock; one write
     transaction that every store call of the thread joins (``tx``, or ``batch`` with group
-    commit); reads that see it; and the statements run on its connection without Core's
-    per-statement machinery (``_fast``)."""
+    commit); reads that see it; the statements run on its connection without Core's
+    per-statement machinery (``_fast``); and ``raw_tx``, a transaction on the pooled DBAPI
+    connection for prepared statements alone."""
 
     def __init__(self, engine: Engine, cipher: Cipher, clock: Clock) -> None:
         self.engine = engine
