@@ -101,10 +101,8 @@ def _note(store: SqlStore, ignored: Ignored, raw: str) -> StoredUpdate:
     message_id, new = store.save_inbound(msg, raw=raw, flags=f"ignored:{ignored.reason}")
     if not new:
         return StoredUpdate("duplicate", message_id, ignored.callback_query_id)
-    with store.tx() as conn:
-        store.record_outbound(
-            ignored.address, ignored.note, key=f"reply:{message_id}:0", kind="note", conn=conn
-        )
+    with store.tx():
+        store.record_outbound(ignored.address, ignored.note, key=f"reply:{message_id}:0", kind="note")
     return StoredUpdate("noted", message_id, ignored.callback_query_id)
 
 

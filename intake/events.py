@@ -70,10 +70,10 @@ class EventService:
         now = self.store.clock.now()
         changes: dict[str, Any] = {}
         record: dict[str, Any] = {}
-        with self.store.tx() as conn:
-            status = self.store.lock_status(conn, ticket.id)
+        with self.store.tx():
+            status = self.store.lock_status(ticket.id)
             # A repeat of the same event with the same data changes nothing (idempotent).
-            if self.store.event_exists(conn, key):
+            if self.store.event_id(key) is not None:
                 return self.store.get_ticket(ticket.id), False
             t = transition(
                 status,
@@ -108,15 +108,16 @@ class EventService:
                     _text(payload, "result", required=True) or ""
                 )
                 changes["evaluation_due_at"] = self.policy.evaluation_window_end(ticket, now)
-            self.store.update_ticket(ticket.id, conn=conn, **changes)
-            self.store.add_event(conn, ticket.id, event_type, actor, record, key=key)
-            event_id = self.store.last_event_id(conn, key)
+            self.store.update_ticket(ticket.id, **changes)
+            self.store.add_event(ticket.id, event_type, actor, record, key=key)
+            event_id = self.store.event_id(key)
+            assert event_id is not None  # stored just above, in this unit of work
             if event_type != "signed":
-                self.store.add_outbox(conn, "notice", f"notice:{event_id}", {"event_id": event_id})
+                self.store.add_outbox("notice", f"notice:{event_id}", {"event_id": event_id})
             if event_type == "returned" and not t.difficult:
                 # Back to routing (guangzhou §17): a fresh dispatch step for this return.
                 self.store.add_outbox(
-                    conn, "dispatch", f"dispatch:{ticket.id}:r{ticket.returns + 1}", {"ticket_id": ticket.id}
+                    "dispatch", f"dispatch:{ticket.id}:r{ticket.returns + 1}", {"ticket_id": ticket.id}
                 )
         return self.store.get_ticket(ticket.id), True
 

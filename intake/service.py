@@ -285,7 +285,7 @@ class IntakeService:
             except Exception:  # taken alone, where the failure is stored and told
                 log.debug("step failed in a group; retried alone", exc_info=True)
         nexts: dict[str, DialogState | None] = {}
-        with self.store.batch():
+        with self.store.tx():
             for key, result in steps.items():
                 i = keys[key]
                 out[i], nexts[key] = self._commit(items[i], result, now, in_response=in_response)
@@ -307,7 +307,7 @@ class IntakeService:
                 return IntakeResult(item.stored_id, (), None, duplicate=True)
             try:
                 result = self._step(msg, turn.state, self._summaries([key])[key], now)
-                with self.store.batch():
+                with self.store.tx():
                     done, next_state = self._commit(item, result, now, in_response=in_response)
             except Exception:
                 # Whatever failed, the citizen's message is kept (and marked) before the error goes on.
@@ -549,9 +549,9 @@ class IntakeService:
             values={Field.CONTENT: action.text},
             reason=f"kb:{action.entry_id}",
         )
-        with self.store.tx() as conn:
-            ticket_id = self.store.create_ticket(draft, conn=conn)
-            self.store.add_event(conn, ticket_id, "answered_online", "system", {"entry_id": action.entry_id})
+        with self.store.tx():
+            ticket_id = self.store.create_ticket(draft)
+            self.store.add_event(ticket_id, "answered_online", "system", {"entry_id": action.entry_id})
         return ticket_id
 
     def _note_repeat(self, address: Address, action: NoteRepeat) -> None:
@@ -559,9 +559,9 @@ class IntakeService:
         t = self._owned(address, action.number)
         if t is None:
             return
-        with self.store.tx() as conn:
+        with self.store.tx():
             data = {"text_enc": self.store.cipher.encrypt(action.text)}
-            self.store.add_event(conn, t.id, "repeat_raised", "citizen", data)
+            self.store.add_event(t.id, "repeat_raised", "citizen", data)
 
     def _save_draft(self, address: Address, s: DialogState) -> int:
         if s.draft_id is None:
@@ -627,18 +627,18 @@ class IntakeService:
         if not t.status.is_open:
             status = texts.STATUS_WORDS.get(t.status.value, t.status.value)
             return Reply(texts.WITHDRAW_NOT_ALLOWED.format(number=number, status=status))
-        with self.store.tx() as conn:
-            self.store.update_ticket(t.id, conn=conn, status=TicketStatus.WITHDRAWN)
-            self.store.add_event(conn, t.id, "withdrawn", "citizen", {}, key=f"withdrawn:{t.id}")
+        with self.store.tx():
+            self.store.update_ticket(t.id, status=TicketStatus.WITHDRAWN)
+            self.store.add_event(t.id, "withdrawn", "citizen", {}, key=f"withdrawn:{t.id}")
         return Reply(texts.WITHDRAWN.format(number=number))
 
     def _supplement(self, address: Address, action: Supplement) -> Reply:
         t = self._owned(address, action.number)
         if t is None:
             return Reply(texts.NO_OPEN_TICKETS)
-        with self.store.tx() as conn:
+        with self.store.tx():
             data = {"text_enc": self.store.cipher.encrypt(action.text)}
-            self.store.add_event(conn, t.id, "supplemented", "citizen", data)
+            self.store.add_event(t.id, "supplemented", "citizen", data)
         return Reply(texts.SUPPLEMENT_RECORDED.format(number=action.number))
 
     def _evaluate(self, address: Address, action: Evaluate) -> Reply | None:
@@ -649,33 +649,32 @@ class IntakeService:
             return None
         round_ = t.rehandling_round + 1
         now = self.clock.now()
-        with self.store.tx() as conn:
+        with self.store.tx():
             if action.level is None:
                 # CONTRACT.md: an answer outside the options, after one re-ask, counts as invalid;
                 # the round is over, so nothing more is asked (guangzhou §28).
-                self.store.record_evaluation(conn, t.id, round_, None, "invalid")
-                self.store.add_event(conn, t.id, "evaluation_invalid", "citizen", {"round": round_})
-                self.store.update_ticket(t.id, conn=conn, status=TicketStatus.CLOSED)
-                self.store.add_event(conn, t.id, "closed", "system", {"invalid": True})
+                self.store.record_evaluation(t.id, round_, None, "invalid")
+                self.store.add_event(t.id, "evaluation_invalid", "citizen", {"round": round_})
+                self.store.update_ticket(t.id, status=TicketStatus.CLOSED)
+                self.store.add_event(t.id, "closed", "system", {"invalid": True})
                 return None
-            if not self.store.record_evaluation(conn, t.id, round_, action.level, "citizen"):
+            if not self.store.record_evaluation(t.id, round_, action.level, "citizen"):
                 return Reply(texts.EVAL_ALREADY.format(number=t.number))
-            self.store.add_event(conn, t.id, "evaluated", "citizen", {"level": action.level, "round": round_})
+            self.store.add_event(t.id, "evaluated", "citizen", {"level": action.level, "round": round_})
             deadline = self.policy.rehandling_deadline(t.category, action.level, round_, now)
             if deadline is not None:
                 self.store.update_ticket(
                     t.id,
-                    conn=conn,
                     status=TicketStatus.REHANDLING,
                     rehandling_round=round_,
                     deadline=deadline,
                 )
-                self.store.add_event(conn, t.id, "rehandling", "system", {"round": round_})
+                self.store.add_event(t.id, "rehandling", "system", {"round": round_})
                 return Reply(
                     texts.EVAL_REHANDLING.format(number=t.number, deadline=texts.format_deadline(deadline))
                 )
-            self.store.update_ticket(t.id, conn=conn, status=TicketStatus.CLOSED)
-            self.store.add_event(conn, t.id, "closed", "system", {"level": action.level})
+            self.store.update_ticket(t.id, status=TicketStatus.CLOSED)
+            self.store.add_event(t.id, "closed", "system", {"level": action.level})
         return Reply(texts.EVAL_THANKS.format(number=t.number, level=action.level))
 
     # -- replies -------------------------------------------------------------------------------

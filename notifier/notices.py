@@ -58,7 +58,7 @@ def send_event_notice(runtime: Runtime, event_id: int) -> str:
     if address is None or not messages:
         return "none"
     ids = []
-    with store.tx() as conn:
+    with store.tx():
         for i, (kind, text) in enumerate(messages):
             # buttons where the channel has them (web chat, Telegram); the text lists them for SMS
             choices = EVALUATION_CHOICES if kind == "evaluation_prompt" else ()
@@ -68,7 +68,6 @@ def send_event_notice(runtime: Runtime, event_id: int) -> str:
                 key=f"notice:{event_id}:{i}",
                 kind=kind,
                 ticket_id=ticket_id,
-                conn=conn,
                 choices=choices,
             )
             ids.append(oid)

@@ -26,27 +26,24 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
     notice and its delivery row, and close the outbox row. A second run finds the ticket no
     longer ``registered`` and only closes the outbox row.
 
-    The transaction runs the store's prepared dispatch statements (``SqlStore.raw_tx``); the
-    store's other methods must not be called inside it."""
+    Everything happens in the store's one unit of work (``tx()``)."""
     from worker.context import get_services
 
     step_key = step_key or f"dispatch:{ticket_id}"
     store = runtime.store
     policy = get_services().policy
     now = runtime.clock.now()
-    with store.raw_tx() as tx:
-        ticket = store.lock_ticket(tx, ticket_id)
+    with store.tx():
+        ticket = store.lock_ticket(ticket_id)
         if ticket is None or ticket.status is not TicketStatus.REGISTERED:
-            store.close_step(tx, step_key, now)
+            store.close_step(step_key, now)
             return "already"
         route = router().route(ticket.fields)
         if route.lead is None:
-            store.record_manual_routing(
-                tx, ticket_id, step_key=step_key, now=now, queue=router().manual_queue
-            )
+            store.record_manual_routing(ticket_id, step_key=step_key, now=now, queue=router().manual_queue)
             return "manual"
         # The exact deadline now that it is dispatched replaces the estimate told at registration.
-        earlier = store.locked_events(tx, ticket_id) if ticket.returns else []
+        earlier = store.locked_events(ticket_id) if ticket.returns else []
         dispatched = StoredEvent(0, "dispatched", "system", now, {})
         view = policy.view(ticket, [*earlier, dispatched], now)
         deadline = view.handling_deadline if view is not None and view.handling_deadline else ticket.deadline
@@ -56,7 +53,6 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
             text = compose("dispatched", number=ticket.number, unit=route.lead)
             notice = (address, text, f"notice:{step_key}", "dispatched")
         store.record_dispatch(
-            tx,
             ticket_id,
             step_key=step_key,
             now=now,

@@ -26,11 +26,11 @@ def queue_evaluation_prompts(runtime: Runtime, ticket_ids: Sequence[int], chunk:
     """Write one outbox row per chunk; the relay puts them on the notify queue. Returns chunks."""
     ids = sorted(set(ticket_ids))
     chunks = 0
-    with runtime.store.tx() as conn:
+    with runtime.store.tx():
         for i in range(0, len(ids), chunk):
             part = ids[i : i + chunk]
             key = f"evaluation_batch:{part[0]}-{part[-1]}:{len(part)}"
-            runtime.store.add_outbox(conn, "evaluation_batch", key, {"ids": part})
+            runtime.store.add_outbox("evaluation_batch", key, {"ids": part})
             chunks += 1
     return chunks
 
@@ -48,8 +48,8 @@ def send_evaluation_batch(runtime: Runtime, key: str, senders: dict[Channel, Sen
         items.append(
             (address, text, f"evalprompt:{t.id}:{t.rehandling_round + 1}", "evaluation_prompt", t.id)
         )
-    with store.tx() as conn:
-        created = store.record_outbound_many(conn, items)
+    with store.tx():
+        created = store.record_outbound_many(items)
     delivered: list[int] = []
     later: list[tuple[int, float]] = []
     failed: list[tuple[int, str]] = []
@@ -73,12 +73,12 @@ def send_evaluation_batch(runtime: Runtime, key: str, senders: dict[Channel, Sen
             later.append((oid, exc.after))
         except DeliveryError as exc:  # failed, or uncertain: never resent automatically
             failed.append((oid, exc.message))
-    with store.tx() as conn:
-        store.mark_delivered_many(conn, delivered)
+    with store.tx():
+        store.mark_delivered_many(delivered)
         for oid, after in later:
-            store.defer(conn, oid, now + timedelta(seconds=after), "refused by the provider's flow control")
-            store.add_outbox(conn, "deliver", f"deliver:{oid}", {"outbound_id": oid})
-        store.mark_done(key, conn=conn)
+            store.defer(oid, now + timedelta(seconds=after), "refused by the provider's flow control")
+            store.add_outbox("deliver", f"deliver:{oid}", {"outbound_id": oid})
+        store.mark_done(key)
     for oid, reason in failed:
         store.mark_delivery(oid, DeliveryState.FAILED, error=reason)  # agents see it in the console
     return f"{len(delivered)} delivered, {len(later)} later, {len(failed)} failed"

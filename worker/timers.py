@@ -51,11 +51,10 @@ def end_evaluation_windows(runtime: Runtime, now: datetime, silence_means: str) 
         if not runtime.store.claim_status(ticket_id, TicketStatus.COMPLETED, TicketStatus.CLOSED):
             continue
         fired += 1
-        with runtime.store.tx() as conn:
+        with runtime.store.tx():
             if silence_means == "satisfied":
-                runtime.store.record_evaluation(conn, ticket_id, round_ + 1, "满意", "silence")
+                runtime.store.record_evaluation(ticket_id, round_ + 1, "满意", "silence")
             runtime.store.add_event(
-                conn,
                 ticket_id,
                 "closed",
                 "system",

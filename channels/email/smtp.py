@@ -120,11 +120,7 @@ class InboundMailHandler:
         store = self.runtime.store
 
         def save(group: list[tuple[InboundMessage, str]]) -> list[tuple[int, bool]]:
-            with store.raw_tx() as tx:  # prepared statements: the hot path of the smtp process
-                return [
-                    store.save_inbound_raw(tx, m, raw=raw, flags="unparsed", job="mail_inbound")
-                    for m, raw in group
-                ]
+            return store.save_inbound_mails(group, flags="unparsed", job="mail_inbound")
 
         if len(mails) > 1:
             try:

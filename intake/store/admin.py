@@ -24,7 +24,7 @@ class AdminStore(StoreBase):
     """The ``restrictions`` and ``audit_log`` tables."""
 
     def restrict(self, address: Address, until: datetime, reason: str) -> int:
-        with self.tx() as conn:
+        with self._write() as conn:
             pk = conn.execute(
                 insert(restrictions).values(
                     address_key=self.address_key(address),
@@ -76,7 +76,7 @@ class AdminStore(StoreBase):
         ]
 
     def lift_restriction(self, restriction_id: int, agent: str) -> bool:
-        with self.tx() as conn:
+        with self._write() as conn:
             res = conn.execute(
                 update(restrictions)
                 .where(restrictions.c.id == restriction_id, restrictions.c.lifted_at.is_(None))
@@ -85,7 +85,7 @@ class AdminStore(StoreBase):
         return bool(res.rowcount)
 
     def audit(self, actor: str, action: str, target: str | None = None, detail: str | None = None) -> None:
-        with self.tx() as conn:
+        with self._write() as conn:
             conn.execute(
                 insert(audit_log).values(
                     at=self.clock.now(), actor=actor, action=action, target=target, detail=detail

@@ -1,9 +1,8 @@
-"""The dispatch job's transaction (worker/dispatch.py).
+"""What the dispatch job (worker/dispatch.py) reads and writes in its unit of work.
 
-The dispatch job is one short write transaction per ticket. It runs on the pooled DBAPI
-connection with statements prepared once (intake/store/prepared.py): the same SQL, parameters and
-type conversion as Core, without Core's per-statement machinery, which cost more than SQLite's own
-work (bench/dispatch_bench.py).
+One short transaction per ticket, every statement prepared once (intake/store/prepared.py): the
+same SQL, parameters and type conversion as Core, without Core's per-statement machinery, which
+cost more than SQLite's own work (bench/dispatch_bench.py).
 """
 
 from __future__ import annotations
@@ -13,13 +12,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from intake.model import (
     Address,
     StoredEvent,
     StoredTicket,
     TicketStatus,
 )
-from intake.store.prepared import RawTx
 from intake.store.statements import (
     EVENT_JSON,
     FAST_DISPATCH_TICKET,
@@ -35,22 +35,24 @@ from intake.store.tickets import TicketStore
 
 
 class DispatchStore(TicketStore):
-    """What the dispatch job writes: one short ``raw_tx`` per ticket."""
+    """What the dispatch job reads and writes inside its unit of work (``tx()``), each through a
+    statement prepared once."""
 
-    def lock_ticket(self, tx: RawTx, ticket_id: int) -> StoredTicket | None:
-        """The ticket, its row locked for the transaction (FOR UPDATE on PostgreSQL; on SQLite
-        BEGIN IMMEDIATE holds the write lock already), or None."""
-        rows = FAST_LOCK_TICKET.run(tx, {"ticket_id_": ticket_id})
+    def lock_ticket(self, ticket_id: int) -> StoredTicket | None:
+        """The ticket, its row locked until the unit of work commits (FOR UPDATE on PostgreSQL;
+        on SQLite the transaction holds the write lock since BEGIN), or None."""
+        with self._write() as conn:
+            rows = self._fast(conn, FAST_LOCK_TICKET, {"ticket_id_": ticket_id})
         return self._ticket(rows[0]) if rows else None
 
-    def locked_events(self, tx: RawTx, ticket_id: int) -> list[StoredEvent]:
-        """``events()`` inside a ``raw_tx``."""
-        rows = FAST_EVENTS.run(tx, {"ticket_id_": ticket_id})
+    def locked_events(self, ticket_id: int) -> list[StoredEvent]:
+        """``events()`` of a ticket locked by ``lock_ticket``."""
+        with self._write() as conn:
+            rows = self._fast(conn, FAST_EVENTS, {"ticket_id_": ticket_id})
         return [StoredEvent(r.id, r.type, r.actor, r.at, json.loads(r.data)) for r in rows]
 
     def record_dispatch(
         self,
-        tx: RawTx,
         ticket_id: int,
         *,
         step_key: str,
@@ -65,44 +67,49 @@ class DispatchStore(TicketStore):
         """The ticket ``dispatched`` to ``unit``, its event keyed ``step_key``, the citizen's
         notice ``(address, text, key, kind)`` stored with its delivery job as
         ``record_outbound`` does (keyed: a repeat adds nothing), and the step's outbox row done."""
-        FAST_DISPATCH_TICKET.run(
-            tx,
-            {
-                "ticket_id_": ticket_id,
-                "status": TicketStatus.DISPATCHED.value,
-                "unit": unit,
-                "helper_units": ",".join(helpers),
-                "deadline": deadline,
-                "deadline_provisional": deadline_provisional,
-                "updated_at": now,
-            },
-        )
-        self._fast_event(tx, ticket_id, "dispatched", event, step_key, now)
-        if notice is not None:
-            address, text, key, kind = notice
-            new = FAST_OUTBOUND.run(tx, self._pending_outbound(address, text, key, kind, ticket_id, now))
-            if new:  # a repeat finds the message stored, and its job with it
-                oid = int(new[0].id)
-                FAST_OUTBOX.run(tx, self._outbox_row("deliver", f"deliver:{oid}", {"outbound_id": oid}))
-        self.close_step(tx, step_key, now)
+        with self._write() as conn:
+            self._fast(
+                conn,
+                FAST_DISPATCH_TICKET,
+                {
+                    "ticket_id_": ticket_id,
+                    "status": TicketStatus.DISPATCHED.value,
+                    "unit": unit,
+                    "helper_units": ",".join(helpers),
+                    "deadline": deadline,
+                    "deadline_provisional": deadline_provisional,
+                    "updated_at": now,
+                },
+            )
+            self._system_event(conn, ticket_id, "dispatched", event, step_key, now)
+            if notice is not None:
+                address, text, key, kind = notice
+                row = self._pending_outbound(address, text, key, kind, ticket_id, now)
+                new = self._fast(conn, FAST_OUTBOUND, row, inserts="messages_out")
+                if new:  # a repeat finds the message stored, and its job with it
+                    oid = int(new[0].id)
+                    job = self._outbox_row("deliver", f"deliver:{oid}", {"outbound_id": oid})
+                    self._fast(conn, FAST_OUTBOX, job, inserts="outbox")
+            self.close_step(step_key, now)
 
-    def record_manual_routing(
-        self, tx: RawTx, ticket_id: int, *, step_key: str, now: datetime, queue: str
-    ) -> None:
+    def record_manual_routing(self, ticket_id: int, *, step_key: str, now: datetime, queue: str) -> None:
         """No rule matched: the ticket waits in the manual ``queue`` agents see; the step is done."""
-        FAST_TICKET_UNIT.run(tx, {"ticket_id_": ticket_id, "unit": queue, "updated_at": now})
-        self._fast_event(tx, ticket_id, "manual_routing", {"queue": queue}, f"manual:{step_key}", now)
-        self.close_step(tx, step_key, now)
+        with self._write() as conn:
+            self._fast(conn, FAST_TICKET_UNIT, {"ticket_id_": ticket_id, "unit": queue, "updated_at": now})
+            self._system_event(conn, ticket_id, "manual_routing", {"queue": queue}, f"manual:{step_key}", now)
+            self.close_step(step_key, now)
 
-    def close_step(self, tx: RawTx, key: str, now: datetime) -> None:
-        """``mark_done`` inside a ``raw_tx``."""
-        FAST_MARK_DONE.run(tx, {"key_": key, "done_at": now, "last_error": None})
+    def close_step(self, key: str, now: datetime) -> None:
+        """``mark_done`` as of ``now``, through its prepared statement."""
+        with self._write() as conn:
+            self._fast(conn, FAST_MARK_DONE, {"key_": key, "done_at": now, "last_error": None})
 
-    def _fast_event(
-        self, tx: RawTx, ticket_id: int, type_: str, data: Mapping[str, Any], key: str, now: datetime
+    def _system_event(
+        self, conn: Connection, ticket_id: int, type_: str, data: Mapping[str, Any], key: str, now: datetime
     ) -> None:
-        FAST_EVENT.run(
-            tx,
+        self._fast(
+            conn,
+            FAST_EVENT,
             {
                 "ticket_id": ticket_id,
                 "type": type_,
@@ -111,4 +118,5 @@ class DispatchStore(TicketStore):
                 "data": EVENT_JSON.encode(dict(data)),  # as add_event writes it
                 "idempotency_key": key,
             },
+            inserts="ticket_events",
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +29,6 @@ from intake.model import (
     StoredOutbound,
 )
 from intake.store.outbox import OutboxStore
-from intake.store.prepared import RawTx
 from intake.store.schema import (
     messages_in,
     messages_out,
@@ -64,7 +62,7 @@ class MessageStore(OutboxStore):
         """
         # stored inside the turn that handles it: processed when (and only if) the turn commits
         values = self._inbound_row(msg, raw, flags, self.clock.now() if processed else None, ticket_id)
-        with self.tx() as conn:
+        with self._write() as conn:
             buf = self._buffered(conn)
             if buf is not None and msg.native_id is None:  # nothing it could be a repeat of
                 held = buf.add(messages_in, values)
@@ -77,22 +75,28 @@ class MessageStore(OutboxStore):
                 return int(found.id), False
             if job is not None:
                 # Processed later by a worker; the outbox row commits with the message.
-                self.add_outbox(conn, job, f"{job}:{new_id}", {"message_id": new_id})
+                self.add_outbox(job, f"{job}:{new_id}", {"message_id": new_id})
             return int(new_id), True
 
-    def save_inbound_raw(
-        self, tx: RawTx, msg: InboundMessage, *, raw: str, flags: str, job: str
-    ) -> tuple[int, bool]:
-        """``save_inbound`` with a job, for a channel's hot path (the smtp process stores every
-        mail before its 250): the same rows through prepared statements in a ``raw_tx``."""
-        values = self._inbound_row(msg, raw, flags, None, None)
-        new = FAST_INBOUND.run(tx, values)
-        if not new:  # its native id was seen before (M5): the first row
-            [found] = FAST_INBOUND_BY_NATIVE.run(tx, native_of(values))
-            return int(found.id), False
-        new_id = int(new[0].id)
-        FAST_OUTBOX.run(tx, self._outbox_row(job, f"{job}:{new_id}", {"message_id": new_id}))
-        return new_id, True
+    def save_inbound_mails(
+        self, mails: Sequence[tuple[InboundMessage, str]], *, flags: str, job: str
+    ) -> list[tuple[int, bool]]:
+        """``save_inbound`` with a job for each (message, raw text), all in one transaction of
+        their own, for a channel's hot path (the smtp process stores every mail before its 250):
+        the same rows, through prepared statements on the pooled connection."""
+        with self._raw_tx() as tx:
+            out = []
+            for msg, raw in mails:
+                values = self._inbound_row(msg, raw, flags, None, None)
+                new = FAST_INBOUND.run(tx, values)
+                if not new:  # its native id was seen before (M5): the first row
+                    [found] = FAST_INBOUND_BY_NATIVE.run(tx, native_of(values))
+                    out.append((int(found.id), False))
+                    continue
+                new_id = int(new[0].id)
+                FAST_OUTBOX.run(tx, self._outbox_row(job, f"{job}:{new_id}", {"message_id": new_id}))
+                out.append((new_id, True))
+        return out
 
     def _inbound_row(
         self,
@@ -124,7 +128,7 @@ class MessageStore(OutboxStore):
             values["ticket_id"] = ticket_id
         if flags is not None:
             values["flags"] = flags
-        with self.tx() as conn:
+        with self._write() as conn:
             buf = self._buffered(conn)
             if buf is not None:
                 buf.update(messages_in, message_id, values)
@@ -183,7 +187,7 @@ class MessageStore(OutboxStore):
             }
             for mid, address, text in parsed
         ]
-        with self.tx() as conn:
+        with self._write() as conn:
             conn.execute(stmt, rows)
 
     def latest_native_ids(self, address: Address, limit: int = 10) -> list[str]:
@@ -202,7 +206,7 @@ class MessageStore(OutboxStore):
 
     def set_inbound(self, message_id: int, address: Address, text: str) -> None:
         """After a worker parsed the raw message: its sender and text, encrypted as always."""
-        with self.tx() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(messages_in)
                 .where(messages_in.c.id == message_id)
@@ -238,7 +242,6 @@ class MessageStore(OutboxStore):
         choices: Sequence[str] = (),
         subject: str | None = None,
         state: DeliveryState = DeliveryState.PENDING,
-        conn: Connection | None = None,
         fresh: bool = False,
     ) -> tuple[int, bool]:
         """Store a message to send, keyed for idempotency. Returns (id, newly_stored).
@@ -264,7 +267,7 @@ class MessageStore(OutboxStore):
             "next_attempt_at": now if state is DeliveryState.PENDING else None,
             "delivered_at": now if state is DeliveryState.DELIVERED else None,
         }
-        with self.tx() if conn is None else nullcontext(conn) as c:
+        with self._write() as c:
             buf = self._buffered(c) if fresh else None
             if buf is not None:
                 values.update(attempts=0, last_error=None, provider_id=None)
@@ -274,7 +277,7 @@ class MessageStore(OutboxStore):
                 return oid, True
             oid, new = self._insert_outbound(c, values)
             if new and state is DeliveryState.PENDING:
-                self.add_outbox(c, "deliver", f"deliver:{oid}", {"outbound_id": oid})
+                self.add_outbox("deliver", f"deliver:{oid}", {"outbound_id": oid})
         return oid, new
 
     def _pending_outbound(
@@ -327,7 +330,7 @@ class MessageStore(OutboxStore):
         )
 
     def record_outbound_many(
-        self, conn: Connection, items: Sequence[tuple[Address, str, str, str, int | None]]
+        self, items: Sequence[tuple[Address, str, str, str, int | None]]
     ) -> dict[str, int]:
         """Store many messages at once: (address, text, key, kind, ticket id) each; a key already
         stored is left alone. Returns key → id of the rows created now (for a fan-out: one
@@ -340,43 +343,46 @@ class MessageStore(OutboxStore):
             for address, text, key, kind, ticket_id in items
         ]
         keys = [r["idempotency_key"] for r in rows]
-        existing = set(
-            conn.execute(
-                select(messages_out.c.idempotency_key).where(messages_out.c.idempotency_key.in_(keys))
-            ).scalars()
-        )
-        fresh = [r for r in rows if r["idempotency_key"] not in existing]
-        if fresh:
-            conn.execute(insert(messages_out), fresh)
-        created = conn.execute(
-            select(messages_out.c.idempotency_key, messages_out.c.id).where(
-                messages_out.c.idempotency_key.in_([r["idempotency_key"] for r in fresh])
+        with self._write() as conn:
+            existing = set(
+                conn.execute(
+                    select(messages_out.c.idempotency_key).where(messages_out.c.idempotency_key.in_(keys))
+                ).scalars()
             )
-        ).all()
+            fresh = [r for r in rows if r["idempotency_key"] not in existing]
+            if fresh:
+                conn.execute(insert(messages_out), fresh)
+            created = conn.execute(
+                select(messages_out.c.idempotency_key, messages_out.c.id).where(
+                    messages_out.c.idempotency_key.in_([r["idempotency_key"] for r in fresh])
+                )
+            ).all()
         return {k: i for k, i in created}
 
-    def mark_delivered_many(self, conn: Connection, ids: Sequence[int]) -> int:
+    def mark_delivered_many(self, ids: Sequence[int]) -> int:
         """Settle many pending rows as delivered in one statement; settled rows stay as they are."""
         if not ids:
             return 0
-        res = conn.execute(
-            update(messages_out)
-            .where(messages_out.c.id.in_(list(ids)), messages_out.c.state == DeliveryState.PENDING.value)
-            .values(
-                state=DeliveryState.DELIVERED.value,
-                attempts=messages_out.c.attempts + 1,
-                delivered_at=self.clock.now(),
+        with self._write() as conn:
+            res = conn.execute(
+                update(messages_out)
+                .where(messages_out.c.id.in_(list(ids)), messages_out.c.state == DeliveryState.PENDING.value)
+                .values(
+                    state=DeliveryState.DELIVERED.value,
+                    attempts=messages_out.c.attempts + 1,
+                    delivered_at=self.clock.now(),
+                )
             )
-        )
         return int(res.rowcount)
 
-    def defer(self, conn: Connection, outbound_id: int, retry_at: datetime, error: str) -> None:
+    def defer(self, outbound_id: int, retry_at: datetime, error: str) -> None:
         """A pending row that was refused for now: counted as an attempt, retried at ``retry_at``."""
-        conn.execute(
-            update(messages_out)
-            .where(messages_out.c.id == outbound_id, messages_out.c.state == DeliveryState.PENDING.value)
-            .values(attempts=messages_out.c.attempts + 1, last_error=error, next_attempt_at=retry_at)
-        )
+        with self._write() as conn:
+            conn.execute(
+                update(messages_out)
+                .where(messages_out.c.id == outbound_id, messages_out.c.state == DeliveryState.PENDING.value)
+                .values(attempts=messages_out.c.attempts + 1, last_error=error, next_attempt_at=retry_at)
+            )
 
     def get_outbound(self, outbound_id: int) -> StoredOutbound:
         with self._read() as conn:
@@ -443,7 +449,7 @@ class MessageStore(OutboxStore):
             values["provider_id"] = provider_id
         if state is DeliveryState.DELIVERED:
             values["delivered_at"] = now
-        with self.tx() as conn:
+        with self._write() as conn:
             res = conn.execute(
                 update(messages_out)
                 .where(

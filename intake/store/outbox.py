@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
     or_,
     select,
     update,
@@ -58,8 +56,11 @@ class OutboxStore(StoreBase):
             "attempts": 0,
         }
 
-    def add_outbox(self, conn: Connection, job: str, key: str, payload: Mapping[str, Any]) -> bool:
-        return self._insert_new(conn, outbox, self._outbox_row(job, key, payload), "key") is not None
+    def add_outbox(self, job: str, key: str, payload: Mapping[str, Any]) -> bool:
+        """A job for the relay to put on the queue once this unit of work commits (False: the
+        key is there already)."""
+        with self._write() as conn:
+            return self._insert_new(conn, outbox, self._outbox_row(job, key, payload), "key") is not None
 
     def outbox_to_enqueue(
         self, now: datetime, stale_after: timedelta, limit: int = 500, max_attempts: int = OUTBOX_MAX_ATTEMPTS
@@ -81,7 +82,7 @@ class OutboxStore(StoreBase):
         return [OutboxJob(r.id, r.job, r.key, json.loads(r.payload), r.attempts) for r in rows]
 
     def outbox_error(self, key: str, error: str) -> None:
-        with self.tx() as conn:
+        with self._write() as conn:
             conn.execute(update(outbox).where(outbox.c.key == key).values(last_error=redact(error)))
 
     def stuck_outbox(self, max_attempts: int = OUTBOX_MAX_ATTEMPTS, limit: int = 100) -> list[OutboxJob]:
@@ -97,7 +98,7 @@ class OutboxStore(StoreBase):
     def mark_enqueued(self, ids: Sequence[int]) -> None:
         if not ids:
             return
-        with self.tx() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(list(ids)))
@@ -108,9 +109,9 @@ class OutboxStore(StoreBase):
         if not keys:
             return
         now = self.clock.now()
-        with self.tx() as conn:
+        with self._write() as conn:
             conn.execute(MARK_DONE, [{"key_": k, "done_at": now, "last_error": None} for k in keys])
 
-    def mark_done(self, key: str, *, conn: Connection | None = None, error: str | None = None) -> None:
-        with self.tx() if conn is None else nullcontext(conn) as c:
+    def mark_done(self, key: str, *, error: str | None = None) -> None:
+        with self._write() as c:
             c.execute(MARK_DONE, {"key_": key, "done_at": self.clock.now(), "last_error": error})

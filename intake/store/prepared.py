@@ -1,5 +1,6 @@
-"""Prepared statements for a hot path: Core statements compiled once per dialect and run in a
-write transaction on a pooled DBAPI connection (``SqlStore.raw_tx``).
+"""Prepared statements for a hot path, private to the store: Core statements compiled once per
+dialect and run on the open unit of work's DBAPI connection (``StoreBase._fast``), or in a
+transaction of their own on a pooled one (``StoreBase._raw_tx``).
 
 The dispatch job is one short transaction of six statements per ticket. Through SQLAlchemy's
 execution machinery (connection, transaction and execution objects, events, result set-up)
@@ -28,7 +29,7 @@ _Processor = Callable[[Any], Any] | None
 
 
 class RawTx:
-    """An open write transaction on one pooled DBAPI connection (see ``SqlStore.raw_tx``)."""
+    """An open write transaction on one DBAPI connection (``StoreBase._raw_tx``, ``StoreBase._fast``)."""
 
     __slots__ = ("_cursor", "connection", "dialect")
 

@@ -7,14 +7,15 @@ Every write that must reach the queue writes its outbox row in the same transact
 One class, one module per family of tables it keeps, each reading only what it needs of the ones
 below it:
 
-- ``unit.py``: the unit of work (``tx``, ``batch`` with group commit, reads that see the open
-  transaction, the fast path of prepared statements, and ``raw_tx`` on the pooled DBAPI
-  connection for the dispatch job and a mail stored as it arrives);
+- ``unit.py``: the one unit of work, ``tx()``: every store call of the thread joins the open one,
+  and there is no other way in (no connection is handed out, no method takes one). Behind it,
+  private: group commit (``buffer.py``), the statements run without Core's per-statement
+  machinery (``prepared.py``) and the few caches;
 - ``outbox.py``: the outbox the relay drains onto the queue;
 - ``messages.py``: messages in and out;
 - ``tickets.py``: tickets, numbers, events, evaluations;
 - ``admin.py``: restrictions and the audit log;
-- ``dispatch.py``: what the dispatch job writes inside its ``raw_tx``;
+- ``dispatch.py``: what the dispatch job reads and writes in its unit of work;
 - ``statements.py``: the SQL prepared once.
 """
 

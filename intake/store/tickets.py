@@ -6,7 +6,6 @@ import binascii
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, Literal
 
@@ -22,7 +21,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 
 from intake.errors import NotFound
 from intake.model import (
@@ -58,10 +56,8 @@ CONTACT_FIELDS = (Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS)
 class TicketStore(MessageStore):
     """The ``tickets``, ``counters``, ``ticket_events`` and ``evaluations`` tables."""
 
-    def get_tickets(self, ids: Sequence[int], *, conn: Connection | None = None) -> list[StoredTicket]:
+    def get_tickets(self, ids: Sequence[int]) -> list[StoredTicket]:
         q = select(tickets).where(tickets.c.id.in_(list(ids))).order_by(tickets.c.id)
-        if conn is not None:
-            return [self._ticket(r) for r in conn.execute(q).all()]
         with self._read() as c:
             return [self._ticket(r) for r in c.execute(q).all()]
 
@@ -73,7 +69,7 @@ class TicketStore(MessageStore):
             self.cipher.encrypt_json(other) if other else None,
         )
 
-    def create_ticket(self, draft: TicketDraft, *, conn: Connection | None = None) -> int:
+    def create_ticket(self, draft: TicketDraft) -> int:
         now = self.clock.now()
         contact_enc, fields_enc = self._split_values(draft.values)
         values = {
@@ -94,7 +90,7 @@ class TicketStore(MessageStore):
             "reason": draft.reason,
             "supplement_due_at": draft.supplement_due_at,
         }
-        with self.tx() if conn is None else nullcontext(conn) as c:
+        with self._write() as c:
             buf = self._buffered(c)
             if buf is not None:  # a new ticket conflicts with nothing (its number comes later)
                 return buf.add(tickets, values)
@@ -102,7 +98,7 @@ class TicketStore(MessageStore):
         assert pk is not None
         return int(pk[0])
 
-    def update_ticket(self, ticket_id: int, *, conn: Connection | None = None, **changes: Any) -> None:
+    def update_ticket(self, ticket_id: int, **changes: Any) -> None:
         """Update columns; ``values=`` (a Field→str mapping) replaces the encrypted fields."""
         row: dict[str, Any] = {"updated_at": self.clock.now()}
         for k, v in changes.items():
@@ -114,7 +110,7 @@ class TicketStore(MessageStore):
                 row["status"] = TicketStatus(v).value
             else:
                 row[k] = v
-        with self.tx() if conn is None else nullcontext(conn) as c:
+        with self._write() as c:
             buf = self._buffered(c)
             held = buf.held(tickets, ticket_id) if buf is not None else None
             if held is not None:  # a ticket created in this group commit: change the held row
@@ -131,7 +127,7 @@ class TicketStore(MessageStore):
     def claim_status(self, ticket_id: int, was: TicketStatus, to: TicketStatus, **values: Any) -> bool:
         """Move a ticket from ``was`` to ``to`` in one conditional UPDATE: True for the one caller
         whose UPDATE matched (a timer fires once even with several workers)."""
-        with self.tx() as conn:
+        with self._write() as conn:
             res = conn.execute(
                 update(tickets)
                 .where(tickets.c.id == ticket_id, tickets.c.status == was.value)
@@ -139,11 +135,13 @@ class TicketStore(MessageStore):
             )
             return bool(res.rowcount)
 
-    def lock_status(self, conn: Connection, ticket_id: int) -> TicketStatus:
-        """The ticket's status, its row locked until ``conn`` commits (FOR UPDATE where it exists)."""
-        status = conn.execute(
-            select(tickets.c.status).where(tickets.c.id == ticket_id).with_for_update()
-        ).scalar_one()
+    def lock_status(self, ticket_id: int) -> TicketStatus:
+        """The ticket's status, its row locked until the unit of work commits (FOR UPDATE where
+        it exists)."""
+        with self._write() as conn:
+            status = conn.execute(
+                select(tickets.c.status).where(tickets.c.id == ticket_id).with_for_update()
+            ).scalar_one()
         return TicketStatus(status)
 
     def ticket_ids(
@@ -163,7 +161,7 @@ class TicketStore(MessageStore):
         with self._read() as conn:
             return list(conn.execute(select(tickets.c.id).where(*where).order_by(tickets.c.id)).scalars())
 
-    def next_number(self, conn: Connection, when: datetime) -> str:
+    def _next_number(self, conn: Connection, when: datetime) -> str:
         """A human-friendly, sortable number unique across processes: ``20261121-000123``.
 
         One counter row per Shanghai day, bumped with an atomic upsert in the caller's
@@ -187,7 +185,7 @@ class TicketStore(MessageStore):
         """Give a draft its number, status ``registered``, the event and the dispatch outbox row,
         all in one transaction (ARCHITECTURE.md step 3)."""
         now = self.clock.now()
-        with self.tx() as conn:
+        with self._write() as conn:
             found = self._fast(
                 conn, FAST_NUMBER_AND_STATUS, {"ticket_id_": ticket_id}, touches=(tickets, ticket_id)
             )
@@ -196,10 +194,9 @@ class TicketStore(MessageStore):
                 raise NotFound(f"ticket {ticket_id} not found")
             if current.number is not None:
                 return str(current.number)
-            number = self.next_number(conn, now)
+            number = self._next_number(conn, now)
             self.update_ticket(
                 ticket_id,
-                conn=conn,
                 number=number,
                 status=TicketStatus.REGISTERED,
                 registered_at=now,
@@ -208,14 +205,14 @@ class TicketStore(MessageStore):
                 supplement_due_at=None,
                 **dict(extra or {}),
             )
-            self.add_event(conn, ticket_id, "registered", actor, {})
+            self.add_event(ticket_id, "registered", actor, {})
             # Numbering and this job commit together, and only here: the key cannot be taken.
             job = ("dispatch", f"dispatch:{ticket_id}", {"ticket_id": ticket_id})
             buf = self._buffered(conn)
             if buf is not None:
                 self._add_fresh_outbox(buf, *job)
             else:
-                self.add_outbox(conn, *job)
+                self.add_outbox(*job)
         return number
 
     def _open_json(self, token: str | None, ticket_id: int) -> dict[str, str]:
@@ -441,7 +438,6 @@ class TicketStore(MessageStore):
 
     def add_event(
         self,
-        conn: Connection,
         ticket_id: int,
         type_: str,
         actor: str,
@@ -458,25 +454,20 @@ class TicketStore(MessageStore):
             "data": json.dumps(dict(data), ensure_ascii=False, default=str),
             "idempotency_key": key,
         }
-        if key is None:
+        with self._write() as conn:
             buf = self._buffered(conn)
-            if buf is not None:
+            if key is None and buf is not None:
                 buf.add(ticket_events, values)
-            else:
-                conn.execute(insert(ticket_events).values(**values))
-            return True
-        return self._insert_new(conn, ticket_events, values, "idempotency_key") is not None
+                return True
+            return self._insert_new(conn, ticket_events, values, "idempotency_key") is not None
 
-    def event_exists(self, conn: Connection, key: str) -> bool:
-        found = conn.execute(select(ticket_events.c.id).where(ticket_events.c.idempotency_key == key)).first()
-        return found is not None
-
-    def last_event_id(self, conn: Connection, key: str) -> int:
-        return int(
-            conn.execute(
+    def event_id(self, key: str) -> int | None:
+        """The id of the event stored with this idempotency key, if any."""
+        with self._read() as conn:
+            found = conn.execute(
                 select(ticket_events.c.id).where(ticket_events.c.idempotency_key == key)
-            ).scalar_one()
-        )
+            ).scalar_one_or_none()
+        return None if found is None else int(found)
 
     def get_event(self, event_id: int) -> tuple[int, StoredEvent]:
         """(ticket id, event)."""
@@ -486,18 +477,14 @@ class TicketStore(MessageStore):
             raise NotFound(f"event {event_id} not found")
         return r.ticket_id, StoredEvent(r.id, r.type, r.actor, r.at, json.loads(r.data))
 
-    def events(self, ticket_id: int, *, conn: Connection | None = None) -> list[StoredEvent]:
+    def events(self, ticket_id: int) -> list[StoredEvent]:
         q = select(ticket_events).where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
-        if conn is not None:
-            rows = conn.execute(q).all()
-        else:
-            with self._read() as c:
-                rows = c.execute(q).all()
+        with self._read() as c:
+            rows = c.execute(q).all()
         return [StoredEvent(r.id, r.type, r.actor, r.at, json.loads(r.data)) for r in rows]
 
-    def record_evaluation(
-        self, conn: Connection, ticket_id: int, round_: int, level: str | None, source: str
-    ) -> bool:
+    def record_evaluation(self, ticket_id: int, round_: int, level: str | None, source: str) -> bool:
+        """One evaluation per ticket and round: False when that round was already recorded."""
         values = {
             "ticket_id": ticket_id,
             "round": round_,
@@ -505,12 +492,8 @@ class TicketStore(MessageStore):
             "at": self.clock.now(),
             "source": source,
         }
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(evaluations).values(**values))
-        except IntegrityError:
-            return False
-        return True
+        with self._write() as conn:
+            return self._insert_new(conn, evaluations, values, ("ticket_id", "round")) is not None
 
     def evaluation(self, ticket_id: int) -> tuple[str | None, int] | None:
         with self._read() as conn:

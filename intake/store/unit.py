@@ -26,11 +26,10 @@ _CURRENT: ContextVar[Connection | None] = ContextVar("hotline_sql_transaction", 
 
 
 class StoreBase:
-    """What every family of tables shares: the engine, the cipher and the clock; one write
-    transaction that every store call of the thread joins (``tx``, or ``batch`` with group
-    commit); reads that see it; the statements run on its connection without Core's
-    per-statement machinery (``_fast``); and ``raw_tx``, a transaction on the pooled DBAPI
-    connection for prepared statements alone."""
+    """What every family of tables shares: the engine, the cipher and the clock; the one unit
+    of work (``tx``) that every store call of the thread joins; reads that see it; and, private
+    to the store, the statements run on its connection without Core's per-statement machinery
+    (``_fast``) and a transaction of prepared statements alone (``_raw_tx``)."""
 
     def __init__(self, engine: Engine, cipher: Cipher, clock: Clock) -> None:
         self.engine = engine
@@ -45,31 +44,43 @@ class StoreBase:
         buffer.install(engine)
 
     @contextmanager
-    def tx(self) -> Iterator[Connection]:
-        """A write transaction (on SQLite it takes the write lock at BEGIN).
+    def tx(self) -> Iterator[None]:
+        """The store's one unit of work: a write transaction that every store call of this
+        thread joins until the block ends, so what happens inside commits once, or not at all
+        (a dialog turn: the message, the draft, the ticket, the replies; a group of turns:
+        IntakeService.handle_many). A store call outside one opens its own.
 
-        Inside an open one, every store call of this thread joins it: a whole dialog turn (the
-        message, the draft, the ticket, the replies) commits once, or not at all.
-        """
-        with self._transaction(buffered=False) as conn:
-            yield conn
-
-    @contextmanager
-    def batch(self) -> Iterator[Connection]:
-        """A write transaction with group commit (intake/store/buffer.py): fresh rows are held
-        and written together before the next statement or at the commit. Many dialog turns
-        share one (IntakeService.handle_many); inside an open transaction it simply joins it."""
-        with self._transaction(buffered=True) as conn:
-            yield conn
+        Inside, fresh rows are held and written together (group commit, intake/store/buffer.py)
+        before the next statement that could see them or at the commit; on SQLite the write
+        lock is taken at BEGIN."""
+        with self._write():
+            yield
 
     @contextmanager
-    def raw_tx(self) -> Iterator[RawTx]:
-        """A write transaction on the pooled DBAPI connection, for the prepared statements of
-        dispatch.py and of a mail stored as it arrives (MessageStore.save_inbound_raw): committed
-        when the block ends, rolled back when it raises. Never inside ``tx()`` (on SQLite each
-        would wait for the other's lock)."""
+    def _write(self) -> Iterator[Connection]:
+        """The open unit of work's connection, or a new unit of work for this call alone."""
+        current = _CURRENT.get()
+        if current is not None:
+            yield current
+            return
+        with self._writer.begin() as conn:
+            token = _CURRENT.set(conn)
+            buf = conn.info[buffer.INFO_KEY] = buffer.RowBuffer(conn)
+            try:
+                yield conn
+                buf.flush()
+            finally:
+                conn.info.pop(buffer.INFO_KEY, None)
+                _CURRENT.reset(token)
+
+    @contextmanager
+    def _raw_tx(self) -> Iterator[RawTx]:
+        """A unit of work on the pooled DBAPI connection, for a method whose every statement is
+        prepared (a mail stored before its 250: MessageStore.save_inbound_mails), committed when
+        the block ends, rolled back when it raises. Never inside ``tx()`` (on SQLite each would
+        wait for the other's lock)."""
         if _CURRENT.get() is not None:
-            raise RuntimeError("raw_tx() inside an open store transaction")
+            raise RuntimeError("a prepared-statement transaction inside an open store transaction")
         tx = RawTx(self.engine.raw_connection(), self.engine.dialect)
         try:
             if tx.dialect.name == "sqlite":
@@ -81,26 +92,6 @@ class StoreBase:
             raise
         finally:
             tx.release()
-
-    @contextmanager
-    def _transaction(self, *, buffered: bool) -> Iterator[Connection]:
-        current = _CURRENT.get()
-        if current is not None:
-            yield current
-            return
-        with self._writer.begin() as conn:
-            token = _CURRENT.set(conn)
-            buf = None
-            if buffered:
-                buf = conn.info[buffer.INFO_KEY] = buffer.RowBuffer(conn)
-            try:
-                yield conn
-                if buf is not None:
-                    buf.flush()
-            finally:
-                if buf is not None:
-                    conn.info.pop(buffer.INFO_KEY, None)
-                _CURRENT.reset(token)
 
     @staticmethod
     def _buffered(conn: Connection) -> buffer.RowBuffer | None:

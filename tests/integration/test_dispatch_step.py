@@ -1,4 +1,4 @@
-"""The dispatch step on its prepared-statement path (SqlStore.raw_tx), on SQLite and PostgreSQL:
+"""The dispatch step in its unit of work (prepared statements), on SQLite and PostgreSQL:
 what it writes reads back through the ordinary store exactly as Core would have written it, a
 repeat changes nothing, and an error leaves nothing behind."""
 
@@ -10,7 +10,16 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from intake.assembly import build_services
-from intake.model import Address, Channel, DeliveryState, Field, StoredEvent, TicketDraft, TicketStatus
+from intake.model import (
+    Address,
+    Channel,
+    DeliveryState,
+    Field,
+    InboundMessage,
+    StoredEvent,
+    TicketDraft,
+    TicketStatus,
+)
 from intake.runtime import Runtime
 from intake.store.prepared import Prepared
 from intake.store.schema import messages_out, outbox, ticket_events
@@ -116,10 +125,9 @@ def test_an_error_inside_the_transaction_leaves_nothing(wired: Runtime) -> None:
     now = rt.clock.now()
 
     def step_then_fail() -> None:
-        with rt.store.raw_tx() as tx:
-            assert rt.store.lock_ticket(tx, tid) is not None
+        with rt.store.tx():
+            assert rt.store.lock_ticket(tid) is not None
             rt.store.record_dispatch(
-                tx,
                 tid,
                 step_key=f"dispatch:{tid}",
                 now=now,
@@ -140,9 +148,12 @@ def test_an_error_inside_the_transaction_leaves_nothing(wired: Runtime) -> None:
     assert rows(rt, tid) == (1, 1, 1, 0)
 
 
-def test_raw_tx_is_never_opened_inside_a_store_transaction(wired: Runtime) -> None:
-    with wired.store.tx(), pytest.raises(RuntimeError), wired.store.raw_tx():
-        pass
+def test_mails_stored_on_their_own_path_refuse_to_run_inside_a_unit_of_work(wired: Runtime) -> None:
+    """save_inbound_mails has a transaction of its own: inside tx() it would wait for its lock."""
+    msg = InboundMessage(Address(Channel.EMAIL, "a@example.org"), "路灯坏了", wired.clock.now())
+    with wired.store.tx(), pytest.raises(RuntimeError):
+        wired.store.save_inbound_mails([(msg, "raw")], flags="unparsed", job="mail_inbound")
+    assert wired.store.count_inbound() == 0
 
 
 def test_a_statement_relying_on_a_python_side_default_is_refused(wired: Runtime) -> None:

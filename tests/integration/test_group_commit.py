@@ -160,7 +160,7 @@ def test_a_turn_that_fails_costs_the_others_nothing_and_is_kept(
 def test_held_rows_are_written_before_any_read_and_in_id_order(runtime: Runtime) -> None:
     store = runtime.store
     address = Address(Channel.WEBCHAT, "held")
-    with store.batch():
+    with store.tx():
         a = store.create_ticket(TicketDraft(Channel.WEBCHAT, address, "guangzhou", reason="first"))
         b = store.create_ticket(TicketDraft(Channel.WEBCHAT, address, "guangzhou", reason="second"))
         assert b > a
@@ -172,7 +172,7 @@ def test_held_rows_are_written_before_any_read_and_in_id_order(runtime: Runtime)
     assert [t.reason for t in store.tickets_for(address)] == ["first", "second", "third"]
 
     # An update of a held row changes the held row: written once, as if inserted then updated.
-    with store.batch():
+    with store.tx():
         d = store.create_ticket(TicketDraft(Channel.WEBCHAT, address, "guangzhou", reason="draft"))
         store.update_ticket(d, reason="updated", category="投诉")
         store.update_ticket(d, status=TicketStatus.CLOSED)
@@ -182,13 +182,28 @@ def test_held_rows_are_written_before_any_read_and_in_id_order(runtime: Runtime)
 
     # A transaction that fails writes none of what it held.
     def fails() -> None:
-        with store.batch():
+        with store.tx():
             store.create_ticket(TicketDraft(Channel.WEBCHAT, address, "guangzhou", reason="lost"))
             raise RuntimeError("rolled back")
 
     with pytest.raises(RuntimeError):
         fails()
     assert [t.reason for t in store.tickets_for(address)] == ["first", "second", "third", "updated"]
+
+
+def test_an_evaluation_given_twice_in_one_group_keeps_the_turns_messages(runtime: Runtime) -> None:
+    """The second answer for a round is refused, and refusing it must not undo what the same
+    unit of work holds (a SAVEPOINT rolled back around it once took held rows with it)."""
+    store = runtime.store
+    address = Address(Channel.SMS, "+8613900000011")
+    ticket = store.create_ticket(TicketDraft(Channel.SMS, address, "guangzhou", reason="done"))
+    with store.tx():
+        store.save_inbound(InboundMessage(address, "1", runtime.clock.now()))
+        assert store.record_evaluation(ticket, 1, "满意", "citizen")
+        store.save_inbound(InboundMessage(address, "2", runtime.clock.now()))
+        assert not store.record_evaluation(ticket, 1, "不满意", "citizen")
+    assert store.evaluation(ticket) == ("满意", 1)
+    assert [text for _, text, _ in store.inbound_texts(address)] == ["1", "2"]
 
 
 async def test_concurrent_web_chat_turns_are_grouped_and_each_answered(

@@ -35,8 +35,8 @@ async def test_a_poison_job_ends_on_the_agents_list_and_the_good_ones_pass(
         )  # fmt: skip
         rt.store.register(tid, deadline=None, deadline_provisional=False)
         ids.append(tid)
-    with rt.store.tx() as conn:  # a delivery job whose message does not exist: it always fails
-        rt.store.add_outbox(conn, "deliver", "deliver:999999", {"outbound_id": 999999})
+    with rt.store.tx():  # a delivery job whose message does not exist: it always fails
+        rt.store.add_outbox("deliver", "deliver:999999", {"outbound_id": 999999})
     set_runtime(rt)
     for _ in range(OUTBOX_MAX_ATTEMPTS + 3):
         relay_once(rt.store, rt.redis, stale_after=timedelta(seconds=60))

@@ -79,14 +79,14 @@ async def test_a_mail_that_cannot_be_stored_gets_451_and_the_others_250(
 ) -> None:
     raws = [mail(f"路灯不亮，第{i}号") for i in range(CLIENTS)]
     bad = native_id_of(raws[3])
-    real = runtime.store.save_inbound_raw
+    real = runtime.store.save_inbound_mails
 
-    def failing(tx: Any, msg: Any, **kw: Any) -> Any:
-        if msg.native_id == bad:
+    def failing(mails: Any, **kw: Any) -> Any:
+        if any(msg.native_id == bad for msg, _ in mails):
             raise RuntimeError("disk full, for this one mail")
-        return real(tx, msg, **kw)
+        return real(mails, **kw)
 
-    monkeypatch.setattr(runtime.store, "save_inbound_raw", failing)
+    monkeypatch.setattr(runtime.store, "save_inbound_mails", failing)
     async with HotlineSmtp(runtime) as smtp:
         codes = await asyncio.to_thread(send_together, smtp.port, raws)
     assert codes[3] == 451
