@@ -127,7 +127,7 @@ class SmsRoutes:
     def __init__(self, service: IntakeService, provider: SmsProvider | None = None) -> None:
         self.service = service
         self.provider = provider
-        self.turns = TurnGroups(service, in_response=False)
+        self.turns = TurnGroups(service)
 
     def routes(self, app: web.Application, *, stub: bool) -> None:
         app.router.add_post("/api/sms/inbound", self.inbound)

@@ -87,10 +87,8 @@ class Groups(Generic[T, R]):
 class TurnGroups:
     """Dialog turns of the web process (web chat, SMS) in groups."""
 
-    def __init__(self, service: IntakeService, *, in_response: bool) -> None:
-        self._groups: Groups[TurnInput, IntakeResult] = Groups(
-            lambda items: service.handle_many(items, in_response=in_response)
-        )
+    def __init__(self, service: IntakeService) -> None:
+        self._groups: Groups[TurnInput, IntakeResult] = Groups(service.handle_many)
 
     async def handle(self, request: web.Request, item: TurnInput) -> IntakeResult:
         return await self._groups.submit(item, request.app[EXECUTOR_KEY])

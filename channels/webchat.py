@@ -90,7 +90,7 @@ class WebChat:
         self.store = service.store
         self.redis_url = redis_url
         self.aredis: aioredis.Redis | None = None
-        self.turns = TurnGroups(service, in_response=True)
+        self.turns = TurnGroups(service)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/chat/sessions", self.create_session)

@@ -31,6 +31,12 @@ class Channel(StrEnum):
         return self is not Channel.PHONE
 
     @property
+    def replies_in_response(self) -> bool:
+        """The channel shows the replies in the response to the citizen's own request (web chat);
+        elsewhere they are sent afterwards, each by its delivery job."""
+        return self is Channel.WEBCHAT
+
+    @property
     def has_buttons(self) -> bool:
         """Choices are buttons here; elsewhere (SMS, mail, a phone caller's SMS) they are numbered
         lines in the text (intake.texts.numbered)."""

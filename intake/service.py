@@ -1,158 +1,40 @@
-"""IntakeService: one turn. The dialog steps under the sender's lock; the message, the step's
-
-(Long because one turn is applied here from start to end, and the batch of turns that shares one
-transaction beside it: the lock, the step, the message stored first, the actions, the replies.)
-actions and its replies then commit in one transaction (a group of turns in one, issue 5). A turn
-that fails stores the message anyway, flagged, before the error goes on: nothing is lost.
-
-The dialog state and the sender's lock are intake/states.py's (Redis); the draft, the ticket and
-every message live in SQL.
+"""IntakeService: dialog turns in groups. Each sender's lock and dialog state (intake/states.py,
+Redis) are taken for the group in one round trip; the turns (intake/turn.py) commit in one unit of
+work; the new states are written as the locks are released. A turn that fails in the group is
+taken again alone, and a turn that fails alone stores the message anyway, flagged, before the
+error goes on: nothing is lost.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, overload
+from typing import Any
 
-from intake import texts
 from intake.clock import Clock
 from intake.clusters import Clusters
 from intake.dialog import (
-    DRAFTING,
-    CloseDraft,
     DialogPolicy,
     DialogState,
-    Evaluate,
     Evaluations,
-    HandledTicket,
     Knowledge,
-    NoteRepeat,
-    RecordAnswered,
-    RecordScreening,
-    Register,
     RepeatCheck,
-    SaveDraft,
     Screening,
-    Stage,
-    StepContext,
     StepResult,
-    Supplement,
-    TicketSummary,
     Understanding,
-    Withdraw,
-    missing_fields,
-    step,
 )
-from intake.errors import NotFound
 from intake.guard import SenderGuard
 from intake.model import (
-    Address,
-    Category,
-    Channel,
-    DeliveryState,
-    Field,
     InboundMessage,
-    Reply,
-    StoredTicket,
-    TicketBrief,
-    TicketDraft,
-    TicketStatus,
 )
 from intake.states import DialogStates, Turn
 from intake.store.sql import SqlStore
+from intake.turn import IntakeResult, TurnInput, TurnTaker
+
+__all__ = ["IntakeResult", "IntakeService", "TurnInput"]
 
 log = logging.getLogger(__name__)
-
-REPEAT_LOOKBACK = 5  # how many of the sender's handled tickets a new request is compared with
-
-
-@dataclass(frozen=True, slots=True)
-class SentReply:
-    id: int
-    text: str
-    choices: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TicketView:
-    number: str | None
-    status: TicketStatus
-    category: str | None
-    deadline: datetime | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "status": self.status.value,
-            "category": self.category,
-            "deadline": self.deadline.isoformat() if self.deadline else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class IntakeResult:
-    message_id: int
-    replies: tuple[SentReply, ...]
-    ticket: TicketView | None
-    duplicate: bool = False
-
-
-class Lazy(Sequence[HandledTicket]):
-    """A sequence read from SQL only if the dialog looks at it (most turns never do)."""
-
-    def __init__(self, load: Callable[[], list[HandledTicket]]) -> None:
-        self._load = load
-        self._items: list[HandledTicket] | None = None
-
-    def _all(self) -> list[HandledTicket]:
-        if self._items is None:
-            self._items = self._load()
-        return self._items
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    @overload
-    def __getitem__(self, i: int) -> HandledTicket: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[HandledTicket]: ...
-
-    def __getitem__(self, i: int | slice) -> HandledTicket | Sequence[HandledTicket]:
-        return self._all()[i]
-
-
-def evaluation_refs(tickets: Sequence[StoredTicket | TicketBrief]) -> dict[int, str]:
-    """A, B, C… for one sender's tickets waiting for an evaluation, oldest first: the short
-    reference shown in the prompt when several wait on one channel (CONTRACT.md, issue 6)."""
-    waiting = sorted(t.id for t in tickets if t.status is TicketStatus.COMPLETED)[:26]
-    return {tid: chr(ord("A") + i) for i, tid in enumerate(waiting)}
-
-
-@dataclass(frozen=True, slots=True)
-class SenderTickets:
-    mine: list[TicketSummary]  # open, or completed and waiting for an evaluation
-    has_draft: bool
-    has_handled: bool  # completed or closed with a number: what a repeat is compared with
-
-
-_HANDLED = (TicketStatus.COMPLETED, TicketStatus.CLOSED)
-# Rows a turn reads: drafts, open tickets, those waiting for an evaluation. Closed ones only
-# tell that a handled ticket exists (a sender's history grows without bound; a turn must not).
-_LOOKED_AT = (TicketStatus.COLLECTING, *(s for s in TicketStatus if s.is_open), TicketStatus.COMPLETED)
-
-
-@dataclass(frozen=True, slots=True)
-class TurnInput:
-    """One inbound message for ``handle_many``: ``stored_id`` when a channel stored it already
-    (mail, SMS, Telegram: a worker handles it), ``raw`` its native form."""
-
-    msg: InboundMessage
-    stored_id: int | None = None
-    raw: str | None = None
 
 
 class IntakeService:
@@ -172,28 +54,22 @@ class IntakeService:
     ) -> None:
         self.store = store
         self.states = states
-        self.policy = policy
-        self.understanding = understanding
         self.clock = clock
-        self.screening = screening
-        self.evaluations = evaluations
-        self.knowledge = knowledge
-        self.repeats = repeats
         self.guard = guard
-        self.clusters = clusters
+        self.turn = TurnTaker(
+            store, policy, understanding, clock, screening, evaluations, knowledge, repeats, guard, clusters
+        )
 
-    # -- the turn ------------------------------------------------------------------------------
     def handle(
-        self, msg: InboundMessage, *, in_response: bool, stored_id: int | None = None, raw: str | None = None
+        self, msg: InboundMessage, *, stored_id: int | None = None, raw: str | None = None
     ) -> IntakeResult:
-        """One inbound message. ``in_response``: the channel shows the replies in its own response
-        (web chat), so they are stored as delivered; otherwise they are queued for delivery."""
-        out = self.handle_many([TurnInput(msg, stored_id, raw)], in_response=in_response)[0]
+        """One inbound message (``handle_many`` of one)."""
+        out = self.handle_many([TurnInput(msg, stored_id, raw)])[0]
         if isinstance(out, Exception):
             raise out
         return out
 
-    def handle_many(self, items: Sequence[TurnInput], *, in_response: bool) -> list[IntakeResult | Exception]:
+    def handle_many(self, items: Sequence[TurnInput]) -> list[IntakeResult | Exception]:
         """Many messages with group commit: one Redis round trip counts each message for the
         guard, locks every sender and reads their states, one query reads their tickets, one SQL
         transaction stores every turn, one more round trip writes the states back (issue 5: the
@@ -216,13 +92,13 @@ class IntakeService:
                     later.append(i)
                 else:
                     keys[key] = i
-            for i, out in self._round(keys, items, now, in_response=in_response).items():
+            for i, out in self._round(keys, items, now).items():
                 results[i] = out
             pending = later
         return [r if r is not None else RuntimeError("turn not handled") for r in results]
 
     def _round(
-        self, keys: dict[str, int], items: Sequence[TurnInput], now: datetime, *, in_response: bool
+        self, keys: dict[str, int], items: Sequence[TurnInput], now: datetime
     ) -> dict[int, IntakeResult | Exception]:
         """Messages of distinct senders (address key → index), together; a sender the guard
         stops is stored and marked; those that cannot go together (another process holds the
@@ -238,18 +114,17 @@ class IntakeService:
                     verdict = guard.judge(it.msg.address, key, count, mirrored, now)
                     if not verdict.allowed:
                         out[i] = _outcome(
-                            self._refused,
+                            self.turn.refused,
                             it.msg,
                             it.stored_id,
                             it.raw,
                             verdict.flag,
                             verdict.reply,
-                            in_response=in_response,
                         )
             together = {k: i for k, i in keys.items() if k in entered.got and i not in out}
             if together:
                 try:
-                    out.update(self._together(together, entered.got, items, now, in_response=in_response))
+                    out.update(self._together(together, entered.got, items, now))
                 except Exception:
                     n = len(together)
                     log.warning(
@@ -257,7 +132,7 @@ class IntakeService:
                     )
         for i in keys.values():
             if i not in out:
-                out[i] = _outcome(self._alone, items[i], now, in_response=in_response)
+                out[i] = _outcome(self._alone, items[i], now)
         return out
 
     def _together(
@@ -266,14 +141,12 @@ class IntakeService:
         turns: dict[str, Turn],
         items: Sequence[TurnInput],
         now: datetime,
-        *,
-        in_response: bool,
     ) -> dict[int, IntakeResult | Exception]:
         """Turns of locked senders in one transaction; the new states are set on ``turns``
         once it is committed (the caller writes them as it unlocks)."""
         out: dict[int, IntakeResult | Exception] = {}
         steps: dict[str, StepResult] = {}
-        briefs = self._summaries(list(keys))
+        briefs = self.turn.seen(list(keys))
         handled = self._done_already([items[i] for i in keys.values()])
         for key, i in keys.items():
             stored_id = items[i].stored_id
@@ -281,24 +154,24 @@ class IntakeService:
                 out[i] = IntakeResult(stored_id, (), None, duplicate=True)
                 continue
             try:
-                steps[key] = self._step(items[i].msg, turns[key].state, briefs[key], now)
+                steps[key] = self.turn.step(items[i].msg, turns[key].state, briefs[key], now)
             except Exception:  # taken alone, where the failure is stored and told
                 log.debug("step failed in a group; retried alone", exc_info=True)
         nexts: dict[str, DialogState | None] = {}
         with self.store.tx():
             for key, result in steps.items():
                 i = keys[key]
-                out[i], nexts[key] = self._commit(items[i], result, now, in_response=in_response)
+                out[i], nexts[key] = self.turn.commit(items[i], result, now)
         for key, state in nexts.items():  # only once the group is committed
             turns[key].next = state
         for key, result in steps.items():
             i = keys[key]
             committed = out[i]
             if isinstance(committed, IntakeResult) and not committed.duplicate:
-                out[i] = self._after(items[i].msg, result, committed, now, in_response=in_response)
+                out[i] = self.turn.after(items[i].msg, result, committed, now)
         return out
 
-    def _alone(self, item: TurnInput, now: datetime, *, in_response: bool) -> IntakeResult:
+    def _alone(self, item: TurnInput, now: datetime) -> IntakeResult:
         msg = item.msg
         key = self.store.address_key(msg.address)
         with self.states.turns([key], wait=True) as entered:
@@ -306,16 +179,16 @@ class IntakeService:
             if item.stored_id is not None and self._done_already([item]):
                 return IntakeResult(item.stored_id, (), None, duplicate=True)
             try:
-                result = self._step(msg, turn.state, self._summaries([key])[key], now)
+                result = self.turn.step(msg, turn.state, self.turn.seen([key])[key], now)
                 with self.store.tx():
-                    done, next_state = self._commit(item, result, now, in_response=in_response)
+                    done, next_state = self.turn.commit(item, result, now)
             except Exception:
                 # Whatever failed, the citizen's message is kept (and marked) before the error goes on.
                 if item.stored_id is None:
                     self.store.save_inbound(msg, raw=item.raw, flags="failed")
                 raise
             turn.next = next_state
-        return done if done.duplicate else self._after(msg, result, done, now, in_response=in_response)
+        return done if done.duplicate else self.turn.after(msg, result, done, now)
 
     def _done_already(self, items: Sequence[TurnInput]) -> set[int]:
         """Stored messages a committed turn has handled: a job run twice, or by two workers at
@@ -323,414 +196,9 @@ class IntakeService:
         stored = [it.stored_id for it in items if it.stored_id is not None]
         return self.store.processed_ids(stored) if stored else set()
 
-    def _step(
-        self, msg: InboundMessage, state: DialogState | None, seen: SenderTickets, now: datetime
-    ) -> StepResult:
-        """The pure dialog step, given what it may look at (nothing is written here)."""
-        mine = seen.mine
-        if state is None and not seen.has_draft:
-            state = DialogState()  # Redis lost nothing worth rebuilding: no draft in SQL
-        known = {Field.PHONE: msg.address.value} if msg.address.channel is Channel.SMS else {}
-        ctx = StepContext(
-            policy=self.policy,
-            understanding=self.understanding,
-            now=now,
-            channel=msg.address.channel,
-            open_tickets=[t for t in mine if t.status.is_open],
-            awaiting_evaluation=[t for t in mine if t.status is TicketStatus.COMPLETED],
-            screening=self.screening,
-            evaluations=self.evaluations,
-            knowledge=self.knowledge,
-            repeats=self.repeats,
-            handled=Lazy(lambda: self._handled(msg.address))
-            if self.repeats is not None and seen.has_handled
-            else (),
-            known=known,
-        )
-        return step(state or self._rebuild(msg.address), msg.text, ctx)
-
-    def _commit(
-        self, item: TurnInput, result: StepResult, now: datetime, *, in_response: bool
-    ) -> tuple[IntakeResult, DialogState | None]:
-        """Inside the open transaction: the message, the draft or ticket, the replies,
-        "processed". Returns the result and the state to keep (None: leave it)."""
-        msg, stored_id = item.msg, item.stored_id
-        # Reply keys come from the message's id: new for a message stored now, and for a stored
-        # one not yet handled (checked under the sender's lock), since replies and "processed"
-        # commit together.
-        fresh = True
-        if stored_id is None and msg.native_id is not None:
-            # A native id may have been seen before (a replayed update): look before acting.
-            stored_id, new = self.store.save_inbound(msg, raw=item.raw, processed=True)
-            if not new:
-                return IntakeResult(stored_id, (), None, duplicate=True), None
-            saved_first = True
-        else:
-            saved_first = False
-        replies, ticket, next_state, ticket_id = self._apply(msg.address, result, now)
-        if stored_id is None:
-            stored_id, _ = self.store.save_inbound(msg, raw=item.raw, processed=True, ticket_id=ticket_id)
-        elif ticket_id is not None or not saved_first:
-            self.store.mark_inbound(stored_id, ticket_id=ticket_id)
-        sent = self._send(
-            msg.address, stored_id, replies, in_response=in_response, ticket_id=ticket_id, fresh=fresh
-        )
-        return IntakeResult(stored_id, sent, ticket), next_state
-
-    def _after(
-        self, msg: InboundMessage, result: StepResult, done: IntakeResult, now: datetime, *, in_response: bool
-    ) -> IntakeResult:
-        """After the commit: an abusive message counts towards the restriction (huizhou §8)."""
-        if self.guard is None or not result.abusive:
-            return done
-        notice = self.guard.strike(msg.address, now)
-        if notice is None:
-            return done
-        more = self._send(
-            msg.address,
-            done.message_id,
-            [Reply(notice)],
-            in_response=in_response,
-            ticket_id=None,
-            first=len(done.replies),
-        )
-        return replace(done, replies=done.replies + more)
-
-    def _summaries(self, keys: list[str]) -> dict[str, SenderTickets]:
-        """What each sender's turn may look at, for many senders in two queries: the open tickets
-        and those waiting for an evaluation, and whether a draft or a handled ticket exists (so
-        a sender without one costs no further query). Closed tickets are counted, never read."""
-        out = {}
-        closed = self.store.senders_with(keys, TicketStatus.CLOSED)
-        for key, found in self.store.ticket_briefs(keys, _LOOKED_AT).items():
-            numbered = [t for t in found if t.number]
-            refs = evaluation_refs(numbered)
-            out[key] = SenderTickets(
-                mine=[
-                    TicketSummary(t.number or "", t.status, t.category, t.deadline, ref=refs.get(t.id, ""))
-                    for t in numbered
-                    if t.status.is_open or t.status is TicketStatus.COMPLETED
-                ],
-                has_draft=any(t.status is TicketStatus.COLLECTING for t in found),
-                has_handled=key in closed or any(t.status in _HANDLED for t in numbered),
-            )
-        return out
-
-    def _refused(
-        self,
-        msg: InboundMessage,
-        stored_id: int | None,
-        raw: str | None,
-        flag: str,
-        reply: str | None,
-        *,
-        in_response: bool,
-    ) -> IntakeResult:
-        """A restricted or flooding sender: stored and marked, never lost (issue 7); one short
-        note at the start of a flood, silence after."""
-        with self.store.tx():
-            if stored_id is None:
-                stored_id, new = self.store.save_inbound(msg, raw=raw, flags=flag)
-                if not new:
-                    return IntakeResult(stored_id, (), None, duplicate=True)
-            self.store.mark_inbound(stored_id, flags=flag)
-            sent = self._send(
-                msg.address,
-                stored_id,
-                [Reply(reply)] if reply else [],
-                in_response=in_response,
-                ticket_id=None,
-            )
-        return IntakeResult(stored_id, sent, None)
-
-    def _handled(self, address: Address) -> list[HandledTicket]:
-        """The sender's latest handled tickets, newest first, with the result the unit gave (the
-        ``completed`` event): what a repeat is answered with (guangzhou §24)."""
-        done = [
-            t
-            for t in self.store.tickets_for(
-                address, [TicketStatus.COMPLETED, TicketStatus.CLOSED], numbered=True, newest=REPEAT_LOOKBACK
-            )
-            if t.fields.get(Field.CONTENT)
-        ]
-        handled = []
-        for t in reversed(done[-REPEAT_LOOKBACK:]):
-            results = [
-                e for e in self.store.events(t.id) if e.type == "completed" and e.data.get("result_enc")
-            ]
-            result = self.store.cipher.decrypt(str(results[-1].data["result_enc"])) if results else None
-            handled.append(HandledTicket(t.number or "", t.fields[Field.CONTENT], result))
-        return handled
-
-    def _rebuild(self, address: Address) -> DialogState:
-        """Redis lost the state: continue from the SQL draft, asking at most once more."""
-        drafts = self.store.tickets_for(address, [TicketStatus.COLLECTING])
-        if not drafts:
-            return DialogState()
-        d = drafts[-1]
-        state = DialogState(
-            draft_id=d.id,
-            category=Category(d.category) if d.category else None,
-            values={**d.contact, **d.fields},
-            anonymous=d.anonymous,
-            hidden=d.hidden,
-            hide_answered=d.anonymous,
-            urgent_class=d.urgent_class,
-            due_at=d.supplement_due_at,
-        )
-        if state.category is None:
-            choices = tuple(c.value for c in self.policy.categories())
-            return replace(state, stage=Stage.CHOOSE_CATEGORY, choices=choices)
-        return replace(state, stage=Stage.COLLECTING, asked=tuple(missing_fields(state, self.policy)))
-
-    def _apply(
-        self, address: Address, result: StepResult, now: datetime
-    ) -> tuple[list[Reply], TicketView | None, DialogState, int | None]:
-        replies = list(result.replies)
-        next_state = result.state
-        ticket: TicketView | None = None
-        draft_id: int | None = next_state.draft_id
-        actions = result.actions
-        for n, action in enumerate(actions):
-            if isinstance(action, SaveDraft):
-                if action.state.draft_id is not None and _registers(actions, n + 1, action.state):
-                    draft_id = action.state.draft_id  # the registering statement writes its fields
-                    continue
-                draft_id = self._save_draft(address, action.state)
-                if next_state.stage is not Stage.IDLE and next_state.draft_id is None:
-                    next_state = replace(next_state, draft_id=draft_id)
-                ticket = TicketView(None, TicketStatus.COLLECTING, _cat(action.state), None)
-            elif isinstance(action, Register):
-                assert draft_id is not None
-                ticket = self._register(draft_id, action.state, address, now)
-                replies.append(self._registered_reply(ticket))
-            elif isinstance(action, CloseDraft):
-                if draft_id is not None:
-                    self.store.update_ticket(draft_id, status=TicketStatus.CLOSED, reason=action.reason)
-                ticket = None
-            elif isinstance(action, Withdraw):
-                replies.append(self._withdraw(address, action.number))
-            elif isinstance(action, Supplement):
-                replies.append(self._supplement(address, action))
-            elif isinstance(action, Evaluate):
-                reply = self._evaluate(address, action)
-                if reply is not None:
-                    replies.append(reply)
-            elif isinstance(action, RecordScreening):
-                draft = TicketDraft(
-                    channel=address.channel,
-                    address=address,
-                    policy=self.policy.name,
-                    status=action.status,
-                    values={Field.CONTENT: action.text},
-                    reason=f"rule {action.rule_id}",
-                )
-                draft_id = self.store.create_ticket(draft)
-            elif isinstance(action, RecordAnswered):
-                draft_id = self._record_answered(address, action)
-            elif isinstance(action, NoteRepeat):
-                self._note_repeat(address, action)
-        if next_state.stage is Stage.IDLE or next_state == DialogState():
-            ticket = ticket if ticket is not None and ticket.number else None
-        elif ticket is None and next_state.stage in DRAFTING and next_state.draft_id is not None:
-            # Still asking (a progress query or a re-asked question in between): the draft so far.
-            ticket = TicketView(None, TicketStatus.COLLECTING, _cat(next_state), None)
-        return replies, ticket, next_state, draft_id
-
-    def _record_answered(self, address: Address, action: RecordAnswered) -> int:
-        """A consultation answered online: a closed row without a number, reason ``kb:<entry>``,
-        so agents see what was answered and with which entry (guangzhou §14.1, §33-36)."""
-        draft = TicketDraft(
-            channel=address.channel,
-            address=address,
-            policy=self.policy.name,
-            status=TicketStatus.CLOSED,
-            category=Category.CONSULTATION.value,
-            values={Field.CONTENT: action.text},
-            reason=f"kb:{action.entry_id}",
-        )
-        with self.store.tx():
-            ticket_id = self.store.create_ticket(draft)
-            self.store.add_event(ticket_id, "answered_online", "system", {"entry_id": action.entry_id})
-        return ticket_id
-
-    def _note_repeat(self, address: Address, action: NoteRepeat) -> None:
-        """The same matter raised again with no new facts: kept on the earlier ticket (guangzhou §24)."""
-        t = self._owned(address, action.number)
-        if t is None:
-            return
-        with self.store.tx():
-            data = {"text_enc": self.store.cipher.encrypt(action.text)}
-            self.store.add_event(t.id, "repeat_raised", "citizen", data)
-
-    def _save_draft(self, address: Address, s: DialogState) -> int:
-        if s.draft_id is None:
-            draft = TicketDraft(
-                channel=address.channel,
-                address=address,
-                policy=self.policy.name,
-                category=_cat(s),
-                urgent_class=s.urgent_class,
-                anonymous=s.anonymous,
-                hidden=s.hidden,
-                values=dict(s.values),
-                supplement_due_at=s.due_at,
-            )
-            return self.store.create_ticket(draft)
-        self.store.update_ticket(s.draft_id, supplement_due_at=s.due_at, **_draft_columns(s))
-        return s.draft_id
-
-    def _register(self, ticket_id: int, s: DialogState, address: Address, now: datetime) -> TicketView:
-        """Number the draft, with its fields as the dialog holds them, its place key and its
-        cluster in the same statement (one UPDATE for the whole registration). ``now`` is the
-        group's time: the registrations of one group share their deadline computations."""
-        assert s.category is not None
-        deadline, provisional = self.policy.registration_deadline(
-            s.category, s.urgent_class, address.channel, now
-        )
-        extra: dict[str, Any] = _draft_columns(s)
-        if self.clusters is not None:
-            # The near-duplicate search works from the fields the dialog holds, not from a row.
-            key = extra["place_key"] = self.clusters.key_of(s.values)
-            cluster = self.clusters.find(
-                ticket_id, s.category.value, self.store.address_key(address), s.values, key, now
-            )
-            if cluster is not None:
-                extra["cluster"] = cluster
-        number = self.store.register(
-            ticket_id, deadline=deadline, deadline_provisional=provisional, extra=extra
-        )
-        return TicketView(number, TicketStatus.REGISTERED, s.category.value, deadline)
-
-    @staticmethod
-    def _registered_reply(t: TicketView) -> Reply:
-        if t.deadline is None:
-            return Reply(texts.REGISTERED_NO_DEADLINE.format(number=t.number, category=t.category))
-        return Reply(
-            texts.REGISTERED.format(
-                number=t.number, category=t.category, deadline=texts.format_deadline(t.deadline)
-            )
-        )
-
-    def _owned(self, address: Address, number: str) -> StoredTicket | None:
-        try:
-            t = self.store.find_ticket(number)
-        except NotFound:
-            return None
-        return t if t.address_key == self.store.address_key(address) else None
-
-    def _withdraw(self, address: Address, number: str) -> Reply:
-        """Withdrawal from the account that filed it (guangzhou §9, §23; huizhou §17)."""
-        t = self._owned(address, number)
-        if t is None:
-            return Reply(texts.NO_OPEN_TICKETS)
-        if not t.status.is_open:
-            status = texts.STATUS_WORDS.get(t.status.value, t.status.value)
-            return Reply(texts.WITHDRAW_NOT_ALLOWED.format(number=number, status=status))
-        with self.store.tx():
-            self.store.update_ticket(t.id, status=TicketStatus.WITHDRAWN)
-            self.store.add_event(t.id, "withdrawn", "citizen", {}, key=f"withdrawn:{t.id}")
-        return Reply(texts.WITHDRAWN.format(number=number))
-
-    def _supplement(self, address: Address, action: Supplement) -> Reply:
-        t = self._owned(address, action.number)
-        if t is None:
-            return Reply(texts.NO_OPEN_TICKETS)
-        with self.store.tx():
-            data = {"text_enc": self.store.cipher.encrypt(action.text)}
-            self.store.add_event(t.id, "supplemented", "citizen", data)
-        return Reply(texts.SUPPLEMENT_RECORDED.format(number=action.number))
-
-    def _evaluate(self, address: Address, action: Evaluate) -> Reply | None:
-        """Record the answer for this round; a first dissatisfied answer opens the one
-        re-handling round the profile allows, otherwise the ticket closes (guangzhou §27-29)."""
-        t = self._owned(address, action.number)
-        if t is None or t.status is not TicketStatus.COMPLETED:
-            return None
-        round_ = t.rehandling_round + 1
-        now = self.clock.now()
-        with self.store.tx():
-            if action.level is None:
-                # CONTRACT.md: an answer outside the options, after one re-ask, counts as invalid;
-                # the round is over, so nothing more is asked (guangzhou §28).
-                self.store.record_evaluation(t.id, round_, None, "invalid")
-                self.store.add_event(t.id, "evaluation_invalid", "citizen", {"round": round_})
-                self.store.update_ticket(t.id, status=TicketStatus.CLOSED)
-                self.store.add_event(t.id, "closed", "system", {"invalid": True})
-                return None
-            if not self.store.record_evaluation(t.id, round_, action.level, "citizen"):
-                return Reply(texts.EVAL_ALREADY.format(number=t.number))
-            self.store.add_event(t.id, "evaluated", "citizen", {"level": action.level, "round": round_})
-            deadline = self.policy.rehandling_deadline(t.category, action.level, round_, now)
-            if deadline is not None:
-                self.store.update_ticket(
-                    t.id,
-                    status=TicketStatus.REHANDLING,
-                    rehandling_round=round_,
-                    deadline=deadline,
-                )
-                self.store.add_event(t.id, "rehandling", "system", {"round": round_})
-                return Reply(
-                    texts.EVAL_REHANDLING.format(number=t.number, deadline=texts.format_deadline(deadline))
-                )
-            self.store.update_ticket(t.id, status=TicketStatus.CLOSED)
-            self.store.add_event(t.id, "closed", "system", {"level": action.level})
-        return Reply(texts.EVAL_THANKS.format(number=t.number, level=action.level))
-
-    # -- replies -------------------------------------------------------------------------------
-    def _send(
-        self,
-        address: Address,
-        message_id: int,
-        replies: Sequence[Reply],
-        *,
-        in_response: bool,
-        ticket_id: int | None,
-        first: int = 0,
-        fresh: bool = False,
-    ) -> tuple[SentReply, ...]:
-        sent = []
-        for i, reply in enumerate(replies, first):
-            key = f"reply:{message_id}:{i}"
-            state = DeliveryState.DELIVERED if in_response else DeliveryState.PENDING
-            text = reply.text if address.channel.has_buttons else texts.numbered(reply.text, reply.choices)
-            oid, _ = self.store.record_outbound(
-                address,
-                text,
-                key=key,
-                kind="reply",
-                ticket_id=ticket_id,
-                choices=reply.choices,
-                state=state,
-                fresh=fresh,
-            )
-            sent.append(SentReply(oid, text, reply.choices))
-        return tuple(sent)
-
 
 def _outcome(fn: Callable[..., IntakeResult], *args: Any, **kwargs: Any) -> IntakeResult | Exception:
     try:
         return fn(*args, **kwargs)
     except Exception as e:  # handed to the caller of handle_many, raised by handle
         return e
-
-
-def _draft_columns(s: DialogState) -> dict[str, Any]:
-    """The ticket columns a draft takes from the dialog (its deadline for a supplement aside)."""
-    return {
-        "category": _cat(s),
-        "urgent_class": s.urgent_class,
-        "anonymous": s.anonymous,
-        "hidden": s.hidden,
-        "values": dict(s.values),
-    }
-
-
-def _registers(actions: Sequence[object], n: int, state: DialogState) -> bool:
-    """Whether ``actions[n]`` registers the draft of ``state`` (as the dialog emits it)."""
-    nxt = actions[n] if n < len(actions) else None
-    return isinstance(nxt, Register) and nxt.state == state
-
-
-def _cat(s: DialogState) -> str | None:
-    return s.category.value if s.category else None

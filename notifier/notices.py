@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from intake.model import Address, Channel, Field, StoredEvent, StoredTicket, TicketStatus
 from intake.runtime import Runtime
-from intake.service import evaluation_refs
+from intake.turn import evaluation_refs
 from notifier.compose import compose
 from notifier.deliver import deliver_outbound
 

@@ -63,7 +63,7 @@ def main() -> None:
         runtime.store,
         runtime.redis,
         timers=lambda: run_timers(
-            runtime, services.policy, guard=services.intake.guard, clusters=services.intake.clusters
+            runtime, services.policy, guard=services.intake.guard, clusters=services.intake.turn.clusters
         ),
         stale_after=timedelta(seconds=runtime.settings.relay_stale_seconds),
     )

@@ -92,7 +92,7 @@ def inbound_group(runtime: Runtime, keys: list[str]) -> dict[str, Exception]:
         else:
             items.append((key, item))
     runtime.store.set_inbound_many(parsed)  # the parsed sender and text, before the dialog runs
-    results = get_services().intake.handle_many([item for _, item in items], in_response=False)
+    results = get_services().intake.handle_many([item for _, item in items])
     for (key, _), out in zip(items, results, strict=True):
         if isinstance(out, Exception):
             failed[key] = out

@@ -80,7 +80,7 @@ async def test_tickets_from_before_place_keys_are_keyed_by_the_sweep_and_still_l
     first = (await file(client, REPORTS[0].format(1)))["number"]
     with runtime.engine.begin() as conn:  # as a ticket registered before migration 0005 is
         conn.execute(tickets.update().values(place_key=None))
-    clusters = build_services(runtime).intake.clusters
+    clusters = build_services(runtime).intake.turn.clusters
     assert clusters is not None
     assert clusters.backfill() == 1 and clusters.backfill() == 0
     later = (await file(client, REPORTS[1].format(2)))["number"]
@@ -98,7 +98,7 @@ def test_reports_registered_in_one_group_commit_are_one_cluster(runtime: Runtime
     from tests.integration.test_dialog_conversations import build_intake
 
     service, _ = build_intake(runtime, "guangzhou")
-    service.clusters = Clusters(runtime.store)
+    service.turn.clusters = Clusters(runtime.store)
     people = [Address(Channel.WEBCHAT, f"pothole-{i}") for i in range(6)]
     now = runtime.clock.now()
 
@@ -108,7 +108,7 @@ def test_reports_registered_in_one_group_commit_are_one_cluster(runtime: Runtime
     # Three start with what happened only and give the place in a second turn; three say all
     # at once. The second turns and the all-at-once reports come in the same group.
     opening = "我要投诉，门口的马路上有个大坑，晚上骑车很危险"
-    first = service.handle_many([turn(p, opening) for p in people[:3]], in_response=True)
+    first = service.handle_many([turn(p, opening) for p in people[:3]])
     assert all(not isinstance(o, Exception) and o.ticket and not o.ticket.number for o in first)
     group = [
         turn(p, f"地址：和平路12号门口，涉及单位：市政，希望尽快修补，电话1390000{i:04d}")
@@ -119,7 +119,7 @@ def test_reports_registered_in_one_group_commit_are_one_cluster(runtime: Runtime
         "涉及单位：市政，希望尽快修补，电话1390001{:04d}"
     )
     group += [turn(p, whole.format(i)) for i, p in enumerate(people[3:])]
-    outs = service.handle_many(group, in_response=True)
+    outs = service.handle_many(group)
     numbers = []
     for o in outs:
         assert not isinstance(o, Exception) and o.ticket is not None and o.ticket.number, o

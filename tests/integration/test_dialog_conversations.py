@@ -63,7 +63,7 @@ class ServiceWorld:
 
     def say(self, text: str) -> list[Reply]:
         msg = InboundMessage(self.address, text, self.runtime.clock.now())
-        result = self.service.handle(msg, in_response=self.address.channel is Channel.WEBCHAT)
+        result = self.service.handle(msg)
         self.sent += 1
         stored, _ = self.runtime.store.get_inbound(result.message_id)
         assert stored.text == text  # stored first, exactly as received

@@ -26,7 +26,7 @@ Client = Callable[..., Any]
 
 def _say(runtime: Runtime, address: Address, text: str) -> IntakeResult:
     service, _ = build_intake(runtime, "guangzhou")
-    return service.handle(InboundMessage(address, text, runtime.clock.now()), in_response=True)
+    return service.handle(InboundMessage(address, text, runtime.clock.now()))
 
 
 def test_two_messages_at_once_from_one_sender_are_both_stored_and_answered(runtime: Runtime) -> None:

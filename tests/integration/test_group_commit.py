@@ -19,6 +19,7 @@ from intake.clock import ManualClock
 from intake.model import Address, Channel, InboundMessage, Reply, TicketDraft, TicketStatus
 from intake.runtime import Runtime
 from intake.service import IntakeResult, IntakeService, TurnInput
+from intake.turn import TurnTaker
 from tests.integration.test_dialog_conversations import NUMBER, ServiceWorld, _texts, build_intake
 from tests.samples.conversations import CONVERSATIONS, Say
 from tests.samples.conversations_driver import START, FakeWorld, _fill, check_rows, play
@@ -52,17 +53,14 @@ def test_conversations_side_by_side_in_groups_are_each_as_alone(
             assert isinstance(turn, Say)
             text = _fill(turn.text, numbers[i])
             items.append(TurnInput(InboundMessage(worlds[i].address, text, clock.now())))
-        in_response = [w.address.channel is Channel.WEBCHAT for w in worlds]
-        # The service's in_response flag is per call: one group per flag, as the web process does.
-        for flag in (True, False):
-            picked = [j for j, (i, _) in enumerate(group) if in_response[i] is flag]
-            outs = service.handle_many([items[j] for j in picked], in_response=flag)
-            for j, out in zip(picked, outs, strict=True):
-                i = group[j][0]
-                result = _result(out)
-                stored, _ = runtime.store.get_inbound(result.message_id)
-                assert stored.text == items[j].msg.text  # stored, exactly as received
-                heard[i].append([Reply(r.text, r.choices) for r in result.replies])
+        # Web chat and the other channels in one group: each turn's channel says where its
+        # replies go.
+        outs = service.handle_many(items)
+        for (i, _), item, out in zip(group, items, outs, strict=True):
+            result = _result(out)
+            stored, _ = runtime.store.get_inbound(result.message_id)
+            assert stored.text == item.msg.text  # stored, exactly as received
+            heard[i].append([Reply(r.text, r.choices) for r in result.replies])
         for i, _ in group:
             numbers[i][:] = [r.number for r in worlds[i].rows() if r.number]
     for i, conv in enumerate(convs):
@@ -83,7 +81,6 @@ def test_two_messages_of_one_sender_in_one_group_are_taken_in_order(runtime: Run
             TurnInput(InboundMessage(other, "你好", now)),
             TurnInput(InboundMessage(me, "电话13800138000，地址：幸福小区3栋，希望城管处理", now)),
         ],
-        in_response=True,
     )
     first, _, second = (_result(o) for o in outs)
     assert first.ticket is not None and first.ticket.status is TicketStatus.COLLECTING
@@ -113,9 +110,7 @@ def test_a_sender_another_process_holds_waits_alone_and_the_others_go_on(runtime
     releaser.start()
     now = runtime.clock.now()
     text = "我要投诉，小区楼下烧烤店每晚油烟很大"
-    outs = service.handle_many(
-        [TurnInput(InboundMessage(a, text, now)) for a in [*free, held]], in_response=True
-    )
+    outs = service.handle_many([TurnInput(InboundMessage(a, text, now)) for a in [*free, held]])
     done = time.monotonic()
     releaser.join()
     assert released and done >= released[0]  # the held sender waited for the lock
@@ -133,19 +128,19 @@ def test_a_turn_that_fails_costs_the_others_nothing_and_is_kept(
 ) -> None:
     service, _ = build_intake(runtime, "guangzhou")
     bad = Address(Channel.WEBCHAT, "breaks-the-store")
-    real_apply = IntakeService._apply
+    real_apply = TurnTaker._apply
 
-    def apply(self: IntakeService, address: Address, result: Any, now: Any) -> Any:
+    def apply(self: TurnTaker, address: Address, result: Any, now: Any) -> Any:
         if address == bad:
             raise RuntimeError("disk full")  # stands for any failure inside one turn's writes
         return real_apply(self, address, result, now)
 
-    monkeypatch.setattr(IntakeService, "_apply", apply)
+    monkeypatch.setattr(TurnTaker, "_apply", apply)
     now = runtime.clock.now()
     good = [Address(Channel.WEBCHAT, f"fine-{i}") for i in range(5)]
     items = [TurnInput(InboundMessage(a, "我要投诉，小区楼下烧烤店每晚油烟很大", now)) for a in good]
     items.insert(2, TurnInput(InboundMessage(bad, "我要投诉，小区楼下烧烤店每晚油烟很大", now)))
-    outs = service.handle_many(items, in_response=True)
+    outs = service.handle_many(items)
     assert isinstance(outs[2], RuntimeError)
     for out, address in zip(outs[:2] + outs[3:], good, strict=True):
         result = _result(out)
@@ -209,20 +204,20 @@ def test_an_evaluation_given_twice_in_one_group_keeps_the_turns_messages(runtime
 async def test_concurrent_web_chat_turns_are_grouped_and_each_answered(
     runtime: Runtime, aiohttp_client: Client
 ) -> None:
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(runtime))
-    sessions = []
-    for _ in range(20):
-        resp = await client.post("/api/chat/sessions")
-        sessions.append(await resp.json())
     groups: list[int] = []
     real = IntakeService.handle_many
 
-    def counting(self: IntakeService, items: Any, *, in_response: bool) -> Any:
+    def counting(self: IntakeService, items: Any) -> Any:
         groups.append(len(items))
-        return real(self, items, in_response=in_response)
+        return real(self, items)
 
     IntakeService.handle_many = counting  # type: ignore[method-assign]
     try:
+        client: TestClient[Any, Any] = await aiohttp_client(create_app(runtime))
+        sessions = []
+        for _ in range(20):
+            resp = await client.post("/api/chat/sessions")
+            sessions.append(await resp.json())
 
         async def say(s: dict[str, str], text: str) -> dict[str, Any]:
             resp = await client.post(

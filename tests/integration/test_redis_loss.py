@@ -67,14 +67,11 @@ def test_a_redis_that_forgot_its_scripts_still_takes_every_turn(
 
     service = build_services(runtime).intake
     me = Address(Channel.WEBCHAT, "forgetful-redis")
-    first = service.handle(
-        InboundMessage(me, "我要投诉，小区楼下烧烤店每晚油烟很大", runtime.clock.now()), in_response=True
-    )
+    first = service.handle(InboundMessage(me, "我要投诉，小区楼下烧烤店每晚油烟很大", runtime.clock.now()))
     assert first.ticket is not None and first.ticket.number is None  # asked for what is missing
     redis_client.script_flush()
     second = service.handle(
         InboundMessage(me, "电话13912345678，地址：幸福小区3栋，希望尽快处理", runtime.clock.now()),
-        in_response=True,
     )
     assert second.ticket is not None and second.ticket.number  # the state survived: registered
     counters = [k for k in redis_client.scan_iter("hotline:rl:msg:*")]

@@ -35,7 +35,7 @@ from intake.dialog import (
 from intake.kb import KnowledgeBase
 from intake.model import SHANGHAI, Category, Channel, Field, Reply, TicketStatus
 from intake.policy import ProfilePolicy, load_profile
-from intake.service import IntakeService
+from intake.turn import registered_reply
 from intake.understanding import ExtractUnderstanding
 from tests.samples.conversations import Agent, Conversation, Expire, Row, Say
 
@@ -167,7 +167,7 @@ class FakeWorld:
                 row.number = f"{self.now.astimezone(SHANGHAI):%Y%m%d}-{self.counter:06d}"
                 row.status, row.deadline, row.due_at = TicketStatus.REGISTERED, deadline, None
                 view = _View(row.number, a.state.category.value, deadline)
-                replies.append(IntakeService._registered_reply(view))  # type: ignore[arg-type]
+                replies.append(registered_reply(view))  # type: ignore[arg-type]
             elif isinstance(a, CloseDraft):
                 if draft_id is not None:
                     self._row(draft_id).status = TicketStatus.CLOSED
