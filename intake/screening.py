@@ -310,8 +310,13 @@ class Screener:
         self.repeat_reply = str(repeat.get("reply", ""))
         self._similarity = Similarity.from_data(repeat)
         # Built once, not per message: the own names and each rule's _Check.
+        rules_all = [r for rules in self._rules.values() for r in rules]
         self._places = default_places() if jurisdiction is not None and jurisdiction.code else None
         own = jurisdiction.names(self._places) if jurisdiction is not None else ()
+        if jurisdiction is not None:
+            # A town a rule names with the city it is in ("新塘=广州市") is the own city's, for that city.
+            mine = normalize(jurisdiction.city)
+            own = (*own, *(p for r in rules_all for p, city in r.place_cities if normalize(city) == mine))
         self._own_names = PlaceFinder(own)
         self._checks = {
             kind: tuple(_Check.build(rule, own, self._places) for rule in rules)
@@ -635,6 +640,9 @@ class Screener:
         # not as a person's given name after the surname (杨|秀英: the tagger marks both nr, a person).
         words = tokens(clean)
         edges = {e for t in words for e in (t.start, t.end)}
+        # Nor inside or right after one of the own places: 渠北镇 holds 北镇 (锦州's), 大亚湾西区
+        # is 大亚湾's west, not 攀枝花's 西区.
+        own = [(start, end) for start, end, _ in self._own_names.finditer(clean)]
         given = {b.start for a, b in pairwise(words) if a.flag == b.flag == "nr" and len(a.word) == 1}
         place = next(
             (
@@ -643,6 +651,7 @@ class Screener:
                 # (a full name may run on into a word: 东安县城 is 东安县's town)
                 if (not edges or (start in edges and (end in edges or name[-1] in "县区市旗")))
                 and start not in given
+                and not any(a <= start < b or a < end <= b or start == b for a, b in own)
                 # 北京路 is a street of this city, 兰州拉面 a noodle shop on it: a place that
                 # begins another name is not the city (issue 16).
                 and (name_after is None or not name_after.match(clean, end))

@@ -57,7 +57,8 @@ def main() -> int:
     ap.add_argument("adcodes", type=Path, help="cpca/resources/adcodes.csv")
     args = ap.parse_args()
     nations = [line.strip() for line in (args.adcodes.parent / "56_nations.csv").open(encoding="utf-8")]
-    groups = sorted((n for n in nations if n.endswith("族")), key=len, reverse=True)
+    # 各族 ("of all peoples": 龙胜各族自治县, 隆林各族自治县) is stripped like a people's name
+    groups = sorted([*(n for n in nations if n.endswith("族")), "各族"], key=len, reverse=True)
     ethnic = re.compile("(?:" + "|".join(groups) + ")+$")
 
     import jieba.posseg

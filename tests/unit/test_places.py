@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from intake.assembly import jurisdiction_of
+from intake.kb.text import normalize
 from intake.places import PlaceFinder, Places, default_places
 from intake.screening import Screener
 
@@ -108,3 +109,35 @@ def test_a_persons_given_name_is_no_district() -> None:
     """秀英 is a district of 海口 and a woman's name: 杨|秀英 (a surname, then the name) is a person."""
     quxian = Screener.from_file(jurisdiction=jurisdiction_of("quxian"), model=False)
     assert quxian.places_named("能不能请人帮我办一哈？我叫杨秀英，电话是侄儿的") == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("hotline", "text", "city"),
+    [
+        # a name inside or right after an own place is part of it: 渠北镇 holds 锦州's 北镇,
+        # 大亚湾西区 is 大亚湾's west, not 攀枝花's 西区
+        ("quxian", "渠北镇的 在达州城头通川区一家健身房办了张卡，老板跑了", "达州市"),
+        ("huizhou", "家住大亚湾西区，去大梅沙停车场停了两个钟收一百二", "深圳市"),
+        # a town the rules name with its city is another city's for the others…
+        ("huizhou", "我博罗园洲的，在新塘一间牛仔裤厂做车位，加班费只算八蚊一个钟", "广州市"),
+        # …and a county written without its peoples' name is still found
+        ("shaoyang", "城步儒林镇的，国庆带细伢子去龙胜看梯田，停车场收了一百块", "桂林市"),
+    ],
+)
+def test_the_place_found_is_the_one_the_writer_means(hotline: str, text: str, city: str) -> None:
+    screener = Screener.from_file(jurisdiction=jurisdiction_of(hotline), model=False)
+    place, _ = screener.places_named(normalize(text))
+    assert place == city
+
+
+@pytest.mark.parametrize(
+    ("hotline", "text"),
+    [
+        ("guangzhou", "增城新塘镇一间牛仔裤厂拖欠我们三个月工资"),  # 新塘 is Guangzhou's own town
+        ("huizhou", "家住大亚湾西区，楼下烧烤店每晚油烟很大"),
+        ("quxian", "渠北镇街上新开的烧烤摊天天开到半夜"),
+    ],
+)
+def test_an_own_town_is_never_another_city(hotline: str, text: str) -> None:
+    screener = Screener.from_file(jurisdiction=jurisdiction_of(hotline), model=False)
+    assert screener.places_named(normalize(text)) == (None, False)
