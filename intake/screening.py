@@ -47,6 +47,10 @@ MIN_CHINESE = 2  # Chinese characters a text needs before the text model reads i
 # rules read every text (他掐我, 救救我, 火更大了).
 MIN_EMERGENCY_CHARS = 6
 _LATIN_WORD = re.compile(r"[a-z]+")  # the rules' text is lower case
+# A letter this long (Chinese characters) is also read by its last sentence: a writer who breaks
+# off ("先不写了，对面着火了", "写完这封信我就去江边了") is drowned by the rest when it is read whole.
+LETTER_CHARS = 120
+_SENTENCE_END = re.compile(r"[。！!？?]|…+|\.{3,}")
 CAUTION_CHINESE = (
     6  # ... and before its unsure emergencies are named ([caution]): "今天吃什么" says too little
 )
@@ -226,6 +230,11 @@ def _compile(values: object, where: str) -> tuple[re.Pattern[str], ...]:
     return tuple(out)
 
 
+def _last_sentence(text: str) -> str:
+    parts = [p for p in _SENTENCE_END.split(text) if p.strip()]
+    return parts[-1] if parts else ""
+
+
 def _runs(found: Iterable[tuple[int, int, str]]) -> list[tuple[int, int]]:
     """The spans of names found one right after another (博罗县|罗阳: one mention)."""
     spans: list[tuple[int, int]] = []
@@ -326,8 +335,6 @@ class Screener:
         self._jurisdiction_check = next(
             (c for c in self._checks[ScreenKind.OUT_OF_SCOPE] if c.other_places), None
         )
-        # Per kind, every character a pattern match can begin with (None: some pattern cannot
-        # tell): a text with none of them fires no rule of that kind by a pattern.
         # The dialog screens each message twice (the emergency check first, then the screening
         # proper); the decision is a pure function of the text.
         self._screen_cached = lru_cache(maxsize=256)(self._screen)
@@ -561,9 +568,17 @@ class Screener:
             return None  # the model learned from Chinese; other text is left to the rules
         if chinese_count(clean) + len(_LATIN_WORD.findall(clean)) < MIN_EMERGENCY_CHARS:
             return None
-        pred = self.model.predict(clean if read is None else read)["emergency"]
         at = self.emergency_threshold if threshold is None else threshold
-        if 1.0 - pred.prob(NO_EMERGENCY) < at or self._told_as_past(clean):
+        found = self._situation(clean, clean if read is None else read, at)
+        if found is None and chinese_count(clean) >= LETTER_CHARS:
+            last, last_read = _last_sentence(clean), _last_sentence(clean if read is None else read)
+            if chinese_count(last) >= MIN_EMERGENCY_CHARS:
+                found = self._situation(last, last_read, at)
+        return found
+
+    def _situation(self, clean: str, read: str, at: float) -> tuple[str, str] | None:
+        pred = self.model.predict(read)["emergency"] if self.model is not None else None
+        if pred is None or 1.0 - pred.prob(NO_EMERGENCY) < at or self._told_as_past(clean):
             return None
         best = next(lab for lab, _ in pred.ranked if lab != NO_EMERGENCY)
         name, _, first = best.partition("/")

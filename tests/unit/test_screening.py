@@ -18,11 +18,12 @@ import pytest
 
 from intake.assembly import jurisdiction_of
 from intake.errors import ConfigError
+from intake.extract.text import normalize as understood_form
 from intake.model import TicketStatus
 from intake.policy import load_profile
 from intake.repeats import is_repeat, similar
 from intake.screening import DEFAULT_RULES, Jurisdiction, Screener, ScreenKind
-from intake.textmodel import TextModel
+from intake.textmodel import TextModel, terms
 
 HUIZHOU = Jurisdiction("惠州市", ("惠城区", "惠阳区", "博罗县", "惠东县", "龙门县", "大亚湾"))
 
@@ -558,3 +559,37 @@ def test_ordinary_requests_a_review_found_redirected_are_not(guangzhou_rules: Sc
 def test_our_own_district_named_beside_another_city_stays_local(guangzhou_rules: Screener, text: str) -> None:
     decision = guangzhou_rules.screen(text)
     assert decision is None or decision.rule_id != "out_of_scope.jurisdiction", text
+
+
+# ---- a letter that breaks off: its last sentence is read on its own (issue 16) ------------------
+LETTER = (
+    "尊敬的领导：我想反映我们小区楼下那家烧烤店的问题。这家店从去年开始营业，每天晚上从六点开到凌晨两点，"
+    "油烟直接往我们楼上飘，窗户都不敢开，衣服晾在外面全是味道。我们跟老板讲过好几次，他说有执照，"
+    "城管来过一次也没有用，过两天又照样摆到人行道上。我家老人有哮喘，孩子明年中考，晚上都睡不好，"
+    "希望有关部门管一管，限制营业时间，安装油烟净化设备"
+)
+
+
+def _letter_model() -> TextModel:
+    """Sure of 大出血 (a weight of 20) when it is most of what is read; every word of the letter
+    is known and says nothing, so read whole the letter dilutes it below the threshold."""
+    known = {t: [1.0, 0.0, 0.0] for t in terms(understood_form(LETTER + "先不写了，谢谢"))}
+    return TextModel(
+        {
+            "heads": {"emergency": {"labels": ["none", "medical/120"], "bias": [2.0, 0.0]}},
+            "terms": {**known, "大出血": [1.0, 0.0, 20.0]},
+            "thresholds": {"emergency": 0.8},
+        }
+    )
+
+
+def test_an_emergency_at_the_end_of_a_long_letter_is_found() -> None:
+    screener = Screener.from_file(model=_letter_model())
+    assert screener.screen(LETTER + "，我老婆大出血了") is None  # one sentence, read whole: diluted
+    decision = screener.screen(LETTER + "。先不写了，我老婆大出血了")
+    assert decision is not None and decision.kind is ScreenKind.EMERGENCY
+    assert decision.numbers[0] == "120"
+
+
+def test_a_letter_that_ends_quietly_stays_a_request() -> None:
+    assert Screener.from_file(model=_letter_model()).screen(LETTER + "。先不写了，谢谢。") is None
