@@ -50,6 +50,7 @@ _LATIN_WORD = re.compile(r"[a-z]+")  # the rules' text is lower case
 # A letter this long (Chinese characters) is also read by its last sentence: a writer who breaks
 # off ("先不写了，对面着火了", "写完这封信我就去江边了") is drowned by the rest when it is read whole.
 LETTER_CHARS = 120
+_QUOTES = "「『“‘\"'《"
 _SENTENCE_END = re.compile(r"[。！!？?]|…+|\.{3,}")
 CAUTION_CHINESE = (
     6  # ... and before its unsure emergencies are named ([caution]): "今天吃什么" says too little
@@ -667,6 +668,8 @@ class Screener:
                 if (not edges or (start in edges and (end in edges or name[-1] in "县区市旗")))
                 and start not in given
                 and not any(a <= start < b or a < end <= b or start == b for a, b in own)
+                # a name in quotes is a shop's or a dish's: 「汕尾海鲜大排档」
+                and (start == 0 or clean[start - 1] not in _QUOTES)
                 # 北京路 is a street of this city, 兰州拉面 a noodle shop on it: a place that
                 # begins another name is not the city (issue 16).
                 and (name_after is None or not name_after.match(clean, end))

@@ -136,6 +136,9 @@ def test_the_place_found_is_the_one_the_writer_means(hotline: str, text: str, ci
         ("guangzhou", "增城新塘镇一间牛仔裤厂拖欠我们三个月工资"),  # 新塘 is Guangzhou's own town
         ("huizhou", "家住大亚湾西区，楼下烧烤店每晚油烟很大"),
         ("quxian", "渠北镇街上新开的烧烤摊天天开到半夜"),
+        # a name in quotes is a shop's; a visitor says where they came from
+        ("huizhou", "大亚湾澳头有间「汕尾海鲜大排档」，食完结账一斤花蟹收我三百八"),
+        ("guangxi", "我是长沙来北海旅游的，昨晚在侨港风情街一家海鲜店吃饭被宰"),
     ],
 )
 def test_an_own_town_is_never_another_city(hotline: str, text: str) -> None:

@@ -247,7 +247,7 @@ def test_rules_are_data_an_operator_can_edit(tmp_path: Path) -> None:
 def test_bad_rule_files_fail_loudly(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(
-        DEFAULT_RULES.read_text(encoding="utf-8").replace('["救命|救救我"]', '["救命|救救我("]', 1),
+        DEFAULT_RULES.read_text(encoding="utf-8").replace('"救命|救救我",', '"救命|救救我(",', 1),
         encoding="utf-8",
     )
     with pytest.raises(ConfigError, match="bad pattern"):

@@ -71,10 +71,10 @@ def test_the_shipped_model_was_trained_from_this_corpus() -> None:
 
 # Issue 16's targets on the test split, and the floors this corpus, rules and model reach today.
 # Where a floor is below its target the issue is not done: the figures may rise, never fall.
-# Measured 2026-12-07, fifth session (10 902 records, test 1 393; corpus rounds 5–7, which have
-# no record in test): 96.1 %, 87.9 %, 0.7 %, 1.5 %, 93.9 %, 0.2 %, 83.8 %, local matters refused
+# Measured 2026-12-07, fifth session (11 252 records, test 1 393; corpus rounds 5–8, which have
+# no record in test): 96.1 %, 88.6 %, 0.6 %, 1.6 %, 94.2 %, 0.2 %, 83.4 %, local matters refused
 # 0.7 % (the neighbours' towns in the place list: other cities 75.0 %, were 60.2 %; a letter's last
-# sentence read on its own: 2 more emergencies, no more false ones).
+# sentence read on its own: 2 more emergencies, no more false ones; round 8 then retrained).
 # (Earlier that day 95.4 %, 87.6 %, 0.7 %, 1.5 %, 93.8 %, 0.2 %, 77.0 %, 0.7 %; before a review
 # 77.7 %: "我们天河区的垃圾站…比深圳差" is ours, so a home town needs 我是/我系. 2026-12-06: 94.1 %,
 # 85.9 %, 0.6 %, 1.4 %, 92.9 %, 0.0 %, 69.4 %, 0.7 %.)
@@ -82,10 +82,10 @@ def test_the_shipped_model_was_trained_from_this_corpus() -> None:
 # (redirected) or, where the model is unsure, comes first while the request goes on ([caution]).
 #                                  target
 EMERGENCY_RECALL = 0.96  #          1.00
-RIGHT_NUMBER_FIRST = 0.875  #        1.00
+RIGHT_NUMBER_FIRST = 0.88  #         1.00
 FALSE_EMERGENCIES = 0.01  #         0.01 (met)
 CAUTIONS = 0.03  #                  (others told the numbers: the price of that recall)
-CATEGORY_RIGHT = 0.935  #           0.95
+CATEGORY_RIGHT = 0.94  #            0.95
 ASKED_TO_CHOOSE = 0.10  #           0.10 (met)
 OUT_OF_SCOPE_FOUND = 0.83  #          all
 LOCAL_REFUSED = 0.01  #             (the price of that recall: a local matter refused)
