@@ -205,10 +205,6 @@ class SendLimiter:
         self._sleep = sleep
         self._sweep_at = max_idle_chats
 
-    def blocked_for(self, chat_key: str) -> float:
-        pace = self._chats.get(chat_key)
-        return max(0.0, pace.blocked_until - self._clock()) if pace else 0.0
-
     def block(self, chat_key: str, seconds: float) -> None:
         """Hold a chat back after Telegram's 429 (its ``retry_after``)."""
         pace = self._pace(chat_key)

@@ -278,10 +278,6 @@ class Report:
     def ask_rate(self) -> float:
         return self.met[Met.BUTTONS] / max(1, self.tickets)
 
-    @property
-    def confirm_rate(self) -> float:
-        return self.met[Met.CONFIRM] / max(1, self.tickets)
-
     def prf(self) -> dict[str, tuple[float, float, float, int]]:
         """Per category: precision, recall, F1 and support of the category decided or guessed."""
         out = {}

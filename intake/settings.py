@@ -52,10 +52,6 @@ class Settings:
     rate_per_minute: int = 20  # messages one sender may send a minute before the guard steps in
 
     @property
-    def sqlite_path(self) -> Path:
-        return self.data_dir / "hotline.sqlite3"
-
-    @property
     def holidays_dir(self) -> Path:
         """Operator overrides for years the calendar library does not know yet."""
         return self.data_dir / "holidays"

@@ -337,10 +337,6 @@ class PolicyProfile:
         return tuple(r.category for r in self.rules)
 
     @property
-    def real_name_matters(self) -> tuple[RealNameMatter, ...]:
-        return self.real_name.matters
-
-    @property
     def harassment_restriction_days(self) -> int:
         return self.harassment.restriction_days
 

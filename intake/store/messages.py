@@ -15,7 +15,6 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
-    or_,
     select,
     update,
 )
@@ -170,7 +169,8 @@ class MessageStore(OutboxStore):
         return out
 
     def set_inbound_many(self, parsed: Sequence[tuple[int, Address, str]]) -> None:
-        """``set_inbound`` for many messages (id, sender, text) in one statement."""
+        """After a worker parsed raw messages: each one's sender and text (id, sender, text), encrypted
+        as always, in one statement."""
         if not parsed:
             return
         stmt = (
@@ -203,19 +203,6 @@ class MessageStore(OutboxStore):
                 .limit(limit)
             ).all()
         return [r.native_id for r in rows]
-
-    def set_inbound(self, message_id: int, address: Address, text: str) -> None:
-        """After a worker parsed the raw message: its sender and text, encrypted as always."""
-        with self._write() as conn:
-            conn.execute(
-                update(messages_in)
-                .where(messages_in.c.id == message_id)
-                .values(
-                    address_key=self.address_key(address),
-                    address_enc=self.cipher.encrypt(address.value),
-                    text_enc=self.cipher.encrypt(text),
-                )
-            )
 
     def inbound_texts(self, address: Address, limit: int = 50) -> list[tuple[int, str, datetime]]:
         with self._read() as conn:
@@ -413,19 +400,6 @@ class MessageStore(OutboxStore):
                 .limit(limit)
             ).all()
         return [self._outbound(r) for r in rows]
-
-    def due_outbound(self, now: datetime, limit: int = 500) -> list[int]:
-        with self._read() as conn:
-            rows = conn.execute(
-                select(messages_out.c.id)
-                .where(
-                    messages_out.c.state == DeliveryState.PENDING.value,
-                    or_(messages_out.c.next_attempt_at.is_(None), messages_out.c.next_attempt_at <= now),
-                )
-                .order_by(messages_out.c.id)
-                .limit(limit)
-            ).all()
-        return [r.id for r in rows]
 
     def mark_delivery(
         self,

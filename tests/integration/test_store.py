@@ -89,7 +89,7 @@ def test_outbound_is_idempotent_and_settles_once(runtime: Runtime) -> None:
     oid, new = runtime.store.record_outbound(addr, "您的工单已受理", key="ack:1", kind="ack")
     oid2, new2 = runtime.store.record_outbound(addr, "您的工单已受理", key="ack:1", kind="ack")
     assert (oid, new) == (oid2, True) and new2 is False
-    assert runtime.store.due_outbound(runtime.clock.now()) == [oid]
+    assert runtime.store.outbox_payload(f"deliver:{oid}") == {"outbound_id": oid}  # its job, once
     assert runtime.store.mark_delivery(oid, DeliveryState.DELIVERED, provider_id="p-1")
     assert not runtime.store.mark_delivery(oid, DeliveryState.FAILED, error="late")  # settled already
     out = runtime.store.get_outbound(oid)
