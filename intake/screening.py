@@ -289,6 +289,8 @@ class Screener:
         self._now_patterns = _compile(emergency.get("now", []), f"{source}: [emergency] now")
         self._over_patterns = _compile(emergency.get("over", []), f"{source}: [emergency] over")
         self._settled_patterns = _compile(emergency.get("settled", []), f"{source}: [emergency] settled")
+        caution = data.get("caution", {})
+        self._announcements = _compile(caution.get("announcements", []), f"{source}: [caution] announcements")
         self._letter_chars = int(emergency.get("letter_chars", 200))
         self._precedence = tuple(str(x) for x in emergency.get("precedence", ()))
         self._situations = self._situation_rules(emergency.get("situation", {}), source)
@@ -444,13 +446,13 @@ class Screener:
         # the model (and as it was trained), so one prediction serves the whole turn.
         read = understood_form(text)
         emergency = self._emergency(clean, read)
-        if emergency is not None:
+        if emergency is not None and emergency.kind is ScreenKind.EMERGENCY:
             return emergency
         abuse = self._first(ScreenKind.ABUSE, clean)
         if abuse is not None:
             return abuse
         decision = self._out_of_scope(clean, read) or self._first(ScreenKind.URGENT, clean)
-        caution = self._caution(clean, read)
+        caution = emergency or self._caution(clean, read)  # a bare cry for help comes as a caution
         if caution is None:
             return decision
         return caution if decision is None else replace(decision, caution=caution.reply)
@@ -475,6 +477,10 @@ class Screener:
             learned.append(replace(rule, numbers=(first, *rule.numbers)))
         if not fired and not learned:
             return None
+        if not learned and all(not r.situation for r in fired) and self._reads_as_ordinary(clean, read):
+            # A bare cry for help ("救命") in a message the model reads as an ordinary matter ("宽带断咗
+            # 三日 救命", "社保卡密码锁了 救命啊"): the numbers first, and the request goes on.
+            return self._cry_as_caution(fired)
         # The rule that fired is what an agent reads as the reason. The numbers: the model's
         # (trained on which number people in that situation need first), then the rules'; when the
         # rules found a more particular situation than the model, its number goes first.
@@ -496,6 +502,27 @@ class Screener:
             rule_ids=tuple(r.id for r in fired),
         )
 
+    def _reads_as_ordinary(self, clean: str, read: str) -> bool:
+        """The text model reads enough of the text and finds no life at risk in it, not even
+        enough to name a number (below the caution threshold)."""
+        if self.model is None or chinese_count(clean) < CAUTION_CHINESE:
+            return False
+        at_risk = 1.0 - self.model.predict(read)["emergency"].prob(NO_EMERGENCY)
+        return at_risk < min(self.caution_threshold, self.emergency_threshold)
+
+    def _cry_as_caution(self, fired: list[Rule]) -> ScreenDecision:
+        numbers, spoken = self._named(
+            tuple(dict.fromkeys(n for r in fired for n in r.numbers)), psychological=False
+        )
+        return ScreenDecision(
+            kind=ScreenKind.CAUTION,
+            rule_id=f"{fired[0].id}.caution",
+            reply=self._replies[ScreenKind.CAUTION].format(numbers=spoken),
+            numbers=numbers,
+            reason=fired[0].label,
+            rule_ids=tuple(f"{r.id}.caution" for r in fired),
+        )
+
     def _named(self, numbers: tuple[str, ...], *, psychological: bool) -> tuple[tuple[str, ...], str]:
         """The numbers to call, with the profile's psychological line last for a risk of
         self-harm, and how the reply says them ("120急救电话、110报警电话…")."""
@@ -513,6 +540,8 @@ class Screener:
         if self.caution_threshold >= self.emergency_threshold:
             return None
         if chinese_count(clean) < CAUTION_CHINESE:  # a few characters: the model guesses from noise
+            return None
+        if any(p.fullmatch(clean) for p in self._announcements):  # "我想反映一个情况": nothing told yet
             return None
         found = self.situation(clean, read, threshold=self.caution_threshold)
         if found is None:

@@ -116,7 +116,10 @@ def fit(recs: Sequence[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
     x = vec.fit_transform(texts)
     models: dict[str, Any] = {}
     cat_rows = [i for i, r in enumerate(recs) if category_label(r)]
-    models["category"] = LogisticRegression(C=C_CATEGORY, max_iter=5000).fit(
+    # Classes weighted by their inverse frequency: 投诉 is a third of the corpus, and unweighted it
+    # took praise said without 表扬 (好暖心, 给个赞) and denunciations without 举报 (2026-12-07, fitted
+    # on train: dev 94.7 % → 94.9 %, the unseen round 9's everyday requests 84 → 90 of 100).
+    models["category"] = LogisticRegression(C=C_CATEGORY, max_iter=5000, class_weight="balanced").fit(
         x[cat_rows], [category_label(recs[i]) for i in cat_rows]
     )
     models["emergency"] = LogisticRegression(C=C_EMERGENCY, max_iter=5000).fit(

@@ -178,9 +178,9 @@ _c(
 )
 _c(
     "help, water cut for two days is registered in the urgent class",
-    # 求助, or 投诉 of a supplier that "一直没有通知": the model is unsure (2026-12-07) and asks
-    Say("停水两天了，幸福小区一直没有通知，什么时候恢复供水", (f"{CONFIRM}&求助",)),
-    Say("是", (f"{ASK}&联系电话&您的诉求",)),
+    # 求助, or 投诉 of a supplier that "一直没有通知": the model takes 求助 (it asked to confirm
+    # until the category head was fitted with balanced class weights, 2026-12-07)
+    Say("停水两天了，幸福小区一直没有通知，什么时候恢复供水", (f"{ASK}&联系电话&您的诉求",)),
     Say("电话13800138000，希望尽快恢复供水", (f"{REG}&求助",)),
     tickets=(registered("求助", address="幸福小区", demand="恢复供水"),),
 )

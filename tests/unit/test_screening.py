@@ -593,3 +593,33 @@ def test_an_emergency_at_the_end_of_a_long_letter_is_found() -> None:
 
 def test_a_letter_that_ends_quietly_stays_a_request() -> None:
     assert Screener.from_file(model=_letter_model()).screen(LETTER + "。先不写了，谢谢。") is None
+
+
+# ---- a bare cry for help in an ordinary matter: the number first, and the request goes on ------
+def test_a_cry_for_help_the_model_reads_as_ordinary_names_the_number_and_goes_on(unsure: Screener) -> None:
+    decision = unsure.screen("救命啊 社保卡密码输错三次锁了 怎么解")
+    assert decision is not None and decision.kind is ScreenKind.CAUTION
+    assert decision.status is None and decision.numbers == ("110",)
+
+
+@pytest.mark.parametrize("text", ["救命", "救命！有人拿刀砍人", "救命 我老婆大出血了"])
+def test_a_cry_for_help_alone_or_with_a_situation_is_still_redirected(unsure: Screener, text: str) -> None:
+    decision = unsure.screen(text)
+    assert decision is not None and decision.kind is ScreenKind.EMERGENCY
+
+
+def test_a_message_that_only_announces_a_request_gets_no_caution() -> None:
+    """The model is unsure of anything with 反映 in it (as letters that turn into emergencies
+    begin so); a message that says only that a request is coming tells it nothing yet."""
+    model = TextModel(
+        {
+            "heads": {"emergency": {"labels": ["none", "medical/120"], "bias": [2.0, 0.0]}},
+            "terms": {"反映": [1.0, 0.0, 2.0], "肚子疼": [1.0, 0.0, 2.0]},
+            "thresholds": {"emergency": 0.8, "caution": 0.3},
+        }
+    )
+    screener = Screener.from_file(model=model)
+    for text in ("我想反映一个情况", "您好，我要反映个问题。"):
+        assert screener.screen(text) is None, text
+    decision = screener.screen("我想反映一个情况，孩子肚子疼得在床上打滚")
+    assert decision is not None and decision.kind is ScreenKind.CAUTION
