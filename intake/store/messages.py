@@ -62,8 +62,8 @@ class MessageStore(OutboxStore):
         # stored inside the turn that handles it: processed when (and only if) the turn commits
         values = self._inbound_row(msg, raw, flags, self.clock.now() if processed else None, ticket_id)
         with self._write() as conn:
-            buf = self._buffered(conn)
-            if buf is not None and msg.native_id is None:  # nothing it could be a repeat of
+            if msg.native_id is None:  # nothing it could be a repeat of
+                buf = self._held(conn)
                 held = buf.add(messages_in, values)
                 if job is not None:
                     self._add_fresh_outbox(buf, job, f"{job}:{held}", {"message_id": held})
@@ -128,11 +128,7 @@ class MessageStore(OutboxStore):
         if flags is not None:
             values["flags"] = flags
         with self._write() as conn:
-            buf = self._buffered(conn)
-            if buf is not None:
-                buf.update(messages_in, message_id, values)
-            else:
-                conn.execute(update(messages_in).where(messages_in.c.id == message_id).values(**values))
+            self._held(conn).update(messages_in, message_id, values)
 
     def get_inbound(self, message_id: int) -> tuple[InboundMessage, str | None]:
         """The stored message and its raw native form."""
@@ -255,8 +251,8 @@ class MessageStore(OutboxStore):
             "delivered_at": now if state is DeliveryState.DELIVERED else None,
         }
         with self._write() as c:
-            buf = self._buffered(c) if fresh else None
-            if buf is not None:
+            if fresh:
+                buf = self._held(c)
                 values.update(attempts=0, last_error=None, provider_id=None)
                 oid = buf.add(messages_out, values)
                 if state is DeliveryState.PENDING:

@@ -16,7 +16,6 @@ from sqlalchemy import (
     Row,
     and_,
     bindparam,
-    insert,
     or_,
     select,
     update,
@@ -90,13 +89,8 @@ class TicketStore(MessageStore):
             "reason": draft.reason,
             "supplement_due_at": draft.supplement_due_at,
         }
-        with self._write() as c:
-            buf = self._buffered(c)
-            if buf is not None:  # a new ticket conflicts with nothing (its number comes later)
-                return buf.add(tickets, values)
-            pk = c.execute(insert(tickets).values(**values)).inserted_primary_key
-        assert pk is not None
-        return int(pk[0])
+        with self._write() as c:  # a new ticket conflicts with nothing (its number comes later)
+            return self._held(c).add(tickets, values)
 
     def update_ticket(self, ticket_id: int, **changes: Any) -> None:
         """Update columns; ``values=`` (a Field→str mapping) replaces the encrypted fields."""
@@ -111,8 +105,7 @@ class TicketStore(MessageStore):
             else:
                 row[k] = v
         with self._write() as c:
-            buf = self._buffered(c)
-            held = buf.held(tickets, ticket_id) if buf is not None else None
+            held = self._held(c).held(tickets, ticket_id)
             if held is not None:  # a ticket created in this group commit: change the held row
                 held.update(row)
                 held["version"] += 1
@@ -208,11 +201,7 @@ class TicketStore(MessageStore):
             self.add_event(ticket_id, "registered", actor, {})
             # Numbering and this job commit together, and only here: the key cannot be taken.
             job = ("dispatch", f"dispatch:{ticket_id}", {"ticket_id": ticket_id})
-            buf = self._buffered(conn)
-            if buf is not None:
-                self._add_fresh_outbox(buf, *job)
-            else:
-                self.add_outbox(*job)
+            self._add_fresh_outbox(self._held(conn), *job)
         return number
 
     def _open_json(self, token: str | None, ticket_id: int) -> dict[str, str]:
@@ -455,9 +444,8 @@ class TicketStore(MessageStore):
             "idempotency_key": key,
         }
         with self._write() as conn:
-            buf = self._buffered(conn)
-            if key is None and buf is not None:
-                buf.add(ticket_events, values)
+            if key is None:
+                self._held(conn).add(ticket_events, values)
                 return True
             return self._insert_new(conn, ticket_events, values, "idempotency_key") is not None
 

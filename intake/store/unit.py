@@ -58,7 +58,8 @@ class StoreBase:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """The open unit of work's connection, or a new unit of work for this call alone."""
+        """The open unit of work's connection, or a new unit of work for this call alone; either
+        holds its fresh rows in a RowBuffer (``_held``)."""
         current = _CURRENT.get()
         if current is not None:
             yield current
@@ -95,7 +96,15 @@ class StoreBase:
 
     @staticmethod
     def _buffered(conn: Connection) -> buffer.RowBuffer | None:
+        """The rows a connection holds: a unit of work's, or None for a plain read."""
         return buffer.current(conn)
+
+    @staticmethod
+    def _held(conn: Connection) -> buffer.RowBuffer:
+        """The rows of the unit of work ``conn`` belongs to (every ``_write`` has them)."""
+        buf = buffer.current(conn)
+        assert buf is not None, "a write outside the store's unit of work"
+        return buf
 
     def _fast(
         self,
