@@ -27,6 +27,7 @@ from intake.service import IntakeService
 from intake.states import DialogStates
 from intake.store.sql import SqlStore
 from intake.textmodel import TextModel
+from intake.turn import TurnTaker
 from intake.understanding import ExtractUnderstanding
 
 
@@ -157,9 +158,8 @@ def build_services(runtime: Runtime) -> Services:
     profile = load_profile(runtime.settings.policy, calendar_overrides=runtime.settings.holidays_dir)
     policy = HotlinePolicy(profile, runtime.store)
     screening = ScreeningPort(screener_for(profile), profile)
-    intake = IntakeService(
+    turn = TurnTaker(
         runtime.store,
-        DialogStates(runtime.redis, runtime.store),
         policy,
         ExtractUnderstanding(),
         runtime.clock,
@@ -175,6 +175,7 @@ def build_services(runtime: Runtime) -> Services:
         ),
         clusters=Clusters(runtime.store),
     )
+    intake = IntakeService(DialogStates(runtime.redis, runtime.store), turn)
     return Services(
         policy=policy,
         intake=intake,

@@ -12,24 +12,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from intake.clock import Clock
-from intake.clusters import Clusters
 from intake.dialog import (
-    DialogPolicy,
     DialogState,
-    Evaluations,
-    Knowledge,
-    RepeatCheck,
-    Screening,
     StepResult,
-    Understanding,
 )
-from intake.guard import SenderGuard
 from intake.model import (
     InboundMessage,
 )
 from intake.states import DialogStates, Turn
-from intake.store.sql import SqlStore
 from intake.turn import IntakeResult, TurnInput, TurnTaker
 
 __all__ = ["IntakeResult", "IntakeService", "TurnInput"]
@@ -38,27 +28,13 @@ log = logging.getLogger(__name__)
 
 
 class IntakeService:
-    def __init__(
-        self,
-        store: SqlStore,
-        states: DialogStates,
-        policy: DialogPolicy,
-        understanding: Understanding,
-        clock: Clock,
-        screening: Screening | None = None,
-        evaluations: Evaluations | None = None,
-        knowledge: Knowledge | None = None,
-        repeats: RepeatCheck | None = None,
-        guard: SenderGuard | None = None,
-        clusters: Clusters | None = None,
-    ) -> None:
-        self.store = store
+    def __init__(self, states: DialogStates, turn: TurnTaker) -> None:
+        """``turn`` takes each turn; its store, clock and guard serve the group as well."""
         self.states = states
-        self.clock = clock
-        self.guard = guard
-        self.turn = TurnTaker(
-            store, policy, understanding, clock, screening, evaluations, knowledge, repeats, guard, clusters
-        )
+        self.turn = turn
+        self.store = turn.store
+        self.clock = turn.clock
+        self.guard = turn.guard
 
     def handle(
         self, msg: InboundMessage, *, stored_id: int | None = None, raw: str | None = None

@@ -16,6 +16,7 @@ from intake.policy import load_profile
 from intake.runtime import Runtime
 from intake.service import IntakeService
 from intake.states import DialogStates
+from intake.turn import TurnTaker
 from tests.samples.conversations import CONVERSATIONS, Conversation, Say
 from tests.samples.conversations_driver import (
     START,
@@ -34,9 +35,8 @@ NUMBER = re.compile(r"\d{8}-\d{6}")
 
 def build_intake(runtime: Runtime, profile: str) -> tuple[IntakeService, HotlinePolicy]:
     policy = HotlinePolicy(load_profile(profile), runtime.store)
-    service = IntakeService(
+    turn = TurnTaker(
         runtime.store,
-        DialogStates(runtime.redis, runtime.store),
         policy,
         UNDERSTANDING,
         runtime.clock,
@@ -45,6 +45,7 @@ def build_intake(runtime: Runtime, profile: str) -> tuple[IntakeService, Hotline
         knowledge=knowledge(),
         repeats=screening(profile),
     )
+    service = IntakeService(DialogStates(runtime.redis, runtime.store), turn)
     return service, policy
 
 
