@@ -47,9 +47,6 @@ MIN_CHINESE = 2  # Chinese characters a text needs before the text model reads i
 # rules read every text (他掐我, 救救我, 火更大了).
 MIN_EMERGENCY_CHARS = 6
 _LATIN_WORD = re.compile(r"[a-z]+")  # the rules' text is lower case
-# A letter this long (Chinese characters) is also read by its last sentence: a writer who breaks
-# off ("先不写了，对面着火了", "写完这封信我就去江边了") is drowned by the rest when it is read whole.
-LETTER_CHARS = 120
 _QUOTES = "「『“‘\"'《"
 _SENTENCE_END = re.compile(r"[。！!？?]|…+|\.{3,}")
 CAUTION_CHINESE = (
@@ -292,6 +289,7 @@ class Screener:
         caution = data.get("caution", {})
         self._announcements = _compile(caution.get("announcements", []), f"{source}: [caution] announcements")
         self._letter_chars = int(emergency.get("letter_chars", 200))
+        self._last_sentence_after = int(emergency.get("last_sentence_after", 120))
         self._precedence = tuple(str(x) for x in emergency.get("precedence", ()))
         self._situations = self._situation_rules(emergency.get("situation", {}), source)
         if model is not None:
@@ -480,7 +478,7 @@ class Screener:
         if not learned and all(not r.situation for r in fired) and self._reads_as_ordinary(clean, read):
             # A bare cry for help ("救命") in a message the model reads as an ordinary matter ("宽带断咗
             # 三日 救命", "社保卡密码锁了 救命啊"): the numbers first, and the request goes on.
-            return self._cry_as_caution(fired)
+            return self._as_caution(fired, (n for r in fired for n in r.numbers), psychological=False)
         # The rule that fired is what an agent reads as the reason. The numbers: the model's
         # (trained on which number people in that situation need first), then the rules'; when the
         # rules found a more particular situation than the model, its number goes first.
@@ -510,17 +508,18 @@ class Screener:
         at_risk = 1.0 - self.model.predict(read)["emergency"].prob(NO_EMERGENCY)
         return at_risk < min(self.caution_threshold, self.emergency_threshold)
 
-    def _cry_as_caution(self, fired: list[Rule]) -> ScreenDecision:
-        numbers, spoken = self._named(
-            tuple(dict.fromkeys(n for r in fired for n in r.numbers)), psychological=False
-        )
+    def _as_caution(
+        self, rules: list[Rule], numbers: Iterable[str], *, psychological: bool
+    ) -> ScreenDecision:
+        """The numbers named first while the request goes on ([caution]), for ``rules``."""
+        named, spoken = self._named(tuple(dict.fromkeys(numbers)), psychological=psychological)
         return ScreenDecision(
             kind=ScreenKind.CAUTION,
-            rule_id=f"{fired[0].id}.caution",
+            rule_id=f"{rules[0].id}.caution",
             reply=self._replies[ScreenKind.CAUTION].format(numbers=spoken),
-            numbers=numbers,
-            reason=fired[0].label,
-            rule_ids=tuple(f"{r.id}.caution" for r in fired),
+            numbers=named,
+            reason=rules[0].label,
+            rule_ids=tuple(f"{r.id}.caution" for r in rules),
         )
 
     def _named(self, numbers: tuple[str, ...], *, psychological: bool) -> tuple[tuple[str, ...], str]:
@@ -548,17 +547,7 @@ class Screener:
             return None
         name, first = found
         rule = self._situations[name]
-        numbers, spoken = self._named(
-            tuple(dict.fromkeys((first, *rule.numbers))), psychological=rule.psychological
-        )
-        return ScreenDecision(
-            kind=ScreenKind.CAUTION,
-            rule_id=f"{rule.id}.caution",
-            reply=self._replies[ScreenKind.CAUTION].format(numbers=spoken),
-            numbers=numbers,
-            reason=rule.label,
-            rule_ids=(f"{rule.id}.caution",),
-        )
+        return self._as_caution([rule], (first, *rule.numbers), psychological=rule.psychological)
 
     def _over(self, clean: str) -> bool:
         if any(p.search(clean) for p in self._over_patterns):
@@ -600,7 +589,7 @@ class Screener:
             return None
         at = self.emergency_threshold if threshold is None else threshold
         found = self._situation(clean, clean if read is None else read, at)
-        if found is None and chinese_count(clean) >= LETTER_CHARS:
+        if found is None and chinese_count(clean) >= self._last_sentence_after:
             last, last_read = _last_sentence(clean), _last_sentence(clean if read is None else read)
             if chinese_count(last) >= MIN_EMERGENCY_CHARS:
                 found = self._situation(last, last_read, at)
