@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
 import re
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from channels.auth import require_token
 from channels.http_common import in_thread, read_json
 from intake.assembly import HotlinePolicy
-from intake.errors import InvalidInput, Unauthorized
+from intake.errors import InvalidInput
 from intake.events import EventService
 from intake.model import TICKET_NUMBER, Channel, TicketStatus
 from intake.phone import PhoneIntake
@@ -38,11 +38,7 @@ class BackOffice:
         app.router.add_post("/api/tickets/{number}/events", self.post_event)
 
     def _auth(self, request: web.Request) -> None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), self.api_token.encode()
-        ):
-            raise Unauthorized("需要有效的接口令牌。A valid bearer token is required.")
+        require_token(request, self.api_token)
 
     def _full(self, number: str) -> dict[str, Any]:
         t = self.store.find_ticket(number)

@@ -47,6 +47,12 @@ class Metrics:
         self.tickets = Counter(
             "hotline_tickets_registered_total", "Tickets registered", ["channel"], registry=self.registry
         )
+        self.refused = Counter(
+            "hotline_refused_requests_total",
+            "Requests refused for a missing, wrong or stale signature or credential",
+            ["route", "reason"],
+            registry=self.registry,
+        )
 
 
 METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
@@ -75,6 +81,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return response
     except HotlineError as exc:
         status = exc.status
+        if exc.status in (401, 403):
+            _refused(request, getattr(exc, "reason", exc.code))
         return json_error(exc.status, exc.code, exc.message)
     except web.HTTPException as exc:
         status = exc.status
@@ -101,6 +109,16 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 
+def _refused(request: web.Request, reason: str) -> None:
+    """A forged, stale or unauthorised request: logged (route and reason, nothing personal) and
+    counted, so an operator sees an attack on /metrics."""
+    route = _route_name(request)
+    log.warning("refused %s %s: %s", request.method, route, reason)
+    metrics = request.app.get(METRICS_KEY)
+    if metrics is not None:
+        metrics.refused.labels(route, reason).inc()
+
+
 class PayloadTooLarge(HotlineError):
     code = "too_large"
     status = 413
@@ -119,10 +137,8 @@ def row_id(raw: str) -> int | None:
     return None
 
 
-async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict[str, Any]:
-    """Parse a JSON object body with the checks every API route needs."""
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType("请以 JSON 格式提交。Content-Type must be application/json.")
+async def read_body(request: web.Request, *, max_bytes: int = 64 * 1024) -> bytes:
+    """The raw body, at most ``max_bytes`` (413 beyond): read before it is believed or parsed."""
     too_large = PayloadTooLarge(f"内容过长。The body is larger than {max_bytes} bytes.")
     if request.content_length is not None and request.content_length > max_bytes:
         raise too_large
@@ -134,10 +150,22 @@ async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict
         body += chunk
     if len(body) > max_bytes:
         raise too_large
+    return bytes(body)
+
+
+def parse_json(request: web.Request, body: bytes) -> Any:
+    """The JSON value of a body read with ``read_body`` (415 for another content type)."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("请以 JSON 格式提交。Content-Type must be application/json.")
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidInput("请求内容不是有效的 JSON。The body is not valid JSON.", code="bad_json") from None
+
+
+async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict[str, Any]:
+    """Parse a JSON object body with the checks every API route needs."""
+    data = parse_json(request, await read_body(request, max_bytes=max_bytes))
     if not isinstance(data, dict):
         raise InvalidInput("请求内容应为 JSON 对象。The body must be a JSON object.", code="bad_json")
     return data

@@ -381,8 +381,10 @@ def _paths() -> dict[str, Any]:
                     {"from": "+8613800138000", "text": "请问办理居住证需要带什么材料？"},
                     16 * 1024,
                 ),
+                "security": [{"smsSignature": [], "smsTimestamp": []}],
                 "responses": {
                     "200": _ok("Stored before this answer.", {"type": "object"}, {"accepted": True}),
+                    "401": _err("Missing or wrong signature, or a timestamp more than 300 s away."),
                     **ERRORS_JSON,
                 },
             }
@@ -392,10 +394,12 @@ def _paths() -> dict[str, Any]:
                 "tags": ["sms"],
                 "summary": "What the stub gateway sent (only with HOTLINE_SMS=stub)",
                 "operationId": "smsOutbox",
+                "security": api_auth,
                 "parameters": [_param("to", "query", "The phone number.", "+8613800138000", schema=PHONE)],
                 "responses": {
                     "200": _ok("Oldest first.", {"type": "object"}),
                     "400": _err("Not a phone number."),
+                    **UNAUTHORIZED,
                 },
             }
         },
@@ -404,12 +408,14 @@ def _paths() -> dict[str, Any]:
                 "tags": ["email"],
                 "summary": "What the stub mail outbox holds (only without HOTLINE_SMTP_RELAY)",
                 "operationId": "mailOutbox",
+                "security": api_auth,
                 "parameters": [
                     _param("to", "query", "The email address.", "citizen@example.com", schema=EMAIL)
                 ],
                 "responses": {
                     "200": _ok("Oldest first.", {"type": "object"}),
                     "400": _err("Not an address."),
+                    **UNAUTHORIZED,
                 },
             }
         },
@@ -777,6 +783,19 @@ def document() -> dict[str, Any]:
                         "description": "Bound to one chat session.",
                     },
                     "apiToken": {"type": "http", "scheme": "bearer", "description": "HOTLINE_API_TOKEN."},
+                    "smsSignature": {
+                        "type": "apiKey",
+                        "in": "header",
+                        "name": "X-Hotline-Signature",
+                        "description": "Lowercase hex HMAC-SHA256(HOTLINE_SMS_SECRET, "
+                        '"<X-Hotline-Timestamp>." + raw body).',
+                    },
+                    "smsTimestamp": {
+                        "type": "apiKey",
+                        "in": "header",
+                        "name": "X-Hotline-Timestamp",
+                        "description": "Unix seconds; refused when more than 300 s from the server's clock.",
+                    },
                     "telegramSecret": {
                         "type": "apiKey",
                         "in": "header",

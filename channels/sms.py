@@ -19,15 +19,16 @@ the number of SMS the network carries and providers bill (70 Chinese characters 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from channels.http_common import PayloadTooLarge, UnsupportedMediaType, in_thread, read_json
+from channels.auth import require_token
+from channels.http_common import in_thread, parse_json, read_body
+from channels.signing import verify
 from channels.sms_text import normalize_sender, sms_parts
 from channels.turns import TurnGroups
 from intake.errors import ConfigError, InvalidInput
@@ -92,9 +93,17 @@ def sms_provider(settings: Settings) -> SmsProvider:
     raise ConfigError(f"HOTLINE_SMS: unknown gateway {settings.sms!r}")
 
 
+def _named(sms: InboundSms, signature: str, index: int = 0) -> InboundSms:
+    """``sms`` with an id: its provider's, else its signature's (and its place in a batch). A
+    signed request replayed inside the signing window is then the same message, stored once."""
+    if sms.native_id is not None:
+        return sms
+    return replace(sms, native_id=f"sig-{signature[:40]}-{index}")
+
+
 def _contract_inbound(data: Any) -> InboundSms:
     if not isinstance(data, Mapping):
-        raise InvalidInput("需要 JSON 对象。The body must be a JSON object.")
+        raise InvalidInput("请求内容应为 JSON 对象。The body must be a JSON object.", code="bad_json")
     sender, text = data.get("from"), data.get("text")
     if not isinstance(sender, str) or not isinstance(text, str):
         raise InvalidInput("需要 from 和 text 字段。Fields 'from' and 'text' must be strings.")
@@ -107,27 +116,26 @@ def _contract_inbound(data: Any) -> InboundSms:
     return InboundSms(sender, text, native_id)
 
 
-async def _read_json_any(request: web.Request, *, max_bytes: int) -> Any:
-    """A JSON body that may be a list: platforms push their upstream SMS in batches."""
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType("请以 JSON 格式提交。Content-Type must be application/json.")
-    body = await request.content.read(max_bytes + 1)
-    if len(body) > max_bytes:
-        raise PayloadTooLarge(f"内容过长。The body is larger than {max_bytes} bytes.")
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidInput("请求内容不是有效的 JSON。The body is not valid JSON.", code="bad_json") from None
-
-
 class SmsRoutes:
     """The SMS routes of the web process: CONTRACT.md's inbound (always), the stub outbox (stub
-    only) and the configured provider's own webhook (when it has one)."""
+    only, for the back office's token) and the configured provider's own webhook (when it has
+    one). Whoever posts an SMS speaks for that phone (withdraws, evaluates), so every inbound
+    request is signed with ``secret`` (channels.signing) and nothing unsigned is stored."""
 
-    def __init__(self, service: IntakeService, provider: SmsProvider | None = None) -> None:
+    def __init__(
+        self, service: IntakeService, provider: SmsProvider | None = None, *, secret: str, admin_token: str
+    ) -> None:
         self.service = service
         self.provider = provider
         self.turns = TurnGroups(service)
+        self.secret = secret
+        self.admin_token = admin_token
+
+    async def _signed(self, request: web.Request, max_bytes: int) -> tuple[Any, str]:
+        """The JSON of a signed request and its signature; 401 before anything is parsed."""
+        body = await read_body(request, max_bytes=max_bytes)
+        signature = verify(self.secret, request.headers, body)
+        return parse_json(request, body), signature
 
     def routes(self, app: web.Application, *, stub: bool) -> None:
         app.router.add_post("/api/sms/inbound", self.inbound)
@@ -147,16 +155,17 @@ class SmsRoutes:
         await self.turns.handle(request, TurnInput(msg))  # grouped with other turns (channels/turns.py)
 
     async def inbound(self, request: web.Request) -> web.Response:
-        data = await read_json(request, max_bytes=16 * 1024)
-        await self._accept(request, _contract_inbound(data))
+        data, signature = await self._signed(request, 16 * 1024)
+        await self._accept(request, _named(_contract_inbound(data), signature))
         return web.json_response({"accepted": True})
 
     async def provider_inbound(self, request: web.Request) -> web.Response:
         assert self.provider is not None
-        data = await _read_json_any(request, max_bytes=256 * 1024)
+        data, signature = await self._signed(request, 256 * 1024)
+        batch = [_named(sms, signature, i) for i, sms in enumerate(self.provider.parse_inbound(data))]
         # A platform's batch goes into one group; one sender's messages keep their order.
         outcomes = await asyncio.gather(
-            *(self._accept(request, sms) for sms in self.provider.parse_inbound(data)), return_exceptions=True
+            *(self._accept(request, sms) for sms in batch), return_exceptions=True
         )
         for out in outcomes:
             if isinstance(out, BaseException):
@@ -164,6 +173,7 @@ class SmsRoutes:
         return web.json_response(self.provider.webhook_ack())
 
     async def outbox(self, request: web.Request) -> web.Response:
+        require_token(request, self.admin_token)  # what the hotline sent a citizen is theirs
         to = request.query.get("to", "")
         phone = normalize_sender(to)
         if phone is None:

@@ -99,9 +99,12 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
     app[METRICS_KEY] = Metrics()
     services = services or build_services(runtime)
     WebChat(services.intake, runtime.settings.redis_url).routes(app)
-    SmsRoutes(services.intake, sms_provider(runtime.settings)).routes(
-        app, stub=runtime.settings.sms == "stub"
-    )
+    SmsRoutes(
+        services.intake,
+        sms_provider(runtime.settings),
+        secret=runtime.settings.sms_secret,
+        admin_token=runtime.settings.api_token,
+    ).routes(app, stub=runtime.settings.sms == "stub")
     BackOffice(
         runtime.store, services.events, services.phone, services.policy, runtime.settings.api_token
     ).routes(app)
@@ -115,7 +118,7 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
         runtime.redis,
     ).routes(app)
     if settings.smtp_relay is None:
-        MailOutbox(runtime.store, settings.mailbox).routes(app)
+        MailOutbox(runtime.store, settings.mailbox, admin_token=settings.api_token).routes(app)
     TelegramWebhook(
         runtime.store, settings.telegram_webhook_secret, settings.telegram_token is not None
     ).routes(app)

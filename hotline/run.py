@@ -67,6 +67,7 @@ def main() -> int:
     procs = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: S603
 
     host, port = settings.http.host, settings.http.port
+    sms_key = "HOTLINE_SMS_SECRET" if "HOTLINE_SMS_SECRET" in os.environ else settings.data_dir / "sms-secret"
     console_password = "HOTLINE_CONSOLE_PASSWORD" if settings.console_password else "the API token"
     print(
         "\nHotline Gateway is starting:\n"
@@ -75,6 +76,7 @@ def main() -> int:
         f"  health        http://{host}:{port}/healthz\n"
         f"  SMTP          {settings.smtp} (mail to {settings.mailbox})\n"
         f"  API token     {settings.api_token}\n"
+        f'  SMS webhooks  signed with the key in {sms_key} (CONTRACT.md "SMS")\n'
         f"  console login any agent id, password {console_password}\n"
         f"  redis         {redis_url}\n"
         f"  database      {settings.database_url}\n"

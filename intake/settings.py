@@ -38,6 +38,7 @@ class Settings:
     sms: str = "stub"
     sms_api_url: str | None = None
     api_token: str = ""
+    sms_secret: str = ""  # HMAC key of the signed SMS webhooks (channels.signing)
     secret_key: bytes = b""
     dev_clock: bool = False
     telegram_token: str | None = None
@@ -221,4 +222,11 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
         changes["api_token"] = token
     elif create_secrets:
         changes["api_token"] = load_token_file(data_dir / "api-token")
+    if env.get("HOTLINE_SMS_SECRET"):
+        secret = env["HOTLINE_SMS_SECRET"].strip()
+        if len(secret) < 16:
+            raise ConfigError("HOTLINE_SMS_SECRET: must be at least 16 characters")
+        changes["sms_secret"] = secret
+    elif create_secrets:
+        changes["sms_secret"] = load_token_file(data_dir / "sms-secret")
     return replace(s, **changes)  # type: ignore[arg-type]

@@ -87,6 +87,7 @@ def make_settings(tmp_path: Path, db_url: str, redis_url: str, **overrides: obje
         "REDIS_URL": redis_url,
         "HOTLINE_SECRET_KEY": TEST_KEY,
         "HOTLINE_API_TOKEN": "test-token-0123456789",
+        "HOTLINE_SMS_SECRET": "test-sms-secret-0123456789",
     }
     return replace(from_env(env), **overrides)  # type: ignore[arg-type]
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from channels.auth import require_token
 from channels.email.parse import TICKET_TAG_RE, dialog_text, parse_mail
 from channels.email.reply import build_reply
 from channels.http_common import in_thread
@@ -161,11 +162,13 @@ def _untagged_reply(
 
 class MailOutbox:
     """``GET /api/mail/outbox?to=ADDR``: what the stub gateway "sent", oldest first, with the
-    subject exactly as the relay would have received it."""
+    subject exactly as the relay would have received it. For the back office's token only: what
+    the hotline wrote a citizen is theirs."""
 
-    def __init__(self, store: SqlStore, mailbox: str = "12345@hotline.local") -> None:
+    def __init__(self, store: SqlStore, mailbox: str = "12345@hotline.local", *, admin_token: str) -> None:
         self.store = store
         self.composer = EmailSender(store, mailbox, None)
+        self.admin_token = admin_token
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/mail/outbox", self.outbox)
@@ -190,6 +193,7 @@ class MailOutbox:
         return out
 
     async def outbox(self, request: web.Request) -> web.Response:
+        require_token(request, self.admin_token)
         to = request.query.get("to", "").lower()
         if not re.fullmatch(OUTBOX_ADDRESS, to):
             raise InvalidInput("to 不是有效的邮箱地址。'to' must be an email address.")

@@ -92,7 +92,12 @@ def call(
 
 
 def sms_to(product: Product, phone: str) -> list[str]:
-    status, body = call(product, "GET", "/api/sms/outbox?to=" + urllib.parse.quote(phone))
+    status, body = call(
+        product,
+        "GET",
+        "/api/sms/outbox?to=" + urllib.parse.quote(phone),
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    )
     assert status == 200, body
     return [m["text"] for m in body["messages"]]
 

@@ -15,11 +15,12 @@ import redis
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
+from channels.signing import signed_headers
 from channels.web import create_app
 from intake.model import Address, Channel
 from intake.runtime import Runtime
 from intake.store.schema import messages_in
-from tests.support.journey import AUTH, Chat
+from tests.support.journey import AUTH, SMS_SECRET, Chat, post_sms
 
 Client = Callable[..., Any]
 JSON = {"Content-Type": "application/json"}
@@ -72,12 +73,18 @@ async def test_malformed_json_and_wrong_content_types_are_json_errors(
         headers = chat.headers
     elif auth:
         headers = dict(AUTH)
+    signed = path == "/api/sms/inbound"  # the gateway's webhook is believed only when signed
+
+    def sign(body: bytes) -> dict[str, str]:
+        return signed_headers(SMS_SECRET, body) if signed else {}
+
     for body in (b"{not json", b'{"text": "\xff\xfe"}', b"[1, 2]", b'"just a string"', b""):
-        resp = await client.post(path, data=body, headers={**headers, **JSON})
+        resp = await client.post(path, data=body, headers={**headers, **JSON, **sign(body)})
         status = 404 if path == "/api/dev/clock" else 400  # the dev clock is off: no such route
         assert await error_of(resp, status) in ("bad_json", "not_found")
     for ctype in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
-        resp = await client.post(path, data=b'{"text": "hi"}', headers={**headers, "Content-Type": ctype})
+        hi = b'{"text": "hi"}'
+        resp = await client.post(path, data=hi, headers={**headers, "Content-Type": ctype, **sign(hi)})
         expected = 404 if path == "/api/dev/clock" else 415
         await error_of(resp, expected)
     assert inbound_rows(sqlite_runtime) == 0
@@ -215,7 +222,7 @@ async def test_replayed_sms_is_stored_once_and_every_accepted_message_exactly_on
 ) -> None:
     sms = {"from": "+8613800138000", "text": "请问居住证怎么办理？", "id": "provider-msg-1"}
     for _ in range(5):
-        resp = await client.post("/api/sms/inbound", json=sms)
+        resp = await post_sms(client, sms)
         assert resp.status == 200 and await resp.json() == {"accepted": True}
     assert inbound_rows(sqlite_runtime) == 1
 
@@ -253,5 +260,5 @@ async def test_errors_on_unknown_routes_and_methods_are_json(client: TestClient)
     assert await error_of(await client.get("/api/tickets/20261120-999999", headers=AUTH), 404)
     assert await error_of(await client.get("/api/tickets?status=nonsense", headers=AUTH), 400)
     assert await error_of(await client.get("/api/tickets?since=yesterday", headers=AUTH), 400)
-    assert await error_of(await client.get("/api/sms/outbox?to=not-a-phone"), 400)
+    assert await error_of(await client.get("/api/sms/outbox?to=not-a-phone", headers=AUTH), 400)
     assert await error_of(await client.get("/api/chat/sessions/x/messages?after=-1"), 401)

@@ -11,7 +11,7 @@ from channels.console import COOKIE
 from channels.web import create_app
 from intake.clock import ManualClock
 from intake.runtime import Runtime
-from tests.support.journey import API_TOKEN, Chat, drain
+from tests.support.journey import API_TOKEN, AUTH, Chat, drain
 
 Client = Callable[..., Any]
 
@@ -68,7 +68,7 @@ async def test_state_changes_need_csrf_and_same_origin(
     assert ticket["contact"] == {"phone": "139****5678"}
     # the caller hears back by SMS
     drain(sqlite_runtime)
-    outbox = await (await client.get("/api/sms/outbox", params={"to": "13912345678"})).json()
+    outbox = await (await client.get("/api/sms/outbox", params={"to": "13912345678"}, headers=AUTH)).json()
     assert any(ticket["number"] in m["text"] for m in outbox["messages"])
 
 

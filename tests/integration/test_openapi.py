@@ -14,11 +14,12 @@ import redis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from channels.signing import signed_headers
 from channels.telegram_parse import SECRET_HEADER
 from channels.web import create_app
 from intake.runtime import Runtime, build_runtime
 from tests.conftest import make_settings
-from tests.support.journey import AUTH, drain
+from tests.support.journey import AUTH, SMS_SECRET, drain
 
 Client = Callable[..., Any]
 SECRET = "openapi-test-secret_0123456789"
@@ -165,16 +166,20 @@ async def test_every_example_is_accepted_with_the_documented_status(
             for scheme in requirement:
                 if scheme == "telegramSecret":
                     headers[SECRET_HEADER] = SECRET
-                else:
+                elif scheme in tokens:
                     headers["Authorization"] = f"Bearer {tokens[scheme]}"
         body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("example")
+        raw = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        if any("smsSignature" in requirement for requirement in op.get("security", [])):
+            assert raw is not None
+            headers = signed_headers(SMS_SECRET, raw)
         if op["operationId"] == "postTicketEvent":
             drain(api_runtime)  # the phone ticket is dispatched before a unit signs it
         resp = await client.request(
             method.upper(),
             url,
             params=query,
-            data=None if body is None else json.dumps(body, ensure_ascii=False).encode(),
+            data=raw,
             headers={**headers, **({"Content-Type": "application/json"} if body is not None else {})},
             allow_redirects=False,
         )

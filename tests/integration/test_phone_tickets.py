@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from channels.web import create_app
 from intake.runtime import Runtime
-from tests.support.journey import AUTH, drain
+from tests.support.journey import AUTH, drain, post_sms
 
 Client = Callable[..., Any]
 NUMBER = re.compile(r"\d{8}-\d{6,9}")
@@ -33,7 +33,7 @@ CALL = {
 
 async def sms_to(client: TestClient, runtime: Runtime, phone: str = PHONE) -> list[dict[str, Any]]:
     drain(runtime)
-    resp = await client.get("/api/sms/outbox", params={"to": phone})
+    resp = await client.get("/api/sms/outbox", params={"to": phone}, headers=AUTH)
     assert resp.status == 200
     messages: list[dict[str, Any]] = (await resp.json())["messages"]
     return messages
@@ -81,7 +81,7 @@ async def test_a_phone_caller_evaluates_by_sms(aiohttp_client: Client, sqlite_ru
     assert done.status == 200
     await sms_to(client, runtime)
     # the caller answers by SMS, the number written as the handset reports it
-    answer = await client.post("/api/sms/inbound", json={"from": "13800138000", "text": "1"})
+    answer = await post_sms(client, {"from": "13800138000", "text": "1"})
     assert answer.status == 200
     thanks = (await sms_to(client, runtime))[-1]
     assert number in thanks["text"] and "感谢" in thanks["text"]

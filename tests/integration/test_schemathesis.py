@@ -58,6 +58,7 @@ def test_the_api_keeps_its_openapi_document_under_fuzzing(tmp_path: Path, db_url
         "HOTLINE_API_TOKEN": "fuzz-api-token-0123456789",
         "TELEGRAM_WEBHOOK_SECRET": "fuzz-webhook-secret-0123456789",
         "HOTLINE_CONSOLE_PASSWORD": "fuzz-console-password",
+        "HOTLINE_SMS_SECRET": "fuzz-sms-secret-0123456789",
     }
     env = {
         **os.environ,

@@ -23,7 +23,7 @@ from intake.errors import PermanentFailure, RetryLater, Uncertain
 from intake.model import SHANGHAI, Address, Channel, DeliveryState, StoredOutbound
 from intake.runtime import Runtime, build_runtime
 from tests.conftest import make_settings
-from tests.support.journey import AUTH, drain
+from tests.support.journey import AUTH, drain, post_sms
 from tests.support.mail_sink import free_port
 from tests.support.sms_platform import SmsPlatformStandIn
 
@@ -57,7 +57,7 @@ def http_runtime(
 async def push(client: TestClient, content: str, msg_id: str, phone: str = MOBILE) -> None:
     """The platform pushes an upstream SMS (上行短信) to our webhook."""
     item = {"phone": phone, "content": content, "msg_id": msg_id, "send_time": "2026-11-20 10:00:00"}
-    resp = await client.post(HOOK, json=[item])
+    resp = await post_sms(client, [item], path=HOOK)
     assert resp.status == 200, await resp.text()
     assert await resp.json() == {"code": 0, "msg": "成功"}
 
@@ -118,7 +118,7 @@ async def test_webhook_rejects_malformed_pushes(aiohttp_client: Client, http_run
         [1],
         [{"phone": "10086", "content": "x"}],
     ):
-        resp = await client.post(HOOK, json=body)
+        resp = await post_sms(client, body, path=HOOK)
         assert resp.status == 400, body
         assert "error" in await resp.json()
     assert http_runtime.store.count_inbound() == 0
@@ -166,3 +166,17 @@ def test_send_outcomes_are_classified(platform: SmsPlatformStandIn) -> None:
 
     with pytest.raises(RetryLater):  # nobody listening: safe to retry
         HttpSmsProvider(f"http://127.0.0.1:{free_port()}/v1").send(outbound("您好", key="k-6"))
+
+
+async def test_the_platforms_webhook_believes_only_signed_pushes(
+    aiohttp_client: Client, http_runtime: Runtime, platform: SmsPlatformStandIn
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(http_runtime))
+    item = [{"phone": MOBILE, "content": "我要投诉，小区楼下烧烤店每晚油烟很大", "msg_id": "up-9"}]
+    unsigned = await client.post(HOOK, json=item)
+    assert unsigned.status == 401
+    wrong = await post_sms(client, item, path=HOOK, secret="guessed-secret-0123456789")
+    assert wrong.status == 401
+    drain(http_runtime)
+    assert http_runtime.store.count_inbound() == 0 and platform.to(MOBILE) == []
+    assert (await post_sms(client, item, path=HOOK)).status == 200

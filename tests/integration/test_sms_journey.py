@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from channels.sms_text import split_sms
 from channels.web import create_app
 from intake.runtime import Runtime
-from tests.support.journey import AUTH, drain
+from tests.support.journey import AUTH, drain, post_sms
 
 Client = Callable[..., Any]
 NUMBER = re.compile(r"\d{8}-\d{6,9}")
@@ -33,14 +33,14 @@ class Handset:
         self.seen = 0
 
     async def text(self, body: str, sender: str | None = None) -> None:
-        resp = await self.client.post("/api/sms/inbound", json={"from": sender or self.number, "text": body})
+        resp = await post_sms(self.client, {"from": sender or self.number, "text": body})
         assert resp.status == 200, await resp.text()
         assert await resp.json() == {"accepted": True}
 
     async def inbox(self) -> list[dict[str, Any]]:
         """What reached the phone since the last look (the worker drained first)."""
         drain(self.runtime)
-        resp = await self.client.get("/api/sms/outbox", params={"to": self.number})
+        resp = await self.client.get("/api/sms/outbox", params={"to": self.number}, headers=AUTH)
         assert resp.status == 200
         messages: list[dict[str, Any]] = (await resp.json())["messages"]
         new, self.seen = messages[self.seen :], len(messages)
@@ -185,17 +185,15 @@ async def test_after_an_invalid_evaluation_nothing_more_is_asked(
 
 async def test_inbound_is_validated_and_deduplicated(aiohttp_client: Client, sqlite_runtime: Runtime) -> None:
     client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
-    bad = await client.post("/api/sms/inbound", json={"from": "10086", "text": "hi"})
+    bad = await post_sms(client, {"from": "10086", "text": "hi"})
     assert bad.status == 400 and (await bad.json())["error"]["code"] == "bad_phone"
-    missing = await client.post("/api/sms/inbound", json={"from": PHONE})
+    missing = await post_sms(client, {"from": PHONE})
     assert missing.status == 400 and "error" in await missing.json()
     for _ in range(3):  # the gateway retried its webhook: one message, one reply
-        resp = await client.post(
-            "/api/sms/inbound", json={"from": PHONE, "text": "我要投诉，路灯坏了", "id": "gw-1"}
-        )
+        resp = await post_sms(client, {"from": PHONE, "text": "我要投诉，路灯坏了", "id": "gw-1"})
         assert resp.status == 200
     assert sqlite_runtime.store.count_inbound() == 1
     phone = Handset(client, sqlite_runtime)
     assert len(await phone.inbox()) == 1
-    wrong = await client.get("/api/sms/outbox", params={"to": "nobody"})
+    wrong = await client.get("/api/sms/outbox", params={"to": "nobody"}, headers=AUTH)
     assert wrong.status == 400

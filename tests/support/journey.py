@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from rq import SimpleWorker
 
+from channels.signing import signed_headers
 from intake.runtime import Runtime
 from worker.context import set_runtime
 from worker.relay import QUEUES, relay_once
 
 API_TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+SMS_SECRET = "test-sms-secret-0123456789"
+
+
+async def post_sms(
+    client: TestClient,
+    payload: Any,
+    *,
+    path: str = "/api/sms/inbound",
+    secret: str = SMS_SECRET,
+    now: float | None = None,
+) -> ClientResponse:
+    """POST an SMS webhook as the gateway does: the JSON body (or raw bytes) signed with the
+    shared secret (CONTRACT.md "SMS")."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json", **signed_headers(secret, body, now)}
+    resp: ClientResponse = await client.post(path, data=body, headers=headers)
+    return resp
 
 
 def drain(runtime: Runtime, rounds: int = 4) -> None:
