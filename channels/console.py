@@ -1,17 +1,21 @@
 """The agent console (CONTRACT.md ``GET /console/``): login, the live intake queue, tickets by
 deadline colour, conversations waiting for the citizen, failed deliveries, and the phone form.
 
+Agents log in with their own account (intake.principals: Argon2id hashes, no default password,
+never the API token). Failed logins are audited and throttled per account and per address.
 Sessions: a random id in a ``__Host-`` cookie (HttpOnly, Secure, SameSite=Strict), signed and
-bound to an absolute expiry; the idle timeout lives in Redis, so logout and idleness end the
-session everywhere. Every state change needs the CSRF token and a same-origin ``Origin``
+bound to the account, its role and an absolute expiry; the idle timeout lives in Redis, so logout
+and idleness end the session everywhere. Every state change needs the CSRF token and a same-origin ``Origin``
 (RELIABILITY.md S2). Personal data appears masked only, and never for an anonymous citizen.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -22,13 +26,14 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from channels.http_common import in_thread, read_json, row_id
+from channels.http_common import TooManyRequests, in_thread, read_json, row_id
 from channels.static import SECURITY_HEADERS, STATIC, add_files
 from intake.assembly import HotlinePolicy
-from intake.errors import HotlineError, InvalidInput, Unauthorized
+from intake.errors import Forbidden, InvalidInput, Unauthorized
 from intake.masking import redact
 from intake.model import DeliveryState, TicketStatus
 from intake.phone import PhoneIntake
+from intake.principals import LOGIN, Principals, Role
 from intake.store.sql import SqlStore
 from intake.views import ticket_json
 
@@ -36,11 +41,21 @@ COOKIE = "__Host-hotline_console"
 ABSOLUTE = timedelta(hours=12)
 IDLE = timedelta(minutes=30)
 QUEUE_NAMES = ("intake", "dispatch", "notify", "default")
+# Failed logins before 429: per account (a guessed password) and per address (logins sprayed;
+# HOTLINE_LOGIN_FAILURES_PER_ADDRESS, since a building's agents may share one address).
+FAILURES_PER_LOGIN = 5
+FAILURE_WINDOW = timedelta(minutes=15)
 
 
-class Forbidden(HotlineError):
-    code = "forbidden"
-    status = 403
+@dataclass(frozen=True, slots=True)
+class Session:
+    sid: str
+    login: str
+    role: Role
+
+    @property
+    def supervises(self) -> bool:
+        return self.role in (Role.SUPERVISOR, Role.ADMIN)
 
 
 class Console:
@@ -49,14 +64,17 @@ class Console:
         store: SqlStore,
         policy: HotlinePolicy,
         phone: PhoneIntake,
-        password: str,
+        principals: Principals,
         redis_url: str,
         redis_client: redis.Redis,
+        *,
+        failures_per_address: int = 20,
     ) -> None:
+        self.failures_per_address = failures_per_address
         self.store = store
         self.policy = policy
         self.phone = phone
-        self.password = password
+        self.principals = principals
         self.redis_url = redis_url
         self.redis = redis_client  # the process's own client, for RQ's registries (read in a thread)
         self.aredis: aioredis.Redis | None = None
@@ -79,22 +97,22 @@ class Console:
         await self.aredis.aclose()
 
     # -- sessions -------------------------------------------------------------------------------
-    def _cookie_value(self, sid: str, agent: str, expires: int) -> str:
-        payload = f"{sid}.{agent}.{expires}"
+    def _cookie_value(self, sid: str, login: str, role: str, expires: int) -> str:
+        payload = f"{sid}.{login}.{role}.{expires}"
         return f"{payload}.{self.store.cipher.sign('console:' + payload)}"
 
     def _csrf(self, sid: str) -> str:
         return self.store.cipher.sign(f"console-csrf:{sid}")
 
-    async def _session(self, request: web.Request, *, changing: bool = False) -> tuple[str, str]:
-        """(session id, agent) of a live session; 401 otherwise. ``changing``: also CSRF + Origin."""
+    async def _session(self, request: web.Request, *, changing: bool = False) -> Session:
+        """The live session of the request; 401 otherwise. ``changing``: also CSRF + Origin."""
         assert self.aredis is not None
         raw = request.cookies.get(COOKIE, "")
         parts = raw.split(".")
-        if len(parts) != 4 or not (parts[2].isascii() and parts[2].isdigit()):
+        if len(parts) != 5 or not (parts[3].isascii() and parts[3].isdigit()) or parts[2] not in set(Role):
             raise Unauthorized("请先登录。Please log in.")
-        sid, agent, expires, sig = parts
-        if not self.store.cipher.verify(f"console:{sid}.{agent}.{expires}", sig):
+        sid, login, role, expires, sig = parts
+        if not self.store.cipher.verify(f"console:{sid}.{login}.{role}.{expires}", sig):
             raise Unauthorized("请先登录。Please log in.")
         if int(expires) <= self.store.clock.now().timestamp():
             raise Unauthorized("登录已过期，请重新登录。Session expired.")
@@ -104,10 +122,12 @@ class Console:
             raise Unauthorized("登录已过期，请重新登录。Session expired.")
         if changing:
             self._same_origin(request)
-            if not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), self._csrf(sid)):
+            if not hmac.compare_digest(
+                request.headers.get("X-CSRF-Token", "").encode(), self._csrf(sid).encode()
+            ):
                 raise Forbidden("缺少或错误的 CSRF 令牌。Missing or wrong CSRF token.")
         await self.aredis.set(key, str(self.store.clock.now().timestamp()), ex=int(ABSOLUTE.total_seconds()))
-        return sid, agent
+        return Session(sid, login, Role(role))
 
     @staticmethod
     def _same_origin(request: web.Request) -> None:
@@ -115,16 +135,51 @@ class Console:
         if origin is not None and origin != f"{request.scheme}://{request.host}":
             raise Forbidden("跨站请求被拒绝。Cross-site request refused.")
 
+    async def _throttled(self, login: str, address: str) -> None:
+        """429 while this account or this address has failed too often lately."""
+        assert self.aredis is not None
+        for key, limit in (
+            (f"hotline:login:acct:{login}", FAILURES_PER_LOGIN),
+            (f"hotline:login:addr:{address}", self.failures_per_address),
+        ):
+            failures = await self.aredis.get(key)
+            if failures is not None and int(failures) >= limit:
+                wait = max(1, int(await self.aredis.ttl(key)))
+                raise TooManyRequests(
+                    f"登录失败次数过多，请 {wait // 60 + 1} 分钟后再试。Too many failed logins.", after=wait
+                )
+
+    async def _failed(self, request: web.Request, typed: str, actor: str, address: str) -> None:
+        assert self.aredis is not None
+        window = int(FAILURE_WINDOW.total_seconds())
+        async with self.aredis.pipeline(transaction=True) as pipe:
+            for key in (f"hotline:login:acct:{typed}", f"hotline:login:addr:{address}"):
+                pipe.incr(key)
+                pipe.expire(key, window, nx=True)
+            await pipe.execute()
+        await in_thread(request, self.store.audit, actor, "console_login_failed", None, f"from {address}")
+
     async def login(self, request: web.Request) -> web.Response:
         assert self.aredis is not None
         self._same_origin(request)
         data = await read_json(request, max_bytes=4096)
-        agent, password = data.get("agent"), data.get("password")
-        if not isinstance(agent, str) or not agent.strip() or not isinstance(password, str):
-            raise InvalidInput("请填写坐席工号和密码。'agent' and 'password' are required.")
-        agent = "".join(ch for ch in agent.strip() if ch.isalnum() or ch in "-_")[:40] or "agent"
-        if not hmac.compare_digest(password.encode(), self.password.encode()):
-            raise Unauthorized("工号或密码错误。Wrong agent or password.")
+        login, password = data.get("login"), data.get("password")
+        if not isinstance(login, str) or not login.strip() or not isinstance(password, str) or not password:
+            raise InvalidInput("请填写登录名和密码。'login' and 'password' are required.")
+        login = login.strip()
+        # Throttled under a hash of what was typed; audited under the login only when it is one
+        # (a password typed into the login field is never kept).
+        typed = hashlib.sha256(login.encode()).hexdigest()[:24]
+        address = request.remote or "unknown"
+        await self._throttled(typed, address)
+        account = await in_thread(request, self.principals.verify, login, password[:1024])
+        if account is None:
+            known = LOGIN.fullmatch(login) is not None and (
+                await in_thread(request, self.store.account, login) is not None
+            )
+            await self._failed(request, typed, login if known else "(unknown login)", address)
+            raise Unauthorized("登录名或密码错误。Wrong login or password.")
+        await self.aredis.delete(f"hotline:login:acct:{typed}")
         sid = secrets.token_urlsafe(18)  # a new id at every login: no session fixation
         expires = int((self.store.clock.now() + ABSOLUTE).timestamp())
         await self.aredis.set(
@@ -132,11 +187,17 @@ class Console:
             str(self.store.clock.now().timestamp()),
             ex=int(ABSOLUTE.total_seconds()),
         )
-        await in_thread(request, self.store.audit, agent, "console_login")
-        resp = web.json_response({"agent": agent, "csrf": self._csrf(sid)})
+        await in_thread(request, self.store.audit, account.login, "console_login", None, f"from {address}")
+        resp = web.json_response(
+            {
+                "login": account.login,
+                "role": account.role.value,
+                "csrf": self._csrf(sid),
+            }
+        )
         resp.set_cookie(
             COOKIE,
-            self._cookie_value(sid, agent, expires),
+            self._cookie_value(sid, account.login, account.role.value, expires),
             path="/",
             secure=True,
             httponly=True,
@@ -147,16 +208,22 @@ class Console:
 
     async def logout(self, request: web.Request) -> web.Response:
         assert self.aredis is not None
-        sid, agent = await self._session(request, changing=True)
-        await self.aredis.delete(f"hotline:console:{sid}")
-        await in_thread(request, self.store.audit, agent, "console_logout")
+        session = await self._session(request, changing=True)
+        await self.aredis.delete(f"hotline:console:{session.sid}")
+        await in_thread(request, self.store.audit, session.login, "console_logout")
         resp = web.json_response({"ok": True})
         resp.del_cookie(COOKIE, path="/")
         return resp
 
     async def me(self, request: web.Request) -> web.Response:
-        sid, agent = await self._session(request)
-        return web.json_response({"agent": agent, "csrf": self._csrf(sid)})
+        session = await self._session(request)
+        return web.json_response(
+            {
+                "login": session.login,
+                "role": session.role.value,
+                "csrf": self._csrf(session.sid),
+            }
+        )
 
     # -- pages and data -------------------------------------------------------------------------
     async def redirect(self, request: web.Request) -> web.StreamResponse:
@@ -243,8 +310,11 @@ class Console:
         )
 
     async def lift(self, request: web.Request) -> web.Response:
-        """An agent lifts a harassment restriction (issue 7); audited."""
-        _, agent = await self._session(request, changing=True)
+        """A supervisor lifts a harassment restriction (issue 7); audited."""
+        session = await self._session(request, changing=True)
+        if not session.supervises:
+            raise Forbidden("仅限班长或管理员。Only a supervisor or an admin may lift a restriction.")
+        agent = session.login
         rid = request.match_info["rid"]
         restriction = row_id(rid)
         if restriction is None:
@@ -255,9 +325,9 @@ class Console:
 
     async def create_ticket(self, request: web.Request) -> web.Response:
         """The phone form: the same checks as ``POST /api/tickets``; the caller hears back by SMS."""
-        _, agent = await self._session(request, changing=True)
+        session = await self._session(request, changing=True)
         data = await read_json(request)
-        t = await in_thread(request, self.phone.create, {**data, "channel": "phone"}, agent)
+        t = await in_thread(request, self.phone.create, {**data, "channel": "phone"}, session.login)
         events = await in_thread(request, self.store.events, t.id)
         return web.json_response(
             ticket_json(t, events, None, self.policy.view(t, events, self.store.clock.now())), status=201

@@ -83,7 +83,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         status = exc.status
         if exc.status in (401, 403):
             _refused(request, getattr(exc, "reason", exc.code))
-        return json_error(exc.status, exc.code, exc.message)
+        retry = {"Retry-After": str(exc.after)} if isinstance(exc, TooManyRequests) else {}
+        return json_error(exc.status, exc.code, exc.message, **retry)
     except web.HTTPException as exc:
         status = exc.status
         if exc.status < 400:
@@ -122,6 +123,17 @@ def _refused(request: web.Request, reason: str) -> None:
 class PayloadTooLarge(HotlineError):
     code = "too_large"
     status = 413
+
+
+class TooManyRequests(HotlineError):
+    """429 with a Retry-After of ``after`` seconds."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, after: int = 60) -> None:
+        super().__init__(message)
+        self.after = after
 
 
 class UnsupportedMediaType(HotlineError):

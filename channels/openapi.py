@@ -563,6 +563,72 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/tickets/{number}/contact": {
+            "parameters": [NUMBER],
+            "post": {
+                "tags": ["back office"],
+                "summary": "The handling unit calls its citizen back: name and phone, once, audited",
+                "operationId": "revealContact",
+                "security": [{"unitToken": []}],
+                "x-needs-state": "a ticket dispatched to the token's unit",
+                "responses": {
+                    "200": _ok(
+                        "The contact.", {"type": "object"}, {"name": "张三", "phone": "+8613800138000"}
+                    ),
+                    **UNAUTHORIZED,
+                    "403": _err(
+                        "An anonymous citizen, one who hid an item, or not a unit's token (`forbidden`)."
+                    ),
+                    "404": _err("No such ticket among the unit's."),
+                    "409": _err("Revealed once already."),
+                },
+            },
+        },
+        "/api/units/{unit}/tokens": {
+            "parameters": [
+                _param("unit", "path", "The unit, as in a ticket's `unit`.", "市城市管理和综合执法局")
+            ],
+            "post": {
+                "tags": ["back office"],
+                "summary": "A new token for one handling unit (the centre's token only)",
+                "operationId": "createUnitToken",
+                "security": api_auth,
+                "responses": {
+                    "201": _ok("Shown once; only its hash is kept.", {"type": "object"}),
+                    **UNAUTHORIZED,
+                    "400": _err("An empty or unprintable unit name."),
+                    "403": _err("Not the centre's token (`forbidden`)."),
+                },
+            },
+        },
+        "/api/agents": {
+            "post": {
+                "tags": ["console"],
+                "summary": "A console account (the centre's token only); the password is stored hashed",
+                "operationId": "createAgent",
+                "security": api_auth,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["login", "password"],
+                        "properties": {
+                            "login": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$"},
+                            "password": {"type": "string", "minLength": 10, "maxLength": 1024},
+                            "role": {"enum": ["agent", "supervisor", "admin"]},
+                        },
+                    },
+                    {"login": "a1024", "password": "correct-horse-battery", "role": "agent"},
+                    4096,
+                ),
+                "responses": {
+                    "201": _ok("Created.", {"type": "object"}, {"login": "a1024", "role": "agent"}),
+                    **ERRORS_JSON,
+                    **UNAUTHORIZED,
+                    "403": _err("Not the centre's token (`forbidden`)."),
+                    "409": _err("The login is taken."),
+                },
+            }
+        },
         "/api/console/login": {
             "post": {
                 "tags": ["console"],
@@ -573,9 +639,9 @@ def _paths() -> dict[str, Any]:
                     "content": _json(
                         {
                             "type": "object",
-                            "required": ["agent", "password"],
+                            "required": ["login", "password"],
                             "properties": {
-                                "agent": {"type": "string", "pattern": "\\S"},
+                                "login": {"type": "string", "pattern": "\\S"},
                                 "password": {"type": "string", "pattern": "\\S"},
                             },
                         }
@@ -584,8 +650,9 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": _ok("Logged in; the CSRF token.", {"type": "object"}),
                     **ERRORS_JSON,
-                    "401": _err("Wrong agent or password."),
+                    "401": _err("Wrong login or password (audited)."),
                     "403": _err("A cross-site `Origin`."),
+                    "429": _err("Too many failed logins for this account or address (`rate_limited`)."),
                 },
             }
         },
@@ -783,6 +850,11 @@ def document() -> dict[str, Any]:
                         "description": "Bound to one chat session.",
                     },
                     "apiToken": {"type": "http", "scheme": "bearer", "description": "HOTLINE_API_TOKEN."},
+                    "unitToken": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "A handling unit's own token (POST /api/units/{unit}/tokens).",
+                    },
                     "smsSignature": {
                         "type": "apiKey",
                         "in": "header",

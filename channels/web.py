@@ -106,16 +106,22 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
         admin_token=runtime.settings.api_token,
     ).routes(app, stub=runtime.settings.sms == "stub")
     BackOffice(
-        runtime.store, services.events, services.phone, services.policy, runtime.settings.api_token
+        runtime.store,
+        services.events,
+        services.phone,
+        services.policy,
+        runtime.settings.api_token,
+        services.principals,
     ).routes(app)
     settings = runtime.settings
     Console(
         runtime.store,
         services.policy,
         services.phone,
-        settings.console_password or settings.api_token,
+        services.principals,
         settings.redis_url,
         runtime.redis,
+        failures_per_address=settings.login_failures_per_address,
     ).routes(app)
     if settings.smtp_relay is None:
         MailOutbox(runtime.store, settings.mailbox, admin_token=settings.api_token).routes(app)

@@ -18,10 +18,10 @@ import redis
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from channels.http_common import METRICS_KEY, in_thread, read_json, row_id
+from channels.http_common import METRICS_KEY, TooManyRequests, in_thread, read_json, row_id
 from channels.turns import TurnGroups
 from intake.crypto import Cipher
-from intake.errors import HotlineError, InvalidInput, Unauthorized
+from intake.errors import InvalidInput, Unauthorized
 from intake.model import Address, Channel, InboundMessage, StoredOutbound, StoredTicket
 from intake.service import IntakeService, TurnInput
 from intake.store.sql import SqlStore
@@ -79,11 +79,6 @@ def messages_json(store: SqlStore, rows: list[StoredOutbound]) -> list[dict[str,
 
 
 # -- routes -------------------------------------------------------------------------------------
-class TooManyRequests(HotlineError):
-    code = "rate_limited"
-    status = 429
-
-
 class WebChat:
     def __init__(self, service: IntakeService, redis_url: str) -> None:
         self.service = service

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from hotline.accounts import first_admin
 from hotline.embedded_redis import EmbeddedRedis, _die_with_parent
 from intake.errors import ConfigError
 from intake.settings import from_env
@@ -45,6 +46,7 @@ def main() -> int:
         log.info("embedded redis-server at %s (append-only file in %s)", embedded.url, embedded.dir)
     redis_url = env["REDIS_URL"]
     migrate(settings.database_url)
+    first_password = first_admin(settings)
 
     stopping = False
 
@@ -68,7 +70,12 @@ def main() -> int:
 
     host, port = settings.http.host, settings.http.port
     sms_key = "HOTLINE_SMS_SECRET" if "HOTLINE_SMS_SECRET" in os.environ else settings.data_dir / "sms-secret"
-    console_password = "HOTLINE_CONSOLE_PASSWORD" if settings.console_password else "the API token"
+    if first_password is not None:
+        console_login = (
+            f"admin / {first_password}  (shown this once; add agents: python -m hotline.accounts add)"
+        )
+    else:
+        console_login = "your account (python -m hotline.accounts add LOGIN creates one)"
     print(
         "\nHotline Gateway is starting:\n"
         f"  chat page     http://{host}:{port}/chat/\n"
@@ -77,7 +84,7 @@ def main() -> int:
         f"  SMTP          {settings.smtp} (mail to {settings.mailbox})\n"
         f"  API token     {settings.api_token}\n"
         f'  SMS webhooks  signed with the key in {sms_key} (CONTRACT.md "SMS")\n'
-        f"  console login any agent id, password {console_password}\n"
+        f"  console login {console_login}\n"
         f"  redis         {redis_url}\n"
         f"  database      {settings.database_url}\n"
         f"  policy        {settings.policy}\n"

@@ -21,6 +21,7 @@ from intake.kb import KnowledgeBase
 from intake.model import StoredEvent, StoredTicket
 from intake.phone import PhoneIntake
 from intake.policy import DeadlineView, PolicyProfile, ProfilePolicy, check_extension, deadlines, load_profile
+from intake.principals import Principals
 from intake.runtime import Runtime
 from intake.screening import Jurisdiction, Screener, ScreenKind
 from intake.service import IntakeService
@@ -123,6 +124,7 @@ class Services:
     intake: IntakeService
     events: EventService
     phone: PhoneIntake
+    principals: Principals
 
 
 JURISDICTIONS = Path(__file__).resolve().parent / "data" / "jurisdictions.toml"
@@ -181,4 +183,5 @@ def build_services(runtime: Runtime) -> Services:
         intake=intake,
         events=EventService(runtime.store, policy),
         phone=PhoneIntake(runtime.store, policy),
+        principals=Principals(runtime.store),
     )

@@ -33,6 +33,13 @@ class Unauthorized(HotlineError):
     status = 401
 
 
+class Forbidden(HotlineError):
+    """Known, and not allowed to do this (an anonymous citizen's contact, a role too low)."""
+
+    code = "forbidden"
+    status = 403
+
+
 class NotFound(HotlineError):
     code = "not_found"
     status = 404

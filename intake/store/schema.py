@@ -180,8 +180,34 @@ audit_log = Table(
     Column("at", UTCDateTime(), nullable=False, index=True),
     Column("actor", String(80), nullable=False),
     Column("action", String(60), nullable=False),
-    Column("target", String(80)),
+    Column("target", String(80), index=True),
     Column("detail", Text),
+)
+
+# The back office's principals (issue 18): a handling unit's tokens, kept as SHA-256 of 256 random
+# bits (a fast hash is right for a random token; a KDF is for what people choose), and the
+# console's accounts with their Argon2id password hashes.
+unit_tokens = Table(
+    "unit_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("unit", String(200), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(80), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login", String(40), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(80), nullable=False),
+    Column("disabled_at", UTCDateTime()),
 )
 
 restrictions = Table(

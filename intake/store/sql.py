@@ -15,12 +15,14 @@ below it:
 - ``messages.py``: messages in and out;
 - ``tickets.py``: tickets, numbers, events, evaluations;
 - ``admin.py``: restrictions and the audit log;
+- ``accounts.py``: units' tokens and the console's accounts;
 - ``dispatch.py``: what the dispatch job reads and writes in its unit of work;
 - ``statements.py``: the SQL prepared once.
 """
 
 from __future__ import annotations
 
+from intake.store.accounts import AccountStore
 from intake.store.admin import AdminStore
 from intake.store.dispatch import DispatchStore
 from intake.store.outbox import OUTBOX_MAX_ATTEMPTS
@@ -28,5 +30,5 @@ from intake.store.outbox import OUTBOX_MAX_ATTEMPTS
 __all__ = ["OUTBOX_MAX_ATTEMPTS", "SqlStore"]
 
 
-class SqlStore(DispatchStore, AdminStore):
+class SqlStore(DispatchStore, AdminStore, AccountStore):
     """The store: every SQL statement of the product goes through it."""

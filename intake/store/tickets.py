@@ -360,10 +360,13 @@ class TicketStore(MessageStore):
         channel: str | None = None,
         since: datetime | None = None,
         before_id: int | None = None,
+        unit: str | None = None,
         limit: int = 100,
         numbered_only: bool = True,
     ) -> list[StoredTicket]:
         conds: list[ColumnElement[bool]] = []
+        if unit is not None:
+            conds.append(tickets.c.unit == unit)
         if numbered_only:
             conds.append(tickets.c.number.is_not(None))
         if status:

@@ -7,11 +7,13 @@ shared embedded Redis (flushed first); each test gets its own phone-sized browse
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 API_TOKEN = "browser-test-token-0123456789"
+AGENT_LOGIN = "a1024"
+AGENT_PASSWORD = "browser-agent-password-0123"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 PHONE = {"width": 360, "height": 740}
 
@@ -88,6 +92,18 @@ def _stop(proc: subprocess.Popen[bytes], data_dir: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def _create_agent(base: str, login: str, password: str) -> None:
+    """An agent's account, made as the centre makes one (CONTRACT.md POST /api/agents)."""
+    req = urllib.request.Request(
+        base + "/api/agents",
+        data=json.dumps({"login": login, "password": password, "role": "supervisor"}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_TOKEN}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=15) as resp:
+        assert resp.status == 201
+
+
 @contextlib.contextmanager
 def launched_product(data: Path, redis_url: str, **extra_env: str) -> Iterator[Product]:
     """The whole product as `make run` starts it (the launcher), on free ports, until SIGTERM."""
@@ -116,7 +132,9 @@ def launched_product(data: Path, redis_url: str, **extra_env: str) -> Iterator[P
         )
     try:
         _wait_healthy(proc, http, log_path, 60)
-        yield Product(f"http://127.0.0.1:{http}", data, log_path)
+        base = f"http://127.0.0.1:{http}"
+        _create_agent(base, AGENT_LOGIN, AGENT_PASSWORD)
+        yield Product(base, data, log_path)
     finally:
         _stop(proc, data)
 

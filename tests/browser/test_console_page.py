@@ -17,6 +17,8 @@ import pytest
 import redis
 
 from tests.browser.conftest import (
+    AGENT_LOGIN,
+    AGENT_PASSWORD,
     API_TOKEN,
     ARTIFACTS,
     CHROMIUM,
@@ -57,8 +59,8 @@ def page(desk: Any, product: Product, watched: Watched) -> Page:
     return p
 
 
-def log_in(page: Page, password: str = API_TOKEN, agent: str = "A1024") -> None:
-    page.get_by_label("坐席工号").fill(agent)
+def log_in(page: Page, password: str = AGENT_PASSWORD, agent: str = AGENT_LOGIN) -> None:
+    page.get_by_label("登录名").fill(agent)
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
 
@@ -122,22 +124,22 @@ def test_wrong_password_is_refused_then_the_right_one_opens_the_console(page: Pa
     log_in(page, password="not-the-password")
     error = page.locator("#login-error")
     expect(error).to_be_visible()
-    expect(error).to_have_text("工号或密码错误。")
+    expect(error).to_have_text("登录名或密码错误。")
     expect(page.locator("#app-view")).to_be_hidden()
     expect(page.get_by_label("密码")).to_have_value("")
-    expect(page.get_by_label("坐席工号")).to_have_value("A1024")
+    expect(page.get_by_label("登录名")).to_have_value(AGENT_LOGIN)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "console-login.png"))
 
     logged_in(page)
-    expect(page.locator("#agent-name")).to_have_text("A1024")
+    expect(page.locator("#agent-name")).to_have_text(AGENT_LOGIN)
     expect(page.locator("#login-view")).to_be_hidden()
     for name in ["受理队列", "按时限预警", "等待市民补充", "人工分派", "投递失败", "失败任务", "限制名单"]:
         expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
     # the session survives a reload (cookie), the CSRF token is in memory only
     page.reload()
     expect(page.locator("#app-view")).to_be_visible()
-    expect(page.locator("#agent-name")).to_have_text("A1024")
+    expect(page.locator("#agent-name")).to_have_text(AGENT_LOGIN)
     assert page.evaluate("() => JSON.stringify(window.localStorage)") == "{}"
     assert page.evaluate("() => document.cookie") == ""  # HttpOnly: no script can read it
     assert_clean(watched)
@@ -334,7 +336,7 @@ def test_waiting_drafts_and_lifting_a_restriction(page: Page, product: Product, 
     assert restriction_lifted_by(product, rid) is None
     item.get_by_role("button", name="确认解除").click()
     expect(item).to_have_count(0, timeout=8_000)
-    assert restriction_lifted_by(product, rid) == "A1024"
+    assert restriction_lifted_by(product, rid) == AGENT_LOGIN
     expect(page.locator("#restrictions-error")).to_be_hidden()
     assert page.locator("#app-view img").count() == 0
     assert_clean(watched)

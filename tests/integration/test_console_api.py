@@ -10,14 +10,17 @@ from aiohttp.test_utils import TestClient
 from channels.console import COOKIE
 from channels.web import create_app
 from intake.clock import ManualClock
+from intake.principals import Principals
 from intake.runtime import Runtime
-from tests.support.journey import API_TOKEN, AUTH, Chat, drain
+from tests.support.journey import AGENT_PASSWORD, AUTH, Chat, drain
 
 Client = Callable[..., Any]
 
 
-async def login(client: TestClient, password: str = API_TOKEN) -> Any:
-    return await client.post("/api/console/login", json={"agent": "A017", "password": password})
+async def login(client: TestClient, runtime: Runtime, password: str = AGENT_PASSWORD) -> Any:
+    if runtime.store.account("a017") is None:
+        Principals(runtime.store).create_account("a017", AGENT_PASSWORD, "agent", "test")
+    return await client.post("/api/console/login", json={"login": "a017", "password": password})
 
 
 async def test_login_sets_a_hardened_cookie_and_the_queue_needs_it(
@@ -25,8 +28,8 @@ async def test_login_sets_a_hardened_cookie_and_the_queue_needs_it(
 ) -> None:
     client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
     assert (await client.get("/api/console/queue")).status == 401
-    assert (await login(client, "wrong-password-123")).status == 401
-    resp = await login(client)
+    assert (await login(client, sqlite_runtime, "wrong-password-123")).status == 401
+    resp = await login(client, sqlite_runtime)
     assert resp.status == 200
     header = resp.headers["Set-Cookie"]
     assert header.startswith(f"{COOKIE}=")
@@ -42,7 +45,7 @@ async def test_state_changes_need_csrf_and_same_origin(
     aiohttp_client: Client, sqlite_runtime: Runtime
 ) -> None:
     client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
-    resp = await login(client)
+    resp = await login(client, sqlite_runtime)
     csrf = (await resp.json())["csrf"]
     cookies = {COOKIE: resp.cookies[COOKIE].value}
     form = {
@@ -76,13 +79,13 @@ async def test_logout_and_idle_timeout_end_the_session(
     aiohttp_client: Client, sqlite_runtime: Runtime, clock: ManualClock
 ) -> None:
     client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
-    resp = await login(client)
+    resp = await login(client, sqlite_runtime)
     csrf = (await resp.json())["csrf"]
     cookies = {COOKIE: resp.cookies[COOKIE].value}
     out = await client.post("/api/console/logout", cookies=cookies, headers={"X-CSRF-Token": csrf})
     assert out.status == 200
     assert (await client.get("/api/console/queue", cookies=cookies)).status == 401  # cookie after logout
-    resp = await login(client)
+    resp = await login(client, sqlite_runtime)
     cookies = {COOKIE: resp.cookies[COOKIE].value}
     clock.advance(31 * 60)  # idle for longer than 30 minutes
     assert (await client.get("/api/console/queue", cookies=cookies)).status == 401
@@ -98,7 +101,7 @@ async def test_the_queue_shows_drafts_waiting_and_tickets_masked(
     await other.say(
         "我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，希望城管处理，我叫王小明，电话13800138000"
     )
-    resp = await login(client)
+    resp = await login(client, sqlite_runtime)
     body = await (await client.get("/api/console/queue", cookies={COOKIE: resp.cookies[COOKIE].value})).json()
     assert len(body["waiting_for_citizen"]) >= 1
     text = str(body)

@@ -22,7 +22,7 @@ from intake.runtime import Runtime, build_runtime
 from intake.store.schema import messages_in
 from intake.texts import TOO_FAST
 from tests.conftest import make_settings
-from tests.support.journey import API_TOKEN, Chat
+from tests.support.journey import Chat, console_login
 
 Client = Callable[..., Any]
 
@@ -68,7 +68,7 @@ async def test_repeated_abuse_restricts_for_30_days_and_an_agent_can_lift_it(
     assert later["replies"] == [] and later["ticket"] is None
     assert flags(huizhou)[-1] == "restricted"  # stored and marked, not lost
 
-    login = await client.post("/api/console/login", json={"agent": "A9", "password": API_TOKEN})
+    login = await console_login(client, huizhou, "a9x", role="supervisor")
     cookies = {COOKIE: login.cookies[COOKIE].value}
     csrf = (await login.json())["csrf"]
     queue = await (await client.get("/api/console/queue", cookies=cookies)).json()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import smtplib
 import socket
@@ -139,6 +140,9 @@ def test_make_run_starts_everything_keeps_redis_data_and_stops_cleanly(tmp_path:
         stop_and_check_nothing_left(proc, data, signal.SIGTERM)
         out = proc.stdout.read().decode() if proc.stdout else ""
         assert f"http://127.0.0.1:{http}/chat/" in out and "API token" in out
+        # the first start makes the first admin account and shows its password this once
+        first = re.search(r"console login admin / (\S+)", out)
+        assert first is not None, out[-3000:]
 
     # `make run` again on the same folder: what Redis acknowledged is still there; Ctrl-C stops all.
     with launched(data, http, smtp, via_make=True) as proc:
@@ -146,7 +150,16 @@ def test_make_run_starts_everything_keeps_redis_data_and_stops_cleanly(tmp_path:
         client = redis.Redis(unix_socket_path=str(data.resolve() / "redis" / "redis.sock"))
         assert client.get("acknowledged") == b"yes"
         client.close()
+        login = urllib.request.Request(
+            f"http://127.0.0.1:{http}/api/console/login",
+            data=json.dumps({"login": "admin", "password": first.group(1)}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(login, timeout=10) as resp:
+            assert json.loads(resp.read())["role"] == "admin"
         stop_and_check_nothing_left(proc, data, signal.SIGINT, whole_group=True)
+        out = proc.stdout.read().decode() if proc.stdout else ""
+        assert first.group(1) not in out  # shown once, never again
 
 
 def test_the_launcher_alone_stops_everything_on_sigterm(tmp_path: Path) -> None:

@@ -118,7 +118,7 @@ def _success(op: dict[str, Any]) -> int:
 
 def _runnable(op: dict[str, Any]) -> bool:
     """An operation whose example can be sent as it stands (console ones need an agent login)."""
-    if op.get("x-streaming"):
+    if op.get("x-streaming") or op.get("x-needs-state"):
         return False
     if op["operationId"].startswith("console"):
         return False  # the console's own tests log an agent in

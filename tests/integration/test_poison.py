@@ -16,7 +16,7 @@ from intake.clock import ManualClock
 from intake.model import Address, Channel, Field, TicketDraft, TicketStatus
 from intake.runtime import Runtime
 from intake.store.sql import OUTBOX_MAX_ATTEMPTS
-from tests.support.journey import API_TOKEN
+from tests.support.journey import console_login
 from worker.context import set_runtime
 from worker.relay import QUEUES, relay_once
 
@@ -46,7 +46,7 @@ async def test_a_poison_job_ends_on_the_agents_list_and_the_good_ones_pass(
     assert statuses == [TicketStatus.DISPATCHED] * 20
     assert relay_once(rt.store, rt.redis, stale_after=timedelta(seconds=60)) == 0  # not retried for ever
     client: TestClient = await aiohttp_client(create_app(rt))
-    login = await client.post("/api/console/login", json={"agent": "A2", "password": API_TOKEN})
+    login = await console_login(client, rt, "a2x")
     queue = await (
         await client.get("/api/console/queue", cookies={COOKIE: login.cookies[COOKIE].value})
     ).json()

@@ -16,7 +16,7 @@ from channels.console import COOKIE
 from channels.web import create_app
 from intake.runtime import Runtime
 from tests.integration.test_store import _all_rows_as_text
-from tests.support.journey import API_TOKEN, AUTH, Chat, drain
+from tests.support.journey import AUTH, Chat, console_login, drain
 
 Client = Callable[..., Any]
 NAME, PHONE, ID_NUMBER = "欧阳春花", "13912345678", "11010519491231002X"
@@ -68,7 +68,7 @@ async def test_personal_data_is_masked_for_named_and_absent_for_anonymous(
     assert named_view["contact"]["name"] == "欧***"
     assert "contact" not in anon_view and anon_view["anonymous"] is True
     seen.append(await (await client.get("/api/tickets", headers=AUTH)).text())
-    login = await client.post("/api/console/login", json={"agent": "A1", "password": API_TOKEN})
+    login = await console_login(client, runtime, "a1x")
     seen.append(
         await (await client.get("/api/console/queue", cookies={COOKIE: login.cookies[COOKIE].value})).text()
     )

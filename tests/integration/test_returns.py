@@ -12,7 +12,7 @@ from channels.console import COOKIE
 from channels.web import create_app
 from intake.events import DIFFICULT_QUEUE
 from intake.runtime import Runtime
-from tests.support.journey import API_TOKEN, AUTH, Chat, drain
+from tests.support.journey import AUTH, Chat, console_login, drain
 
 Client = Callable[..., Any]
 
@@ -40,7 +40,7 @@ async def test_the_third_return_goes_to_difficult_ticket_coordination(
     assert [e["type"] for e in view["events"]].count("dispatched") == 3
     told = [m["text"] for m in await chat.later()]
     assert any("疑难工单协调" in t for t in told)
-    login = await client.post("/api/console/login", json={"agent": "A3", "password": API_TOKEN})
+    login = await console_login(client, sqlite_runtime, "a3x")
     queue = await (
         await client.get("/api/console/queue", cookies={COOKIE: login.cookies[COOKIE].value})
     ).json()

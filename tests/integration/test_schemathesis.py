@@ -57,8 +57,8 @@ def test_the_api_keeps_its_openapi_document_under_fuzzing(tmp_path: Path, db_url
     secrets_env = {
         "HOTLINE_API_TOKEN": "fuzz-api-token-0123456789",
         "TELEGRAM_WEBHOOK_SECRET": "fuzz-webhook-secret-0123456789",
-        "HOTLINE_CONSOLE_PASSWORD": "fuzz-console-password",
         "HOTLINE_SMS_SECRET": "fuzz-sms-secret-0123456789",
+        "HOTLINE_LOGIN_FAILURES_PER_ADDRESS": "1000000",  # every fuzzed login fails from one address
     }
     env = {
         **os.environ,
@@ -89,6 +89,11 @@ def test_the_api_keeps_its_openapi_document_under_fuzzing(tmp_path: Path, db_url
                 str(EXAMPLES),
                 "--checks",
                 "all",
+                # A unit sees only the tickets dispatched to it: a ticket the centre has just made
+                # (POST /api/tickets) is not the fuzzing unit's, and to that unit it does not exist,
+                # so the stateful link to .../contact rightly meets 404 (ST302).
+                "--exclude-checks",
+                "ensure_resource_availability",
                 "--exclude-path-regex",
                 "/stream$",
                 "--request-timeout",
@@ -110,7 +115,7 @@ def test_the_api_keeps_its_openapi_document_under_fuzzing(tmp_path: Path, db_url
         )
         report = run.stdout + run.stderr
         assert run.returncode == 0, report[-8000:]
-        assert " passed" in report and "Tested: 27" in report, report[-3000:]
+        assert " passed" in report and "Tested: 30" in report, report[-3000:]
     finally:
         web.terminate()
         try:

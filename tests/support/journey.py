@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 from rq import SimpleWorker
 
 from channels.signing import signed_headers
+from intake.principals import Principals
 from intake.runtime import Runtime
 from worker.context import set_runtime
 from worker.relay import QUEUES, relay_once
@@ -17,6 +18,20 @@ from worker.relay import QUEUES, relay_once
 API_TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 SMS_SECRET = "test-sms-secret-0123456789"
+AGENT_PASSWORD = "agent-password-0123456789"
+
+
+async def console_login(
+    client: TestClient, runtime: Runtime, login: str = "a017", role: str = "agent"
+) -> ClientResponse:
+    """An account created as the centre does (intake.principals), then logged in to the console."""
+    principals = Principals(runtime.store)
+    if runtime.store.account(login) is None:
+        principals.create_account(login, AGENT_PASSWORD, role, "test")
+    resp: ClientResponse = await client.post(
+        "/api/console/login", json={"login": login, "password": AGENT_PASSWORD}
+    )
+    return resp
 
 
 async def post_sms(

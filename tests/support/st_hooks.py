@@ -22,6 +22,9 @@ BASE = os.environ.get("ST_BASE", "http://127.0.0.1:8080")
 COOKIE = "__Host-hotline_console"
 _chat: dict[str, str] = {}
 UNSIGNED = "to-be-signed"
+FUZZ_PASSWORD = "fuzz-agent-password-0123"
+_account: list[str] = []
+_unit: list[str] = []
 
 
 def _chat_session() -> dict[str, str]:
@@ -52,13 +55,32 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
         kwargs["auth"] = _SignBody()
 
 
+def _unit_token() -> str:
+    if not _unit:
+        resp = requests.post(
+            f"{BASE}/api/units/fuzz-unit/tokens",
+            headers={"Authorization": f"Bearer {os.environ['HOTLINE_API_TOKEN']}"},
+            timeout=10,
+        )
+        resp.raise_for_status()
+        _unit.append(resp.json()["token"])
+    return _unit[0]
+
+
 @schemathesis.auth(refresh_interval=1)
 class HotlineAuth:
     def get(self, case: Any, ctx: Any) -> dict[str, str]:
+        if not _account:
+            made = requests.post(
+                f"{BASE}/api/agents",
+                json={"login": "fuzz", "password": FUZZ_PASSWORD, "role": "supervisor"},
+                headers={"Authorization": f"Bearer {os.environ['HOTLINE_API_TOKEN']}"},
+                timeout=10,
+            )
+            assert made.status_code in (201, 409), made.text
+            _account.append("fuzz")
         resp = requests.post(
-            f"{BASE}/api/console/login",
-            json={"agent": "fuzz", "password": os.environ["HOTLINE_CONSOLE_PASSWORD"]},
-            timeout=10,
+            f"{BASE}/api/console/login", json={"login": "fuzz", "password": FUZZ_PASSWORD}, timeout=10
         )
         resp.raise_for_status()
         return {"cookie": resp.cookies[COOKIE], "csrf": resp.json()["csrf"]}
@@ -78,6 +100,8 @@ class HotlineAuth:
             headers["X-Hotline-Signature"] = headers["X-Hotline-Timestamp"] = UNSIGNED
         elif path == "/api/telegram/webhook":
             headers["X-Telegram-Bot-Api-Secret-Token"] = os.environ["TELEGRAM_WEBHOOK_SECRET"]
-        elif path.startswith("/api/tickets") or path.endswith("/outbox"):
+        elif path.endswith("/contact"):  # a unit's own route: that unit's token
+            headers["Authorization"] = f"Bearer {_unit_token()}"
+        elif path.startswith(("/api/tickets", "/api/units", "/api/agents")) or path.endswith("/outbox"):
             headers["Authorization"] = f"Bearer {os.environ['HOTLINE_API_TOKEN']}"
         case.headers = headers

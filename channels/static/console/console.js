@@ -177,11 +177,11 @@
 
   function showApp(session) {
     state.generation += 1;
-    state.agent = session.agent;
+    state.agent = session.login;
     state.csrf = session.csrf;
     state.lastOk = null;
     state.drawn = {};
-    els.agentName.textContent = session.agent;
+    els.agentName.textContent = session.login;
     els.lastUpdate.textContent = "正在载入…";
     setMessage(els.pollError, "");
     show(els.loginView, false);
@@ -199,12 +199,12 @@
     var agent = els.loginAgent.value.trim();
     var password = els.loginPassword.value;
     if (!agent || !password) {
-      setMessage(els.loginError, "请填写坐席工号和密码。");
+      setMessage(els.loginError, "请填写登录名和密码。");
       return;
     }
     els.loginSubmit.disabled = true;
     setMessage(els.loginError, "");
-    api("POST", "login", { agent: agent, password: password })
+    api("POST", "login", { login: agent, password: password })
       .then(function (session) {
         els.loginPassword.value = "";
         setMessage(els.loginNote, "");
