@@ -400,6 +400,10 @@ def _answer(
         withdrawn = _on_withdraw(state, u, ctx)
         if withdrawn is not None:
             return withdrawn
+    if Intent.ANONYMOUS in u.intents and state.stage in DRAFTING and not state.anonymous:
+        # "我要匿名" at any point before registration is honoured (issue 18); what to hide is
+        # asked before the ticket is registered (_continue).
+        state = replace(state, anonymous=True, hide_answered=False)
 
     if state.stage is Stage.IDLE and ctx.awaiting_evaluation and ctx.evaluations is not None:
         answered = _on_evaluation(state, u, ctx)
@@ -854,6 +858,9 @@ def _on_supplement(state: DialogState, u: Understood, ctx: StepContext) -> StepR
     again while the profile allows, then close.
     A greeting, thanks or a stray digit is not that supplement: the prompt is repeated."""
     found = _filled(state, u, ctx)
+    if state.anonymous and not state.hide_answered:
+        # Anonymity asked for in this message: not the one supplement; what to hide comes first.
+        return _continue(replace(state, values={**state.values, **found}), ctx, ())
     if not found and not _is_substantive(u):
         idle_talk = Intent.GREETING in u.intents or Intent.THANKS in u.intents
         if idle_talk or _LONE_DIGITS.match(u.text) or not u.has_chinese:

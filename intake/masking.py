@@ -28,6 +28,7 @@ from intake.phones import normalize_phone, split_landline
 
 __all__ = [
     "MaskingFilter",
+    "anonymise",
     "mask_address",
     "mask_email",
     "mask_id",
@@ -138,6 +139,34 @@ _INTERNATIONAL = re.compile(r"(?<![0-9])\+[1-9][0-9](?:[\s\-]?[0-9]){6,13}(?![0-
 _LONG_DIGITS = re.compile(r"(?<![0-9])(?=[0-9]+[\s\-][0-9])[0-9]+(?:[\s\-]?[0-9]){10,}(?![0-9])")
 
 
+HIDDEN = "***"
+# What places an anonymous citizen themself, not the matter: "我就住在楼上4楼401", "我家在3栋".
+_OWN_PLACE = re.compile(
+    r"(?:我|本人|俺|我们)(?:就|也|都|一直|现在)?(?:住在|住的是|住喺|家住|家在|家就在|住(?=[^，。！？!?,;；\n]{0,8}(?:栋|幢|楼|号|室|单元|小区|村|苑)))(?:[^，。！？!?,;；\n]{1,40})"
+)
+# ... and as owner or tenant: "我是401的业主", "本人系3栋502住户".
+_OWN_FLAT = re.compile(r"(?:我|本人)(?:是|系|作为)?[^，。！？!?,;；\n]{0,12}(?:业主|住户|租户|房东)")
+_OWN_NAME = re.compile(
+    r"(?:我叫|我姓|本人叫|本人姓|名字叫|我的名字是|姓名[:：]?)\s*(?:[\u4e00-\u9fff]{1,4}|[A-Za-z·]{1,20})"
+)
+
+
+def anonymise(text: str) -> str:
+    """Free text of an anonymous citizen as a unit may see it (issue 18, CONTRACT.md): every phone,
+    ID and email gone whole (not masked: a masked number still narrows who it is), and the
+    citizen's own name, home and flat where the text says they are theirs. The place of the
+    matter stays ("3栋楼下的烧烤店", "楼上502装修"): the unit needs it to act."""
+    if not text:
+        return text
+    try:
+        text = _OWN_PLACE.sub(HIDDEN, text)
+        text = _OWN_NAME.sub(HIDDEN, text)
+        text = _OWN_FLAT.sub(HIDDEN, text)
+        return _redact(text, whole=True)
+    except Exception:  # never leak on a bug: no digit at all then
+        return "".join(_STAR if c.isdigit() else c for c in text)
+
+
 def redact(text: str) -> str:
     """Mask every phone number, ID number and email address found in free text.
 
@@ -154,7 +183,8 @@ def redact(text: str) -> str:
         return "".join(_STAR if c.isdigit() else c for c in text)
 
 
-def _redact(text: str) -> str:
+def _redact(text: str, *, whole: bool = False) -> str:
+    """``whole``: every found value replaced by HIDDEN instead of masked."""
     folded = _fold_digits(text)
     spans: list[tuple[int, int, str]] = []
     taken = [False] * len(folded)
@@ -166,7 +196,7 @@ def _redact(text: str) -> str:
                 continue
             for i in range(start, end):
                 taken[i] = True
-            spans.append((start, end, masker(m.group(0))))
+            spans.append((start, end, HIDDEN if whole else masker(m.group(0))))
 
     claim(_EMAIL, mask_email)
     claim(_ID_LIKE, mask_id)

@@ -87,3 +87,41 @@ async def test_personal_data_is_masked_for_named_and_absent_for_anonymous(
     haystack = "\n".join(seen)
     for canary in CANARIES:
         assert canary not in haystack, canary
+
+
+async def test_an_anonymous_citizens_home_flat_and_spaced_phone_never_reach_the_unit(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    """Issue 18: the text itself. "我就住在楼上4楼401" and a phone typed with spaces were shown
+    to the unit (masked as 139****4321, which still narrows who wrote)."""
+    client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    ticket = await file_until_registered(
+        await Chat(client).open(),
+        "我要匿名投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，我就住在楼上4楼401，"
+        "我叫王秀英，有事打我电话139 1234 4321，希望城管处理",
+        ["地址：幸福小区3栋，涉事单位：楼下烧烤店，希望城管处理"],
+    )
+    drain(sqlite_runtime)
+    view = await (await client.get(f"/api/tickets/{ticket['number']}", headers=AUTH)).json()
+    text = str(view)
+    for leak in ("401", "4321", "139", "王秀英", "秀英"):
+        assert leak not in text, (leak, view["content"])
+    assert "烧烤店" in view["content"] and "幸福小区3栋" in view["content"]  # the matter stays
+
+
+async def test_anonymity_asked_for_after_the_first_message_is_honoured(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    chat = await Chat(client).open()
+    first = await chat.say(f"我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，我叫{NAME}，电话{PHONE}")
+    assert first["ticket"] is None or not first["ticket"].get("number")
+    ticket = await file_until_registered(
+        chat, "我要匿名，不想让店家知道是我", ["地址：幸福小区3栋，希望城管处理"]
+    )
+    drain(sqlite_runtime)
+    view = await (await client.get(f"/api/tickets/{ticket['number']}", headers=AUTH)).json()
+    assert view["anonymous"] is True and "contact" not in view
+    text = str(view)
+    for canary in (NAME, "春花", PHONE, PHONE[-4:]):
+        assert canary not in text, canary

@@ -10,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from intake.idcard import check_character
-from intake.masking import MaskingFilter, mask_address, mask_email, mask_id, mask_name, mask_phone, redact
+from intake.masking import (
+    MaskingFilter,
+    anonymise,
+    mask_address,
+    mask_email,
+    mask_id,
+    mask_name,
+    mask_phone,
+    redact,
+)
 
 CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
 
@@ -169,3 +178,24 @@ def test_masking_filter_survives_bad_format_args() -> None:
     assert MaskingFilter().filter(record)
     assert isinstance(record.msg, str)
     assert record.args is None
+
+
+@pytest.mark.parametrize(
+    ("text", "gone", "kept"),
+    [
+        ("我就住在楼上4楼401，楼下烧烤店油烟很大", ["401", "4楼"], ["楼下烧烤店"]),
+        ("本人系3栋502业主，楼上602漏水", ["502"], ["楼上602漏水"]),  # the neighbour's flat stays
+        ("有事打我电话139 1234 4321", ["139", "4321"], ["有事打我电话"]),
+        ("我叫王秀英，身份证440106199001011234", ["王秀英", "1234"], []),
+        ("我住院了，医院收费不合理", [], ["我住院了"]),  # 住院 is no home
+        ("天河区华景新城2单元302的住户装修很吵", [], ["2单元302"]),  # whom they report
+    ],
+)
+def test_anonymise_removes_what_points_at_the_citizen_and_keeps_the_matter(
+    text: str, gone: list[str], kept: list[str]
+) -> None:
+    out = anonymise(text)
+    for g in gone:
+        assert g not in out, (g, out)
+    for k in kept:
+        assert k in out, (k, out)
