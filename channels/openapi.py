@@ -299,7 +299,15 @@ def _paths() -> dict[str, Any]:
                                 "type": "string",
                                 "description": "Over 5 000 characters is stored and answered with a "
                                 "polite request to send it in parts.",
-                            }
+                            },
+                            "client_id": {
+                                "type": ["string", "null"],
+                                "minLength": 1,
+                                "maxLength": 100,
+                                "pattern": "^[A-Za-z0-9._:-]+$",
+                                "description": "The page's id of this message: sent again in the session, "
+                                "it is the same message, stored once, with the same replies.",
+                            },
                         },
                     },
                     {"text": "我要投诉，小区楼下烧烤店每晚油烟很大"},

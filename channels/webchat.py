@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,6 +80,9 @@ def messages_json(store: SqlStore, rows: list[StoredOutbound]) -> list[dict[str,
 
 
 # -- routes -------------------------------------------------------------------------------------
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+
+
 class WebChat:
     def __init__(self, service: IntakeService, redis_url: str) -> None:
         self.service = service
@@ -130,7 +134,15 @@ class WebChat:
         text = data.get("text")
         if not isinstance(text, str):
             raise InvalidInput("请填写消息内容。The field 'text' must be a string.")
-        msg = InboundMessage(Address(Channel.WEBCHAT, session_id), text, self.service.clock.now())
+        client_id = data.get("client_id")
+        if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)):
+            raise InvalidInput(
+                "client_id 应为 1–100 个字母、数字或 ._:-。'client_id': 1–100 letters, digits or ._:-"
+            )
+        # The same client_id twice in a session is one message with the same replies (a page that
+        # retried after a lost answer); keyed with the session, so no other session can collide.
+        native = f"{session_id}:{client_id}" if client_id is not None else None
+        msg = InboundMessage(Address(Channel.WEBCHAT, session_id), text, self.service.clock.now(), native)
         result = await self.turns.handle(request, TurnInput(msg))
         request.app[METRICS_KEY].inbound.labels("webchat").inc()
         if result.ticket is not None and result.ticket.number and result.ticket.status.value == "registered":

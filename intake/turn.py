@@ -283,8 +283,8 @@ class TurnTaker:
         if stored_id is None and msg.native_id is not None:
             # A native id may have been seen before (a replayed update): look before acting.
             stored_id, new = self.store.save_inbound(msg, raw=item.raw, processed=True)
-            if not new:
-                return IntakeResult(stored_id, (), None, duplicate=True), None
+            if not new:  # answered as the first time (a chat message sent again with its client_id)
+                return self._again(stored_id), None
             saved_first = True
         else:
             saved_first = False
@@ -295,6 +295,16 @@ class TurnTaker:
             self.store.mark_inbound(stored_id, ticket_id=ticket_id)
         sent = self._send(msg.address, stored_id, replies, ticket_id=ticket_id, fresh=fresh)
         return IntakeResult(stored_id, sent, ticket), next_state
+
+    def _again(self, stored_id: int) -> IntakeResult:
+        """A message stored and answered before: the same replies and its ticket as it is now."""
+        rows, ticket_id = self.store.replies_to(stored_id)
+        replies = tuple(SentReply(m.id, m.text, m.choices) for m in rows)
+        ticket = None
+        if ticket_id is not None:
+            t = self.store.get_ticket(ticket_id)
+            ticket = TicketView(t.number, t.status, t.category, t.deadline)
+        return IntakeResult(stored_id, replies, ticket, duplicate=True)
 
     def _apply(
         self, address: Address, result: StepResult, now: datetime

@@ -387,6 +387,20 @@ class MessageStore(OutboxStore):
             rows = conn.execute(q.order_by(messages_out.c.id)).all()
         return [self._outbound(r) for r in rows]
 
+    def replies_to(self, message_id: int) -> tuple[list[StoredOutbound], int | None]:
+        """The replies a stored inbound message was answered with, in order, and the ticket it
+        was linked to: what a message sent again (the same ``client_id``) is answered with."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(messages_out)
+                .where(messages_out.c.idempotency_key.like(f"reply:{message_id}:%"))
+                .order_by(messages_out.c.id)
+            ).all()
+            ticket_id = conn.execute(
+                select(messages_in.c.ticket_id).where(messages_in.c.id == message_id)
+            ).scalar_one_or_none()
+        return [self._outbound(r) for r in rows], ticket_id
+
     def outbound_by_state(self, state: DeliveryState, limit: int = 100) -> list[StoredOutbound]:
         with self._read() as conn:
             rows = conn.execute(

@@ -225,6 +225,12 @@ def test_failed_send_keeps_the_text_and_says_so_politely(page: Page, watched: Wa
     assert len(held) == 1
     expect(page.locator("#send")).to_be_disabled()
     held[0].abort("internetdisconnected")
+    for _ in range(100):  # the page tries once more, with the same client_id, after a second
+        if len(held) == 2:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 2
+    held[1].abort("internetdisconnected")
 
     error = page.locator("#error")
     expect(error).to_be_visible()
@@ -237,6 +243,30 @@ def test_failed_send_keeps_the_text_and_says_so_politely(page: Page, watched: Wa
     box.press("Enter")
     expect(page.locator(HOTLINE).first).to_contain_text("补充")
     expect(error).to_be_hidden()
+    assert page.locator(CITIZEN).all_inner_texts() == [COMPLAINT]
+    assert_clean(watched)
+
+
+def test_an_answer_lost_on_the_way_back_is_asked_again_and_shown_once(
+    page: Page, product: Product, watched: Watched
+) -> None:
+    """The hotline stored and answered the message, the answer never arrived: the page sends it
+    again with the same client_id and gets the same replies; one message, one question."""
+    sent: list[dict[str, Any]] = []
+
+    def lose_the_first_answer(route: Route) -> None:
+        sent.append(json.loads(route.request.post_data or "{}"))
+        if len(sent) == 1:
+            route.fetch()  # the hotline handles it...
+            route.abort("connectionreset")  # ...and the answer is lost
+        else:
+            route.continue_()
+
+    page.route("**/api/chat/sessions/*/messages", lose_the_first_answer)
+    say(page, COMPLAINT)
+    expect(page.locator(HOTLINE)).to_have_count(1)
+    assert len(sent) == 2 and sent[0] == sent[1] and sent[0]["client_id"]
+    expect(page.locator("#error")).to_be_hidden()
     assert page.locator(CITIZEN).all_inner_texts() == [COMPLAINT]
     assert_clean(watched)
 

@@ -319,8 +319,22 @@
     return TEXT.sendFailedNetwork;
   }
 
-  function postMessage(text) {
-    return request("POST", sessionPath("messages"), { text: text });
+  function newClientId() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+
+  /** One message, with its own client_id: when the answer is lost (network, 5xx) it is sent once
+   * more with the same id, and the hotline stores and answers it once (CONTRACT.md). */
+  function postMessage(text, clientId) {
+    var body = { text: text, client_id: clientId };
+    return request("POST", sessionPath("messages"), body).catch(function (err) {
+      if (err instanceof HttpError && err.status < 500) throw err;
+      return new Promise(function (resolve) { setTimeout(resolve, 1000); }).then(function () {
+        return request("POST", sessionPath("messages"), body);
+      });
+    });
   }
 
   /** Send one text; resolves true when the hotline took it. */
@@ -334,15 +348,16 @@
     var pending = addBubble("citizen", text, { pending: true });
     var typing = showTyping();
     var ready = state.session ? Promise.resolve() : createSession();
+    var clientId = newClientId();
     return ready
       .then(function () {
-        return postMessage(text).catch(function (err) {
+        return postMessage(text, clientId).catch(function (err) {
           if (!(err instanceof HttpError) || err.status !== 401) throw err;
           // The token expired mid-conversation: carry on in a new session and say so.
           return createSession().then(function () {
             addSystem(TEXT.sessionRenewed, pending);
             els.ticket.hidden = true;
-            return postMessage(text);
+            return postMessage(text, clientId);
           });
         });
       })
