@@ -136,6 +136,10 @@ class DeliveryState(StrEnum):
     """Outbound delivery outcomes (RELIABILITY.md §6: delivered, failed, uncertain)."""
 
     PENDING = "pending"
+    # Claimed by one worker until ``next_attempt_at`` (its lease) while the provider is called: no
+    # other worker sends it meanwhile, and a claim that outlives its lease (the worker died between
+    # the provider's accept and our record) becomes UNCERTAIN, never sent again by itself.
+    SENDING = "sending"
     DELIVERED = "delivered"
     FAILED = "failed"
     UNCERTAIN = "uncertain"

@@ -1,5 +1,10 @@
 """deliver(outbound_id): the outbound row exists before any send; senders raise a classified
-error and this decides retry, failed or uncertain, recording state and the last error."""
+error and this decides retry, failed or uncertain, recording state and the last error.
+
+A row is claimed (state ``sending`` with a lease) before the provider is called, so two workers
+never both send it; a claim that outlives its lease means the worker stopped between the
+provider's accept and our record, and the row becomes ``uncertain`` (an agent checks), never sent
+again by itself. Providers that take an idempotency key get the row's (SMS ``out_id``, Telegram)."""
 
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ from intake.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+# How long one send may take before its claim lapses: longer than any provider's timeout (the
+# SMS platform's 10 s, SMTP's and Telegram's 30 s) with room to spare.
+LEASE = timedelta(seconds=120)
 
 
 class Sender(Protocol):
@@ -52,6 +60,12 @@ def senders_for(runtime: Runtime) -> dict[Channel, Sender]:
 def deliver_outbound(runtime: Runtime, outbound_id: int, senders: dict[Channel, Sender] | None = None) -> str:
     store = runtime.store
     m = store.get_outbound(outbound_id)
+    if m.state is DeliveryState.SENDING:
+        # Another worker has it (this job ran twice), or had it and stopped mid-send: a lapsed
+        # claim becomes uncertain; a live one is left to its worker (this job comes back later).
+        store.expire_claims()
+        now_state = store.get_outbound(m.id).state
+        return "retry" if now_state is DeliveryState.SENDING else now_state.value
     if m.state is not DeliveryState.PENDING:
         return m.state.value  # settled by an earlier run: never delivered twice
     if m.next_attempt_at is not None and m.next_attempt_at > runtime.clock.now():
@@ -60,6 +74,8 @@ def deliver_outbound(runtime: Runtime, outbound_id: int, senders: dict[Channel, 
     if sender is None:
         store.mark_delivery(m.id, DeliveryState.FAILED, error=f"no sender for {m.address.channel}")
         return "failed"
+    if not store.claim_delivery(m.id, runtime.clock.now() + LEASE):
+        return "retry"  # another worker claimed it a moment ago
     try:
         sender.send(m)
     except RetryLater as exc:

@@ -15,7 +15,7 @@ from intake.errors import DeliveryError, PermanentFailure, RetryLater
 from intake.model import Channel, DeliveryState, StoredOutbound, TicketStatus
 from intake.runtime import Runtime
 from notifier.compose import compose
-from notifier.deliver import Sender, senders_for
+from notifier.deliver import LEASE, Sender, senders_for
 from notifier.notices import choose_address
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,8 @@ def send_evaluation_batch(runtime: Runtime, key: str, senders: dict[Channel, Sen
         items.append(
             (address, text, f"evalprompt:{t.id}:{t.rehandling_round + 1}", "evaluation_prompt", t.id)
         )
-    with store.tx():
-        created = store.record_outbound_many(items)
+    with store.tx():  # stored claimed: sent below by this run only (notifier.deliver)
+        created = store.record_outbound_many(items, claimed_until=runtime.clock.now() + LEASE)
     delivered: list[int] = []
     later: list[tuple[int, float]] = []
     failed: list[tuple[int, str]] = []
@@ -60,7 +60,7 @@ def send_evaluation_batch(runtime: Runtime, key: str, senders: dict[Channel, Sen
             continue  # stored by an earlier run of this chunk: its own delivery row handles it
         message = StoredOutbound(
             id=oid, idempotency_key=k, address=address, text=text, choices=(), subject=None, kind=kind,
-            ticket_id=ticket_id, state=DeliveryState.PENDING, attempts=0, last_error=None, created_at=now,
+            ticket_id=ticket_id, state=DeliveryState.SENDING, attempts=0, last_error=None, created_at=now,
             delivered_at=None,
         )  # fmt: skip
         sender = table.get(address.channel)

@@ -98,6 +98,7 @@ def run_timers(
 ) -> None:
     """Every timer sweep, once: what the worker's sweeper calls every few seconds."""
     now = runtime.clock.now()
+    runtime.store.expire_claims()  # a worker stopped mid-send: uncertain, for an agent (notifier.deliver)
     expire_drafts(runtime, now, max(1, policy.profile.supplement.window.days))
     end_evaluation_windows(runtime, now, policy.silence_means)
     if with_deadlines:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -38,6 +39,9 @@ from intake.store.statements import (
     FAST_OUTBOX,
     native_of,
 )
+
+# Rows a delivery outcome may still be recorded on: waiting, or claimed by the worker sending them.
+_UNSETTLED = (DeliveryState.PENDING.value, DeliveryState.SENDING.value)
 
 
 class MessageStore(OutboxStore):
@@ -313,16 +317,21 @@ class MessageStore(OutboxStore):
         )
 
     def record_outbound_many(
-        self, items: Sequence[tuple[Address, str, str, str, int | None]]
+        self, items: Sequence[tuple[Address, str, str, str, int | None]], *, claimed_until: datetime
     ) -> dict[str, int]:
-        """Store many messages at once: (address, text, key, kind, ticket id) each; a key already
+        """Store many messages at once, claimed for the caller's sends until ``claimed_until``
+        (see ``claim_delivery``): (address, text, key, kind, ticket id) each; a key already
         stored is left alone. Returns key → id of the rows created now (for a fan-out: one
         statement per chunk instead of one transaction per message)."""
         if not items:
             return {}
         now = self.clock.now()
         rows = [
-            self._pending_outbound(address, text, key, kind, ticket_id, now)
+            {
+                **self._pending_outbound(address, text, key, kind, ticket_id, now),
+                "state": DeliveryState.SENDING.value,
+                "next_attempt_at": claimed_until,
+            }
             for address, text, key, kind, ticket_id in items
         ]
         keys = [r["idempotency_key"] for r in rows]
@@ -349,7 +358,7 @@ class MessageStore(OutboxStore):
         with self._write() as conn:
             res = conn.execute(
                 update(messages_out)
-                .where(messages_out.c.id.in_(list(ids)), messages_out.c.state == DeliveryState.PENDING.value)
+                .where(messages_out.c.id.in_(list(ids)), messages_out.c.state.in_(_UNSETTLED))
                 .values(
                     state=DeliveryState.DELIVERED.value,
                     attempts=messages_out.c.attempts + 1,
@@ -363,9 +372,48 @@ class MessageStore(OutboxStore):
         with self._write() as conn:
             conn.execute(
                 update(messages_out)
-                .where(messages_out.c.id == outbound_id, messages_out.c.state == DeliveryState.PENDING.value)
-                .values(attempts=messages_out.c.attempts + 1, last_error=error, next_attempt_at=retry_at)
+                .where(messages_out.c.id == outbound_id, messages_out.c.state.in_(_UNSETTLED))
+                .values(
+                    state=DeliveryState.PENDING.value,
+                    attempts=messages_out.c.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=retry_at,
+                )
             )
+
+    def claim_delivery(self, outbound_id: int, lease_until: datetime) -> bool:
+        """Take a pending row that is due for this worker until ``lease_until``, before the
+        provider is called; False when another worker has it or it is not due."""
+        now = self.clock.now()
+        with self._write() as conn:
+            res = conn.execute(
+                update(messages_out)
+                .where(
+                    messages_out.c.id == outbound_id,
+                    messages_out.c.state == DeliveryState.PENDING.value,
+                    or_(messages_out.c.next_attempt_at.is_(None), messages_out.c.next_attempt_at <= now),
+                )
+                .values(state=DeliveryState.SENDING.value, next_attempt_at=lease_until)
+            )
+        return bool(res.rowcount)
+
+    def expire_claims(self) -> int:
+        """Claims that outlived their lease: the worker stopped between the provider and our
+        record, so whether the citizen got it is unknown. UNCERTAIN, for an agent to check;
+        never sent again by itself (RELIABILITY.md §6)."""
+        with self._write() as conn:
+            res = conn.execute(
+                update(messages_out)
+                .where(
+                    messages_out.c.state == DeliveryState.SENDING.value,
+                    messages_out.c.next_attempt_at <= self.clock.now(),
+                )
+                .values(
+                    state=DeliveryState.UNCERTAIN.value,
+                    last_error="the worker stopped while sending; not sent again (check with the citizen)",
+                )
+            )
+        return int(res.rowcount)
 
     def get_outbound(self, outbound_id: int) -> StoredOutbound:
         with self._read() as conn:
@@ -420,8 +468,8 @@ class MessageStore(OutboxStore):
         provider_id: str | None = None,
         retry_at: datetime | None = None,
     ) -> bool:
-        """Record a delivery attempt. Only a pending row changes: a second worker finishing the
-        same message finds it already settled and does nothing (never delivered twice)."""
+        """Record a delivery attempt. Only a pending or claimed row changes: a second worker
+        finishing the same message finds it already settled and does nothing (never twice)."""
         now = self.clock.now()
         values: dict[str, Any] = {
             "state": state.value,
@@ -436,10 +484,7 @@ class MessageStore(OutboxStore):
         with self._write() as conn:
             res = conn.execute(
                 update(messages_out)
-                .where(
-                    messages_out.c.id == outbound_id,
-                    messages_out.c.state == DeliveryState.PENDING.value,
-                )
+                .where(messages_out.c.id == outbound_id, messages_out.c.state.in_(_UNSETTLED))
                 .values(**values)
             )
             return bool(res.rowcount)

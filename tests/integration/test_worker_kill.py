@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 N = 500
 
 
-def start_worker(runtime: Runtime, tmp_path: Path) -> subprocess.Popen[bytes]:
+def start_worker(runtime: Runtime, tmp_path: Path, **extra: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
         HOTLINE_DATA=str(tmp_path / "data"),
@@ -36,6 +36,7 @@ def start_worker(runtime: Runtime, tmp_path: Path) -> subprocess.Popen[bytes]:
         HOTLINE_SECRET_KEY=TEST_KEY,
         HOTLINE_API_TOKEN="test-token-0123456789",
         HOTLINE_RELAY_STALE_SECONDS="5",
+        **extra,
     )
     log = open(tmp_path / "worker.log", "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
@@ -110,3 +111,69 @@ def test_sigkill_mid_burst_loses_and_repeats_nothing(
     assert len({n.idempotency_key for n in notices}) == N == len(notices)  # one notice per ticket
     assert all(n.state == DeliveryState.DELIVERED.value for n in notices)
     assert all(n.attempts == 1 for n in notices)  # settled once: never delivered twice
+
+
+def test_a_worker_killed_between_the_providers_accept_and_our_record_sends_nothing_twice(
+    sqlite_runtime: Runtime, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """Issue 18, counted at the far end: the SMS platform stand-in accepts a notice and answers
+    late; the worker is SIGKILLed meanwhile. Two new workers find the row claimed and do not send
+    it again; once the claim lapses it is ``uncertain`` for an agent, and the platform received it
+    exactly once. A notice queued later goes out once through the two workers."""
+    from intake.clock import OffsetClock
+    from tests.support.sms_platform import SmsPlatformStandIn
+
+    rt = sqlite_runtime
+    phone = Address(Channel.SMS, "+8613800138000")
+    ON_PLATFORM = "13800138000"
+    with SmsPlatformStandIn(delay=6.0) as platform:
+        env = {"HOTLINE_SMS": "http", "HOTLINE_SMS_API_URL": platform.url, "HOTLINE_DEV_CLOCK": "1"}
+        with rt.store.tx():
+            first, _ = rt.store.record_outbound(
+                phone, "您的工单已办结，请评价。", key="k-kill-1", kind="notice"
+            )
+        (tmp_path / "a").mkdir()
+        doomed = start_worker(rt, tmp_path / "a", **env)
+        deadline = time.monotonic() + 60
+        while not platform.to(ON_PLATFORM) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(platform.to(ON_PLATFORM)) == 1  # accepted by the platform, not yet answered
+        doomed.kill()
+        doomed.wait(10)
+        assert rt.store.get_outbound(first).state is DeliveryState.SENDING
+
+        workers = []
+        for name in ("b", "c"):
+            (tmp_path / name).mkdir()
+            workers.append(start_worker(rt, tmp_path / name, **env))
+        try:
+            time.sleep(12)  # past the relay's stale window (5 s): both workers took the job again
+            assert (
+                len(platform.to(ON_PLATFORM)) == 1
+                and rt.store.get_outbound(first).state is DeliveryState.SENDING
+            )
+            OffsetClock(redis_client).advance(3600)  # the claim's lease lapses on every process's clock
+            deadline = time.monotonic() + 30
+            while rt.store.get_outbound(first).state is DeliveryState.SENDING and time.monotonic() < deadline:
+                time.sleep(0.25)
+            assert rt.store.get_outbound(first).state is DeliveryState.UNCERTAIN
+
+            with rt.store.tx():
+                second, _ = rt.store.record_outbound(phone, "您的工单已延期。", key="k-kill-2", kind="notice")
+            deadline = time.monotonic() + 60
+            while (
+                rt.store.get_outbound(second).state is not DeliveryState.DELIVERED
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.25)
+            time.sleep(8)  # room for a second send, were there one
+        finally:
+            for w in workers:
+                w.send_signal(signal.SIGTERM)
+            for w in workers:
+                try:
+                    w.wait(20)
+                except subprocess.TimeoutExpired:
+                    w.kill()
+        texts = Counter(s.content for s in platform.to(ON_PLATFORM))
+        assert texts == {"您的工单已办结，请评价。": 1, "您的工单已延期。": 1}
