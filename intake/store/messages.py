@@ -37,6 +37,7 @@ from intake.store.statements import (
     FAST_INBOUND,
     FAST_INBOUND_BY_NATIVE,
     FAST_OUTBOX,
+    NATIVE_KEY,
     native_of,
 )
 
@@ -72,7 +73,7 @@ class MessageStore(OutboxStore):
                 if job is not None:
                     self._add_fresh_outbox(buf, job, f"{job}:{held}", {"message_id": held})
                 return held, True
-            new_id = self._insert_new(conn, messages_in, values, ("channel", "native_id"))
+            new_id = self._insert_new(conn, messages_in, values, NATIVE_KEY)
             if new_id is None:
                 [found] = self._fast(conn, FAST_INBOUND_BY_NATIVE, native_of(values))
                 return int(found.id), False

@@ -109,7 +109,8 @@ messages_in = Table(
     Column("ticket_id", Integer, ForeignKey("tickets.id")),
     Column("flags", String(80), nullable=False, default=""),
     Column("processed_at", UTCDateTime()),
-    UniqueConstraint("channel", "native_id", name="uq_messages_in_native"),
+    # one message per native id per sender (another sender reusing an id is their own message)
+    UniqueConstraint("channel", "address_key", "native_id", name="uq_messages_in_sender_native"),
 )
 
 messages_out = Table(

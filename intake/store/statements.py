@@ -152,17 +152,22 @@ INBOUND_COLUMNS = (
     "processed_at",
     "ticket_id",
 )
-FAST_INBOUND = fast_upsert(messages_in, INBOUND_COLUMNS, ("channel", "native_id"))
+# A native id (Message-ID, provider id, update id) is one message per sender: another sender
+# reusing it sends their own message (issue 18), not a repeat of someone else's.
+NATIVE_KEY = ("channel", "address_key", "native_id")
+FAST_INBOUND = fast_upsert(messages_in, INBOUND_COLUMNS, NATIVE_KEY)
 
 
 def native_of(row: Mapping[str, Any]) -> dict[str, Any]:
-    """What finds the first row of a ``messages_in`` row's native id."""
-    return {"channel_": row["channel"], "native_id_": row["native_id"]}
+    """What finds the first row of a ``messages_in`` row's native id from its sender."""
+    return {"channel_": row["channel"], "address_key_": row["address_key"], "native_id_": row["native_id"]}
 
 
 FAST_INBOUND_BY_NATIVE = PreparedSet(
     lambda _d: select(messages_in.c.id).where(
-        messages_in.c.channel == bindparam("channel_"), messages_in.c.native_id == bindparam("native_id_")
+        messages_in.c.channel == bindparam("channel_"),
+        messages_in.c.address_key == bindparam("address_key_"),
+        messages_in.c.native_id == bindparam("native_id_"),
     )
 )
 FAST_MARK_DONE = PreparedSet(lambda _d: MARK_DONE)

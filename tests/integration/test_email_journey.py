@@ -242,3 +242,20 @@ async def test_a_resent_message_is_stored_and_answered_once(mail_runtime: Runtim
         drain(mail_runtime)
     assert mail_runtime.store.count_inbound() == 1
     assert len(sink.to(CITIZEN)) == 1
+
+
+async def test_another_sender_reusing_a_message_id_is_their_own_message(
+    mail_runtime: Runtime, sink: MailSink
+) -> None:
+    """Issue 18: a second sender's mail with a Message-ID already seen was answered 250 and
+    dropped as a repeat of someone else's."""
+    msg = citizen_mail("我要投诉，小区楼下烧烤店每晚油烟很大。", "投诉")
+    other = "lisi@example.cn"
+    copied = citizen_mail("咨询一下居住证怎么办理。", "咨询", sender=other)
+    copied.replace_header("Message-ID", msg["Message-ID"])
+    async with HotlineSmtp(mail_runtime) as smtp:
+        await send(smtp, msg)
+        await send(smtp, copied, mail_from=other)
+        drain(mail_runtime)
+    assert mail_runtime.store.count_inbound() == 2
+    assert len(sink.to(CITIZEN)) == 1 and len(sink.to(other)) == 1

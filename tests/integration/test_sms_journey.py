@@ -197,3 +197,15 @@ async def test_inbound_is_validated_and_deduplicated(aiohttp_client: Client, sql
     assert len(await phone.inbox()) == 1
     wrong = await client.get("/api/sms/outbox", params={"to": "nobody"}, headers=AUTH)
     assert wrong.status == 400
+
+
+async def test_another_number_reusing_a_provider_id_is_its_own_message(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    first, second = Handset(client, sqlite_runtime), Handset(client, sqlite_runtime, "+8613900139000")
+    for number in (first.number, second.number):
+        resp = await post_sms(client, {"from": number, "text": "我要投诉，路灯坏了", "id": "gw-7"})
+        assert resp.status == 200
+    assert sqlite_runtime.store.count_inbound() == 2
+    assert len(await first.inbox()) == 1 and len(await second.inbox()) == 1
