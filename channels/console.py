@@ -27,7 +27,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from channels.http_common import TooManyRequests, in_thread, read_json, row_id
-from channels.static import SECURITY_HEADERS, STATIC, add_files
+from channels.static import CONSOLE_HEADERS, STATIC, add_files
 from intake.assembly import HotlinePolicy
 from intake.errors import Forbidden, InvalidInput, Unauthorized
 from intake.masking import redact
@@ -232,7 +232,7 @@ class Console:
     async def page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(
             STATIC / "console" / "index.html",
-            headers={**SECURITY_HEADERS, "Content-Type": "text/html; charset=utf-8"},
+            headers={**CONSOLE_HEADERS, "Content-Type": "text/html; charset=utf-8"},
         )
 
     def _queue(self) -> dict[str, Any]:

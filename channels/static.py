@@ -16,6 +16,15 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+# The chat page may be framed by any site (widget.js embeds it); the agents' console by none
+# (clickjacking: a framing page could make an agent press buttons they do not see).
+CONSOLE_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "frame-ancestors *", "frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+}
 
 
 def add_static_routes(app: web.Application) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,11 @@ from intake.store.db import migrate
 
 log = logging.getLogger("hotline.run")
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def without_password(url: str) -> str:
+    """A store URL as it may be shown: ``postgresql://app:***@db/hotline``."""
+    return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 def main() -> int:
@@ -70,6 +76,7 @@ def main() -> int:
 
     host, port = settings.http.host, settings.http.port
     sms_key = "HOTLINE_SMS_SECRET" if "HOTLINE_SMS_SECRET" in os.environ else settings.data_dir / "sms-secret"
+    api_token = "HOTLINE_API_TOKEN" if "HOTLINE_API_TOKEN" in os.environ else settings.data_dir / "api-token"
     if first_password is not None:
         console_login = (
             f"admin / {first_password}  (shown this once; add agents: python -m hotline.accounts add)"
@@ -82,11 +89,11 @@ def main() -> int:
         f"  agent console http://{host}:{port}/console/\n"
         f"  health        http://{host}:{port}/healthz\n"
         f"  SMTP          {settings.smtp} (mail to {settings.mailbox})\n"
-        f"  API token     {settings.api_token}\n"
+        f"  API token     in {api_token} (the back office's bearer token; never printed)\n"
         f'  SMS webhooks  signed with the key in {sms_key} (CONTRACT.md "SMS")\n'
         f"  console login {console_login}\n"
-        f"  redis         {redis_url}\n"
-        f"  database      {settings.database_url}\n"
+        f"  redis         {without_password(redis_url)}\n"
+        f"  database      {without_password(settings.database_url)}\n"
         f"  policy        {settings.policy}\n"
         "Press Ctrl-C to stop.\n",
         flush=True,

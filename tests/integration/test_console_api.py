@@ -106,3 +106,17 @@ async def test_the_queue_shows_drafts_waiting_and_tickets_masked(
     assert len(body["waiting_for_citizen"]) >= 1
     text = str(body)
     assert "13800138000" not in text and "王小明" not in text
+
+
+async def test_the_console_cannot_be_framed_and_the_chat_can(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    """Issue 18: a framing page could make an agent press buttons they do not see; the chat
+    page is meant to be embedded (widget.js)."""
+    client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    console = await client.get("/console/")
+    assert console.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in console.headers["Content-Security-Policy"]
+    chat = await client.get("/chat/")
+    assert "frame-ancestors *" in chat.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in chat.headers

@@ -184,3 +184,10 @@ def test_a_status_is_claimed_once_and_due_tickets_are_found_by_their_deadline(
     closed = runtime.store.get_ticket(due)
     assert (closed.status, closed.reason) == (TicketStatus.CLOSED, "x")
     assert runtime.store.ticket_ids(TicketStatus.COLLECTING, due="supplement_due_at") == []
+
+
+def test_sqlite_acknowledges_only_what_is_on_disk(sqlite_runtime: Runtime) -> None:
+    """Issue 18: WAL with synchronous=NORMAL can lose the last commits on power loss."""
+    with sqlite_runtime.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
