@@ -364,6 +364,10 @@ def _paths() -> dict[str, Any]:
                     },
                     **BAD_AFTER,
                     **UNAUTHORIZED,
+                    "429": _err(
+                        "Three streams are open for this session, or the process holds its maximum "
+                        "(HOTLINE_MAX_STREAMS); try again after Retry-After (`rate_limited`)."
+                    ),
                 },
             },
         },

@@ -26,7 +26,7 @@ from channels.openapi import openapi_json
 from channels.sms import SmsRoutes, sms_provider
 from channels.static import add_static_routes
 from channels.telegram_webhook import TelegramWebhook
-from channels.webchat import WebChat
+from channels.webchat import STREAMS_KEY, WebChat
 from intake.assembly import Services, build_services
 from intake.clock import OffsetClock
 from intake.errors import InvalidInput
@@ -59,6 +59,10 @@ async def healthz(request: web.Request) -> web.Response:
         if isinstance(answer, str) and answer != "ok":
             result[name] = answer
             result["ok"] = False
+    gate = request.app.get(STREAMS_KEY)
+    if gate is not None and gate.total >= gate.limit:
+        # Saturation, not failure: new chats and their answers still work; pages retry streams.
+        result["streams"] = {"open": gate.total, "max": gate.limit, "saturated": True}
     return web.json_response(result, status=200 if result["ok"] else 503)
 
 
@@ -98,7 +102,7 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
     app[RUNTIME_KEY] = runtime
     app[METRICS_KEY] = Metrics()
     services = services or build_services(runtime)
-    WebChat(services.intake, runtime.settings.redis_url).routes(app)
+    WebChat(services.intake, runtime.settings.redis_url, max_streams=runtime.settings.max_streams).routes(app)
     SmsRoutes(
         services.intake,
         sms_provider(runtime.settings),

@@ -8,10 +8,13 @@ Tokens are bound to their session and to an expiry and compared in constant time
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import secrets
+from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +37,40 @@ log = logging.getLogger(__name__)
 SESSION_TTL = timedelta(days=45)
 MAX_BODY = 256 * 1024
 CREATE_LIMIT_PER_MINUTE = 30
+STREAMS_PER_SESSION = 3  # a citizen with the page open in a few tabs
+
+
+class StreamGate:
+    """Live-update streams held open by this process, capped per session and overall, so that
+    streams never take what new chats need: each holds a Redis connection of its own pool."""
+
+    def __init__(self, limit: int, per_session: int = STREAMS_PER_SESSION) -> None:
+        self.limit = limit
+        self.per_session = per_session
+        self.open: Counter[str] = Counter()
+
+    @property
+    def total(self) -> int:
+        return sum(self.open.values())
+
+    @contextlib.contextmanager
+    def admit(self, session_id: str) -> Iterator[None]:
+        if self.total >= self.limit:
+            raise TooManyRequests(
+                "当前在线人数较多，消息会在刷新后显示。Too many live streams now.", after=30
+            )
+        if self.open[session_id] >= self.per_session:
+            raise TooManyRequests("本会话打开的页面过多。Too many live streams for this session.", after=30)
+        self.open[session_id] += 1
+        try:
+            yield
+        finally:
+            self.open[session_id] -= 1
+            if not self.open[session_id]:
+                del self.open[session_id]
+
+
+STREAMS_KEY: web.AppKey[StreamGate] = web.AppKey("streams", StreamGate)
 
 
 def channel_name(session_id: str) -> str:
@@ -84,11 +121,13 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 
 class WebChat:
-    def __init__(self, service: IntakeService, redis_url: str) -> None:
+    def __init__(self, service: IntakeService, redis_url: str, *, max_streams: int = 500) -> None:
         self.service = service
         self.store = service.store
         self.redis_url = redis_url
         self.aredis: aioredis.Redis | None = None
+        self.stream_redis: aioredis.Redis | None = None  # the streams' own pool: never the chat's
+        self.gate = StreamGate(max_streams)
         self.turns = TurnGroups(service)
 
     def routes(self, app: web.Application) -> None:
@@ -97,12 +136,15 @@ class WebChat:
         app.router.add_get("/api/chat/sessions/{session_id}/messages", self.list_messages)
         app.router.add_get("/api/chat/sessions/{session_id}/history", self.history)
         app.router.add_get("/api/chat/sessions/{session_id}/stream", self.stream)
+        app[STREAMS_KEY] = self.gate
         app.cleanup_ctx.append(self._redis_ctx)
 
     async def _redis_ctx(self, app: web.Application) -> Any:
         self.aredis = aioredis.Redis.from_url(self.redis_url)
+        self.stream_redis = aioredis.Redis.from_url(self.redis_url, max_connections=self.gate.limit + 4)
         yield
         await self.aredis.aclose()
+        await self.stream_redis.aclose()
 
     def _auth(self, request: web.Request) -> str:
         session_id = request.match_info["session_id"]
@@ -175,10 +217,17 @@ class WebChat:
         return web.json_response({"messages": items})
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
-        """Server-Sent Events: what arrives for this session after ``after``, then live."""
+        """Server-Sent Events: what arrives for this session after ``after``, then live. At most
+        ``STREAMS_PER_SESSION`` per session and ``max_streams`` per process (429 beyond: the page
+        tries again with back-off, and each message's answer still carries its replies), each on
+        the streams' own Redis pool."""
         session_id = self._auth(request)
-        assert self.aredis is not None
         after = _after(request)
+        with self.gate.admit(session_id):
+            return await self._stream(request, session_id, after)
+
+    async def _stream(self, request: web.Request, session_id: str, after: int) -> web.StreamResponse:
+        assert self.stream_redis is not None
         resp = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -187,7 +236,7 @@ class WebChat:
             }
         )
         await resp.prepare(request)
-        pubsub = self.aredis.pubsub()
+        pubsub = self.stream_redis.pubsub()
         await pubsub.subscribe(channel_name(session_id))
         try:
             address = Address(Channel.WEBCHAT, session_id)

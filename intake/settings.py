@@ -53,6 +53,7 @@ class Settings:
     # Failed console logins from one address in 15 minutes before 429 (per account it is 5). A
     # hotline's agents often share one address out of their building: raise it there.
     login_failures_per_address: int = 20
+    max_streams: int = 500  # live-update streams one web process holds open (429 beyond)
 
     @property
     def holidays_dir(self) -> Path:
@@ -195,6 +196,11 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
                 f"HOTLINE_LOGIN_FAILURES_PER_ADDRESS: expected a positive whole number, got {raw!r}"
             )
         changes["login_failures_per_address"] = int(raw)
+    if env.get("HOTLINE_MAX_STREAMS"):
+        raw = env["HOTLINE_MAX_STREAMS"]
+        if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+            raise ConfigError(f"HOTLINE_MAX_STREAMS: expected 1..100000, got {raw!r}")
+        changes["max_streams"] = int(raw)
     if env.get("HOTLINE_STORE_THREADS"):
         raw = env["HOTLINE_STORE_THREADS"]
         if not raw.isdigit() or not 1 <= int(raw) <= 64:

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import pytest
 import redis
 from aiohttp.test_utils import TestClient
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 
 from channels.signing import signed_headers
 from channels.web import create_app
+from channels.webchat import STREAMS_KEY
 from intake.model import Address, Channel
 from intake.runtime import Runtime
 from intake.store.schema import messages_in
@@ -262,3 +264,39 @@ async def test_errors_on_unknown_routes_and_methods_are_json(client: TestClient)
     assert await error_of(await client.get("/api/tickets?since=yesterday", headers=AUTH), 400)
     assert await error_of(await client.get("/api/sms/outbox?to=not-a-phone", headers=AUTH), 400)
     assert await error_of(await client.get("/api/chat/sessions/x/messages?after=-1"), 401)
+
+
+async def test_a_flood_of_live_streams_leaves_new_chats_at_201(
+    aiohttp_client: Client, sqlite_runtime: Runtime, redis_client: redis.Redis
+) -> None:
+    """Issue 18: 100 streams from one chat session exhausted the Redis pool new chats use, and
+    every new chat failed with 500 while /healthz stayed green."""
+    allow_new_sessions(redis_client)
+    app = create_app(sqlite_runtime)
+    client: TestClient = await aiohttp_client(app)
+    chats = [await Chat(client).open() for _ in range(3)]
+    app[STREAMS_KEY].limit = 100  # a small process, so the overall cap is reached too
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as browser:
+
+        async def stream(chat: Chat) -> aiohttp.ClientResponse:
+            url = client.make_url(f"/api/chat/sessions/{chat.session_id}/stream")
+            return await browser.get(url, headers=chat.headers)
+
+        one_session = await asyncio.gather(*(stream(chats[0]) for _ in range(150)))
+        assert sorted(r.status for r in one_session) == [200] * 3 + [429] * 147
+        assert all(int(r.headers["Retry-After"]) > 0 for r in one_session if r.status == 429)
+        many = [await Chat(client).open() for _ in range(20)]
+        allow_new_sessions(redis_client)  # 30 new chats a minute from one address
+        many += [await Chat(client).open() for _ in range(20)]
+        spread = await asyncio.gather(*(stream(c) for c in many for _ in range(3)))
+        assert sum(r.status == 200 for r in spread) == 97 and sum(r.status == 429 for r in spread) == 23
+        allow_new_sessions(redis_client)
+        statuses = [(await client.post("/api/chat/sessions")).status for _ in range(20)]
+        assert statuses == [201] * 20
+        said = await chats[1].say("你好")  # and a chat goes on
+        assert said["replies"]
+        health = await (await client.get("/healthz")).json()
+        assert health["ok"] is True and health["streams"] == {"open": 100, "max": 100, "saturated": True}
+        for r in (*one_session, *spread):
+            r.close()
