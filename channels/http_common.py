@@ -7,8 +7,9 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from intake.store.schema import MAX_ROW_ID
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+IPNetwork = IPv4Network | IPv6Network
 
 
 def json_error(status: int, code: str, message: str, **headers: str) -> web.Response:
@@ -181,3 +183,42 @@ async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict
     if not isinstance(data, dict):
         raise InvalidInput("请求内容应为 JSON 对象。The body must be a JSON object.", code="bad_json")
     return data
+
+
+def forwarded_middleware(trusted: Sequence[IPNetwork]) -> Any:
+    """Behind a reverse proxy (HOTLINE_TRUSTED_PROXIES): only a request that comes from a trusted
+    proxy has its X-Forwarded-For, -Proto and -Host believed. The client is the right-most address
+    of the chain that is not itself a trusted proxy, so a client cannot choose its own address by
+    sending the header; from anyone else the headers are ignored."""
+
+    def is_proxy(address: str | None) -> bool:
+        try:
+            ip = ip_address(address or "")
+        except ValueError:
+            return False
+        return any(ip in net for net in trusted)
+
+    @web.middleware
+    async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not trusted or not is_proxy(request.remote):
+            return await handler(request)
+        chain = [h.strip() for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",")]
+        client = request.remote
+        for hop in reversed([h for h in chain if h]):
+            try:
+                ip_address(hop)
+            except ValueError:
+                break  # a mangled chain: the last good hop is the client
+            client = hop
+            if not is_proxy(hop):
+                break
+        changes: dict[str, Any] = {"remote": client}
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        if proto in ("http", "https"):
+            changes["scheme"] = proto
+        host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+        if host and host.isascii() and host.isprintable() and " " not in host:
+            changes["host"] = host
+        return await handler(request.clone(**changes))
+
+    return forwarded

@@ -18,6 +18,7 @@ from channels.http_common import (
     METRICS_KEY,
     Metrics,
     errors_middleware,
+    forwarded_middleware,
     in_thread,
     json_error,
     read_json,
@@ -98,7 +99,10 @@ def store_threads(settings: Settings) -> int:
 
 def create_app(runtime: Runtime, services: Services | None = None) -> web.Application:
     """The web process's composition root: every HTTP route of CONTRACT.md is mounted here."""
-    app = web.Application(middlewares=[errors_middleware], client_max_size=2 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[forwarded_middleware(runtime.settings.trusted_proxies), errors_middleware],
+        client_max_size=2 * 1024 * 1024,
+    )
     app[RUNTIME_KEY] = runtime
     app[METRICS_KEY] = Metrics()
     services = services or build_services(runtime)

@@ -11,6 +11,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from intake.errors import ConfigError
@@ -54,6 +55,9 @@ class Settings:
     # hotline's agents often share one address out of their building: raise it there.
     login_failures_per_address: int = 20
     max_streams: int = 500  # live-update streams one web process holds open (429 beyond)
+    # Reverse proxies whose X-Forwarded-For/Proto/Host are believed (HOTLINE_TRUSTED_PROXIES:
+    # addresses or networks, comma-separated); from anyone else those headers are ignored.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
     @property
     def holidays_dir(self) -> Path:
@@ -196,6 +200,15 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
                 f"HOTLINE_LOGIN_FAILURES_PER_ADDRESS: expected a positive whole number, got {raw!r}"
             )
         changes["login_failures_per_address"] = int(raw)
+    if env.get("HOTLINE_TRUSTED_PROXIES"):
+        try:
+            changes["trusted_proxies"] = tuple(
+                ip_network(part.strip(), strict=False)
+                for part in env["HOTLINE_TRUSTED_PROXIES"].split(",")
+                if part.strip()
+            )
+        except ValueError as exc:
+            raise ConfigError(f"HOTLINE_TRUSTED_PROXIES: {exc}") from None
     if env.get("HOTLINE_MAX_STREAMS"):
         raw = env["HOTLINE_MAX_STREAMS"]
         if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
