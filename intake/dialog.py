@@ -202,6 +202,9 @@ class DialogState:
     kb_entry: str | None = None
     repeat_of: str | None = None
     supplements: int = 0  # incomplete supplements given so far (guangzhou §12.2)
+    # A withdrawal or evaluation asked for by mail, waiting for its code to come back (issue 18):
+    # {"code", "kind" (withdraw | evaluate), "number", "level", "until" (ISO time)}.
+    mail_code: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -222,6 +225,7 @@ class DialogState:
             "kb_entry": self.kb_entry,
             "repeat_of": self.repeat_of,
             "supplements": self.supplements,
+            "mail_code": dict(self.mail_code) if self.mail_code else None,
         }
 
     @classmethod
@@ -244,6 +248,9 @@ class DialogState:
             kb_entry=data.get("kb_entry"),
             repeat_of=data.get("repeat_of"),
             supplements=int(data.get("supplements") or 0),
+            mail_code={str(k): str(v) for k, v in data["mail_code"].items()}
+            if data.get("mail_code")
+            else None,
         )
 
 
@@ -270,6 +277,7 @@ class CloseDraft:
 @dataclass(frozen=True, slots=True)
 class Withdraw:
     number: str
+    confirmed: bool = False  # by a code mailed to the address on record (email only, issue 18)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +301,7 @@ class Evaluate:
 
     number: str
     level: str | None
+    confirmed: bool = False  # by a code mailed to the address on record (email only, issue 18)
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,14 @@ NO_OPEN_TICKETS = "您目前没有正在办理的工单。如有新的诉求，�
 PROGRESS_LINE = "工单{number}（{category}）：{status}{deadline}"
 ASK_WHICH_TICKET = "您有多张工单，请选择要{action}的工单："
 WITHDRAWN = "工单{number}已为您撤回，感谢您的理解与支持。"
+# Mail may withdraw or evaluate only in the ticket's thread and after a code mailed to the
+# address on record comes back (issue 18: a forged From: withdrew a citizen's ticket).
+MAIL_NEEDS_THREAD = "为保护您的工单，撤回或评价请直接回复我们发给您的工单邮件（主题含“[12345-工单号]”）。"
+MAIL_CONFIRM_CODE = (
+    "您申请{what}工单{number}。为确认是您本人操作，请直接回复本邮件，在正文中写上确认码：{code}"
+    "（24小时内有效）。如非本人操作，请忽略本邮件，工单不受影响。"
+)
+MAIL_CONFIRM_WHAT = {"withdraw": "撤回", "evaluate": "评价"}
 WITHDRAW_NOT_ALLOWED = "工单{number}当前状态为“{status}”，无法撤回。"
 SUPPLEMENT_RECORDED = "已将您补充的内容记入工单{number}，承办单位将一并处理。"
 CANCELLED = "好的，已取消本次填写。如有新的诉求，请直接描述。"

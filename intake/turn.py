@@ -25,6 +25,7 @@ from typing import Any, overload
 from intake import texts
 from intake.clock import Clock
 from intake.clusters import Clusters
+from intake.confirm import ask_for_code, needs_code, with_mail_code
 from intake.dialog import (
     DRAFTING,
     CloseDraft,
@@ -228,7 +229,8 @@ class TurnTaker:
             else (),
             known=known,
         )
-        return step(state or self._rebuild(msg.address), msg.text, ctx)
+        start = state or self._rebuild(msg.address)
+        return with_mail_code(msg, state, now, lambda: step(start, msg.text, ctx))
 
     def _handled(self, address: Address) -> list[HandledTicket]:
         """The sender's latest handled tickets, newest first, with the result the unit gave (the
@@ -288,7 +290,7 @@ class TurnTaker:
             saved_first = True
         else:
             saved_first = False
-        replies, ticket, next_state, ticket_id = self._apply(msg.address, result, now)
+        replies, ticket, next_state, ticket_id = self._apply(msg.address, result, now, msg.thread_ticket)
         if stored_id is None:
             stored_id, _ = self.store.save_inbound(msg, raw=item.raw, processed=True, ticket_id=ticket_id)
         elif ticket_id is not None or not saved_first:
@@ -307,7 +309,7 @@ class TurnTaker:
         return IntakeResult(stored_id, replies, ticket, duplicate=True)
 
     def _apply(
-        self, address: Address, result: StepResult, now: datetime
+        self, address: Address, result: StepResult, now: datetime, thread: str | None = None
     ) -> tuple[list[Reply], TicketView | None, DialogState, int | None]:
         replies = list(result.replies)
         next_state = result.state
@@ -331,6 +333,9 @@ class TurnTaker:
                 if draft_id is not None:
                     self.store.update_ticket(draft_id, status=TicketStatus.CLOSED, reason=action.reason)
                 ticket = None
+            elif isinstance(action, Withdraw | Evaluate) and needs_code(address, action):
+                ask, next_state = ask_for_code(action, thread, next_state, now)
+                replies.append(ask)
             elif isinstance(action, Withdraw):
                 replies.append(self._withdraw(address, action.number))
             elif isinstance(action, Supplement):

@@ -28,6 +28,7 @@ from tests.support.journey import AUTH, drain
 from tests.support.mail_sink import HotlineSmtp, MailSink, Received
 
 Client = Callable[..., Any]
+COMPLAINT_TEXT = "我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，希望城管处理。我叫张三，电话13800138000"
 MAILBOX = "12345@hotline.local"
 CITIZEN = "zhangsan@example.cn"
 TAG = re.compile(r"\[12345-(\d{8}-\d{6,9})\]")
@@ -186,6 +187,20 @@ async def test_a_complaint_by_email_from_first_mail_to_evaluation(
         )
         await send(smtp, evaluation)
         drain(runtime)
+        # evaluating by mail is confirmed first: a code to the address on record (issue 18)
+        [ask] = new_replies(sink, seen)
+        code = re.search(r"确认码：(\d{6})", ask.text)
+        assert code is not None and number in ask.subject, ask.text
+        pending = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+        assert pending["status"] == "completed" and pending.get("evaluation") is None
+        seen = len(sink.to(CITIZEN))
+        await send(
+            smtp,
+            citizen_mail(
+                f"确认码 {code.group(1)}", "Re: " + ask.subject, in_reply_to=ask.message["Message-ID"]
+            ),
+        )
+        drain(runtime)
         thanks = new_replies(sink, seen)
         assert len(thanks) == 1 and "感谢" in thanks[0].text
         final = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
@@ -259,3 +274,42 @@ async def test_another_sender_reusing_a_message_id_is_their_own_message(
         drain(mail_runtime)
     assert mail_runtime.store.count_inbound() == 2
     assert len(sink.to(CITIZEN)) == 1 and len(sink.to(other)) == 1
+
+
+async def test_a_forged_mail_cannot_withdraw_a_citizens_ticket(
+    aiohttp_client: Client, mail_runtime: Runtime, sink: MailSink
+) -> None:
+    """Issue 18: a mail with the citizen's From: withdrew their ticket. Now withdrawing by mail
+    needs the ticket's thread and a code mailed to the address on record, which the forger never
+    sees; a wrong or missing code changes nothing, the right one withdraws."""
+    runtime = mail_runtime
+    client: TestClient = await aiohttp_client(create_app(runtime))
+    async with HotlineSmtp(runtime) as smtp:
+        await send(smtp, citizen_mail(COMPLAINT_TEXT, "投诉"))
+        drain(runtime)
+        [ticket] = (await (await client.get("/api/tickets", headers=AUTH)).json())["tickets"]
+        number = ticket["number"]
+
+        seen = len(sink.to(CITIZEN))
+        await send(smtp, citizen_mail(f"工单{number}不用处理了，我要撤回", "撤回"))  # not in the thread
+        drain(runtime)
+        [refused] = new_replies(sink, seen)
+        assert "直接回复" in refused.text and "确认码" not in refused.text
+
+        seen = len(sink.to(CITIZEN))
+        tag = f"Re: [12345-{number}] 投诉"
+        await send(smtp, citizen_mail("不用处理了，我要撤回", tag))  # forged: the thread is guessable
+        drain(runtime)
+        [ask] = new_replies(sink, seen)  # the code went to the real mailbox, not to the forger
+        code = re.search(r"确认码：(\d{6})", ask.text)
+        assert code is not None
+        for guess in ("000000", "123456", f"确认码 {int(code.group(1)) ^ 1:06d}"):
+            await send(smtp, citizen_mail(guess, tag))
+        drain(runtime)
+        view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+        assert view["status"] not in ("withdrawn", "closed")
+
+        await send(smtp, citizen_mail(f"确认码：{code.group(1)}", tag))  # the citizen themself
+        drain(runtime)
+        view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+        assert view["status"] == "withdrawn"
