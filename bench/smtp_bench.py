@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "HOTLINE_MAILBOX": MAILBOX,
         "HOTLINE_SECRET_KEY": base64.urlsafe_b64encode(b"b" * 32).decode(),
         "HOTLINE_API_TOKEN": "bench-token-0123456789",
+        "HOTLINE_MAIL_QUOTA": "1000000000",  # one client sends every mail of the bench
         "PYTHONPATH": str(ROOT),
     }
     procs: list[subprocess.Popen[bytes]] = []

@@ -55,6 +55,7 @@ class Settings:
     # hotline's agents often share one address out of their building: raise it there.
     login_failures_per_address: int = 20
     max_streams: int = 500  # live-update streams one web process holds open (429 beyond)
+    mail_quota: int = 30  # mails one sender may send an hour (a client address: ten times)
     # Reverse proxies whose X-Forwarded-For/Proto/Host are believed (HOTLINE_TRUSTED_PROXIES:
     # addresses or networks, comma-separated); from anyone else those headers are ignored.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
@@ -209,6 +210,11 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
             )
         except ValueError as exc:
             raise ConfigError(f"HOTLINE_TRUSTED_PROXIES: {exc}") from None
+    if env.get("HOTLINE_MAIL_QUOTA"):
+        raw = env["HOTLINE_MAIL_QUOTA"]
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError(f"HOTLINE_MAIL_QUOTA: expected a positive whole number, got {raw!r}")
+        changes["mail_quota"] = int(raw)
     if env.get("HOTLINE_MAX_STREAMS"):
         raw = env["HOTLINE_MAX_STREAMS"]
         if not raw.isdigit() or not 1 <= int(raw) <= 100_000:

@@ -10,6 +10,9 @@ Limits aiosmtpd does not set itself are set here (RELIABILITY.md §7, M3, M4):
   after the final dot (``SIZE=`` in MAIL FROM is checked up front as well);
 * recipients: 100 RCPT commands per transaction, accepted or not; more → ``452``;
   only HOTLINE_MAILBOX is a valid recipient, anything else → ``550``;
+* quotas: HOTLINE_MAIL_QUOTA mails (30) and 40 MiB an hour per sender, ten times the mails and
+  five times the bytes per client address; a data disk with less than :data:`MIN_FREE_BYTES`
+  free; past any → ``452`` after the final dot, nothing stored (a real sender tries again);
 * commands: a per-session budget per verb (:data:`COMMAND_CALL_LIMIT`); past it → ``421`` and
   the connection is closed, so a NOOP/RSET/VRFY loop cannot hold a session forever. A command
   line over 512 octets (RFC 5321 §4.5.3.1.4) → ``500``;
@@ -46,10 +49,13 @@ import base64
 import hashlib
 import ipaddress
 import logging
+import shutil
 import signal
-from collections import Counter
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -88,6 +94,34 @@ COMMAND_CALL_LIMIT: dict[str, int] = {
     "*": 20,
 }
 MIN_AIOSMTPD = (1, 4, 6)
+# Quotas per hour (issue 18: four 10 MB mails from one sender in 1.4 s grew the database by 202 MB):
+# HOTLINE_MAIL_QUOTA mails (30) and 40 MiB per sender; a client address, which may be a relay
+# carrying many senders, ten times the mails and five times the bytes.
+SENDER_BYTES_PER_HOUR = 40 * 1024 * 1024
+MIN_FREE_BYTES = 512 * 1024 * 1024  # below this on the data disk: 452, nothing stored
+
+
+@dataclass
+class MailQuota:
+    """Mails and bytes accepted in the last hour, per key (a sender, a client address): a
+    sliding window in this process: ``fits`` says whether one more fits, ``charge`` counts it."""
+
+    mails: int
+    bytes: int
+    window: float = 3600.0
+    seen: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
+
+    def fits(self, key: str, size: int, now: float) -> bool:
+        q = self.seen.setdefault(key, deque())
+        while q and q[0][0] <= now - self.window:
+            q.popleft()
+        if not q:
+            del self.seen[key]  # nothing in the window: the key is forgotten
+            return size <= self.bytes and self.mails >= 1
+        return len(q) + 1 <= self.mails and sum(b for _, b in q) + size <= self.bytes
+
+    def charge(self, key: str, size: int, now: float) -> None:
+        self.seen.setdefault(key, deque()).append((now, size))
 
 
 def check_aiosmtpd() -> None:
@@ -108,6 +142,10 @@ class InboundMailHandler:
     def __init__(self, runtime: Runtime, mailbox: str) -> None:
         self.runtime = runtime
         self.mailbox = mailbox.lower()
+        quota = runtime.settings.mail_quota
+        self.per_sender = MailQuota(quota, SENDER_BYTES_PER_HOUR)
+        self.per_client = MailQuota(10 * quota, 5 * SENDER_BYTES_PER_HOUR)
+        self.min_free = MIN_FREE_BYTES
         # Mails that finish DATA while others are being stored are committed together; each
         # still gets its 250 only once its own row is committed.
         self.groups: Groups[tuple[InboundMessage, str], tuple[int, bool]] = Groups(
@@ -148,9 +186,28 @@ class InboundMailHandler:
             envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    def _refusal(self, session: Session, sender: str, size: int) -> str | None:
+        """The 452 for a mail that must wait: the data disk nearly full, or the hour's quota of
+        its sender or of its client address used up. Temporary: a real sender tries again."""
+        if _free_bytes(self.runtime.settings.data_dir) < self.min_free:
+            log.warning("data disk below %d free bytes: mail refused for now", self.min_free)
+            return "452 4.3.1 Insufficient system storage, please try again later"
+        now = time.monotonic()
+        client, sender = client_key(session.peer), sender or EMPTY_SENDER
+        if not self.per_client.fits(client, size, now):
+            return "452 4.7.1 Too much mail from your address this hour, please try again later"
+        if not self.per_sender.fits(sender, size, now):
+            return "452 4.7.1 Too much mail from this sender this hour, please try again later"
+        self.per_client.charge(client, size, now)
+        self.per_sender.charge(sender, size, now)
+        return None
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw: bytes = envelope.original_content or b""
         sender = (envelope.mail_from or "").strip().lower()
+        refused = self._refusal(session, sender, len(raw))
+        if refused is not None:
+            return refused
         runtime = self.runtime
         msg = InboundMessage(
             address=Address(Channel.EMAIL, sender or EMPTY_SENDER),
@@ -164,6 +221,16 @@ class InboundMailHandler:
             log.exception("could not store an inbound mail; asking the sender to retry")
             return "451 4.3.0 Temporary failure, please try again later"
         return "250 2.0.0 Message accepted"
+
+
+def _free_bytes(folder: Path) -> int:
+    """Free bytes on the disk holding ``folder`` (or its nearest existing parent)."""
+    for candidate in (folder, *folder.resolve().parents):
+        try:
+            return shutil.disk_usage(candidate).free
+        except OSError:
+            continue
+    return 1 << 62  # nothing to measure: not a reason to refuse mail
 
 
 def client_key(peer: Any) -> str:

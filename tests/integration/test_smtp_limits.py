@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import os
 import signal
 import smtplib
@@ -309,3 +310,39 @@ def test_sigkill_right_after_250_loses_nothing(sqlite_runtime: Runtime, tmp_path
     drain(rt)
     replies = rt.store.outbound_for(rt.store.get_inbound(1)[0].address)
     assert len(replies) == 1 and "联系电话" in replies[0].text
+
+
+async def test_one_sender_gets_its_hourly_quota_and_others_still_get_through(sqlite_runtime: Runtime) -> None:
+    """Issue 18: four 10 MB mails from one sender in 1.4 s grew the database by 202 MB. Past its
+    hour's quota (mails, and 40 MiB) a sender gets 452 (temporary: a real client tries again
+    later) and nothing is stored; another sender is not held up; a nearly full data disk refuses
+    everything with 452."""
+    settings = dataclasses.replace(sqlite_runtime.settings, mail_quota=10)
+    rt = dataclasses.replace(sqlite_runtime, settings=settings)
+    bigs = [mail(f"附件{i}" + "x" * (8 * 1024 * 1024)) for i in range(5)]  # about 8.7 MB each encoded
+
+    def session(port: int, sender: str, bodies: list[bytes]) -> list[int]:
+        codes = []
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as c:
+            for body in bodies:
+                try:
+                    c.sendmail(sender, [MAILBOX], body)
+                    codes.append(250)
+                except smtplib.SMTPDataError as exc:
+                    codes.append(exc.smtp_code)
+                    c.rset()
+        return codes
+
+    async with HotlineSmtp(rt) as smtp:
+        codes = await asyncio.to_thread(session, smtp.port, CITIZEN, [mail(f"第{i}封") for i in range(12)])
+        assert codes == [250] * 10 + [452] * 2
+        other = await asyncio.to_thread(session, smtp.port, "wangwu@example.cn", [mail("路灯坏了")])
+        assert other == [250]
+        heavy = await asyncio.to_thread(session, smtp.port, "zhaoliu@example.cn", bigs)
+        assert heavy == [250] * 4 + [452]  # 40 MiB an hour
+        stored = rt.store.count_inbound()
+        assert stored == 10 + 1 + 4
+        smtp.handler.min_free = 1 << 62  # the data disk is "full"
+        full = await asyncio.to_thread(session, smtp.port, "qianqi@example.cn", [mail("停水了")])
+        assert full == [452]
+    assert rt.store.count_inbound() == stored

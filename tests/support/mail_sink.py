@@ -111,7 +111,7 @@ class HotlineSmtp:
 
         from channels.email.smtp import InboundMailHandler, make_server_factory
 
-        handler = InboundMailHandler(self.runtime, self.runtime.settings.mailbox)
+        handler = self.handler = InboundMailHandler(self.runtime, self.runtime.settings.mailbox)
         factory = make_server_factory(handler, "hotline.local", **self.factory_options)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(factory, host="127.0.0.1", port=0)
