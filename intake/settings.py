@@ -56,6 +56,7 @@ class Settings:
     login_failures_per_address: int = 20
     max_streams: int = 500  # live-update streams one web process holds open (429 beyond)
     mail_quota: int = 30  # mails one sender may send an hour (a client address: ten times)
+    retention_days: int = 0  # texts of messages kept this long; 0: the profiles' longest period
     # Reverse proxies whose X-Forwarded-For/Proto/Host are believed (HOTLINE_TRUSTED_PROXIES:
     # addresses or networks, comma-separated); from anyone else those headers are ignored.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
@@ -215,6 +216,11 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
         if not raw.isdigit() or int(raw) < 1:
             raise ConfigError(f"HOTLINE_MAIL_QUOTA: expected a positive whole number, got {raw!r}")
         changes["mail_quota"] = int(raw)
+    if env.get("HOTLINE_RETENTION_DAYS"):
+        raw = env["HOTLINE_RETENTION_DAYS"]
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError(f"HOTLINE_RETENTION_DAYS: expected a positive number of days, got {raw!r}")
+        changes["retention_days"] = int(raw)
     if env.get("HOTLINE_MAX_STREAMS"):
         raw = env["HOTLINE_MAX_STREAMS"]
         if not raw.isdigit() or not 1 <= int(raw) <= 100_000:

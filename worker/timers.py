@@ -5,12 +5,13 @@ only the worker whose UPDATE matched goes on to tell the citizen."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from intake.assembly import HotlinePolicy
 from intake.clusters import Clusters
 from intake.guard import SenderGuard
 from intake.model import TicketStatus
+from intake.policy.loader import strictest_keep_years
 from intake.runtime import Runtime
 from intake.states import dialog_key
 from notifier.compose import compose
@@ -88,6 +89,14 @@ def refresh_deadlines(runtime: Runtime, policy: HotlinePolicy, now: datetime) ->
     return changed
 
 
+def purge_expired_texts(runtime: Runtime, now: datetime) -> int:
+    """Message texts and raw mail past the retention period are removed, a batch per sweep
+    (HOTLINE_RETENTION_DAYS; by default the longest [records] period of the profiles, guangxi §28:
+    at least three years)."""
+    days = runtime.settings.retention_days or 366 * strictest_keep_years()
+    return runtime.store.purge_messages(now - timedelta(days=days))
+
+
 def run_timers(
     runtime: Runtime,
     policy: HotlinePolicy,
@@ -99,6 +108,7 @@ def run_timers(
     """Every timer sweep, once: what the worker's sweeper calls every few seconds."""
     now = runtime.clock.now()
     runtime.store.expire_claims()  # a worker stopped mid-send: uncertain, for an agent (notifier.deliver)
+    purge_expired_texts(runtime, now)
     expire_drafts(runtime, now, max(1, policy.profile.supplement.window.days))
     end_evaluation_windows(runtime, now, policy.silence_means)
     if with_deadlines:

@@ -10,6 +10,7 @@ Unknown keys are errors too, so a typo cannot silently drop a rule.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +31,7 @@ from intake.policy.model import (
     PolicyProfile,
     RealName,
     RealNameMatter,
+    Records,
     ReturnFrom,
     Returns,
     SkipCase,
@@ -59,6 +61,13 @@ def profile_path(name: str, profiles_dir: Path | None = None) -> Path:
     if name not in PROFILE_NAMES and profiles_dir is None:
         raise ConfigError(f"HOTLINE_POLICY: unknown profile {name!r} (one of {', '.join(PROFILE_NAMES)})")
     return (profiles_dir or PROFILES_DIR) / f"{name}.toml"
+
+
+@functools.cache
+def strictest_keep_years() -> int:
+    """The longest period any of the five profiles keeps records for ([records], guangxi §28):
+    what is purged after it by default (HOTLINE_RETENTION_DAYS overrides)."""
+    return max(read_profile(profile_path(name)).records.keep_years for name in PROFILE_NAMES)
 
 
 def read_profile(path: Path) -> PolicyProfile:
@@ -116,6 +125,7 @@ def _build(top: Node) -> PolicyProfile:
         harassment=_harassment(top.table("harassment")),
         withdrawal=_withdrawal(top.table("withdrawal")),
         emergency=_emergency(top.table("emergency")),
+        records=_records(top.table("records")),
     )
     top.done()
     return profile
@@ -389,6 +399,13 @@ def _emergency(node: Node) -> EmergencyLines:
     label = node.req_text("psychological_label")
     node.done()
     return EmergencyLines(number, label, basis)
+
+
+def _records(node: Node) -> Records:
+    basis = node.basis()
+    years = node.count("keep_years", minimum=1)
+    node.done()
+    return Records(years, basis)
 
 
 def _withdrawal(node: Node) -> Withdrawal:

@@ -300,6 +300,15 @@ class Harassment:
     basis: Basis
 
 
+@dataclass(frozen=True, slots=True)
+class Records:
+    """How long what citizens sent is kept (guangxi §28: reply records at least 3 years); after
+    it, raw mail and message texts are purged (issue 18)."""
+
+    keep_years: int
+    basis: Basis
+
+
 @dataclass(frozen=True)
 class EmergencyLines:
     """Numbers the emergency reply names besides 110/119/120/122 (issue 16): the line for a
@@ -329,6 +338,7 @@ class PolicyProfile:
     harassment: Harassment
     withdrawal: Withdrawal
     emergency: EmergencyLines
+    records: Records
     path: str = field(default="", compare=False)
     calendar: WorkCalendar = field(default_factory=WorkCalendar, compare=False, repr=False)
 

@@ -43,6 +43,7 @@ from intake.store.statements import (
 
 # Rows a delivery outcome may still be recorded on: waiting, or claimed by the worker sending them.
 _UNSETTLED = (DeliveryState.PENDING.value, DeliveryState.SENDING.value)
+PURGED = "purged"  # the flags of a message whose text and raw form the retention sweep removed
 
 
 class MessageStore(OutboxStore):
@@ -415,6 +416,26 @@ class MessageStore(OutboxStore):
                 )
             )
         return int(res.rowcount)
+
+    def purge_messages(self, received_before: datetime, limit: int = 500) -> int:
+        """Retention (issue 18): what citizens sent before ``received_before`` loses its text and
+        raw form (the ticket, its fields and events stay: they are the archived record). Returns
+        how many were purged; a sweep calls it until none are left."""
+        with self._write() as conn:
+            ids = list(
+                conn.execute(
+                    select(messages_in.c.id)
+                    .where(messages_in.c.received_at < received_before, messages_in.c.flags != PURGED)
+                    .limit(limit)
+                ).scalars()
+            )
+            if ids:
+                conn.execute(
+                    update(messages_in)
+                    .where(messages_in.c.id.in_(ids))
+                    .values(raw_enc=None, text_enc=self.cipher.encrypt(""), flags=PURGED)
+                )
+        return len(ids)
 
     def get_outbound(self, outbound_id: int) -> StoredOutbound:
         with self._read() as conn:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,26 @@ async def test_an_unanswered_prompt_closes_the_draft_after_three_days_once(
     # the conversation starts afresh: a new message is a new request, not the old draft's reply
     again = await chat.say("你好")
     assert again["ticket"] is None
+
+
+def test_message_texts_are_purged_after_the_retention_period(sqlite_runtime: Runtime) -> None:
+    """Issue 18: raw mail was never deleted. Past the retention period (by default the longest
+    [records] period of the profiles, guangxi §28: three years) a message keeps no text and no raw
+    form; younger ones are untouched; the ticket it led to stays."""
+    from intake.model import Address, Channel, InboundMessage
+    from worker.timers import purge_expired_texts
+
+    rt = sqlite_runtime
+    old_at = rt.clock.now() - timedelta(days=3 * 366 + 1)
+    sender = Address(Channel.EMAIL, "lisi@example.cn")
+    with rt.store.tx():
+        old, _ = rt.store.save_inbound(InboundMessage(sender, "旧的投诉：烧烤油烟", old_at), raw="cmF3")
+        new, _ = rt.store.save_inbound(
+            InboundMessage(sender, "新的投诉：路灯不亮", rt.clock.now()), raw="cmF3"
+        )
+    assert purge_expired_texts(rt, rt.clock.now()) == 1
+    assert purge_expired_texts(rt, rt.clock.now()) == 0  # done once
+    texts = {t for _, t, _ in rt.store.inbound_texts(sender, 10)}
+    assert "新的投诉：路灯不亮" in texts and "旧的投诉：烧烤油烟" not in texts
+    stored = rt.store.get_inbound_many([old, new])
+    assert stored[old][1] is None and stored[new][1] == "cmF3"
