@@ -130,10 +130,10 @@ def test_a_turn_that_fails_costs_the_others_nothing_and_is_kept(
     bad = Address(Channel.WEBCHAT, "breaks-the-store")
     real_apply = TurnTaker._apply
 
-    def apply(self: TurnTaker, address: Address, result: Any, now: Any) -> Any:
+    def apply(self: TurnTaker, address: Address, result: Any, now: Any, *more: Any) -> Any:
         if address == bad:
             raise RuntimeError("disk full")  # stands for any failure inside one turn's writes
-        return real_apply(self, address, result, now)
+        return real_apply(self, address, result, now, *more)
 
     monkeypatch.setattr(TurnTaker, "_apply", apply)
     now = runtime.clock.now()
