@@ -29,7 +29,7 @@ from rq.registry import FailedJobRegistry
 from channels.http_common import TooManyRequests, in_thread, read_json, row_id
 from channels.static import CONSOLE_HEADERS, STATIC, add_files
 from intake.assembly import HotlinePolicy
-from intake.errors import Forbidden, InvalidInput, Unauthorized
+from intake.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from intake.masking import redact
 from intake.model import DeliveryState, TicketStatus
 from intake.phone import PhoneIntake
@@ -89,6 +89,8 @@ class Console:
         app.router.add_get("/api/console/queue", self.queue)
         app.router.add_post("/api/console/tickets", self.create_ticket)
         app.router.add_post("/api/console/restrictions/{rid}/lift", self.lift)
+        app.router.add_post("/api/console/jobs/requeue", self.requeue_job)
+        app.router.add_post("/api/console/outbox/requeue", self.requeue_outbox)
         app.cleanup_ctx.append(self._redis_ctx)
 
     async def _redis_ctx(self, app: web.Application) -> Any:
@@ -311,10 +313,7 @@ class Console:
 
     async def lift(self, request: web.Request) -> web.Response:
         """A supervisor lifts a harassment restriction (issue 7); audited."""
-        session = await self._session(request, changing=True)
-        if not session.supervises:
-            raise Forbidden("仅限班长或管理员。Only a supervisor or an admin may lift a restriction.")
-        agent = session.login
+        agent = (await self._supervisor(request)).login
         rid = request.match_info["rid"]
         restriction = row_id(rid)
         if restriction is None:
@@ -322,6 +321,42 @@ class Console:
         lifted = await in_thread(request, self.store.lift_restriction, restriction, agent)
         await in_thread(request, self.store.audit, agent, "lift_restriction", rid)
         return web.json_response({"lifted": lifted})
+
+    async def _supervisor(self, request: web.Request) -> Session:
+        session = await self._session(request, changing=True)
+        if not session.supervises:
+            raise Forbidden("仅限班长或管理员。Only a supervisor or an admin may do this.")
+        return session
+
+    async def requeue_job(self, request: web.Request) -> web.Response:
+        """A failed queue job put back on its queue (issue 18), once its cause is fixed; audited."""
+        session = await self._supervisor(request)
+        data = await read_json(request, max_bytes=4096)
+        queue, job_id = data.get("queue"), data.get("job_id")
+        if queue not in QUEUE_NAMES or not isinstance(job_id, str) or not 0 < len(job_id) <= 200:
+            raise InvalidInput("需要 queue 和 job_id。'queue' (a queue name) and 'job_id' are required.")
+
+        def requeue() -> None:
+            registry = FailedJobRegistry(queue=Queue(queue, connection=self.redis))
+            if job_id not in registry.get_job_ids():
+                raise NotFound("该任务不在失败列表中。No such failed job.")
+            registry.requeue(job_id)
+
+        await in_thread(request, requeue)
+        await in_thread(request, self.store.audit, session.login, "job_requeued", job_id[:80], queue)
+        return web.json_response({"requeued": job_id})
+
+    async def requeue_outbox(self, request: web.Request) -> web.Response:
+        """An abandoned outbox job (tried too often) given its attempts back; audited."""
+        session = await self._supervisor(request)
+        data = await read_json(request, max_bytes=4096)
+        key = data.get("key")
+        if not isinstance(key, str) or not 0 < len(key) <= 200:
+            raise InvalidInput("需要 key。'key' (an abandoned job's key) is required.")
+        if not await in_thread(request, self.store.requeue_stuck, key):
+            raise NotFound("没有这个被放弃的任务。No such abandoned job.")
+        await in_thread(request, self.store.audit, session.login, "outbox_requeued", key[:80])
+        return web.json_response({"requeued": key})
 
     async def create_ticket(self, request: web.Request) -> web.Response:
         """The phone form: the same checks as ``POST /api/tickets``; the caller hears back by SMS."""

@@ -732,6 +732,55 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/console/jobs/requeue": {
+            "post": {
+                "tags": ["console"],
+                "summary": "A supervisor puts a failed queue job back on its queue (audited)",
+                "operationId": "consoleRequeueJob",
+                "security": console_auth,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["queue", "job_id"],
+                        "properties": {
+                            "queue": {"enum": ["intake", "dispatch", "notify", "default"]},
+                            "job_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                        },
+                    },
+                    None,
+                    4096,
+                ),
+                "responses": {
+                    "200": _ok("Requeued.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such failed job."),
+                },
+            },
+        },
+        "/api/console/outbox/requeue": {
+            "post": {
+                "tags": ["console"],
+                "summary": "A supervisor gives an abandoned outbox job its attempts back (audited)",
+                "operationId": "consoleRequeueOutbox",
+                "security": console_auth,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["key"],
+                        "properties": {"key": {"type": "string", "minLength": 1, "maxLength": 200}},
+                    },
+                    None,
+                    4096,
+                ),
+                "responses": {
+                    "200": _ok("Requeued.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such abandoned job."),
+                },
+            },
+        },
         "/api/dev/clock": {
             "post": {
                 "tags": ["operations"],

@@ -95,6 +95,17 @@ class OutboxStore(StoreBase):
             ).all()
         return [OutboxJob(r.id, r.job, r.key, json.loads(r.payload), r.attempts, r.last_error) for r in rows]
 
+    def requeue_stuck(self, key: str, max_attempts: int = OUTBOX_MAX_ATTEMPTS) -> bool:
+        """An abandoned job (``stuck_outbox``) given its attempts back, for the relay to enqueue
+        again: an agent's decision once the cause is fixed. False if no such stuck job."""
+        with self._write() as conn:
+            res = conn.execute(
+                update(outbox)
+                .where(outbox.c.key == key, outbox.c.done_at.is_(None), outbox.c.attempts >= max_attempts)
+                .values(attempts=0, enqueued_at=None, last_error=None)
+            )
+        return bool(res.rowcount)
+
     def mark_enqueued(self, ids: Sequence[int]) -> None:
         if not ids:
             return

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 
 from channels.console import COOKIE
 from channels.web import create_app
@@ -53,3 +53,28 @@ async def test_a_poison_job_ends_on_the_agents_list_and_the_good_ones_pass(
     [stuck] = queue["stuck_jobs"]
     assert stuck["key"] == "deliver:999999" and stuck["attempts"] == OUTBOX_MAX_ATTEMPTS
     assert "not found" in stuck["error"]
+
+    # issue 18: once the cause is fixed, a supervisor puts it back (an agent may not); audited
+    agent = {COOKIE: login.cookies[COOKIE].value}
+    agent_csrf = {"X-CSRF-Token": (await login.json())["csrf"]}
+    body = {"key": stuck["key"]}
+    denied = await client.post("/api/console/outbox/requeue", json=body, cookies=agent, headers=agent_csrf)
+    assert denied.status == 403
+    boss = await console_login(client, rt, "s2x", role="supervisor")
+    cookies, csrf = {COOKIE: boss.cookies[COOKIE].value}, {"X-CSRF-Token": (await boss.json())["csrf"]}
+    again = await client.post("/api/console/outbox/requeue", json=body, cookies=cookies, headers=csrf)
+    assert again.status == 200
+    assert relay_once(rt.store, rt.redis, stale_after=timedelta(seconds=60)) == 1  # on the queue again
+    twice = await client.post("/api/console/outbox/requeue", json=body, cookies=cookies, headers=csrf)
+    assert twice.status == 404  # no longer abandoned
+    Queue("default", connection=rt.redis).enqueue("builtins.int", "not a number", job_id="fails-once")
+    SimpleWorker(["default"], connection=rt.redis).work(burst=True, logging_level="CRITICAL")
+    queue = await (await client.get("/api/console/queue", cookies=cookies)).json()
+    failed = [j for j in queue["failed_jobs"] if j["job_id"] == "fails-once"]
+    assert failed and "ValueError" in (failed[0]["error"] or ""), queue["failed_jobs"]
+    job = {"queue": failed[0]["queue"], "job_id": failed[0]["job_id"]}
+    back = await client.post("/api/console/jobs/requeue", json=job, cookies=cookies, headers=csrf)
+    assert back.status == 200
+    assert failed[0]["job_id"] in Queue(failed[0]["queue"], connection=rt.redis).job_ids
+    gone = await client.post("/api/console/jobs/requeue", json=job, cookies=cookies, headers=csrf)
+    assert gone.status == 404
