@@ -9,6 +9,7 @@ again by itself. Providers that take an idempotency key get the row's (SMS ``out
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol
 
@@ -76,6 +77,50 @@ def deliver_outbound(runtime: Runtime, outbound_id: int, senders: dict[Channel, 
         return "failed"
     if not store.claim_delivery(m.id, runtime.clock.now() + LEASE):
         return "retry"  # another worker claimed it a moment ago
+    result = _send_claimed(runtime, m, sender)
+    if result == "delivered":
+        store.mark_delivery(m.id, DeliveryState.DELIVERED)
+    return result
+
+
+def deliver_many(
+    runtime: Runtime, outbound_ids: Sequence[int], senders: dict[Channel, Sender] | None = None
+) -> dict[int, str | Exception]:
+    """Several deliveries of one worker job: claimed in one statement, sent one by one, the
+    delivered ones recorded in one transaction (each write is a disk flush with SQLite's FULL
+    sync). A row not claimed here (settled, not due, held by another worker, lapsed) takes
+    ``deliver_outbound``'s path. An unexpected error leaves its row claimed: it lapses to
+    uncertain, since whether it left is unknown."""
+    store = runtime.store
+    table = senders or senders_for(runtime)
+    claimed = store.claim_deliveries(outbound_ids, runtime.clock.now() + LEASE)
+    out: dict[int, str | Exception] = {}
+    delivered: list[int] = []
+    for oid in outbound_ids:
+        try:
+            if oid not in claimed:
+                out[oid] = deliver_outbound(runtime, oid, table)
+                continue
+            m = store.get_outbound(oid)
+            sender = table.get(m.address.channel)
+            if sender is None:
+                store.mark_delivery(m.id, DeliveryState.FAILED, error=f"no sender for {m.address.channel}")
+                out[oid] = "failed"
+                continue
+            out[oid] = _send_claimed(runtime, m, sender)
+            if out[oid] == "delivered":
+                delivered.append(oid)
+        except Exception as exc:  # one bad message must not hold up the others
+            log.warning("delivery %s failed: %s", oid, exc)
+            out[oid] = exc
+    store.mark_delivered_many(delivered)
+    return out
+
+
+def _send_claimed(runtime: Runtime, m: StoredOutbound, sender: Sender) -> str:
+    """Send a row this worker has claimed; every outcome but success is recorded here (the
+    caller records a success, alone or with others)."""
+    store = runtime.store
     try:
         sender.send(m)
     except RetryLater as exc:
@@ -93,7 +138,6 @@ def deliver_outbound(runtime: Runtime, outbound_id: int, senders: dict[Channel, 
     except Uncertain as exc:
         store.mark_delivery(m.id, DeliveryState.UNCERTAIN, error=exc.message)
         return "uncertain"
-    store.mark_delivery(m.id, DeliveryState.DELIVERED)
     return "delivered"
 
 

@@ -31,16 +31,16 @@ def deliver(runtime: Runtime, key: str) -> str:
 
 
 def deliver_group(runtime: Runtime, keys: list[str]) -> dict[str, Exception]:
-    """Several deliveries in one RQ job (relay.GROUPED): each as ``deliver`` alone, in order;
-    returns the keys that raised. A burst of replies (a mail burst, a fan-out of notices)
-    costs one job per group instead of one per message."""
-    failed: dict[str, Exception] = {}
-    for key in keys:
-        try:
-            deliver(runtime, key)
-        except Exception as exc:  # one bad message must not hold up the others
-            log.warning("delivery %s failed: %s", key, exc)
-            failed[key] = exc
+    """Several deliveries in one RQ job (relay.GROUPED), claimed and recorded together
+    (notifier.deliver.deliver_many); returns the keys that raised. A burst of replies (a mail
+    burst, a fan-out of notices) costs one job and a few transactions per group, not per message."""
+    from notifier.deliver import deliver_many
+
+    ids = {int(key.split(":", 1)[1]): key for key in keys}
+    results = deliver_many(runtime, list(ids))
+    failed = {ids[oid]: r for oid, r in results.items() if isinstance(r, Exception)}
+    done = [ids[oid] for oid, r in results.items() if isinstance(r, str) and r != "retry"]
+    runtime.store.mark_done_many(done)
     return failed
 
 
