@@ -110,18 +110,21 @@ class MailQuota:
     bytes: int
     window: float = 3600.0
     seen: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
+    totals: Counter[str] = field(default_factory=Counter)  # the bytes in each key's window
 
     def fits(self, key: str, size: int, now: float) -> bool:
-        q = self.seen.setdefault(key, deque())
+        q = self.seen.get(key)
         while q and q[0][0] <= now - self.window:
-            q.popleft()
-        if not q:
-            del self.seen[key]  # nothing in the window: the key is forgotten
+            self.totals[key] -= q.popleft()[1]
+        if not q:  # nothing in the window: the key is forgotten
+            self.seen.pop(key, None)
+            self.totals.pop(key, None)
             return size <= self.bytes and self.mails >= 1
-        return len(q) + 1 <= self.mails and sum(b for _, b in q) + size <= self.bytes
+        return len(q) + 1 <= self.mails and self.totals[key] + size <= self.bytes
 
     def charge(self, key: str, size: int, now: float) -> None:
         self.seen.setdefault(key, deque()).append((now, size))
+        self.totals[key] += size
 
 
 def check_aiosmtpd() -> None:
