@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from intake import texts
 from intake.dialog import DialogState, Evaluate, StepResult, Withdraw
-from intake.model import Address, Channel, InboundMessage, Reply
+from intake.model import Address, InboundMessage, Reply
 
 __all__ = ["MAIL_CODE_VALID", "ask_for_code", "needs_code", "with_mail_code"]
 
@@ -24,7 +24,7 @@ MAIL_CODE_VALID = timedelta(hours=24)
 
 
 def needs_code(address: Address, action: Withdraw | Evaluate) -> bool:
-    return address.channel is Channel.EMAIL and not action.confirmed
+    return not address.channel.sender_proven and not action.confirmed
 
 
 def with_mail_code(
@@ -45,7 +45,7 @@ def _confirmed_by_code(msg: InboundMessage, state: DialogState | None, now: date
     """The withdrawal or evaluation a mail asked for, when this mail in the same thread brings
     back its code in time: the action, confirmed. Anything else goes to the dialog as usual."""
     pending = state.mail_code if state is not None else None
-    if pending is None or msg.address.channel is not Channel.EMAIL or msg.thread_ticket != pending["number"]:
+    if pending is None or msg.address.channel.sender_proven or msg.thread_ticket != pending["number"]:
         return None
     if now > datetime.fromisoformat(pending["until"]) or not re.search(
         rf"(?<!\d){pending['code']}(?!\d)", msg.text
@@ -74,7 +74,7 @@ def ask_for_code(
         "code": code,
         "kind": kind,
         "number": action.number,
-        "level": getattr(action, "level", None) or "",
+        "level": (action.level if isinstance(action, Evaluate) else None) or "",
         "until": (now + MAIL_CODE_VALID).isoformat(),
     }
     what = texts.MAIL_CONFIRM_WHAT[kind]

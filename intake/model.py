@@ -37,6 +37,18 @@ class Channel(StrEnum):
         return self is Channel.WEBCHAT
 
     @property
+    def sender_proven(self) -> bool:
+        """Whether the channel itself proves who sent a message (a signed SMS webhook, a chat
+        session's token, Telegram's account). A mail's From: proves nothing: withdrawing or
+        evaluating by mail waits for a code sent back to the address (intake.confirm)."""
+        return self is not Channel.EMAIL
+
+    @property
+    def carries_phone(self) -> bool:
+        """The address is the citizen's phone number (an SMS sender, a phone caller)."""
+        return self in (Channel.SMS, Channel.PHONE)
+
+    @property
     def has_buttons(self) -> bool:
         """Choices are buttons here; elsewhere (SMS, mail, a phone caller's SMS) they are numbered
         lines in the text (intake.texts.numbered)."""

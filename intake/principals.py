@@ -135,7 +135,7 @@ class Principals:
             raise Forbidden("市民选择匿名或隐藏了联系方式，不能提供。The citizen asked not to be identified.")
         name = ticket.contact.get(Field.NAME) or ticket.fields.get(Field.NAME)
         phone = ticket.contact.get(Field.PHONE) or ticket.fields.get(Field.PHONE)
-        if phone is None and ticket.address.channel.value in ("sms", "phone"):
+        if phone is None and ticket.address.channel.carries_phone:
             phone = ticket.address.value
         actor = f"unit:{unit}"[:80]
         with self.store.tx():  # the event's key makes it once, also for two requests at a time

@@ -144,7 +144,7 @@ def _send_claimed(runtime: Runtime, m: StoredOutbound, sender: Sender) -> str:
 def sms_fallback(runtime: Runtime, m: StoredOutbound) -> int | None:
     """When a channel cannot deliver, the same message by SMS to the phone the citizen gave —
     never for an anonymous citizen or a hidden number (issue 6). Returns the SMS row's id."""
-    if m.ticket_id is None or m.address.channel in (Channel.SMS, Channel.PHONE):
+    if m.ticket_id is None or m.address.channel.carries_phone:
         return None
     store = runtime.store
     t = store.get_ticket(m.ticket_id)
