@@ -64,7 +64,7 @@ def deliver_outbound(runtime: Runtime, outbound_id: int, senders: dict[Channel, 
     if m.state is DeliveryState.SENDING:
         # Another worker has it (this job ran twice), or had it and stopped mid-send: a lapsed
         # claim becomes uncertain; a live one is left to its worker (this job comes back later).
-        store.expire_claims()
+        store.expire_claims(m.id)
         now_state = store.get_outbound(m.id).state
         return "retry" if now_state is DeliveryState.SENDING else now_state.value
     if m.state is not DeliveryState.PENDING:

@@ -406,14 +406,16 @@ class MessageStore(OutboxStore):
             ).scalars()
             return set(rows)
 
-    def expire_claims(self) -> int:
-        """Claims that outlived their lease: the worker stopped between the provider and our
-        record, so whether the citizen got it is unknown. UNCERTAIN, for an agent to check;
-        never sent again by itself (RELIABILITY.md §6)."""
+    def expire_claims(self, outbound_id: int | None = None) -> int:
+        """Claims that outlived their lease (all, or the one of ``outbound_id``): the worker
+        stopped between the provider and our record, so whether the citizen got it is unknown.
+        UNCERTAIN, for an agent to check; never sent again by itself (RELIABILITY.md §6)."""
+        which = [] if outbound_id is None else [messages_out.c.id == outbound_id]
         with self._write() as conn:
             res = conn.execute(
                 update(messages_out)
                 .where(
+                    *which,
                     messages_out.c.state == DeliveryState.SENDING.value,
                     messages_out.c.next_attempt_at <= self.clock.now(),
                 )
