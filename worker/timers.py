@@ -89,12 +89,21 @@ def refresh_deadlines(runtime: Runtime, policy: HotlinePolicy, now: datetime) ->
     return changed
 
 
+PURGE_EVERY = timedelta(hours=1)  # the retention sweep reads messages_in by age: not every 5 s
+PURGE_BATCH = 500
+
+
 def purge_expired_texts(runtime: Runtime, now: datetime) -> int:
-    """Message texts and raw mail past the retention period are removed, a batch per sweep
-    (HOTLINE_RETENTION_DAYS; by default the longest [records] period of the profiles, guangxi §28:
-    at least three years)."""
+    """Message texts and raw mail past the retention period are removed, in batches until none
+    is left (HOTLINE_RETENTION_DAYS; by default the longest [records] period of the profiles,
+    guangxi §28: at least three years). Returns how many."""
     days = runtime.settings.retention_days or 366 * strictest_keep_years()
-    return runtime.store.purge_messages(now - timedelta(days=days))
+    before, total = now - timedelta(days=days), 0
+    while purged := runtime.store.purge_messages(before, PURGE_BATCH):
+        total += purged
+        if purged < PURGE_BATCH:
+            break
+    return total
 
 
 def run_timers(
@@ -108,7 +117,8 @@ def run_timers(
     """Every timer sweep, once: what the worker's sweeper calls every few seconds."""
     now = runtime.clock.now()
     runtime.store.expire_claims()  # a worker stopped mid-send: uncertain, for an agent (notifier.deliver)
-    purge_expired_texts(runtime, now)
+    if runtime.redis.set("hotline:timers:purge", "1", nx=True, ex=int(PURGE_EVERY.total_seconds())):
+        purge_expired_texts(runtime, now)  # once an hour, by whichever worker comes first
     expire_drafts(runtime, now, max(1, policy.profile.supplement.window.days))
     end_evaluation_windows(runtime, now, policy.silence_means)
     if with_deadlines:
