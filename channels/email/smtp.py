@@ -227,10 +227,15 @@ class InboundMailHandler:
 
 
 def _free_bytes(folder: Path) -> int:
-    """Free bytes on the disk holding ``folder`` (or its nearest existing parent)."""
-    for candidate in (folder, *folder.resolve().parents):
+    """Free bytes on the disk holding ``folder`` (or its nearest existing parent: its path is
+    resolved only when the folder itself is missing, not for every mail)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        pass
+    for parent in folder.resolve().parents:
         try:
-            return shutil.disk_usage(candidate).free
+            return shutil.disk_usage(parent).free
         except OSError:
             continue
     return 1 << 62  # nothing to measure: not a reason to refuse mail
