@@ -83,6 +83,19 @@ def _bool(name: str, value: str) -> bool:
     raise ConfigError(f"{name}: expected 0 or 1, got {value!r}")
 
 
+def _whole(name: str, value: str, low: int, high: int | None) -> int:
+    """A whole number from the environment, ``low`` to ``high`` (no upper bound when None)."""
+    if (
+        not value.isascii()
+        or not value.isdigit()
+        or int(value) < low
+        or (high is not None and int(value) > high)
+    ):
+        bounds = f"{low}..{high}" if high is not None else f"a whole number of at least {low}"
+        raise ConfigError(f"{name}: expected {bounds}, got {value!r}")
+    return int(value)
+
+
 def _key(name: str, value: str) -> bytes:
     try:
         raw = base64.urlsafe_b64decode(value.strip() + "=" * (-len(value.strip()) % 4))
@@ -185,23 +198,17 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
             raise ConfigError(f"TELEGRAM_API_BASE: expected an http(s) URL, got {base!r}")
         changes["telegram_api_base"] = base
 
-    if env.get("HOTLINE_RELAY_STALE_SECONDS"):
-        raw = env["HOTLINE_RELAY_STALE_SECONDS"]
-        if not raw.isdigit() or not 1 <= int(raw) <= 86400:
-            raise ConfigError(f"HOTLINE_RELAY_STALE_SECONDS: expected 1..86400 seconds, got {raw!r}")
-        changes["relay_stale_seconds"] = int(raw)
-    if env.get("HOTLINE_RATE_PER_MINUTE"):
-        raw = env["HOTLINE_RATE_PER_MINUTE"]
-        if not raw.isdigit() or int(raw) < 1:
-            raise ConfigError(f"HOTLINE_RATE_PER_MINUTE: expected a positive whole number, got {raw!r}")
-        changes["rate_per_minute"] = int(raw)
-    if env.get("HOTLINE_LOGIN_FAILURES_PER_ADDRESS"):
-        raw = env["HOTLINE_LOGIN_FAILURES_PER_ADDRESS"]
-        if not raw.isdigit() or int(raw) < 1:
-            raise ConfigError(
-                f"HOTLINE_LOGIN_FAILURES_PER_ADDRESS: expected a positive whole number, got {raw!r}"
-            )
-        changes["login_failures_per_address"] = int(raw)
+    for var, attr, low, high in (
+        ("HOTLINE_RELAY_STALE_SECONDS", "relay_stale_seconds", 1, 86400),
+        ("HOTLINE_RATE_PER_MINUTE", "rate_per_minute", 1, None),
+        ("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", "login_failures_per_address", 1, None),
+        ("HOTLINE_MAIL_QUOTA", "mail_quota", 1, None),
+        ("HOTLINE_RETENTION_DAYS", "retention_days", 1, None),
+        ("HOTLINE_MAX_STREAMS", "max_streams", 1, 100_000),
+        ("HOTLINE_STORE_THREADS", "store_threads", 1, 64),
+    ):
+        if env.get(var):
+            changes[attr] = _whole(var, env[var], low, high)
     if env.get("HOTLINE_TRUSTED_PROXIES"):
         try:
             changes["trusted_proxies"] = tuple(
@@ -211,26 +218,6 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
             )
         except ValueError as exc:
             raise ConfigError(f"HOTLINE_TRUSTED_PROXIES: {exc}") from None
-    if env.get("HOTLINE_MAIL_QUOTA"):
-        raw = env["HOTLINE_MAIL_QUOTA"]
-        if not raw.isdigit() or int(raw) < 1:
-            raise ConfigError(f"HOTLINE_MAIL_QUOTA: expected a positive whole number, got {raw!r}")
-        changes["mail_quota"] = int(raw)
-    if env.get("HOTLINE_RETENTION_DAYS"):
-        raw = env["HOTLINE_RETENTION_DAYS"]
-        if not raw.isdigit() or int(raw) < 1:
-            raise ConfigError(f"HOTLINE_RETENTION_DAYS: expected a positive number of days, got {raw!r}")
-        changes["retention_days"] = int(raw)
-    if env.get("HOTLINE_MAX_STREAMS"):
-        raw = env["HOTLINE_MAX_STREAMS"]
-        if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-            raise ConfigError(f"HOTLINE_MAX_STREAMS: expected 1..100000, got {raw!r}")
-        changes["max_streams"] = int(raw)
-    if env.get("HOTLINE_STORE_THREADS"):
-        raw = env["HOTLINE_STORE_THREADS"]
-        if not raw.isdigit() or not 1 <= int(raw) <= 64:
-            raise ConfigError(f"HOTLINE_STORE_THREADS: expected 1..64, got {raw!r}")
-        changes["store_threads"] = int(raw)
     if env.get("DATABASE_URL"):
         url = env["DATABASE_URL"]
         if url.startswith("postgres://"):
