@@ -22,6 +22,7 @@ import redis
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from channels.auth import bearer
 from channels.http_common import METRICS_KEY, TooManyRequests, in_thread, read_json, row_id
 from channels.turns import TurnGroups
 from intake.crypto import Cipher
@@ -148,11 +149,10 @@ class WebChat:
 
     def _auth(self, request: web.Request) -> str:
         session_id = request.match_info["session_id"]
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        token = bearer(request)
+        if not token:
             raise Unauthorized("缺少会话凭证。Missing bearer token.")
-        if not check_token(self.store.cipher, session_id, token.strip(), self.service.clock.now()):
+        if not check_token(self.store.cipher, session_id, token, self.service.clock.now()):
             raise Unauthorized("会话凭证无效或已过期，请刷新页面重新开始。Invalid or expired token.")
         return session_id
 
