@@ -33,7 +33,7 @@ from intake.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from intake.masking import redact
 from intake.model import DeliveryState, TicketStatus
 from intake.phone import PhoneIntake
-from intake.principals import LOGIN, Principals, Role
+from intake.principals import Principals, Role
 from intake.store.sql import SqlStore
 from intake.views import ticket_json
 
@@ -169,17 +169,13 @@ class Console:
         if not isinstance(login, str) or not login.strip() or not isinstance(password, str) or not password:
             raise InvalidInput("请填写登录名和密码。'login' and 'password' are required.")
         login = login.strip()
-        # Throttled under a hash of what was typed; audited under the login only when it is one
-        # (a password typed into the login field is never kept).
+        # Throttled under a hash of what was typed (never kept as typed: it may be a password).
         typed = hashlib.sha256(login.encode()).hexdigest()[:24]
         address = request.remote or "unknown"
         await self._throttled(typed, address)
-        account = await in_thread(request, self.principals.verify, login, password[:1024])
+        account, named = await in_thread(request, self.principals.verify, login, password[:1024])
         if account is None:
-            known = LOGIN.fullmatch(login) is not None and (
-                await in_thread(request, self.store.account, login) is not None
-            )
-            await self._failed(request, typed, login if known else "(unknown login)", address)
+            await self._failed(request, typed, named, address)
             raise Unauthorized("登录名或密码错误。Wrong login or password.")
         await self.aredis.delete(f"hotline:login:acct:{typed}")
         sid = secrets.token_urlsafe(18)  # a new id at every login: no session fixation

@@ -35,6 +35,7 @@ LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,39}")  # no dot: the session coo
 UNIT_NAME_MAX = 200
 MIN_PASSWORD = 10
 CONTACT_REVEALED = "contact_revealed"
+UNKNOWN_LOGIN = "(unknown login)"
 
 
 class Role(StrEnum):
@@ -92,17 +93,19 @@ class Principals:
         self.store.audit(by, "account_created", login, role)
         return Account(login, Role(role))
 
-    def verify(self, login: str, password: str) -> Account | None:
-        """The account if ``password`` is its own and it is not disabled; None otherwise, in
-        about the same time either way."""
+    def verify(self, login: str, password: str) -> tuple[Account | None, str]:
+        """(the account, if ``password`` is its own and it is not disabled; the login as the audit
+        log may name it: the login if it is an account's, else "(unknown login)", so that a
+        password typed into the login field is never kept), in about the same time either way."""
         row = self.store.account(login) if LOGIN.fullmatch(login) else None
+        named = row.login if row is not None else UNKNOWN_LOGIN
         try:
             self.hasher.verify(row.password_hash if row is not None else self._decoy, password)
         except (VerificationError, InvalidHashError):
-            return None
+            return None, named
         if row is None or row.disabled:
-            return None
-        return Account(row.login, Role(row.role))
+            return None, named
+        return Account(row.login, Role(row.role)), named
 
     def has_accounts(self) -> bool:
         return self.store.count_accounts() > 0
