@@ -3,8 +3,6 @@ ticket's step takes effect exactly once."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,7 +15,7 @@ from sqlalchemy import select
 from intake.model import Address, Channel, DeliveryState, Field, TicketDraft
 from intake.runtime import Runtime
 from intake.store.schema import messages_out, ticket_events
-from tests.integration.test_worker_kill import counts, start_worker
+from tests.integration.test_worker_kill import counts, start_worker, stop_workers
 
 pytestmark = pytest.mark.slow
 N = 150
@@ -46,13 +44,7 @@ def test_duplicate_jobs_on_two_workers_take_effect_once(
         while counts(runtime) != (N, N) and time.monotonic() < deadline:
             time.sleep(0.25)
     finally:
-        for w in workers:
-            w.send_signal(signal.SIGTERM)
-        for w in workers:
-            try:
-                w.wait(20)
-            except subprocess.TimeoutExpired:
-                w.kill()
+        stop_workers(*workers)
     assert counts(runtime) == (N, N)
     with runtime.engine.connect() as conn:
         per_ticket = Counter(

@@ -44,6 +44,17 @@ def start_worker(runtime: Runtime, tmp_path: Path, **extra: str) -> subprocess.P
     )
 
 
+def stop_workers(*workers: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to all, then wait for each; one that does not stop in 20 s is killed."""
+    for w in workers:
+        w.send_signal(signal.SIGTERM)
+    for w in workers:
+        try:
+            w.wait(20)
+        except subprocess.TimeoutExpired:
+            w.kill()
+
+
 def counts(runtime: Runtime) -> tuple[int, int]:
     with runtime.engine.connect() as conn:
         dispatched = conn.execute(
@@ -93,11 +104,7 @@ def test_sigkill_mid_burst_loses_and_repeats_nothing(
             time.sleep(0.25)
         assert counts(runtime) == (N, N), (tmp_path / "worker.log").read_text()[-3000:]
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_workers(worker)
 
     with runtime.engine.connect() as conn:
         per_ticket = Counter(
@@ -168,12 +175,6 @@ def test_a_worker_killed_between_the_providers_accept_and_our_record_sends_nothi
                 time.sleep(0.25)
             time.sleep(8)  # room for a second send, were there one
         finally:
-            for w in workers:
-                w.send_signal(signal.SIGTERM)
-            for w in workers:
-                try:
-                    w.wait(20)
-                except subprocess.TimeoutExpired:
-                    w.kill()
+            stop_workers(*workers)
         texts = Counter(s.content for s in platform.to(ON_PLATFORM))
         assert texts == {"您的工单已办结，请评价。": 1, "您的工单已延期。": 1}
