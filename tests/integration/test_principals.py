@@ -140,8 +140,13 @@ async def test_accounts_are_made_by_the_centre_and_stored_hashed(
     ):
         resp = await client.post("/api/agents", json=bad, headers=AUTH)
         assert resp.status == 400, bad
+    huge = {**body, "login": "a5", "password": "p" * 5000}  # over the route's 4 KiB
+    assert (await client.post("/api/agents", json=huge, headers=AUTH)).status == 413
+    twice = {**body, "login": "a2048"}  # the same login asked for twice at once: one account
+    both = await asyncio.gather(*(client.post("/api/agents", json=twice, headers=AUTH) for _ in range(2)))
+    assert sorted(r.status for r in both) == [201, 409]
     with sqlite_runtime.engine.connect() as conn:
-        [stored] = conn.execute(select(accounts.c.password_hash)).scalars()
+        [stored] = conn.execute(select(accounts.c.password_hash).where(accounts.c.login == "a1024")).scalars()
     assert stored.startswith("$argon2id$") and "correct-horse-battery" not in stored
     login = await client.post(
         "/api/console/login", json={"login": "a1024", "password": "correct-horse-battery"}
