@@ -184,6 +184,9 @@ class InboundMessage:
     native_id: str | None = None
     attachments: tuple[Attachment, ...] = ()
     thread_ticket: str | None = None  # ticket number the channel found in the thread (mail subject tag)
+    # What a trusted relay in front of the channel found of the sender (mail: its
+    # Authentication-Results, e.g. "dkim=pass spf=pass dmarc=fail"); None when none said anything.
+    sender_auth: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,10 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For/Proto/Host are believed (HOTLINE_TRUSTED_PROXIES:
     # addresses or networks, comma-separated); from anyone else those headers are ignored.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    # The authserv-ids of the mail relays in front of the SMTP listener (HOTLINE_MAIL_RELAYS,
+    # comma-separated): their Authentication-Results headers are recorded with each mail; any
+    # other such header was written by someone else and is ignored (RFC 8601 §5).
+    mail_relays: tuple[str, ...] = ()
 
     @property
     def holidays_dir(self) -> Path:
@@ -218,6 +222,10 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
             )
         except ValueError as exc:
             raise ConfigError(f"HOTLINE_TRUSTED_PROXIES: {exc}") from None
+    if env.get("HOTLINE_MAIL_RELAYS"):
+        changes["mail_relays"] = tuple(
+            part.strip().lower() for part in env["HOTLINE_MAIL_RELAYS"].split(",") if part.strip()
+        )
     if env.get("DATABASE_URL"):
         url = env["DATABASE_URL"]
         if url.startswith("postgres://"):

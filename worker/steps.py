@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from intake.model import Address, InboundMessage
+from intake.model import InboundMessage
 from intake.runtime import Runtime
 from intake.service import TurnInput
 
@@ -73,14 +73,14 @@ def inbound_group(runtime: Runtime, keys: list[str]) -> dict[str, Exception]:
     items: list[tuple[str, TurnInput]] = []
     done: list[str] = []
     failed: dict[str, Exception] = {}
-    parsed: list[tuple[int, Address, str]] = []
+    parsed: list[tuple[int, InboundMessage]] = []
     for key, message_id in ids.items():
         try:
             msg, raw = stored[message_id]
             if key.startswith("mail_inbound:"):
                 item = _mail_turn(runtime, message_id, msg, raw)
                 if item is not None:
-                    parsed.append((message_id, item.msg.address, item.msg.text))
+                    parsed.append((message_id, item.msg))
             else:
                 item = TurnInput(msg, message_id)
         except Exception as exc:  # one unreadable message must not hold up the others
@@ -91,7 +91,7 @@ def inbound_group(runtime: Runtime, keys: list[str]) -> dict[str, Exception]:
             done.append(key)
         else:
             items.append((key, item))
-    runtime.store.set_inbound_many(parsed)  # the parsed sender and text, before the dialog runs
+    runtime.store.set_inbound_many(parsed)  # the parsed sender, text and relay's verdict, first
     results = get_services().intake.handle_many([item for _, item in items])
     for (key, _), out in zip(items, results, strict=True):
         if isinstance(out, Exception):

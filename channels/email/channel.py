@@ -200,18 +200,26 @@ class MailOutbox:
         return web.json_response({"messages": await in_thread(request, self._listing, to)})
 
 
-def mail_turn(stored: InboundMessage, raw: str | None) -> tuple[InboundMessage | None, str]:
+def mail_turn(
+    stored: InboundMessage, raw: str | None, *, relays: tuple[str, ...] = ()
+) -> tuple[InboundMessage | None, str]:
     """The dialog's view of a mail the SMTP channel stored (``raw``: its bytes in base64), or
     (None, why) for automated mail (auto-replies, bounces, bulk), which never starts a dialog or a
-    mail loop. The worker receives this from the composition root (hotline/worker.py)."""
+    mail loop; with what the ``relays`` we trust (settings.mail_relays) found of its sender. The
+    worker receives this from the composition root (hotline/worker.py)."""
     envelope = "" if stored.address.value == EMPTY_SENDER else stored.address.value
-    parsed = parse_mail(base64.b64decode(raw or ""), envelope_from=envelope)
+    parsed = parse_mail(base64.b64decode(raw or ""), envelope_from=envelope, relays=relays)
     if parsed.is_automated or not parsed.from_addr:
         return None, parsed.automated_reason or "no sender"
     text = dialog_text(parsed).strip()  # a first mail's subject ("路灯不亮") is part of the matter
     # Keyed on From only: a Reply-To naming someone else must not receive their ticket replies.
     address = Address(Channel.EMAIL, parsed.from_addr.lower())
     inbound = InboundMessage(
-        address, text, stored.received_at, native_id=stored.native_id, thread_ticket=parsed.ticket_tag
+        address,
+        text,
+        stored.received_at,
+        native_id=stored.native_id,
+        thread_ticket=parsed.ticket_tag,
+        sender_auth=parsed.sender_auth,
     )
     return inbound, ""

@@ -25,6 +25,7 @@ import binascii
 import codecs
 import email
 import hashlib
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -34,7 +35,11 @@ from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from html.parser import HTMLParser
 
+import authres
+
 from intake.model import TICKET_NUMBER
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_DEPTH",
@@ -46,6 +51,7 @@ __all__ = [
     "html_to_text",
     "mail_attachments",
     "parse_mail",
+    "relay_verdict",
     "strip_quoted",
     "ticket_tag_of",
 ]
@@ -62,6 +68,8 @@ MAX_BODY_BYTES = 2 * 1024 * 1024  # of one text part, before decoding
 MAX_HTML_CHARS = 500_000
 MAX_TEXT_CHARS = 20_000  # text handed to the dialog
 MAX_FILENAME_CHARS = 180
+MAX_AUTH_HEADERS = 20  # Authentication-Results fields looked at (a relay adds one; hops add more)
+MAX_AUTH_CHARS = 200  # of the verdict kept
 
 TICKET_TAG_RE = re.compile(rf"\[\s*12345\s*-\s*({TICKET_NUMBER})\s*\]")
 # Message-IDs we mint in reply.build_reply carry the ticket: <12345.20261121-000123.9f3a…@domain>
@@ -104,6 +112,7 @@ class ParsedMail:
     ok: bool
     reply_to: str | None = None
     html_only: bool = False
+    sender_auth: str | None = None  # what our relay found of the sender (see relay_verdict)
 
 
 # ---------------------------------------------------------------------------------------- charsets
@@ -946,7 +955,37 @@ def _automated_reason(
 # ---------------------------------------------------------------------------------------- entry
 
 
-def _parse(raw: bytes, envelope_from: str | None, keep_payloads: bool) -> tuple[ParsedMail, list[bytes]]:
+def relay_verdict(values: list[str], relays: frozenset[str] | tuple[str, ...]) -> str | None:
+    """What the relays we trust found of the sender, from the mail's Authentication-Results
+    fields (RFC 8601): ``"dkim=pass spf=pass dmarc=fail"``, each method once, in the order the
+    relay wrote them. Only a field whose authserv-id is one of ``relays`` counts: anyone can
+    write the others, so they are ignored (§5). None when no trusted relay said anything."""
+    if not relays:
+        return None
+    results: dict[str, str] = {}
+    said = False
+    for value in values[:MAX_AUTH_HEADERS]:
+        text = _header_bytes_to_text(value)[:MAX_HEADER_CHARS]
+        try:
+            header = authres.AuthenticationResultsHeader.parse_value(text)
+        except Exception:  # authres.SyntaxError, or a RecursionError on nested comments
+            log.info("an Authentication-Results field could not be read; ignored")
+            continue
+        if str(header.authserv_id).lower() not in relays:
+            continue
+        said = True
+        for result in header.results:
+            method, verdict = str(result.method).lower(), str(result.result).lower()
+            if re.fullmatch(r"[a-z0-9_.-]{1,30}", method) and re.fullmatch(r"[a-z]{1,20}", verdict):
+                results.setdefault(method, verdict)
+    if not said:
+        return None
+    return (" ".join(f"{m}={v}" for m, v in results.items()) or "none")[:MAX_AUTH_CHARS]
+
+
+def _parse(
+    raw: bytes, envelope_from: str | None, keep_payloads: bool, relays: frozenset[str] | tuple[str, ...] = ()
+) -> tuple[ParsedMail, list[bytes]]:
     walk = _Walk(keep_payloads)
     fatal = False
     if not isinstance(raw, bytes | bytearray | memoryview):
@@ -969,8 +1008,12 @@ def _parse(raw: bytes, envelope_from: str | None, keep_payloads: bool) -> tuple[
         except Exception:
             msg = Message()
     heads: dict[str, str] = {}
+    auth_fields: list[str] = []
     for key, value in msg.raw_items():
-        heads.setdefault(str(key).lower(), value if isinstance(value, str) else str(value))
+        name, text = str(key).lower(), value if isinstance(value, str) else str(value)
+        heads.setdefault(name, text)
+        if name == "authentication-results":
+            auth_fields.append(text)
     for d in msg.defects[:20]:
         walk.defect(f"message:{type(d).__name__}")
 
@@ -1032,6 +1075,7 @@ def _parse(raw: bytes, envelope_from: str | None, keep_payloads: bool) -> tuple[
         ok=bool(from_addr) and not fatal,
         reply_to=reply_to or None,
         html_only=walk.used_html and not walk.used_plain,
+        sender_auth=relay_verdict(auth_fields, relays),
     )
     return parsed, walk.payloads
 
@@ -1055,15 +1099,18 @@ def _failed(exc: BaseException) -> ParsedMail:
     )
 
 
-def parse_mail(raw: bytes, *, envelope_from: str | None = None) -> ParsedMail:
+def parse_mail(
+    raw: bytes, *, envelope_from: str | None = None, relays: frozenset[str] | tuple[str, ...] = ()
+) -> ParsedMail:
     """Parse one raw message. Never raises; bounded time on any input (RELIABILITY.md M6).
 
     Args:
         raw: the message exactly as received (``envelope.original_content``).
         envelope_from: the SMTP ``MAIL FROM``, when known; an empty one (``<>``) marks a bounce.
+        relays: authserv-ids of the relays we trust (settings.mail_relays): see relay_verdict.
     """
     try:
-        return _parse(raw, envelope_from, keep_payloads=False)[0]
+        return _parse(raw, envelope_from, keep_payloads=False, relays=relays)[0]
     except Exception as exc:
         return _failed(exc)
 

@@ -142,13 +142,16 @@ class MessageStore(OutboxStore):
             r = conn.execute(select(messages_in).where(messages_in.c.id == message_id)).first()
         if r is None:
             raise NotFound(f"inbound message {message_id} not found")
-        msg = InboundMessage(
+        return self._inbound_of(r), self.cipher.decrypt_opt(r.raw_enc)
+
+    def _inbound_of(self, r: Any) -> InboundMessage:
+        return InboundMessage(
             address=Address(Channel(r.channel), self.cipher.decrypt(r.address_enc)),
             text=self.cipher.decrypt(r.text_enc),
             received_at=r.received_at,
             native_id=r.native_id,
+            sender_auth=r.sender_auth,
         )
-        return msg, self.cipher.decrypt_opt(r.raw_enc)
 
     def get_inbound_many(self, message_ids: Sequence[int]) -> dict[int, tuple[InboundMessage, str | None]]:
         """Several stored messages in one query (a worker's group of mails or updates)."""
@@ -158,36 +161,36 @@ class MessageStore(OutboxStore):
             rows = conn.execute(select(messages_in).where(messages_in.c.id.in_(list(message_ids)))).all()
         out = {}
         for r in rows:
-            msg = InboundMessage(
-                address=Address(Channel(r.channel), self.cipher.decrypt(r.address_enc)),
-                text=self.cipher.decrypt(r.text_enc),
-                received_at=r.received_at,
-                native_id=r.native_id,
-            )
-            out[r.id] = (msg, self.cipher.decrypt_opt(r.raw_enc))
+            out[r.id] = (self._inbound_of(r), self.cipher.decrypt_opt(r.raw_enc))
         missing = set(message_ids) - set(out)
         if missing:
             raise NotFound(f"inbound messages {sorted(missing)} not found")
         return out
 
-    def set_inbound_many(self, parsed: Sequence[tuple[int, Address, str]]) -> None:
-        """After a worker parsed raw messages: each one's sender and text (id, sender, text), encrypted
-        as always, in one statement."""
+    def set_inbound_many(self, parsed: Sequence[tuple[int, InboundMessage]]) -> None:
+        """After a worker parsed raw messages: each one's sender, text and what a trusted relay
+        found of the sender (``sender_auth``), encrypted as always, in one statement."""
         if not parsed:
             return
         stmt = (
             update(messages_in)
             .where(messages_in.c.id == bindparam("id_"))
-            .values(address_key=bindparam("k"), address_enc=bindparam("a"), text_enc=bindparam("t"))
+            .values(
+                address_key=bindparam("k"),
+                address_enc=bindparam("a"),
+                text_enc=bindparam("t"),
+                sender_auth=bindparam("auth"),
+            )
         )
         rows = [
             {
                 "id_": mid,
-                "k": self.address_key(address),
-                "a": self.cipher.encrypt(address.value),
-                "t": self.cipher.encrypt(text),
+                "k": self.address_key(msg.address),
+                "a": self.cipher.encrypt(msg.address.value),
+                "t": self.cipher.encrypt(msg.text),
+                "auth": msg.sender_auth,
             }
-            for mid, address, text in parsed
+            for mid, msg in parsed
         ]
         with self._write() as conn:
             conn.execute(stmt, rows)

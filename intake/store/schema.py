@@ -109,6 +109,8 @@ messages_in = Table(
     Column("ticket_id", Integer, ForeignKey("tickets.id")),
     Column("flags", String(80), nullable=False, default=""),
     Column("processed_at", UTCDateTime()),
+    # what a trusted relay found of the sender: a mail's Authentication-Results (issue 18)
+    Column("sender_auth", String(200)),
     # one message per native id per sender (another sender reusing an id is their own message)
     UniqueConstraint("channel", "address_key", "native_id", name="uq_messages_in_sender_native"),
 )

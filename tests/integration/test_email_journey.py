@@ -313,3 +313,44 @@ async def test_a_forged_mail_cannot_withdraw_a_citizens_ticket(
         drain(runtime)
         view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
         assert view["status"] == "withdrawn"
+
+
+RELAY = "mx.gz12345.gov.cn"
+
+
+async def test_the_relays_authentication_results_are_recorded_and_a_forged_one_is_not(
+    mail_runtime: Runtime, sink: MailSink
+) -> None:
+    """Issue 18: the verdict of the relay in front of us (HOTLINE_MAIL_RELAYS) is kept with each
+    mail; an Authentication-Results field the sender wrote under another name is not, and a
+    mail the relay failed may still start a request."""
+    from functools import partial
+
+    from channels.email import mail_turn
+    from worker.context import set_mail_reader
+
+    vouched = citizen_mail("我要投诉，小区楼下烧烤店每晚油烟很大。", "投诉")
+    vouched["Authentication-Results"] = (
+        f"{RELAY}; dkim=pass header.d=example.cn; spf=pass smtp.mailfrom={CITIZEN}; dmarc=pass"
+    )
+    failed = citizen_mail("咨询一下居住证怎么办理。", "咨询", sender="lisi@example.cn")
+    failed["Authentication-Results"] = f"{RELAY}; spf=fail smtp.mailfrom=lisi@example.cn; dmarc=fail"
+    forged = citizen_mail("路灯坏了好几天了，在和平路12号。", "报修", sender="wangwu@example.cn")
+    forged["Authentication-Results"] = "mx.evil.example; dkim=pass; spf=pass; dmarc=pass"
+    set_mail_reader(partial(mail_turn, relays=(RELAY,)))
+    try:
+        async with HotlineSmtp(mail_runtime) as smtp:
+            await send(smtp, vouched)
+            await send(smtp, failed, mail_from="lisi@example.cn")
+            await send(smtp, forged, mail_from="wangwu@example.cn")
+            drain(mail_runtime)
+    finally:
+        set_mail_reader(mail_turn)
+    store = mail_runtime.store
+    said = {msg.address.value: msg.sender_auth for msg, _ in store.get_inbound_many([1, 2, 3]).values()}
+    assert said == {
+        CITIZEN: "dkim=pass spf=pass dmarc=pass",
+        "lisi@example.cn": "spf=fail dmarc=fail",
+        "wangwu@example.cn": None,
+    }
+    assert len(sink.to("lisi@example.cn")) == 1  # a failed verdict is recorded, not a refusal

@@ -22,6 +22,7 @@ from channels.email.parse import (
     html_to_text,
     mail_attachments,
     parse_mail,
+    relay_verdict,
     strip_quoted,
 )
 from channels.email.reply import build_reply
@@ -477,3 +478,39 @@ def test_never_raises_on_mutated_corpus_messages(raw: bytes) -> None:
     kept = mail_attachments(raw)
     assert [a for a, _ in kept] == list(parsed.attachments)
     assert all(a.size == len(data) and a.sha256 == hashlib.sha256(data).hexdigest() for a, data in kept)
+
+
+# ---- Authentication-Results of the relay (issue 18) ------------------------------------------
+
+
+def test_only_the_trusted_relays_authentication_results_count() -> None:
+    relays = ("mx.gz12345.gov.cn",)
+    ours = "MX.GZ12345.gov.cn (postfix); dkim=pass (good) header.d=qq.com; spf=softfail smtp.mailfrom=a@x"
+    theirs = "mx.gz12345.gov.cn.evil.example; dmarc=pass"
+    assert relay_verdict([theirs, ours], relays) == "dkim=pass spf=softfail"
+    assert relay_verdict([theirs], relays) is None
+    assert relay_verdict([ours], ()) is None  # no relay configured: nobody is believed
+    assert relay_verdict(["mx.gz12345.gov.cn; none"], relays) == "none"
+
+
+def test_a_hostile_authentication_results_field_is_ignored() -> None:
+    relays = ("mx.gz12345.gov.cn",)
+    hostile = [
+        "mx.gz12345.gov.cn; dkim=" + "(" * 5000,
+        ";;; <script>alert(1)</script>",
+        "mx.gz12345.gov.cn; <img=x>; spf=pass",
+        "mx.gz12345.gov.cn; dkim=pass" + " header.d=x" * 2000,
+    ]
+    for value in hostile:
+        verdict = relay_verdict([value], relays)
+        assert verdict is None or (len(verdict) <= 200 and "<" not in verdict), verdict
+
+
+def test_parse_mail_reads_the_relays_verdict() -> None:
+    raw = (
+        b"Authentication-Results: mx.gz12345.gov.cn; dmarc=fail header.from=qq.com\r\n"
+        b"Authentication-Results: mx.gz12345.gov.cn; spf=pass\r\n"
+        b"From: a@qq.com\r\nTo: 12345@hotline.local\r\nSubject: x\r\n\r\nbody\r\n"
+    )
+    assert parse_mail(raw, relays=("mx.gz12345.gov.cn",)).sender_auth == "dmarc=fail spf=pass"
+    assert parse_mail(raw).sender_auth is None

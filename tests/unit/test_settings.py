@@ -22,6 +22,12 @@ def test_defaults_follow_the_contract(tmp_path: Path) -> None:
     assert s.smtp_relay is None
     assert s.dev_clock is False
     assert s.database_url == f"sqlite:///{(tmp_path / 'hotline.sqlite3').resolve()}"
+    assert s.mail_relays == ()  # no relay's Authentication-Results believed until named
+
+
+def test_mail_relays_are_named_by_authserv_id(tmp_path: Path) -> None:
+    s = from_env(env(tmp_path, HOTLINE_MAIL_RELAYS=" MX1.gz12345.gov.cn, ,mx2.gz12345.gov.cn"))
+    assert s.mail_relays == ("mx1.gz12345.gov.cn", "mx2.gz12345.gov.cn")
 
 
 def test_secrets_are_generated_once_and_shared_by_every_process(tmp_path: Path) -> None:
