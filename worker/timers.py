@@ -15,6 +15,7 @@ from intake.policy.loader import strictest_keep_years
 from intake.runtime import Runtime
 from intake.states import dialog_key
 from notifier.compose import compose
+from notifier.deliver import settle_lapsed
 from notifier.notices import choose_address
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def run_timers(
 ) -> None:
     """Every timer sweep, once: what the worker's sweeper calls every few seconds."""
     now = runtime.clock.now()
-    runtime.store.expire_claims()  # a worker stopped mid-send: uncertain, for an agent (notifier.deliver)
+    settle_lapsed(runtime)  # a worker stopped mid-send (notifier.deliver)
     if runtime.redis.set("hotline:timers:purge", "1", nx=True, ex=int(PURGE_EVERY.total_seconds())):
         purge_expired_texts(runtime, now)  # once an hour, by whichever worker comes first
     expire_drafts(runtime, now, max(1, policy.profile.supplement.window.days))

@@ -409,25 +409,54 @@ class MessageStore(OutboxStore):
             ).scalars()
             return set(rows)
 
-    def expire_claims(self, outbound_id: int | None = None) -> int:
-        """Claims that outlived their lease (all, or the one of ``outbound_id``): the worker
-        stopped between the provider and our record, so whether the citizen got it is unknown.
-        UNCERTAIN, for an agent to check; never sent again by itself (RELIABILITY.md §6)."""
+    def lapsed_claims(self, outbound_id: int | None = None) -> list[int]:
+        """Claims that outlived their lease (all, or the one of ``outbound_id``): the worker that
+        held them stopped (notifier.deliver.settle_lapsed decides what became of each)."""
         which = [] if outbound_id is None else [messages_out.c.id == outbound_id]
-        with self._write() as conn:
-            res = conn.execute(
-                update(messages_out)
-                .where(
+        with self._read() as conn:
+            rows = conn.execute(
+                select(messages_out.c.id).where(
                     *which,
                     messages_out.c.state == DeliveryState.SENDING.value,
                     messages_out.c.next_attempt_at <= self.clock.now(),
                 )
-                .values(
-                    state=DeliveryState.UNCERTAIN.value,
-                    last_error="the worker stopped while sending; not sent again (check with the citizen)",
-                )
-            )
-        return int(res.rowcount)
+            ).scalars()
+            return list(rows)
+
+    def settle_lapsed(
+        self, *, delivered: Sequence[int] = (), released: Sequence[int] = (), uncertain: Sequence[int] = ()
+    ) -> None:
+        """Lapsed claims settled in one transaction, each only while it is still a lapsed claim:
+        ``delivered`` (the provider took it), ``released`` (never handed to a provider: pending
+        again, sent by the next worker), ``uncertain`` (handed over, no answer recorded: for an
+        agent to check, never sent again by itself, RELIABILITY.md §6)."""
+        now = self.clock.now()
+        lapsed = (messages_out.c.state == DeliveryState.SENDING.value, messages_out.c.next_attempt_at <= now)
+        changes: list[tuple[Sequence[int], dict[str, Any]]] = [
+            (
+                delivered,
+                {
+                    "state": DeliveryState.DELIVERED.value,
+                    "attempts": messages_out.c.attempts + 1,
+                    "delivered_at": now,
+                    "next_attempt_at": None,
+                },
+            ),
+            (released, {"state": DeliveryState.PENDING.value, "next_attempt_at": None}),
+            (
+                uncertain,
+                {
+                    "state": DeliveryState.UNCERTAIN.value,
+                    "last_error": "the worker stopped while sending; not sent again (check with the citizen)",
+                },
+            ),
+        ]
+        with self._write() as conn:
+            for ids, values in changes:
+                if ids:
+                    conn.execute(
+                        update(messages_out).where(messages_out.c.id.in_(list(ids)), *lapsed).values(**values)
+                    )
 
     def purge_messages(self, received_before: datetime, limit: int = 500) -> int:
         """Retention (issue 18): what citizens sent before ``received_before`` loses its text and

@@ -178,3 +178,119 @@ def test_a_worker_killed_between_the_providers_accept_and_our_record_sends_nothi
             stop_workers(*workers)
         texts = Counter(s.content for s in platform.to(ON_PLATFORM))
         assert texts == {"您的工单已办结，请评价。": 1, "您的工单已延期。": 1}
+
+
+def test_ten_kills_at_random_points_apply_every_job_once_and_leave_no_false_failure(
+    sqlite_runtime: Runtime, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """RELIABILITY.md Q2. The worker is a SimpleWorker, so "the horse" and "the parent" are one
+    process: it is SIGKILLed at ten random moments of a burst and started again each time.
+    Counted at the SMS platform stand-in: no notice received twice, and each one either
+    received once and delivered, or (killed between the platform's accept and our record)
+    ``uncertain`` and shown to agents, at most one per kill: the rest of a dead worker's group
+    goes out with the next (notifier.deliver.SendLog). Every ticket dispatched once. RQ's clean-up of the
+    killed workers' jobs, run as it would be hours later, lists no job as failed or abandoned
+    in the agents' console: the relay ran them again."""
+    import random
+
+    from rq import Queue
+    from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+    from intake.clock import OffsetClock
+    from notifier.deliver import LEASE
+    from tests.support.sms_platform import SmsPlatformStandIn
+    from worker.relay import QUEUES
+
+    rt, n = sqlite_runtime, 300
+    rng = random.Random(20261207)
+    for i in range(n):
+        tid = rt.store.create_ticket(
+            TicketDraft(
+                channel=Channel.SMS,
+                address=Address(Channel.SMS, f"+861390001{i:04d}"),
+                policy="guangzhou",
+                category="投诉",
+                values={
+                    Field.CONTENT: f"第{i}号路灯不亮",
+                    Field.ADDRESS: f"幸福路{i}号",
+                    Field.SUBJECT: "路灯",
+                },
+            )
+        )
+        rt.store.register(tid, deadline=None, deadline_provisional=False)
+    with SmsPlatformStandIn() as platform:
+        env = {"HOTLINE_SMS": "http", "HOTLINE_SMS_API_URL": platform.url, "HOTLINE_DEV_CLOCK": "1"}
+        kills = 0
+        worker = start_worker(rt, tmp_path, **env)
+        try:
+            while kills < 10:
+                before = len(platform.sent)
+                deadline = time.monotonic() + 60
+                while len(platform.sent) == before and time.monotonic() < deadline:
+                    time.sleep(0.02)  # the new worker is at work
+                time.sleep(rng.uniform(0.0, 0.4))
+                worker.send_signal(signal.SIGKILL)
+                worker.wait()
+                kills += 1
+                # The dead worker's claims lapse (on every process's clock) as the next one starts.
+                OffsetClock(redis_client).advance(LEASE.total_seconds() + 1)
+                worker = start_worker(rt, tmp_path, **env)
+            assert len(platform.sent) < n, "the last kill must still land inside the burst"
+            while counts(rt)[0] < n and time.monotonic() < deadline + 120:
+                time.sleep(0.25)
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                dispatched, _ = counts(rt)
+                settled = _notices_settled(rt)
+                if dispatched == n and settled == n:
+                    break
+                time.sleep(0.25)
+            time.sleep(3)  # room for a second send, were there one
+        finally:
+            stop_workers(worker)
+
+        received = Counter(s.out_id for s in platform.sent)
+    with rt.engine.connect() as conn:
+        per_ticket = Counter(
+            conn.execute(
+                select(ticket_events.c.ticket_id).where(ticket_events.c.type == "dispatched")
+            ).scalars()
+        )
+        notices = conn.execute(
+            select(messages_out.c.idempotency_key, messages_out.c.state).where(
+                messages_out.c.kind == "dispatched"
+            )
+        ).all()
+    assert len(per_ticket) == n and set(per_ticket.values()) == {1}, (tmp_path / "worker.log").read_text()[
+        -3000:
+    ]
+    assert len(notices) == n
+    assert max(received.values()) == 1  # nothing received twice at the far end
+    for key, state in notices:
+        if state == DeliveryState.DELIVERED.value:
+            assert received[key] == 1, key
+        else:  # killed between the platform's accept and our record: one send at most, for an agent
+            assert state == DeliveryState.UNCERTAIN.value and received[key] <= 1, (key, state)
+    # a kill strands at most the one message its worker had handed over, not its whole group
+    assert sum(state == DeliveryState.UNCERTAIN.value for _, state in notices) <= kills
+
+    later = time.time() + 7 * 86400  # RQ's maintenance, long after every job's timeout
+    for name in QUEUES:
+        queue = Queue(name, connection=redis_client)
+        StartedJobRegistry(queue=queue).cleanup(later)
+        assert FailedJobRegistry(queue=queue).count == 0, name
+
+
+def _notices_settled(rt: Runtime) -> int:
+    """Acknowledgements that reached a final state (delivered, or uncertain for an agent)."""
+    with rt.engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(messages_out)
+                .where(
+                    messages_out.c.kind == "dispatched",
+                    messages_out.c.state.in_([DeliveryState.DELIVERED.value, DeliveryState.UNCERTAIN.value]),
+                )
+            ).scalar_one()
+        )
