@@ -9,6 +9,11 @@ with ``--sessions`` concurrent aiohttp client loops for ``--seconds``, after a s
 Every session is a real chat session (token, dialog, SQL write before the 200). Figures are
 printed, never asserted: the machine is shared, and the client shares its cores.
 Issue target: ≥ 20 % of the echo's throughput, p99 ≤ 50 ms.
+
+Then RELIABILITY.md S5: a flood of session creations from one address (``--flooders`` loops
+as fast as they can) while ``--sessions`` citizens each send a turn every ``--every`` seconds
+(paced, not closed-loop: this p99 is a latency, not the throughput restated). Target: the
+flood gets 429 JSON, the citizens' p99 < 100 ms.
 """
 
 from __future__ import annotations
@@ -211,7 +216,60 @@ def ledger(db_url: str) -> tuple[int, int]:
     return int(stored), int(numbered)
 
 
-async def main(seconds: float, sessions: int, warmup: float, pool_size: int) -> None:
+async def flood(
+    base: str, citizens: list[tuple[str, str]], seconds: float, flooders: int, every: float
+) -> dict[str, Any]:
+    """S5: ``flooders`` loops POST /api/chat/sessions from this one address as fast as they can;
+    each of ``citizens`` sends a question every ``every`` seconds (staggered). Returns the
+    citizens' latency summary and what the flood was answered."""
+    latencies: list[float] = []
+    errors = 0
+    answers: dict[str, int] = {}
+    stop_at = time.monotonic() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+
+        async def flooder() -> None:
+            while time.monotonic() < stop_at:
+                async with http.post(f"{base}/api/chat/sessions") as resp:
+                    await resp.read()
+                    kind = f"{resp.status} {resp.content_type}"
+                    answers[kind] = answers.get(kind, 0) + 1
+
+        async def citizen(i: int, session_id: str, token: str) -> None:
+            nonlocal errors
+            url = f"{base}/api/chat/sessions/{session_id}/messages"
+            headers = {"Authorization": f"Bearer {token}"}
+            next_at = time.monotonic() + every * i / len(citizens)
+            n = 0
+            while next_at < stop_at:
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                t0 = time.perf_counter()
+                try:
+                    body = {"text": QUESTIONS[(i + n) % len(QUESTIONS)]}
+                    async with http.post(url, json=body, headers=headers) as resp:
+                        await resp.read()
+                        ok = resp.status == 200
+                except aiohttp.ClientError:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    errors += 1
+                next_at += every
+                n += 1
+
+        await asyncio.gather(
+            *(flooder() for _ in range(flooders)),
+            *(citizen(i, sid, tok) for i, (sid, tok) in enumerate(citizens)),
+        )
+    out = summary("citizens in a flood", latencies, errors, seconds)
+    out["flood"] = answers
+    return out
+
+
+async def main(
+    seconds: float, sessions: int, warmup: float, pool_size: int, flooders: int = 8, every: float = 1.0
+) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     server = EmbeddedRedis(tmp / "redis")
     server.start()
@@ -275,6 +333,18 @@ async def main(seconds: float, sessions: int, warmup: float, pool_size: int) -> 
             f"ledger: {sent[0]} turns sent, {stored} inbound rows stored, {numbered} tickets registered "
             f"({len(pool)} sessions)"
         )
+
+        citizens = await open_sessions(web_base, sessions, server.url)
+        s5 = await flood(web_base, citizens, seconds, flooders, every)
+        print(
+            f"\nS5: {flooders} loops flooding POST /api/chat/sessions from one address, {sessions} citizens "
+            f"each sending a turn every {every:g} s, {seconds:.0f} s"
+        )
+        print(f"flood answered: {', '.join(f'{n} × {k}' for k, n in sorted(s5['flood'].items()))}")
+        print(
+            f"citizens: {s5['requests']} turns, {s5['errors']} errors, p50 {s5['p50_ms']:.1f} ms, "
+            f"p99 {s5['p99_ms']:.1f} ms, max {s5['max_ms']:.1f} ms (target p99 < 100 ms)"
+        )
     finally:
         stop(procs)
         server.stop()
@@ -286,5 +356,7 @@ if __name__ == "__main__":
     parser.add_argument("--sessions", type=int, default=64)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--pool", type=int, default=8000, help="chat sessions opened before the run")
+    parser.add_argument("--flooders", type=int, default=8, help="S5: loops creating sessions")
+    parser.add_argument("--every", type=float, default=1.0, help="S5: seconds between a citizen's turns")
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.sessions, args.warmup, args.pool))
+    asyncio.run(main(args.seconds, args.sessions, args.warmup, args.pool, args.flooders, args.every))
