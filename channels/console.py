@@ -5,8 +5,9 @@ Agents log in with their own account (intake.principals: Argon2id hashes, no def
 never the API token). Failed logins are audited and throttled per account and per address.
 Sessions: a random id in a ``__Host-`` cookie (HttpOnly, Secure, SameSite=Strict), signed and
 bound to the account, its role and an absolute expiry; the idle timeout lives in Redis, so logout
-and idleness end the session everywhere. Every state change needs the CSRF token and a same-origin ``Origin``
-(RELIABILITY.md S2). Personal data appears masked only, and never for an anonymous citizen.
+and idleness end the session everywhere; a login ends the session the browser held before. Every
+state change needs the CSRF token and a same-origin ``Origin`` (RELIABILITY.md S2). Personal data
+appears masked only, and never for an anonymous citizen.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from channels.http_common import TooManyRequests, in_thread, read_json, row_id
+from channels.http_common import in_thread, read_json, row_id
 from channels.static import CONSOLE_HEADERS, STATIC, add_files
+from channels.throttle import FailureThrottle
 from intake.assembly import HotlinePolicy
 from intake.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from intake.masking import redact
@@ -45,6 +47,9 @@ QUEUE_NAMES = ("intake", "dispatch", "notify", "default")
 # HOTLINE_LOGIN_FAILURES_PER_ADDRESS, since a building's agents may share one address).
 FAILURES_PER_LOGIN = 5
 FAILURE_WINDOW = timedelta(minutes=15)
+LOGIN_THROTTLE = FailureThrottle(
+    "登录失败次数过多，请 {minutes} 分钟后再试。Too many failed logins.", FAILURE_WINDOW
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,17 +111,24 @@ class Console:
     def _csrf(self, sid: str) -> str:
         return self.store.cipher.sign(f"console-csrf:{sid}")
 
+    def _signed(self, request: web.Request) -> tuple[str, str, str, int] | None:
+        """(sid, login, role, expires) of the request's cookie if this server signed it, else None."""
+        parts = request.cookies.get(COOKIE, "").split(".")
+        if len(parts) != 5 or not (parts[3].isascii() and parts[3].isdigit()) or parts[2] not in set(Role):
+            return None
+        sid, login, role, expires, sig = parts
+        if not self.store.cipher.verify(f"console:{sid}.{login}.{role}.{expires}", sig):
+            return None
+        return sid, login, role, int(expires)
+
     async def _session(self, request: web.Request, *, changing: bool = False) -> Session:
         """The live session of the request; 401 otherwise. ``changing``: also CSRF + Origin."""
         assert self.aredis is not None
-        raw = request.cookies.get(COOKIE, "")
-        parts = raw.split(".")
-        if len(parts) != 5 or not (parts[3].isascii() and parts[3].isdigit()) or parts[2] not in set(Role):
+        signed = self._signed(request)
+        if signed is None:
             raise Unauthorized("请先登录。Please log in.")
-        sid, login, role, expires, sig = parts
-        if not self.store.cipher.verify(f"console:{sid}.{login}.{role}.{expires}", sig):
-            raise Unauthorized("请先登录。Please log in.")
-        if int(expires) <= self.store.clock.now().timestamp():
+        sid, login, role, expires = signed
+        if expires <= self.store.clock.now().timestamp():
             raise Unauthorized("登录已过期，请重新登录。Session expired.")
         key = f"hotline:console:{sid}"
         last = await self.aredis.get(key)
@@ -140,25 +152,19 @@ class Console:
     async def _throttled(self, login: str, address: str) -> None:
         """429 while this account or this address has failed too often lately."""
         assert self.aredis is not None
-        for key, limit in (
-            (f"hotline:login:acct:{login}", FAILURES_PER_LOGIN),
-            (f"hotline:login:addr:{address}", self.failures_per_address),
-        ):
-            failures = await self.aredis.get(key)
-            if failures is not None and int(failures) >= limit:
-                wait = max(1, int(await self.aredis.ttl(key)))
-                raise TooManyRequests(
-                    f"登录失败次数过多，请 {wait // 60 + 1} 分钟后再试。Too many failed logins.", after=wait
-                )
+        await LOGIN_THROTTLE.check(
+            self.aredis,
+            (
+                (f"hotline:login:acct:{login}", FAILURES_PER_LOGIN),
+                (f"hotline:login:addr:{address}", self.failures_per_address),
+            ),
+        )
 
     async def _failed(self, request: web.Request, typed: str, actor: str, address: str) -> None:
         assert self.aredis is not None
-        window = int(FAILURE_WINDOW.total_seconds())
-        async with self.aredis.pipeline(transaction=True) as pipe:
-            for key in (f"hotline:login:acct:{typed}", f"hotline:login:addr:{address}"):
-                pipe.incr(key)
-                pipe.expire(key, window, nx=True)
-            await pipe.execute()
+        await LOGIN_THROTTLE.failed(
+            self.aredis, (f"hotline:login:acct:{typed}", f"hotline:login:addr:{address}")
+        )
         await in_thread(request, self.store.audit, actor, "console_login_failed", None, f"from {address}")
 
     async def login(self, request: web.Request) -> web.Response:
@@ -178,6 +184,9 @@ class Console:
             await self._failed(request, typed, named, address)
             raise Unauthorized("登录名或密码错误。Wrong login or password.")
         await self.aredis.delete(f"hotline:login:acct:{typed}")
+        previous = self._signed(request)
+        if previous is not None:  # the browser's session before this login (maybe planted) ends
+            await self.aredis.delete(f"hotline:console:{previous[0]}")
         sid = secrets.token_urlsafe(18)  # a new id at every login: no session fixation
         expires = int((self.store.clock.now() + ABSOLUTE).timestamp())
         await self.aredis.set(
@@ -210,7 +219,9 @@ class Console:
         await self.aredis.delete(f"hotline:console:{session.sid}")
         await in_thread(request, self.store.audit, session.login, "console_logout")
         resp = web.json_response({"ok": True})
-        resp.del_cookie(COOKIE, path="/")
+        # with the attributes it was set with: a browser ignores a __Host- cookie without Secure,
+        # and would keep the old one
+        resp.del_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
         return resp
 
     async def me(self, request: web.Request) -> web.Response:

@@ -51,7 +51,8 @@ class Metrics:
         )
         self.refused = Counter(
             "hotline_refused_requests_total",
-            "Requests refused for a missing, wrong or stale signature or credential",
+            "Requests refused for a missing, wrong or stale signature or credential, or throttled "
+            "after too many wrong ones",
             ["route", "reason"],
             registry=self.registry,
         )
@@ -83,8 +84,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return response
     except HotlineError as exc:
         status = exc.status
-        if exc.status in (401, 403):
-            _refused(request, getattr(exc, "reason", exc.code))
+        reason = getattr(exc, "reason", None)
+        if exc.status in (401, 403) or (exc.status == 429 and reason):  # 429: a throttled guesser
+            _refused(request, reason or exc.code)
         retry = {"Retry-After": str(exc.after)} if isinstance(exc, TooManyRequests) else {}
         return json_error(exc.status, exc.code, exc.message, **retry)
     except web.HTTPException as exc:
@@ -128,14 +130,16 @@ class PayloadTooLarge(HotlineError):
 
 
 class TooManyRequests(HotlineError):
-    """429 with a Retry-After of ``after`` seconds."""
+    """429 with a Retry-After of ``after`` seconds; with a ``reason`` (channels.throttle: too
+    many wrong credentials) it is also counted as a refused request."""
 
     code = "rate_limited"
     status = 429
 
-    def __init__(self, message: str, *, after: int = 60) -> None:
+    def __init__(self, message: str, *, after: int = 60, reason: str | None = None) -> None:
         super().__init__(message)
         self.after = after
+        self.reason = reason
 
 
 class UnsupportedMediaType(HotlineError):

@@ -83,6 +83,14 @@ ERRORS_JSON = {
     "415": _err("The body is not `application/json` (`unsupported_media_type`)."),
 }
 UNAUTHORIZED = {"401": _err("Missing, wrong or expired bearer token (`unauthorized`).")}
+CHAT_AUTH = {  # channels/webchat.py: wrong tokens are counted per address (RELIABILITY.md S4)
+    **UNAUTHORIZED,
+    "429": _err(
+        "A wrong token from an address that has sent too many lately "
+        "(HOTLINE_CHAT_TOKEN_FAILURES_PER_ADDRESS in 15 minutes); try again after Retry-After "
+        "(`rate_limited`)."
+    ),
+}
 SESSION_ID = _param(
     "session_id", "path", "The chat session, from `POST /api/chat/sessions`.", "q3JrPq1mQ2uQ0bTz4wWl7A"
 )
@@ -326,7 +334,7 @@ def _paths() -> dict[str, Any]:
                         },
                     ),
                     **ERRORS_JSON,
-                    **UNAUTHORIZED,
+                    **CHAT_AUTH,
                 },
             },
             "get": {
@@ -335,7 +343,7 @@ def _paths() -> dict[str, Any]:
                 "operationId": "listChatMessages",
                 "security": chat_auth,
                 "parameters": [AFTER],
-                "responses": {"200": _ok("Oldest first.", messages), **BAD_AFTER, **UNAUTHORIZED},
+                "responses": {"200": _ok("Oldest first.", messages), **BAD_AFTER, **CHAT_AUTH},
             },
         },
         "/api/chat/sessions/{session_id}/history": {
@@ -345,7 +353,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "Both sides of the conversation, to restore the page after a reload",
                 "operationId": "chatHistory",
                 "security": chat_auth,
-                "responses": {"200": _ok("Oldest first.", {"type": "object"}), **UNAUTHORIZED},
+                "responses": {"200": _ok("Oldest first.", {"type": "object"}), **CHAT_AUTH},
             },
         },
         "/api/chat/sessions/{session_id}/stream": {
@@ -366,7 +374,8 @@ def _paths() -> dict[str, Any]:
                     **UNAUTHORIZED,
                     "429": _err(
                         "Three streams are open for this session, or the process holds its maximum "
-                        "(HOTLINE_MAX_STREAMS); try again after Retry-After (`rate_limited`)."
+                        "(HOTLINE_MAX_STREAMS), or a wrong token from an address that has sent too "
+                        "many lately; try again after Retry-After (`rate_limited`)."
                     ),
                 },
             },

@@ -106,7 +106,12 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
     app[RUNTIME_KEY] = runtime
     app[METRICS_KEY] = Metrics()
     services = services or build_services(runtime)
-    WebChat(services.intake, runtime.settings.redis_url, max_streams=runtime.settings.max_streams).routes(app)
+    WebChat(
+        services.intake,
+        runtime.settings.redis_url,
+        max_streams=runtime.settings.max_streams,
+        token_failures_per_address=runtime.settings.chat_token_failures_per_address,
+    ).routes(app)
     SmsRoutes(
         services.intake,
         sms_provider(runtime.settings),

@@ -2,7 +2,9 @@
 
 In this file's order: the pure token functions, the routes, the sender the notifier uses.
 Tokens are bound to their session and to an expiry and compared in constant time
-(RELIABILITY.md §9); a token never travels in a URL.
+(RELIABILITY.md §9); a token never travels in a URL. Wrong tokens, or guessed session ids, are
+counted per address: past ``token_failures_per_address`` in 15 minutes they are answered 429
+(channels.throttle, as console logins are; RELIABILITY.md S4).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from aiohttp import web
 
 from channels.auth import bearer
 from channels.http_common import METRICS_KEY, TooManyRequests, in_thread, read_json, row_id
+from channels.throttle import FailureThrottle
 from channels.turns import TurnGroups
 from intake.crypto import Cipher
 from intake.errors import InvalidInput, Unauthorized
@@ -39,6 +42,9 @@ SESSION_TTL = timedelta(days=45)
 MAX_BODY = 256 * 1024
 CREATE_LIMIT_PER_MINUTE = 30
 STREAMS_PER_SESSION = 3  # a citizen with the page open in a few tabs
+TOKEN_THROTTLE = FailureThrottle(
+    "会话凭证错误次数过多，请 {minutes} 分钟后再试。Too many invalid chat tokens from this address."
+)
 
 
 class StreamGate:
@@ -122,8 +128,16 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 
 class WebChat:
-    def __init__(self, service: IntakeService, redis_url: str, *, max_streams: int = 500) -> None:
+    def __init__(
+        self,
+        service: IntakeService,
+        redis_url: str,
+        *,
+        max_streams: int = 500,
+        token_failures_per_address: int = 50,
+    ) -> None:
         self.service = service
+        self.token_failures_per_address = token_failures_per_address
         self.store = service.store
         self.redis_url = redis_url
         self.aredis: aioredis.Redis | None = None
@@ -147,12 +161,17 @@ class WebChat:
         await self.aredis.aclose()
         await self.stream_redis.aclose()
 
-    def _auth(self, request: web.Request) -> str:
+    async def _auth(self, request: web.Request) -> str:
+        """The session id of the request if its token is that session's; 401 otherwise, or 429
+        from an address with too many wrong tokens lately. A good token touches no Redis."""
+        assert self.aredis is not None
         session_id = request.match_info["session_id"]
         token = bearer(request)
         if not token:
             raise Unauthorized("缺少会话凭证。Missing bearer token.")
         if not check_token(self.store.cipher, session_id, token, self.service.clock.now()):
+            key = f"hotline:rl:chat-token:{request.remote or 'unknown'}"
+            await TOKEN_THROTTLE.failed(self.aredis, (key,), limit=self.token_failures_per_address)
             raise Unauthorized("会话凭证无效或已过期，请刷新页面重新开始。Invalid or expired token.")
         return session_id
 
@@ -171,7 +190,7 @@ class WebChat:
         return web.json_response({"session_id": session_id, "token": token}, status=201)
 
     async def post_message(self, request: web.Request) -> web.Response:
-        session_id = self._auth(request)
+        session_id = await self._auth(request)
         data = await read_json(request, max_bytes=MAX_BODY)
         text = data.get("text")
         if not isinstance(text, str):
@@ -198,7 +217,7 @@ class WebChat:
         )
 
     async def list_messages(self, request: web.Request) -> web.Response:
-        session_id = self._auth(request)
+        session_id = await self._auth(request)
         after = _after(request)
         address = Address(Channel.WEBCHAT, session_id)
         rows = await in_thread(request, self.store.outbound_for, address, after_id=after)
@@ -206,7 +225,7 @@ class WebChat:
 
     async def history(self, request: web.Request) -> web.Response:
         """Both sides of the conversation, for restoring the page after a reload."""
-        session_id = self._auth(request)
+        session_id = await self._auth(request)
         address = Address(Channel.WEBCHAT, session_id)
         inbound = await in_thread(request, self.store.inbound_texts, address, 200)
         outbound = await in_thread(request, self.store.outbound_for, address)
@@ -221,7 +240,7 @@ class WebChat:
         ``STREAMS_PER_SESSION`` per session and ``max_streams`` per process (429 beyond: the page
         tries again with back-off, and each message's answer still carries its replies), each on
         the streams' own Redis pool."""
-        session_id = self._auth(request)
+        session_id = await self._auth(request)
         after = _after(request)
         with self.gate.admit(session_id):
             return await self._stream(request, session_id, after)

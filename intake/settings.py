@@ -54,6 +54,10 @@ class Settings:
     # Failed console logins from one address in 15 minutes before 429 (per account it is 5). A
     # hotline's agents often share one address out of their building: raise it there.
     login_failures_per_address: int = 20
+    # Wrong web-chat tokens (or guessed session ids) from one address in 15 minutes before more
+    # wrong ones get 429 (RELIABILITY.md S4); a right token always passes (carrier NAT: many
+    # citizens share one address).
+    chat_token_failures_per_address: int = 50
     max_streams: int = 500  # live-update streams one web process holds open (429 beyond)
     mail_quota: int = 30  # mails one sender may send an hour (a client address: ten times)
     retention_days: int = 0  # texts of messages kept this long; 0: the profiles' longest period
@@ -206,6 +210,7 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
         ("HOTLINE_RELAY_STALE_SECONDS", "relay_stale_seconds", 1, 86400),
         ("HOTLINE_RATE_PER_MINUTE", "rate_per_minute", 1, None),
         ("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", "login_failures_per_address", 1, None),
+        ("HOTLINE_CHAT_TOKEN_FAILURES_PER_ADDRESS", "chat_token_failures_per_address", 1, None),
         ("HOTLINE_MAIL_QUOTA", "mail_quota", 1, None),
         ("HOTLINE_RETENTION_DAYS", "retention_days", 1, None),
         ("HOTLINE_MAX_STREAMS", "max_streams", 1, 100_000),

@@ -8,6 +8,8 @@ import asyncio
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
+from ipaddress import ip_network
 from typing import Any
 
 import aiohttp
@@ -53,6 +55,11 @@ async def error_of(resp: Any, status: int) -> str:
 def decoded(body: str) -> str:
     """A JSON body with its \\u escapes undone, so a search for Chinese text can hit."""
     return json.dumps(json.loads(body), ensure_ascii=False)
+
+
+def with_settings(runtime: Runtime, **changes: Any) -> Runtime:
+    """The same stores under other settings."""
+    return replace(runtime, settings=replace(runtime.settings, **changes))
 
 
 def allow_new_sessions(redis_client: redis.Redis) -> None:
@@ -174,9 +181,13 @@ async def test_unknown_sessions_and_bad_tokens_are_401(client: TestClient, sqlit
 
 
 async def test_a_token_never_opens_another_session(
-    client: TestClient, sqlite_runtime: Runtime, redis_client: redis.Redis
+    aiohttp_client: Client, sqlite_runtime: Runtime, redis_client: redis.Redis
 ) -> None:
-    """RELIABILITY.md S4: 1 000+ (token A, session B) pairs, all 401, none leaks a byte of B."""
+    """RELIABILITY.md S4: 1 000+ (token A, session B) pairs, all 401, none leaks a byte of B.
+    They all come from the test's one address, so its guessing throttle is lifted here
+    (test_token_guessing_is_throttled_to_429 is the throttle's)."""
+    rt = with_settings(sqlite_runtime, chat_token_failures_per_address=1_000_000)
+    client: TestClient = await aiohttp_client(create_app(rt))
     chats = []
     for i in range(33):  # 33 × 32 = 1 056 ordered pairs
         if i % 25 == 0:
@@ -208,6 +219,73 @@ async def test_a_token_never_opens_another_session(
     assert inbound_rows(sqlite_runtime) == rows_before  # nothing was said in anyone's name
     own = await client.get(f"/api/chat/sessions/{chats[0].session_id}/history", headers=chats[0].headers)
     assert own.status == 200 and "暗号000" in decoded(await own.text())  # the check can see B's data
+
+
+async def test_token_guessing_is_throttled_to_429(
+    aiohttp_client: Client, sqlite_runtime: Runtime, redis_client: redis.Redis
+) -> None:
+    """RELIABILITY.md S4: wrong tokens for a session, or a token for guessed session ids, from
+    one address: past HOTLINE_CHAT_TOKEN_FAILURES_PER_ADDRESS failures each guess is 429 (a polite
+    JSON error with Retry-After), counted as refused on /metrics, and nothing of the session
+    leaks. The session's own token still works, from another address or from the guesser's (a
+    carrier NAT's citizens share one): a token is an HMAC nobody guesses, and the throttle must
+    not let a guesser lock a whole address out of the chat."""
+    # behind a proxy, so the test can come from two addresses
+    rt = with_settings(sqlite_runtime, trusted_proxies=(ip_network("127.0.0.1/32"),))
+    limit = rt.settings.chat_token_failures_per_address
+    client: TestClient = await aiohttp_client(create_app(rt))
+    guesser = {"X-Forwarded-For": "198.51.100.7"}
+    citizen = {"X-Forwarded-For": "203.0.113.9"}
+    chat = await Chat(client).open()
+    said = await client.post(
+        f"/api/chat/sessions/{chat.session_id}/messages",
+        json={"text": "请问居住证怎么办理？暗号777"},
+        headers={**chat.headers, **citizen},
+    )
+    assert said.status == 200
+    rows = inbound_rows(sqlite_runtime)
+    expires = chat.headers["Authorization"].split()[1].split(".")[0]
+
+    def guess(n: int) -> tuple[str, str, dict[str, str]]:
+        if n % 2:  # a wrong token for the real session
+            token = f"{expires}.{secrets.token_urlsafe(32)}"
+            return (
+                "POST",
+                f"/api/chat/sessions/{chat.session_id}/messages",
+                {"Authorization": f"Bearer {token}"},
+            )
+        # a guessed session id, with a real token (of another session)
+        return "GET", f"/api/chat/sessions/{secrets.token_urlsafe(16)}/history", chat.headers
+
+    statuses = []
+    for n in range(limit + 20):
+        method, url, auth = guess(n)
+        resp = await client.request(method, url, json={"text": "撤回"}, headers={**auth, **guesser})
+        text = decoded(await resp.text())
+        assert "暗号" not in text, text
+        statuses.append(resp.status)
+        if resp.status == 429:
+            assert await error_of(resp, 429) == "rate_limited"
+            assert "次数过多" in text and "分钟后" in text, text
+            assert 0 < int(resp.headers["Retry-After"]) <= 15 * 60
+    assert statuses == [401] * limit + [429] * 20
+    assert inbound_rows(sqlite_runtime) == rows  # nothing was said in the session's name
+    for where in (citizen, guesser):
+        own = await client.get(
+            f"/api/chat/sessions/{chat.session_id}/history", headers={**chat.headers, **where}
+        )
+        assert own.status == 200 and "暗号777" in decoded(await own.text())
+    # the guesser's next wrong token is still 429; another address's first one is a plain 401
+    method, url, auth = guess(1)
+    assert await error_of(await client.request(method, url, json={}, headers={**auth, **guesser}), 429)
+    assert await error_of(await client.request(method, url, json={}, headers={**auth, **citizen}), 401)
+    metrics = await (await client.get("/metrics")).text()
+    throttled = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("hotline_refused_requests_total{") and "throttled" in line
+    ]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in throttled) == 21, throttled
 
 
 async def test_a_session_creation_flood_gets_429_json(client: TestClient, redis_client: redis.Redis) -> None:

@@ -59,6 +59,7 @@ def test_the_api_keeps_its_openapi_document_under_fuzzing(tmp_path: Path, db_url
         "TELEGRAM_WEBHOOK_SECRET": "fuzz-webhook-secret-0123456789",
         "HOTLINE_SMS_SECRET": "fuzz-sms-secret-0123456789",
         "HOTLINE_LOGIN_FAILURES_PER_ADDRESS": "1000000",  # every fuzzed login fails from one address
+        "HOTLINE_CHAT_TOKEN_FAILURES_PER_ADDRESS": "1000000",  # and so does every wrong chat token
     }
     env = {
         **os.environ,
