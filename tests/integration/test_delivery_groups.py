@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from intake.clock import ManualClock
 from intake.errors import PermanentFailure
@@ -15,6 +15,7 @@ from intake.model import Address, Channel, DeliveryState, StoredOutbound
 from intake.runtime import Runtime
 from notifier import deliver as deliver_module
 from tests.support.journey import drain
+from worker.__main__ import HotlineWorker
 from worker.context import set_runtime
 from worker.relay import GROUP_SIZE, QUEUES, relay_once
 
@@ -55,7 +56,7 @@ def test_a_burst_of_replies_goes_in_a_few_jobs_each_once(
     jobs = Queue("notify", connection=runtime.redis).job_ids
     assert len(jobs) == -(-N // GROUP_SIZE)  # 150 deliveries, 3 jobs
     set_runtime(runtime)
-    SimpleWorker(list(QUEUES), connection=runtime.redis).work(burst=True, logging_level="WARNING")
+    HotlineWorker(list(QUEUES), connection=runtime.redis).work(burst=True, logging_level="WARNING")
     assert sorted(sms.sent) == sorted(f"burst:{i}" for i in range(N) if i != 7)  # each once
     states = [runtime.store.get_outbound(i).state for i in ids]
     assert states.count(DeliveryState.DELIVERED) == N - 1

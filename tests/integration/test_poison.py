@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from channels.console import COOKIE
 from channels.web import create_app
@@ -17,6 +17,7 @@ from intake.model import Address, Channel, Field, TicketDraft, TicketStatus
 from intake.runtime import Runtime
 from intake.store.sql import OUTBOX_MAX_ATTEMPTS
 from tests.support.journey import console_login
+from worker.__main__ import HotlineWorker
 from worker.context import set_runtime
 from worker.relay import QUEUES, relay_once
 
@@ -40,7 +41,7 @@ async def test_a_poison_job_ends_on_the_agents_list_and_the_good_ones_pass(
     set_runtime(rt)
     for _ in range(OUTBOX_MAX_ATTEMPTS + 3):
         relay_once(rt.store, rt.redis, stale_after=timedelta(seconds=60))
-        SimpleWorker(list(QUEUES), connection=rt.redis).work(burst=True, logging_level="CRITICAL")
+        HotlineWorker(list(QUEUES), connection=rt.redis).work(burst=True, logging_level="CRITICAL")
         clock.advance(61)
     statuses = [rt.store.get_ticket(i).status for i in ids]
     assert statuses == [TicketStatus.DISPATCHED] * 20
@@ -68,7 +69,7 @@ async def test_a_poison_job_ends_on_the_agents_list_and_the_good_ones_pass(
     twice = await client.post("/api/console/outbox/requeue", json=body, cookies=cookies, headers=csrf)
     assert twice.status == 404  # no longer abandoned
     Queue("default", connection=rt.redis).enqueue("builtins.int", "not a number", job_id="fails-once")
-    SimpleWorker(["default"], connection=rt.redis).work(burst=True, logging_level="CRITICAL")
+    HotlineWorker(["default"], connection=rt.redis).work(burst=True, logging_level="CRITICAL")
     queue = await (await client.get("/api/console/queue", cookies=cookies)).json()
     failed = [j for j in queue["failed_jobs"] if j["job_id"] == "fails-once"]
     assert failed and "ValueError" in (failed[0]["error"] or ""), queue["failed_jobs"]

@@ -8,13 +8,13 @@ from collections import Counter
 from datetime import timedelta
 
 import redis
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from intake.clock import ManualClock
 from intake.model import Address, Channel, DeliveryState, Field, TicketDraft
 from intake.runtime import Runtime
 from intake.store.schema import messages_out, ticket_events
+from worker.__main__ import HotlineWorker
 from worker.context import set_runtime
 from worker.relay import QUEUES, relay_once
 
@@ -33,14 +33,14 @@ def test_a_flushed_redis_loses_no_ticket_and_repeats_nothing(
         store.register(tid, deadline=None, deadline_provisional=False)
     set_runtime(runtime)
     assert relay_once(store, runtime.redis, limit=N) == N
-    SimpleWorker(list(QUEUES), connection=runtime.redis).work(
+    HotlineWorker(list(QUEUES), connection=runtime.redis).work(
         burst=True, max_jobs=N // 2, logging_level="WARNING"
     )
     redis_client.flushall()  # the queue, its jobs and the dialog states are gone
     clock.advance(61)  # the relay's stale window (60 s) passes
     for _ in range(4):
         relay_once(store, runtime.redis, stale_after=timedelta(seconds=60), limit=5 * N)
-        SimpleWorker(list(QUEUES), connection=runtime.redis).work(burst=True, logging_level="WARNING")
+        HotlineWorker(list(QUEUES), connection=runtime.redis).work(burst=True, logging_level="WARNING")
         clock.advance(61)
     with runtime.engine.connect() as conn:
         dispatched = Counter(

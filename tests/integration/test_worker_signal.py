@@ -1,5 +1,5 @@
 """The worker leaves RQ's command channel at once when it stops (worker/__main__.py
-``_Worker.unsubscribe``): RQ 3 with redis-py 8 could wait a minute for the channel's listening
+``HotlineWorker.unsubscribe``): RQ 3 with redis-py 8 could wait a minute for the channel's listening
 thread, which made a SIGTERM'd worker outlive the launcher's patience."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import time
 
 import redis
 
-from worker.__main__ import _Worker
+from worker.__main__ import HotlineWorker
 from worker.relay import QUEUES
 
 
-def subscribed(client: redis.Redis) -> _Worker:
-    worker = _Worker(list(QUEUES), connection=client)
+def subscribed(client: redis.Redis) -> HotlineWorker:
+    worker = HotlineWorker(list(QUEUES), connection=client)
     worker.subscribe()
     deadline = time.monotonic() + 5
     while not worker.pubsub.subscribed and time.monotonic() < deadline:

@@ -7,11 +7,11 @@ from typing import Any
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
-from rq import SimpleWorker
 
 from channels.signing import signed_headers
 from intake.principals import Principals
 from intake.runtime import Runtime
+from worker.__main__ import HotlineWorker
 from worker.context import set_runtime
 from worker.relay import QUEUES, relay_once
 
@@ -56,7 +56,7 @@ def drain(runtime: Runtime, rounds: int = 4) -> None:
     for _ in range(rounds):
         if relay_once(runtime.store, runtime.redis) == 0:
             break
-        SimpleWorker(list(QUEUES), connection=runtime.redis).work(burst=True, logging_level="WARNING")
+        HotlineWorker(list(QUEUES), connection=runtime.redis).work(burst=True, logging_level="WARNING")
 
 
 class Chat:
