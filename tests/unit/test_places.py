@@ -139,6 +139,8 @@ def test_the_place_found_is_the_one_the_writer_means(hotline: str, text: str, ci
         # a name in quotes is a shop's; a visitor says where they came from
         ("huizhou", "大亚湾澳头有间「汕尾海鲜大排档」，食完结账一斤花蟹收我三百八"),
         ("guangxi", "我是长沙来北海旅游的，昨晚在侨港风情街一家海鲜店吃饭被宰"),
+        ("quxian", "我是广安来渠县打工的，厂里扣了我一个月工资不发"),  # came here to work (dev os8-0275)
+        ("guangzhou", "我们几个都是湛江来广州读书的，宿舍楼下工地半夜还在打桩"),
     ],
 )
 def test_an_own_town_is_never_another_city(hotline: str, text: str) -> None:
