@@ -27,7 +27,7 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from channels.http_common import in_thread, read_json, row_id
+from channels.http_common import async_redis, in_thread, read_json, row_id
 from channels.static import CONSOLE_HEADERS, STATIC, add_files
 from channels.throttle import FailureThrottle
 from intake.assembly import HotlinePolicy
@@ -99,7 +99,7 @@ class Console:
         app.cleanup_ctx.append(self._redis_ctx)
 
     async def _redis_ctx(self, app: web.Application) -> Any:
-        self.aredis = aioredis.Redis.from_url(self.redis_url)
+        self.aredis = async_redis(self.redis_url)
         yield
         await self.aredis.aclose()
 

@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from channels.auth import bearer
-from channels.http_common import METRICS_KEY, TooManyRequests, in_thread, read_json, row_id
+from channels.http_common import METRICS_KEY, TooManyRequests, async_redis, in_thread, read_json, row_id
 from channels.throttle import FailureThrottle
 from channels.turns import TurnGroups
 from intake.crypto import Cipher
@@ -155,7 +155,7 @@ class WebChat:
         app.cleanup_ctx.append(self._redis_ctx)
 
     async def _redis_ctx(self, app: web.Application) -> Any:
-        self.aredis = aioredis.Redis.from_url(self.redis_url)
+        self.aredis = async_redis(self.redis_url)
         self.stream_redis = aioredis.Redis.from_url(self.redis_url, max_connections=self.gate.limit + 4)
         yield
         await self.aredis.aclose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from ipaddress import ip_network
@@ -295,6 +296,24 @@ async def test_a_session_creation_flood_gets_429_json(client: TestClient, redis_
     flood = [await client.post("/api/chat/sessions") for _ in range(10)]
     for resp in flood:
         assert await error_of(resp, 429) == "rate_limited"
+
+
+async def test_three_hundred_session_creations_at_once_are_answered_201_or_429_never_500(
+    client: TestClient, redis_client: redis.Redis
+) -> None:
+    """RELIABILITY.md S5 at once rather than in turn: more requests in flight than the Redis pool
+    has connections."""
+    allow_new_sessions(redis_client)
+    url = client.make_url("/api/chat/sessions")
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:  # all at once
+
+        async def create() -> int:
+            async with http.post(url) as resp:
+                await resp.read()
+                return resp.status
+
+        statuses = Counter(await asyncio.gather(*(create() for _ in range(300))))
+    assert statuses == {201: 30, 429: 270}, statuses
 
 
 async def test_replayed_sms_is_stored_once_and_every_accepted_message_exactly_once(
