@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from intake.masking import anonymise, mask_address, mask_id, mask_name, mask_phone, redact
+from intake.masking import anonymise, mask_address, mask_id, mask_name, mask_own_home, mask_phone, redact
 from intake.model import Field, StoredEvent, StoredTicket
 from intake.policy import DeadlineView
 
@@ -32,11 +32,12 @@ _PUBLIC_EVENT_DATA = (
 def scrub(text: str, t: StoredTicket) -> str:
     """Free text with every personal value of this citizen removed, then any phone/ID pattern
     masked; for an anonymous citizen also their own name, home and flat as the text states them,
-    and every number whole (intake.masking.anonymise)."""
+    and every number whole (intake.masking.anonymise); for a named one their own home and flat
+    masked as an address is (intake.masking.mask_own_home)."""
     for f, value in t.contact.items():
         if value and len(value) >= 2:
             text = text.replace(value, "***" if (t.anonymous or f in t.hidden) else _MASKERS[f](value))
-    return anonymise(text) if t.anonymous else redact(text)
+    return anonymise(text) if t.anonymous else redact(mask_own_home(text))
 
 
 def ticket_json(

@@ -353,19 +353,32 @@ _SIGNED_PHONE = re.compile(r"(?:联系)?(?:电话|手机|方式)?[：:\s]*\+?\d[
 _SIGNING_ROLES = ("联系人", "代表", "住户", "家属", "家长", "市民", "村民", "居民", "业主", "租户")
 _TITLED_BY_ROLE = re.compile("(?:" + "|".join(_SIGNING_ROLES) + r")([\u4e00-\u9fff]{1,2}(?:先生|女士|小姐))")
 _SIGNED_NAME = re.compile(r"[\u4e00-\u9fff]{2,6}$")
+_DIGIT = "[0-9〇零一二三四五六七八九十]"
+_DATE_LINE = re.compile(  # "2026年11月20日", "2026.11.20", "二〇二六年十一月"
+    rf"(?:[0-9]{{4}}|[〇零一二三四五六七八九]{{4}})\s*[年./-]\s*{_DIGIT}{{1,3}}\s*[月./-]?(?:\s*{_DIGIT}{{1,3}}\s*[日号]?)?"
+)
 _SIGNED_BY = re.compile("(" + "|".join((*_SIGNING_ROLES, "员工", "职工", "署名", "签名")) + r")[：:\s]*$")
 
 
 def find_signature(text: str, lex: Lexicon) -> Span | None:
-    """The name a letter is signed with, in its last line: with a title (何女士), a phone after it,
-    or a role before it (业主代表：, 家属) — a bare last word may be 谢谢 (谢 is a surname)."""
+    """The name a letter is signed with, in its last line: with a title (何女士), a phone after it
+    (on its line, or alone on the next: "欧阳春花\n手机 139 …"), or a role before it (业主代表：,
+    家属) — a bare last word may be 谢谢 (谢 is a surname). A date line at the very end is read past."""
     body = text.rstrip(" \n。.！!")
+    phone_below = False
+    for _ in range(2):  # "…\n欧阳春花\n手机 139 1234 5678\n2026年11月20日"
+        nl = body.rfind("\n")
+        last = body[nl + 1 :].strip()
+        if nl < 0 or not (_DATE_LINE.fullmatch(last) or _SIGNED_PHONE.fullmatch(last)):
+            break
+        phone_below = phone_below or _SIGNED_PHONE.fullmatch(last) is not None
+        body = body[:nl].rstrip(" \n。.！!")
     cut = max(body.rfind(c) for c in "\n。！!；;，,?？")
     line = body[cut + 1 :]
-    if len(line) > 40:
+    if len(line) > (12 if phone_below else 40):  # a phone below a line of text signs nothing
         return None
     bare = _SIGNED_PHONE.sub("", line)
-    phoned = bare != line
+    phoned = bare != line or phone_below
     bare = bare.rstrip(" ：:，,")
     found = _SIGNED_NAME.search(bare)
     if found is None:

@@ -362,6 +362,10 @@ def test_normalising_twice_changes_nothing_where_opencc_chains_variants(text: st
         ("我是惠城区东江新城丽水湾花园9栋的业主刘女士。因为……", "刘女士"),
         ("我住荔湾区逢源路，改造工期一拖再拖，请督促施工单位。\n关伯", "关伯"),  # 伯: a title
         ("楼下烧烤店油烟太大了，麻烦处理一下。谢谢", None),  # 谢 is a surname; 谢谢 is no name
+        # the name alone on its line, the phone and the date below it
+        ("希望城管查处。\n\n谢谢！\n\n欧阳春花\n手机 139 1234 5678\n2026年11月20日", "欧阳春花"),
+        ("希望城管查处。\n张伟\n联系电话：13912345678", "张伟"),
+        ("楼下烧烤店每晚油烟很大\n电话13912345678", None),  # a line of text above a phone signs nothing
     ],
 )
 def test_a_signed_letter_or_a_title_after_a_role_names_the_citizen(text: str, name: str | None) -> None:

@@ -17,6 +17,7 @@ from intake.masking import (
     mask_email,
     mask_id,
     mask_name,
+    mask_own_home,
     mask_phone,
     redact,
 )
@@ -199,3 +200,20 @@ def test_anonymise_removes_what_points_at_the_citizen_and_keeps_the_matter(
         assert g not in out, (g, out)
     for k in kept:
         assert k in out, (k, out)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("我就住在楼上4楼401，楼下烧烤店油烟很大", "我就住在楼上*****，楼下烧烤店油烟很大"),
+        ("我是幸福路10号2103室的业主，楼上漏水", "我是幸福路***********，楼上漏水"),
+        ("本人系3栋502业主，楼上602漏水", "本人系*******，楼上602漏水"),  # the neighbour's flat stays
+        ("我家在幸福路***2103，电话已留", "我家在幸福路*******，电话已留"),  # after the contact's own mask
+        ("天河区华景新城2单元302的住户装修很吵", "天河区华景新城2单元302的住户装修很吵"),  # whom they report
+        ("我住院了，医院收费不合理", "我住院了，医院收费不合理"),  # 住院 is no home
+    ],
+)
+def test_a_named_citizens_own_home_and_flat_are_masked_and_the_matter_kept(text: str, masked: str) -> None:
+    """CONTRACT.md: the citizen's own address and room number inside the content are masked for a
+    named citizen too (S6 found "我是幸福路10号2103室的业主" shown in clear to the unit)."""
+    assert mask_own_home(text) == masked
