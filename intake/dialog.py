@@ -459,7 +459,21 @@ def _filled(state: DialogState, u: Understood, ctx: StepContext) -> dict[Field, 
         control = {Intent.GREETING, Intent.THANKS, Intent.PROGRESS, Intent.WITHDRAW, Intent.CANCEL}
         if control & u.intents or _LONE_DIGITS.match(u.text) or not u.has_chinese:
             return {}
+    if Field.SUBJECT in state.asked and Field.SUBJECT not in found and (unknown := _unknown_party(u.text)):
+        found[Field.SUBJECT] = unknown  # "不知道是谁倒的": the citizen's words, as a clerk writes them
     return found
+
+
+_UNKNOWN = re.compile(
+    r"[^，。,.；;！!？?\n]*(?:不知道|不清楚|不晓得|唔知|唔清楚|不认识|没看清)[^，。,.；;！!？?\n]*"
+)
+
+
+def _unknown_party(text: str) -> str | None:
+    """The clause in which the citizen says they do not know who is responsible (GUIDE: the
+    subject of an unknown offender is the citizen's own words)."""
+    m = _UNKNOWN.search(text)
+    return m.group(0).strip() if m else None
 
 
 def _plain(text: str) -> str:
@@ -864,7 +878,8 @@ def _continue(state: DialogState, ctx: StepContext, before: tuple[Reply, ...]) -
 
 def _on_supplement(state: DialogState, u: Understood, ctx: StepContext) -> StepResult:
     """The supplements the profile allows (guangzhou §12.2: one): complete → register; else ask
-    again while the profile allows, then close.
+    again while the profile allows, then close. In a live conversation (Channel.is_live) nothing
+    is closed: what was said is kept and what is still missing asked again.
     A greeting, thanks or a stray digit is not that supplement: the prompt is repeated."""
     found = _filled(state, u, ctx)
     if state.anonymous and not state.hide_answered:
@@ -878,6 +893,12 @@ def _on_supplement(state: DialogState, u: Understood, ctx: StepContext) -> StepR
     still = missing_fields(state, ctx.policy)
     if not still:
         return StepResult(DialogState(), (), (SaveDraft(state), Register(state)))
+    if ctx.channel.is_live:  # a conversation still being taken: ask again, keep everything
+        nxt = replace(state, asked=tuple(still))
+        hint = texts.UNKNOWN_SUBJECT_HINT if Field.SUBJECT in still else ""
+        return StepResult(
+            nxt, (Reply(texts.ASK_LIVE_MISSING.format(items=texts.joined(still)) + hint),), (SaveDraft(nxt),)
+        )
     allowed = ctx.policy.supplements_allowed()
     if state.supplements < allowed:  # the profile allows another (max_supplements)
         nxt = replace(state, asked=tuple(still))

@@ -31,6 +31,13 @@ class Channel(StrEnum):
         return self is not Channel.PHONE
 
     @property
+    def is_live(self) -> bool:
+        """A conversation: the citizen answers the bot's questions as they come (web chat,
+        Telegram, SMS). A request taken this way is not a supplement to one the hotline reviewed
+        (guangzhou §12, huizhou §9 count those: a mail); the bot asks again, as a clerk would."""
+        return self in (Channel.WEBCHAT, Channel.TELEGRAM, Channel.SMS)
+
+    @property
     def replies_in_response(self) -> bool:
         """The channel shows the replies in the response to the citizen's own request (web chat);
         elsewhere they are sent afterwards, each by its delivery job."""

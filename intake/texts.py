@@ -73,6 +73,9 @@ STILL_MISSING = (
     "本次诉求暂无法登记，欢迎您准备完整信息后重新提交。"
 )
 ASK_STILL_MISSING = "您补充的信息仍缺少：{items}。请再补充一次（还可补充{left}次）。"
+# A live conversation (web chat, Telegram, SMS): what is kept, and only what is still missing.
+ASK_LIVE_MISSING = "好的，已记下。还需要您补充：{items}。"
+UNKNOWN_SUBJECT_HINT = "（不清楚是谁，回复“不知道”即可）"
 
 _TIMES = "零一两三四五六七八九十"
 

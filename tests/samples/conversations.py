@@ -74,6 +74,7 @@ CONFIRM_AGAIN = "请回复“是”或“不是”"
 PRAISE_NOTED = "我们已记录您的表扬"
 VAGUE = "我想反映一个情况，电话13912345678"
 STILL = "仍缺少"
+LIVE_STILL = "还需要您补充"
 HIDE_WARN = "提示：隐藏个人信息"
 HIDE_ASK = "请选择需要隐藏的信息"
 HIDDEN = "已为您隐藏"
@@ -133,10 +134,38 @@ _c(
     tickets=(registered("投诉", address="幸福小区3栋", demand="尽快处理"),),
 )
 _c(
-    "complaint, the one supplement still incomplete closes the draft",
+    "complaint by mail, the one supplement still incomplete closes the draft (guangzhou §12.2)",
     Say("我要投诉，小区楼下烧烤店每晚油烟很大", (ASK,)),
     Say("地址：幸福小区3栋", (f"{STILL}&联系电话&您的诉求",)),
     tickets=(Row("closed", "投诉", {"address": "幸福小区3栋"}, reason="missing"),),
+    channel=Channel.EMAIL,
+)
+# A conversation still being taken is not the supplement of guangzhou §12 (issue 19): the bot keeps
+# what was said and asks only for what is still missing, as a clerk on the phone would.
+for _channel in (Channel.WEBCHAT, Channel.TELEGRAM):
+    _c(
+        f"complaint on {_channel.value}, an incomplete answer is kept and only the rest asked again",
+        Say("我要投诉，小区楼下烧烤店每晚油烟很大", (ASK,)),
+        Say("地址：幸福小区3栋", (f"{LIVE_STILL}&联系电话&您的诉求",)),
+        Say("电话13800138000，希望城管处理", (f"{REG}&投诉",)),
+        tickets=(registered("投诉", address="幸福小区3栋", phone="+8613800138000"),),
+        channel=_channel,
+    )
+_c(
+    "complaint on sms (the phone is the sender's), an incomplete answer is kept, the rest asked again",
+    Say("我要投诉，小区楼下烧烤店每晚油烟很大", (ASK,)),
+    Say("地址：幸福小区3栋", (f"{LIVE_STILL}&您的诉求",)),
+    Say("你好", (f"{ASK}&您的诉求",)),  # idle talk repeats the question, nothing lost
+    Say("希望城管处理", (f"{REG}&投诉",)),
+    tickets=(registered("投诉", address="幸福小区3栋", demand="城管"),),
+    channel=Channel.SMS,
+)
+_c(
+    "report in web chat, the citizen does not know who did it (issue 19's finding)",
+    Say("我要举报", (f"{ASK}&涉及的单位或对象&事发地址",)),
+    Say("有人在我们小区乱倒建筑垃圾", (f"{LIVE_STILL}&涉及的单位或对象&事发地址&不知道",)),
+    Say("天河区华景新城，不知道是谁倒的", (f"{REG}&举报",)),
+    tickets=(registered("举报", subject="不知道是谁倒的", address="华景新城"),),
 )
 _c(
     "complaint in traditional characters",

@@ -40,6 +40,7 @@ from intake.understanding import ExtractUnderstanding
 from tests.samples.conversations import Agent, Conversation, Expire, Row, Say
 
 START = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)
+SMS_SENDER = "+8613900000001"  # the pure world's SMS citizen
 NUMBER = re.compile(r"\d{8}-\d{6}")
 
 
@@ -143,6 +144,8 @@ class FakeWorld:
             knowledge=knowledge(),
             repeats=screening(self.policy.name),
             handled=self._handled(),
+            # what the channel itself tells, as intake/turn.py gives it (an SMS sender's number)
+            known={Field.PHONE: SMS_SENDER} if self.channel is Channel.SMS else {},
         )
 
     def say(self, text: str) -> list[Reply]:

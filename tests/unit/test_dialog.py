@@ -285,13 +285,14 @@ class _TwoSupplements:
 
 
 def test_the_profiles_number_of_supplements_is_kept() -> None:
-    """guangzhou §12.2 allows one supplement (every shipped profile); a profile allowing two asks
-    once more before closing, and says how many are left."""
+    """guangzhou §12.2 allows one supplement (every shipped profile) to a request the hotline
+    reviewed, such as a mail; a profile allowing two asks once more before closing, and says how
+    many are left."""
     collecting = STAGES[Stage.COLLECTING]
-    once = step(collecting, "电话13800138000", _ctx())
+    once = step(collecting, "电话13800138000", _ctx(channel=Channel.EMAIL))
     assert any(isinstance(a, CloseDraft) for a in once.actions)
     assert "只能补充一次" in once.replies[0].text
-    ctx = _ctx(policy=_TwoSupplements(_ctx().policy))
+    ctx = _ctx(policy=_TwoSupplements(_ctx().policy), channel=Channel.EMAIL)
     first = step(collecting, "电话13800138000", ctx)
     assert first.state.stage is Stage.COLLECTING and Field.ADDRESS in first.state.asked
     assert Field.PHONE not in first.state.asked  # given: not asked again
@@ -301,6 +302,20 @@ def test_the_profiles_number_of_supplements_is_kept() -> None:
     second = step(first.state, "我也不知道", ctx)
     assert any(isinstance(a, CloseDraft) for a in second.actions)
     assert "只能补充两次" in second.replies[0].text
+
+
+@pytest.mark.parametrize("channel", [Channel.WEBCHAT, Channel.TELEGRAM, Channel.SMS])
+def test_a_live_conversation_is_never_closed_for_what_is_still_missing(channel: Channel) -> None:
+    """Issue 19: in a conversation the bot keeps what was said and asks for the rest, however
+    often; nothing is closed and nothing is lost."""
+    state = STAGES[Stage.COLLECTING]
+    for answer in ("电话13800138000", "我也不知道", "嗯"):
+        result = step(state, answer, _ctx(channel=channel))
+        assert not any(isinstance(a, CloseDraft) for a in result.actions), answer
+        assert result.state.stage is Stage.COLLECTING and result.state.draft_id == state.draft_id
+        state = result.state
+    assert state.values.get(Field.PHONE) == "+8613800138000"  # kept from the first answer
+    assert Field.PHONE not in state.asked
 
 
 def test_choices_are_buttons_only_where_the_channel_has_them() -> None:
