@@ -16,8 +16,9 @@ the idle stage, and every path out of a drafting stage either registers or close
 
 from __future__ import annotations
 
+import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -181,6 +182,20 @@ class StepContext:
     known: Mapping[Field, str] = field(
         default_factory=dict
     )  # what the channel itself tells (an SMS sender's number)
+    # A ticket named by its number that this sender did not file (查询进度 <number> from another
+    # device or channel): looked up only when asked (CONTRACT.md "Web chat").
+    named_ticket: Callable[[str], NamedTicket | None] = field(default=lambda _number: None)
+
+
+@dataclass(frozen=True, slots=True)
+class NamedTicket:
+    """What progress by number may use of a ticket filed elsewhere: its summary, shown only once
+    the asker proves it is theirs, and the last four digits of the phone it carries to prove it
+    with (compared, never shown). ``locked`` after too many wrong tries today."""
+
+    summary: TicketSummary
+    phone_tail: str | None
+    locked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +220,9 @@ class DialogState:
     # A withdrawal or evaluation asked for by mail, waiting for its code to come back (issue 18):
     # {"code", "kind" (withdraw | evaluate), "number", "level", "until" (ISO time)}.
     mail_code: Mapping[str, str] | None = None
+    # Progress asked by the number of a ticket filed elsewhere, waiting for the last four digits
+    # of its phone: {"number", "tries"}.
+    verify: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -226,6 +244,7 @@ class DialogState:
             "repeat_of": self.repeat_of,
             "supplements": self.supplements,
             "mail_code": dict(self.mail_code) if self.mail_code else None,
+            "verify": dict(self.verify) if self.verify else None,
         }
 
     @classmethod
@@ -251,6 +270,7 @@ class DialogState:
             mail_code={str(k): str(v) for k, v in data["mail_code"].items()}
             if data.get("mail_code")
             else None,
+            verify={str(k): str(v) for k, v in data["verify"].items()} if data.get("verify") else None,
         )
 
 
@@ -278,6 +298,14 @@ class CloseDraft:
 class Withdraw:
     number: str
     confirmed: bool = False  # by a code mailed to the address on record (email only, issue 18)
+
+
+@dataclass(frozen=True, slots=True)
+class NoteFailedCheck:
+    """A wrong phone tail given for a ticket's progress: counted (audit log), so a stranger
+    cannot try all ten thousand."""
+
+    number: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +355,7 @@ Action = (
     | Register
     | CloseDraft
     | Withdraw
+    | NoteFailedCheck
     | Supplement
     | RecordScreening
     | Evaluate
@@ -403,8 +432,13 @@ def _answer(
         return _reset(state, texts.REAL_NAME_DECLINED, CloseDraft("real name required and declined"))
     if Intent.CANCEL in u.intents and state.stage is not Stage.IDLE:
         return _reset(state, texts.CANCELLED, CloseDraft("cancelled by the citizen"))
+    if state.verify is not None:
+        checked = _on_phone_tail(state, u, ctx)
+        if checked is not None:
+            return checked
+        state = replace(state, verify=None)  # the citizen moved on
     if Intent.PROGRESS in u.intents and not _answers_prompt(state, u, ctx):
-        return _progress(state, ctx)
+        return _progress(state, u, ctx)
     if Intent.WITHDRAW in u.intents:
         withdrawn = _on_withdraw(state, u, ctx)
         if withdrawn is not None:
@@ -446,7 +480,10 @@ def _emergency(state: DialogState, text: str, ctx: StepContext) -> StepResult | 
 
 
 def _answers_prompt(state: DialogState, u: Understood, ctx: StepContext) -> bool:
-    """A reply to the one-time prompt that happens to mention progress is still the reply."""
+    """A reply to the one-time prompt that happens to mention progress is still the reply; so is
+    a ticket's number chosen from the buttons (it would read as progress asked by number)."""
+    if state.stage is Stage.CHOOSE_TICKET:
+        return any(c in u.text for c in state.choices)
     return state.stage is Stage.COLLECTING and bool(_filled(state, u, ctx))
 
 
@@ -486,13 +523,47 @@ def _reset(state: DialogState, message: str, *actions: Action) -> StepResult:
     )
 
 
-def _progress(state: DialogState, ctx: StepContext) -> StepResult:
+def _progress(state: DialogState, u: Understood, ctx: StepContext) -> StepResult:
     """Progress from the same account at any point (guangzhou §9); a draft in progress is kept
-    and its pending question repeated, so the citizen can go on where they were."""
-    reply = progress_reply(ctx.open_tickets)
-    if state.stage in DRAFTING:
-        return StepResult(state, (reply, *_pending_question(state)))
-    return StepResult(DialogState(), (reply,))
+    and its pending question repeated, so the citizen can go on where they were. A number named
+    that this account did not file is shown once the last four digits of its phone are given;
+    the question is the same whether the number exists or not."""
+    keep = state if state.stage in DRAFTING else DialogState()
+    named = TICKET_NUMBER_IN_TEXT.search(u.text)
+    if named is not None:
+        number = named.group(0)
+        own = [t for t in (*ctx.open_tickets, *ctx.awaiting_evaluation) if t.number == number]
+        if not own:
+            asking = replace(keep, verify={"number": number, "tries": "0"})
+            return StepResult(asking, (Reply(texts.ASK_PHONE_TAIL.format(number=number)),))
+        reply = progress_reply(own)
+    else:
+        reply = progress_reply(ctx.open_tickets)
+    return StepResult(keep, (reply, *_pending_question(keep)))
+
+
+_PHONE_TAIL = re.compile(r"\s*(\d{4})\s*")
+MAX_TAIL_TRIES = 3
+
+
+def _on_phone_tail(state: DialogState, u: Understood, ctx: StepContext) -> StepResult | None:
+    """The four digits asked for by ``_progress``; anything else leaves the check behind."""
+    assert state.verify is not None
+    m = _PHONE_TAIL.fullmatch(u.text)
+    if m is None:
+        return None
+    number, tries = state.verify["number"], int(state.verify.get("tries", "0")) + 1
+    found = ctx.named_ticket(number)
+    after = replace(state, verify=None)
+    if found is not None and found.locked:
+        return StepResult(after, (Reply(texts.PHONE_TAIL_LOCKED), *_pending_question(after)))
+    if found is not None and found.phone_tail and hmac.compare_digest(found.phone_tail, m.group(1)):
+        return StepResult(after, (progress_reply([found.summary]), *_pending_question(after)))
+    note = (NoteFailedCheck(number),)
+    if tries >= MAX_TAIL_TRIES:
+        return StepResult(after, (Reply(texts.PHONE_TAIL_FAILED), *_pending_question(after)), note)
+    again = replace(state, verify={"number": number, "tries": str(tries)})
+    return StepResult(again, (Reply(texts.PHONE_TAIL_WRONG.format(left=MAX_TAIL_TRIES - tries)),), note)
 
 
 def _pending_question(state: DialogState) -> tuple[Reply, ...]:

@@ -40,7 +40,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from enum import StrEnum
+
+from intake.model import StoredTicket, TicketBrief, TicketStatus
 
 __all__ = [
     "MAX_ANSWER_CHARS",
@@ -279,3 +282,10 @@ def ref_index(ref: str) -> int | None:
     if ref.isdigit() and 1 <= int(ref) <= 99:
         return int(ref) - 1
     return None
+
+
+def evaluation_refs(tickets: Sequence[StoredTicket | TicketBrief]) -> dict[int, str]:
+    """A, B, C… for one sender's tickets waiting for an evaluation, oldest first: the short
+    reference shown in the prompt when several wait on one channel (CONTRACT.md, issue 6)."""
+    waiting = sorted(t.id for t in tickets if t.status is TicketStatus.COMPLETED)[:26]
+    return {tid: chr(ord("A") + i) for i, tid in enumerate(waiting)}

@@ -100,6 +100,11 @@ REGISTERED = (
 REGISTERED_NO_DEADLINE = "您的诉求已登记，工单号：{number}（{category}）。可随时发送“查询进度”了解办理情况。"
 NO_OPEN_TICKETS = "您目前没有正在办理的工单。如有新的诉求，请直接描述。"
 PROGRESS_LINE = "工单{number}（{category}）：{status}{deadline}"
+# Progress by number from another device or channel (CONTRACT.md): the phone proves the ticket is theirs.
+ASK_PHONE_TAIL = "为保护诉求人信息，查询工单{number}前请回复该工单登记的手机号码后四位。"
+PHONE_TAIL_WRONG = "核对未通过，请重新输入手机号码后四位（还可输入{left}次）。"
+PHONE_TAIL_FAILED = "核对未通过，暂不能显示该工单。请在提交工单时使用的渠道查询，或拨打12345热线。"
+PHONE_TAIL_LOCKED = "该工单今日核对失败次数过多，请明天再试，或在提交工单时使用的渠道查询。"
 ASK_WHICH_TICKET = "您有多张工单，请选择要{action}的工单："
 WITHDRAWN = "工单{number}已为您撤回，感谢您的理解与支持。"
 # Mail may withdraw or evaluate only in the ticket's thread and after a code mailed to the

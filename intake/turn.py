@@ -5,15 +5,13 @@ the commit (intake/service.py takes the lock and opens the unit of work around i
    evaluation, whether a draft or a handled ticket exists;
 2. ``step``: the pure dialog (intake/dialog.py) decides the replies, the next state and the
    actions, reading the text through ``Understanding`` and ``Screening``;
-3. ``commit``: inside the open unit of work, the message is stored, each action is applied
-   (``_apply``: a draft saved, a ticket registered with its number and dispatch job, a
-   withdrawal, a supplement, an evaluation, a screened or answered request kept for agents), and
-   the replies are stored — delivered already when the channel shows them in its own response
-   (web chat), else each with its delivery job;
+3. ``commit``: inside the open unit of work, the message is stored, each action applied
+   (``_apply``: a draft saved, a ticket registered with its number and dispatch job, a withdrawal,
+   a supplement, an evaluation, a failed progress check, a screened or answered request kept for
+   agents), and the replies stored — delivered already when the channel shows them in its own
+   response (web chat), else each with its delivery job;
 4. ``after``: once committed, an abusive message counts towards the sender's restriction.
-
-A sender the guard stops meets ``refused`` instead: stored and marked, never lost.
-"""
+A sender the guard stops meets ``refused`` instead: stored and marked, never lost."""
 
 from __future__ import annotations
 
@@ -35,6 +33,7 @@ from intake.dialog import (
     Evaluations,
     HandledTicket,
     Knowledge,
+    NoteFailedCheck,
     NoteRepeat,
     RecordAnswered,
     RecordScreening,
@@ -53,6 +52,7 @@ from intake.dialog import (
     step,
 )
 from intake.errors import NotFound
+from intake.evaluation import evaluation_refs
 from intake.guard import SenderGuard
 from intake.model import (
     Address,
@@ -63,10 +63,10 @@ from intake.model import (
     InboundMessage,
     Reply,
     StoredTicket,
-    TicketBrief,
     TicketDraft,
     TicketStatus,
 )
+from intake.progress import named_ticket, note_failed_check
 from intake.store.sql import SqlStore
 
 REPEAT_LOOKBACK = 5  # how many of the sender's handled tickets a new request is compared with
@@ -126,13 +126,6 @@ class Lazy(Sequence[HandledTicket]):
 
     def __getitem__(self, i: int | slice) -> HandledTicket | Sequence[HandledTicket]:
         return self._all()[i]
-
-
-def evaluation_refs(tickets: Sequence[StoredTicket | TicketBrief]) -> dict[int, str]:
-    """A, B, C… for one sender's tickets waiting for an evaluation, oldest first: the short
-    reference shown in the prompt when several wait on one channel (CONTRACT.md, issue 6)."""
-    waiting = sorted(t.id for t in tickets if t.status is TicketStatus.COMPLETED)[:26]
-    return {tid: chr(ord("A") + i) for i, tid in enumerate(waiting)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +221,7 @@ class TurnTaker:
             if self.repeats is not None and seen.has_handled
             else (),
             known=known,
+            named_ticket=lambda number: named_ticket(self.store, number, now),
         )
         start = state or self._rebuild(msg.address)
         return with_mail_code(msg, state, now, lambda: step(start, msg.text, ctx))
@@ -338,6 +332,8 @@ class TurnTaker:
                 replies.append(ask)
             elif isinstance(action, Withdraw):
                 replies.append(self._withdraw(address, action.number))
+            elif isinstance(action, NoteFailedCheck):
+                note_failed_check(self.store, address, action.number)
             elif isinstance(action, Supplement):
                 replies.append(self._supplement(address, action))
             elif isinstance(action, Evaluate):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from intake.evaluation import evaluation_refs
 from intake.model import Address, Channel, Field, StoredEvent, StoredTicket, TicketStatus
 from intake.runtime import Runtime
-from intake.turn import evaluation_refs
 from notifier.compose import compose
 from notifier.deliver import deliver_outbound
 

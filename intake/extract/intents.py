@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from intake.extract.category import found_words
 from intake.extract.lexicon import Lexicon
 from intake.extract.text import compact
-from intake.model import Field
+from intake.model import TICKET_NUMBER_IN_TEXT, Field
 
 __all__ = ["Intents", "detect_intents"]
 
@@ -60,6 +60,19 @@ def _only(text: str, words: tuple[str, ...]) -> bool:
     return not compact(_PARTICLES.sub("", rest)) and compact(text) != ""
 
 
+_QUERY = re.compile(r"查|进度|状态|怎么样|结果|到哪")
+
+
+def _asks_by_number(text: str) -> bool:
+    """ "查询 20261207-000001", "20261207-000001 怎么样了", or the number alone: progress asked by
+    a ticket's number (CONTRACT.md), not a new request."""
+    named = TICKET_NUMBER_IN_TEXT.search(text)
+    if named is None:
+        return False
+    rest = compact(text[: named.start()] + text[named.end() :])
+    return len(rest) <= SHORT and (not rest or _QUERY.search(rest) is not None)
+
+
 def detect_intents(text: str, lex: Lexicon) -> Intents:
     size = len(compact(text))
     short = size <= SHORT
@@ -74,7 +87,7 @@ def detect_intents(text: str, lex: Lexicon) -> Intents:
     withdraw = any(w not in short_only or short for w in withdraw_words)
     progress_words = found_words(text, lex.intents["progress"], lex)
     progress_short = set(lex.intents.get("progress_short_only", ()))
-    progress = any(w not in progress_short or short for w in progress_words)
+    progress = any(w not in progress_short or short for w in progress_words) or _asks_by_number(text)
     cancel = short and bool(found_words(text, lex.intents["cancel"], lex))
     greeting = _only(text, lex.intents["greeting"])
     thanks = short and bool(found_words(text, lex.intents["thanks"], lex))

@@ -84,6 +84,16 @@ class AdminStore(StoreBase):
             )
         return bool(res.rowcount)
 
+    def audit_count(self, action: str, target: str, since: datetime) -> int:
+        """Audit rows of ``action`` on ``target`` since ``since`` (e.g. failed checks today)."""
+        with self._read() as conn:
+            query = (
+                select(func.count())
+                .select_from(audit_log)
+                .where(audit_log.c.target == target, audit_log.c.action == action, audit_log.c.at >= since)
+            )
+            return int(conn.execute(query).scalar_one())
+
     def audit(self, actor: str, action: str, target: str | None = None, detail: str | None = None) -> None:
         with self._write() as conn:
             conn.execute(
