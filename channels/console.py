@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,13 +34,15 @@ from channels.throttle import FailureThrottle
 from intake.assembly import HotlinePolicy
 from intake.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from intake.masking import redact
-from intake.model import DeliveryState, TicketStatus
+from intake.model import AGENT_KIND, DeliveryState, Handoff, TicketStatus
 from intake.phone import PhoneIntake
 from intake.principals import Principals, Role
 from intake.store.sql import SqlStore
 from intake.views import ticket_json
 
 COOKIE = "__Host-hotline_console"
+AGENT_TEXT_MAX = 2000  # an agent's answer (an SMS of it goes out in parts)
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 ABSOLUTE = timedelta(hours=12)
 IDLE = timedelta(minutes=30)
 QUEUE_NAMES = ("intake", "dispatch", "notify", "default")
@@ -96,6 +99,9 @@ class Console:
         app.router.add_post("/api/console/restrictions/{rid}/lift", self.lift)
         app.router.add_post("/api/console/jobs/requeue", self.requeue_job)
         app.router.add_post("/api/console/outbox/requeue", self.requeue_outbox)
+        app.router.add_get("/api/console/handoffs", self.handoffs)
+        app.router.add_post("/api/console/handoffs/{hid}/reply", self.handoff_reply)
+        app.router.add_post("/api/console/handoffs/{hid}/release", self.handoff_release)
         app.cleanup_ctx.append(self._redis_ctx)
 
     async def _redis_ctx(self, app: web.Application) -> Any:
@@ -364,6 +370,62 @@ class Console:
             raise NotFound("没有这个被放弃的任务。No such abandoned job.")
         await in_thread(request, self.store.audit, session.login, "outbox_requeued", key[:80])
         return web.json_response({"requeued": key})
+
+    # -- conversations waiting for a person (issue 19) -------------------------------------------
+    async def handoffs(self, request: web.Request) -> web.Response:
+        """Conversations waiting for a person, oldest first, the citizen's latest message with
+        phones, IDs and emails masked (CONTRACT.md)."""
+        await self._session(request)
+        rows = await in_thread(request, self.store.open_handoffs)
+        out = [
+            {
+                "id": h.id,
+                "channel": h.address.channel.value,
+                "since": h.since.isoformat(),
+                "text": redact(h.text),
+            }
+            for h in rows
+        ]
+        return web.json_response({"handoffs": out}, headers={"Cache-Control": "no-store"})
+
+    async def _open_handoff(self, request: web.Request) -> Handoff:
+        hid = row_id(request.match_info["hid"])
+        if hid is None:
+            raise InvalidInput("会话编号无效。The hand-off id must be a number.")
+        found = await in_thread(request, self.store.get_handoff, hid)
+        if found is None:
+            raise NotFound("没有这个等待人工的会话。No such open hand-off.")
+        return found
+
+    async def handoff_reply(self, request: web.Request) -> web.Response:
+        """An agent's answer, sent to the citizen on their channel as a person's (``from``
+        ``agent`` in web chat); the conversation stays with the agents until released. A
+        ``client_id`` sent again is the same answer, sent once."""
+        session = await self._session(request, changing=True)
+        data = await read_json(request, max_bytes=16 * 1024)
+        text, client_id = data.get("text"), data.get("client_id")
+        if not isinstance(text, str) or not 0 < len(text.strip()) <= AGENT_TEXT_MAX:
+            raise InvalidInput(
+                f"请填写回复内容（不超过{AGENT_TEXT_MAX}字）。'text' must be 1-{AGENT_TEXT_MAX} characters."
+            )
+        if client_id is not None and (not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id)):
+            raise InvalidInput("client_id 无效。'client_id' must be 1-100 letters, digits or ._:-")
+        handoff = await self._open_handoff(request)
+        key = f"agent:{handoff.id}:{client_id or secrets.token_hex(8)}"
+        oid, _ = await in_thread(
+            request, self.store.record_outbound, handoff.address, text.strip(), key=key, kind=AGENT_KIND
+        )
+        await in_thread(request, self.store.audit, session.login, "handoff_reply", str(handoff.id))
+        return web.json_response({"id": oid})
+
+    async def handoff_release(self, request: web.Request) -> web.Response:
+        """The bot takes the conversation back; audited."""
+        session = await self._session(request, changing=True)
+        handoff = await self._open_handoff(request)
+        now = self.store.clock.now()
+        await in_thread(request, self.store.release_handoff, handoff.id, session.login, now)
+        await in_thread(request, self.store.audit, session.login, "handoff_released", str(handoff.id))
+        return web.json_response({"released": handoff.id})
 
     async def create_ticket(self, request: web.Request) -> web.Response:
         """The phone form: the same checks as ``POST /api/tickets``; the caller hears back by SMS."""

@@ -790,6 +790,67 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/console/handoffs": {
+            "get": {
+                "tags": ["console"],
+                "summary": "Conversations waiting for a person, oldest first (personal data masked)",
+                "operationId": "consoleHandoffs",
+                "security": console_auth,
+                "responses": {
+                    "200": _ok(
+                        "The hand-off queue.",
+                        {
+                            "type": "object",
+                            "required": ["handoffs"],
+                            "properties": {"handoffs": {"type": "array", "items": {"type": "object"}}},
+                        },
+                    ),
+                    **UNAUTHORIZED,
+                },
+            }
+        },
+        "/api/console/handoffs/{hid}/reply": {
+            "parameters": [_param("hid", "path", "The hand-off id.", 1, schema=ROW_ID)],
+            "post": {
+                "tags": ["console"],
+                "summary": "An agent answers the citizen on their channel, marked as a person's (audited)",
+                "operationId": "consoleHandoffReply",
+                "security": console_auth,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["text"],
+                        "properties": {
+                            "text": {"type": "string", "minLength": 1, "maxLength": 2000},
+                            "client_id": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,100}$"},
+                        },
+                    },
+                    {"text": "您好，我是人工客服，请问补办社保卡时遇到了什么问题？"},
+                    16 * 1024,
+                ),
+                "responses": {
+                    "200": _ok("The answer, queued for delivery.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such open hand-off."),
+                },
+            },
+        },
+        "/api/console/handoffs/{hid}/release": {
+            "parameters": [_param("hid", "path", "The hand-off id.", 1, schema=ROW_ID)],
+            "post": {
+                "tags": ["console"],
+                "summary": "The bot takes the conversation back (audited)",
+                "operationId": "consoleHandoffRelease",
+                "security": console_auth,
+                "responses": {
+                    "200": _ok("Released.", {"type": "object"}),
+                    "400": _err("Not a hand-off id."),
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such open hand-off."),
+                },
+            },
+        },
         "/api/dev/clock": {
             "post": {
                 "tags": ["operations"],

@@ -30,7 +30,7 @@ from channels.throttle import FailureThrottle
 from channels.turns import TurnGroups
 from intake.crypto import Cipher
 from intake.errors import InvalidInput, Unauthorized
-from intake.model import Address, Channel, InboundMessage, StoredOutbound, StoredTicket
+from intake.model import AGENT_KIND, Address, Channel, InboundMessage, StoredOutbound, StoredTicket
 from intake.service import IntakeService, TurnInput
 from intake.store.sql import SqlStore
 
@@ -102,7 +102,12 @@ def check_token(cipher: Cipher, session_id: str, token: str, now: datetime) -> b
 def message_json(m: StoredOutbound, ticket: StoredTicket | None = None) -> dict[str, Any]:
     """A message as the page sees it; a notice about a ticket carries the ticket's state now, so
     the page's ticket card follows dispatch, extension and completion."""
-    out: dict[str, Any] = {"id": m.id, "text": m.text, "at": m.created_at.isoformat()}
+    out: dict[str, Any] = {
+        "id": m.id,
+        "text": m.text,
+        "at": m.created_at.isoformat(),
+        "from": "agent" if m.kind == AGENT_KIND else "hotline",  # a person's answer is marked
+    }
     if m.choices:
         out["choices"] = list(m.choices)
     if ticket is not None and ticket.number:
@@ -231,7 +236,7 @@ class WebChat:
         outbound = await in_thread(request, self.store.outbound_for, address)
         items = [{"from": "citizen", "text": t, "at": at.isoformat(), "key": f"i{i}"} for i, t, at in inbound]
         shown = await in_thread(request, messages_json, self.store, outbound)
-        items += [{"from": "hotline", **j, "key": f"o{j['id']}"} for j in shown]
+        items += [{**j, "key": f"o{j['id']}"} for j in shown]
         items.sort(key=lambda x: (x["at"], x["key"]))
         return web.json_response({"messages": items})
 

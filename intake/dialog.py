@@ -52,6 +52,7 @@ class Intent(StrEnum):
     CANCEL = "cancel"
     SUPPLEMENT = "supplement"
     ANONYMOUS = "anonymous"
+    PERSON = "person"  # "转人工": a person asked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,8 @@ class StepContext:
     # A ticket named by its number that this sender did not file (查询进度 <number> from another
     # device or channel): looked up only when asked (CONTRACT.md "Web chat").
     named_ticket: Callable[[str], NamedTicket | None] = field(default=lambda _number: None)
+    # The conversation waits for, or talks with, a person (an open hand-off): the bot is quiet.
+    with_agent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +304,15 @@ class Withdraw:
 
 
 @dataclass(frozen=True, slots=True)
+class ToAgent:
+    """The conversation goes to (or stays in) the agents' hand-off queue with this message;
+    ``asked``: the citizen asked for a person just now (the service tells them their place)."""
+
+    text: str
+    asked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NoteFailedCheck:
     """A wrong phone tail given for a ticket's progress: counted (audit log), so a stranger
     cannot try all ten thousand."""
@@ -356,6 +368,7 @@ Action = (
     | CloseDraft
     | Withdraw
     | NoteFailedCheck
+    | ToAgent
     | Supplement
     | RecordScreening
     | Evaluate
@@ -382,8 +395,6 @@ _NOT_HELPFUL = (
     "未解决",
     "不是这个",
     "不是我问的",
-    "转人工",
-    "人工服务",
     "不对",
 )
 _HIDE_WORDS: dict[str, frozenset[Field]] = {
@@ -414,8 +425,12 @@ def step(state: DialogState, text: str, ctx: StepContext) -> StepResult:
 
     # An emergency is redirected in the first reply, whatever the dialog was doing (issue 7).
     urgent = _emergency(state, u.text, ctx)
-    if urgent is not None:
-        return urgent
+    if urgent is not None:  # (and a person who has the conversation sees it too)
+        return replace(urgent, actions=(*urgent.actions, ToAgent(text))) if ctx.with_agent else urgent
+    if ctx.with_agent:  # a person has the conversation: the bot is quiet, the message waits
+        return StepResult(state, (), (ToAgent(text),))
+    if Intent.PERSON in u.intents:  # "转人工": whatever the bot was doing is kept for later
+        return StepResult(state, (), (ToAgent(text, asked=True),))
     screened = ctx.screening.screen(u.text) if ctx.screening else None
     result = _answer(state, u, ctx, screened)
     if screened is not None and screened.caution:

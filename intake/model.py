@@ -289,6 +289,21 @@ class OutboxJob:
     last_error: str | None = None
 
 
+AGENT_KIND = "agent"  # the kind of an outbound message a person (an agent) wrote
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """A conversation waiting for a person (CONTRACT.md "Agents and the console API"): the
+    citizen asked for one; the bot stays quiet until an agent releases it."""
+
+    id: int
+    address: Address
+    since: datetime
+    last_at: datetime
+    text: str  # the citizen's latest message
+
+
 @dataclass(frozen=True, slots=True)
 class TicketBrief:
     id: int

@@ -101,6 +101,13 @@ REGISTERED_NO_DEADLINE = "您的诉求已登记，工单号：{number}（{catego
 NO_OPEN_TICKETS = "您目前没有正在办理的工单。如有新的诉求，请直接描述。"
 PROGRESS_LINE = "工单{number}（{category}）：{status}{deadline}"
 # Progress by number from another device or channel (CONTRACT.md): the phone proves the ticket is theirs.
+# A person asked for (issue 19): the queue's length now, the bot quiet until an agent hands back.
+TO_AGENT = (
+    "好的，已为您转接人工客服，{wait}工作人员会在这里回复您，请稍候。"
+    "您可以继续留言说明情况；如遇紧急情况请直接拨打110、119或120。"
+)
+TO_AGENT_FIRST = "您是第一位，"
+TO_AGENT_AHEAD = "您前面还有{ahead}位市民在等待，"
 ASK_PHONE_TAIL = "为保护诉求人信息，查询工单{number}前请回复该工单登记的手机号码后四位。"
 PHONE_TAIL_WRONG = "核对未通过，请重新输入手机号码后四位（还可输入{left}次）。"
 PHONE_TAIL_FAILED = "核对未通过，暂不能显示该工单。请在提交工单时使用的渠道查询，或拨打12345热线。"
@@ -158,8 +165,8 @@ def joined(fields: list[Field]) -> str:
     return "、".join(f.label for f in fields)
 
 
-KB_ANSWER = "{answer}\n如未解决您的问题，请回复“没解决”或“转人工”，我们将为您登记工单。"
-KB_TO_TICKET = "好的，已为您转人工办理。"
+KB_ANSWER = "{answer}\n如未解决您的问题，请回复“没解决”，我们将为您登记工单；需要人工服务请回复“转人工”。"
+KB_TO_TICKET = "好的，为您登记为咨询工单，由相关部门答复您。"
 REPEAT = (
     "您反映的事项此前已办理（工单{number}），办理结果：{result}\n"
     "如有新的情况或理由，请补充说明，我们将为您重新登记。"

@@ -1,5 +1,6 @@
 """One turn, read top to bottom: what a citizen's message meets between the sender's lock and
 the commit (intake/service.py takes the lock and opens the unit of work around it).
+(Long because the turn is read in one place, issue 17: what it sees, decides, writes, then does.)
 
 1. ``seen``: what the step may look at — the sender's open tickets, those waiting for an
    evaluation, whether a draft or a handled ticket exists;
@@ -46,6 +47,7 @@ from intake.dialog import (
     StepResult,
     Supplement,
     TicketSummary,
+    ToAgent,
     Understanding,
     Withdraw,
     missing_fields,
@@ -133,6 +135,7 @@ class SenderTickets:
     mine: list[TicketSummary]  # open, or completed and waiting for an evaluation
     has_draft: bool
     has_handled: bool  # completed or closed with a number: what a repeat is compared with
+    with_agent: bool = False  # an open hand-off: a person has the conversation
 
 
 _HANDLED = (TicketStatus.COMPLETED, TicketStatus.CLOSED)
@@ -184,6 +187,7 @@ class TurnTaker:
         a sender without one costs no further query). Closed tickets are counted, never read."""
         out = {}
         closed = self.store.senders_with(keys, TicketStatus.CLOSED)
+        agents = self.store.with_agent(keys)
         for key, found in self.store.ticket_briefs(keys, _LOOKED_AT).items():
             numbered = [t for t in found if t.number]
             refs = evaluation_refs(numbered)
@@ -195,6 +199,7 @@ class TurnTaker:
                 ],
                 has_draft=any(t.status is TicketStatus.COLLECTING for t in found),
                 has_handled=key in closed or any(t.status in _HANDLED for t in numbered),
+                with_agent=key in agents,
             )
         return out
 
@@ -222,6 +227,7 @@ class TurnTaker:
             else (),
             known=known,
             named_ticket=lambda number: named_ticket(self.store, number, now),
+            with_agent=seen.with_agent,
         )
         start = state or self._rebuild(msg.address)
         return with_mail_code(msg, state, now, lambda: step(start, msg.text, ctx))
@@ -334,6 +340,10 @@ class TurnTaker:
                 replies.append(self._withdraw(address, action.number))
             elif isinstance(action, NoteFailedCheck):
                 note_failed_check(self.store, address, action.number)
+            elif isinstance(action, ToAgent):
+                handoff = self.store.hand_off(address, action.text, now)
+                if action.asked:
+                    replies.append(to_agent_reply(self.store.handoffs_ahead(handoff)))
             elif isinstance(action, Supplement):
                 replies.append(self._supplement(address, action))
             elif isinstance(action, Evaluate):
@@ -562,6 +572,12 @@ class TurnTaker:
             first=len(done.replies),
         )
         return replace(done, replies=done.replies + more)
+
+
+def to_agent_reply(ahead: int) -> Reply:
+    """The citizen who asked for a person is told so, and how many wait before them."""
+    wait = texts.TO_AGENT_AHEAD.format(ahead=ahead) if ahead else texts.TO_AGENT_FIRST
+    return Reply(texts.TO_AGENT.format(wait=wait))
 
 
 def registered_reply(t: TicketView) -> Reply:

@@ -98,6 +98,7 @@ def _understand(text: str, model: TextModel) -> Understood:
             (Intent.GREETING, e.greeting_only),
             (Intent.THANKS, e.thanks),
             (Intent.PROGRESS, e.progress_query),
+            (Intent.PERSON, e.person),
             (Intent.WITHDRAW, e.withdraw),
             (Intent.CANCEL, e.cancel),
             (Intent.SUPPLEMENT, e.supplement),

@@ -94,6 +94,7 @@ class Extraction:
     hide: frozenset[Field] = field(default_factory=frozenset)  # items named to hide (guangzhou §9)
     withdraw: bool = False
     progress_query: bool = False
+    person: bool = False
     cancel: bool = False
     greeting_only: bool = False
     thanks: bool = False
@@ -245,6 +246,7 @@ def extract(text: str, lexicon: Lexicon | None = None) -> Extraction:
         hide=intents.hide,
         withdraw=intents.withdraw,
         progress_query=intents.progress_query,
+        person=intents.person,
         cancel=intents.cancel,
         greeting_only=intents.greeting_only,
         thanks=intents.thanks,

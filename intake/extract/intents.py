@@ -32,6 +32,7 @@ class Intents:
     greeting_only: bool = False
     thanks: bool = False
     supplement: bool = False
+    person: bool = False  # "转人工", "人工客服": a person asked for (issue 19)
 
 
 def _hidden_items(clause: str, lex: Lexicon) -> frozenset[Field]:
@@ -60,6 +61,7 @@ def _only(text: str, words: tuple[str, ...]) -> bool:
     return not compact(_PARTICLES.sub("", rest)) and compact(text) != ""
 
 
+_ALONE_PERSON = frozenset({"人工", "客服", "人工人工"})  # the word alone; "人工费" is a matter
 _QUERY = re.compile(r"查|进度|状态|怎么样|结果|到哪")
 
 
@@ -91,6 +93,7 @@ def detect_intents(text: str, lex: Lexicon) -> Intents:
     cancel = short and bool(found_words(text, lex.intents["cancel"], lex))
     greeting = _only(text, lex.intents["greeting"])
     thanks = short and bool(found_words(text, lex.intents["thanks"], lex))
+    person = short and (bool(found_words(text, lex.intents["person"], lex)) or compact(text) in _ALONE_PERSON)
     head = text.lstrip()
     supplement = any(head.startswith(w) or f"，{w}" in text for w in lex.intents["supplement"])
     return Intents(
@@ -98,6 +101,7 @@ def detect_intents(text: str, lex: Lexicon) -> Intents:
         hide=hide,
         withdraw=withdraw,
         progress_query=progress,
+        person=person,
         cancel=cancel,
         greeting_only=greeting,
         thanks=thanks,

@@ -112,7 +112,17 @@ def _parse(categories: Mapping[str, Any], lexicon: Mapping[str, Any], where: str
     }
     intents_t = _table(lexicon, "intents", where)
     intents = {k: _words(intents_t, k, f"{where} [intents]") for k in intents_t}
-    for needed in ("anonymity", "withdraw", "progress", "cancel", "greeting", "thanks", "supplement"):
+    needed_intents = (
+        "anonymity",
+        "withdraw",
+        "progress",
+        "cancel",
+        "greeting",
+        "thanks",
+        "supplement",
+        "person",
+    )
+    for needed in needed_intents:
         if needed not in intents:
             raise ConfigError(f"{where}: [intents] lacks '{needed}'")
     hide_t = _table(lexicon, "hide_items", where)

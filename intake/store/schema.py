@@ -176,6 +176,20 @@ outbox = Table(
     Index("ix_outbox_pending", "done_at", "enqueued_at"),
 )
 
+handoffs = Table(  # conversations waiting for a person (issue 19)
+    "handoffs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(10), nullable=False),
+    Column("address_key", String(64), nullable=False, index=True),
+    Column("address_enc", Text, nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+    Column("last_at", UTCDateTime(), nullable=False),
+    Column("text_enc", Text, nullable=False),  # the citizen's latest message
+    Column("released_at", UTCDateTime()),
+    Column("released_by", String(80)),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

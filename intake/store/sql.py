@@ -16,6 +16,7 @@ below it:
 - ``tickets.py``: tickets, numbers, events, evaluations;
 - ``admin.py``: restrictions and the audit log;
 - ``accounts.py``: units' tokens and the console's accounts;
+- ``handoffs.py``: conversations waiting for a person;
 - ``dispatch.py``: what the dispatch job reads and writes in its unit of work;
 - ``statements.py``: the SQL prepared once.
 """
@@ -25,10 +26,11 @@ from __future__ import annotations
 from intake.store.accounts import AccountStore
 from intake.store.admin import AdminStore
 from intake.store.dispatch import DispatchStore
+from intake.store.handoffs import HandoffStore
 from intake.store.outbox import OUTBOX_MAX_ATTEMPTS
 
 __all__ = ["OUTBOX_MAX_ATTEMPTS", "SqlStore"]
 
 
-class SqlStore(DispatchStore, AdminStore, AccountStore):
+class SqlStore(DispatchStore, AdminStore, AccountStore, HandoffStore):
     """The store: every SQL statement of the product goes through it."""

@@ -385,3 +385,44 @@ def test_widget_script_embeds_the_chat_in_another_site(
     expect(frame).to_be_hidden()
     expect(launcher).to_be_visible()
     assert_clean(watched)
+
+
+def agent_answers(product: Product, text: str) -> None:
+    """An agent logs in to the console API and answers the oldest conversation waiting for a
+    person (CONTRACT.md "Agents and the console API")."""
+    from tests.browser.conftest import AGENT_LOGIN, AGENT_PASSWORD
+
+    def call(path: str, body: Any, headers: dict[str, str]) -> Any:
+        req = urllib.request.Request(
+            product.base_url + path,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Origin": product.base_url, **headers},
+            method="POST" if body is not None or "reply" in path else "GET",
+        )
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            return resp.headers, json.loads(resp.read() or b"null")
+
+    headers, login = call("/api/console/login", {"login": AGENT_LOGIN, "password": AGENT_PASSWORD}, {})
+    cookie = headers["Set-Cookie"].split(";", 1)[0]
+    session = {"Cookie": cookie, "X-CSRF-Token": login["csrf"]}
+    _, queue = call("/api/console/handoffs", None, {"Cookie": cookie})
+    waiting = queue["handoffs"][0]
+    call(f"/api/console/handoffs/{waiting['id']}/reply", {"text": text}, session)
+
+
+def test_a_person_when_asked_and_the_answer_marked_as_a_persons(
+    page: Page, product: Product, watched: Watched
+) -> None:
+    """Issue 19: "转人工" gets the queue's answer; the bot is quiet; the agent's answer arrives on
+    the open page (live), marked 人工客服 and coloured apart from the bot's."""
+    told = say(page, "转人工")
+    expect(told).to_contain_text("已为您转接人工客服")
+    answer = "您好，我是人工客服，请问有什么可以帮您？"
+    agent_answers(product, answer)
+    person = page.locator(".row-hotline.from-agent")
+    expect(person.locator(".bubble")).to_have_text(answer)
+    expect(person.locator(".who")).to_have_text("人工客服")
+    expect(person.locator(".avatar")).to_have_text("人工")
+    page.reload()  # still marked after a reload (the history says who wrote it)
+    expect(page.locator(".row-hotline.from-agent .bubble")).to_have_text(answer)
+    assert_clean(watched)

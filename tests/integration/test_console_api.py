@@ -197,6 +197,7 @@ async def test_every_console_post_refuses_a_missing_or_foreign_csrf_token_and_a_
         conn.execute(
             update(outbox).where(outbox.c.key == "deliver:999999").values(attempts=OUTBOX_MAX_ATTEMPTS)
         )
+    waiting = rt.store.hand_off(Address(Channel.WEBCHAT, "waiting-session"), "转人工", clock.now())
     # a failed job, as a worker leaves it (without running one: its teardown can wait 60 s)
     queue = Queue("default", connection=rt.redis)
     job = queue.enqueue("builtins.int", "not a number", job_id="fails-once")
@@ -211,6 +212,8 @@ async def test_every_console_post_refuses_a_missing_or_foreign_csrf_token_and_a_
             {"queue": "default", "job_id": "fails-once"},
         ),
         "/api/console/outbox/requeue": ("/api/console/outbox/requeue", {"key": "deliver:999999"}),
+        "/api/console/handoffs/{hid}/reply": (f"/api/console/handoffs/{waiting}/reply", {"text": "您好"}),
+        "/api/console/handoffs/{hid}/release": (f"/api/console/handoffs/{waiting}/release", None),
         "/api/console/logout": ("/api/console/logout", None),  # last: it ends the session
     }
     posts = {
@@ -278,7 +281,13 @@ async def test_every_console_post_refuses_a_missing_or_foreign_csrf_token_and_a_
         assert ok.status in (200, 201), (canonical, await ok.text())
     with rt.store.engine.connect() as conn:
         actions = list(conn.execute(select(audit_log.c.action)).scalars())
-    for action in ("lift_restriction", "job_requeued", "outbox_requeued"):
+    for action in (
+        "lift_restriction",
+        "job_requeued",
+        "outbox_requeued",
+        "handoff_reply",
+        "handoff_released",
+    ):
         assert actions.count(action) == 1, action
     assert actions.count("console_logout") == 2  # the first session's, and this one
     assert len(sql_state(rt)["tickets"]) == len(before_sql["tickets"]) + 1

@@ -81,7 +81,8 @@ HIDDEN = "已为您隐藏"
 REAL = "需要实名办理"
 REAL_NO = "本次诉求未登记"
 KB = "如未解决您的问题"
-KB_TICKET = "已为您转人工办理"
+KB_TICKET = "登记为咨询工单"
+TO_AGENT = "已为您转接人工客服"
 REPEAT = "此前已办理"
 WELCOME = "这里是12345"
 UNCLEAR = "没有看清"
@@ -286,12 +287,24 @@ _c(
         registered("咨询", content="居住证"),
     ),
 )
+# ---- a person when asked (issue 19): the hand-off queue; the bot quiet, emergencies still answered
 _c(
-    "knowledge-base answer, the citizen asks for an agent",
+    "knowledge-base answer, the citizen asks for a person: the hand-off queue, the bot quiet",
     Say("社保卡丢了怎么补办", (KB,)),
-    Say("转人工", (KB_TICKET, f"{REG}&咨询")),
-    tickets=(Row("closed", "咨询", reason="kb:"), registered("咨询", content="社保卡")),
+    Say("转人工", (f"{TO_AGENT}&第一位",)),
+    Say("我补办了两次都没成功，想问问到底卡在哪里", ()),  # waits for the person
+    Say("有人晕倒了，不省人事", (f"{EMERGENCY}120",)),  # life first, always
+    tickets=(Row("closed", "咨询", reason="kb:"), Row("redirected", None, reason="rule emergency.")),
 )
+for _channel in (Channel.WEBCHAT, Channel.SMS, Channel.TELEGRAM, Channel.EMAIL):
+    _c(
+        f"a person asked for in the middle of a complaint on {_channel.value}: the draft is kept",
+        Say("我要投诉，小区楼下烧烤店每晚油烟很大", (ASK,)),
+        Say("人工客服", (TO_AGENT,)),
+        Say("地址：幸福小区3栋", ()),
+        tickets=(Row("collecting", "投诉"),),
+        channel=_channel,
+    )
 _c(
     "knowledge-base answer, thanks afterwards",
     Say("请问怎么办理护照", (KB,)),

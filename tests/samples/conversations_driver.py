@@ -29,13 +29,14 @@ from intake.dialog import (
     StepContext,
     Supplement,
     TicketSummary,
+    ToAgent,
     Withdraw,
     step,
 )
 from intake.kb import KnowledgeBase
 from intake.model import SHANGHAI, Category, Channel, Field, Reply, TicketStatus
 from intake.policy import ProfilePolicy, load_profile
-from intake.turn import registered_reply
+from intake.turn import registered_reply, to_agent_reply
 from intake.understanding import ExtractUnderstanding
 from tests.samples.conversations import Agent, Conversation, Expire, Row, Say
 
@@ -102,6 +103,7 @@ class FakeWorld:
         self._rows: list[RowState] = []
         self.counter = 0
         self.inbound: list[str] = []  # "stored first"
+        self.with_agent = False  # a person has the conversation (an open hand-off)
 
     def rows(self) -> list[RowState]:
         return list(self._rows)
@@ -146,6 +148,7 @@ class FakeWorld:
             handled=self._handled(),
             # what the channel itself tells, as intake/turn.py gives it (an SMS sender's number)
             known={Field.PHONE: SMS_SENDER} if self.channel is Channel.SMS else {},
+            with_agent=self.with_agent,
         )
 
     def say(self, text: str) -> list[Reply]:
@@ -196,6 +199,10 @@ class FakeWorld:
                 row.reason = f"kb:{a.entry_id}"
             elif isinstance(a, NoteRepeat):
                 pass  # an event on the earlier ticket; no row changes
+            elif isinstance(a, ToAgent):
+                if a.asked and not self.with_agent:
+                    replies.append(to_agent_reply(0))
+                self.with_agent = True  # the hand-off queue (intake/store/handoffs.py)
         self.state = nxt
         return replies
 

@@ -191,8 +191,13 @@
     var follow = from === "citizen" || nearBottom();
     var row = el("div", "row row-" + from);
     if (opts.id !== undefined && opts.id !== null) row.dataset.id = String(opts.id);
-    if (from === "hotline") row.appendChild(el("div", "avatar", "12345"));
+    if (from === "hotline") row.appendChild(el("div", "avatar", opts.agent ? "人工" : "12345"));
     var body = el("div", "msg");
+    if (opts.agent) {
+      // a person's answer (issue 19): marked as such, in words and in colour
+      row.classList.add("from-agent");
+      body.appendChild(el("div", "who", "人工客服"));
+    }
     var bubble = el("div", "bubble", text);
     body.appendChild(bubble);
     if (opts.choices && opts.choices.length) body.appendChild(choiceButtons(opts.choices));
@@ -232,7 +237,7 @@
     }
     var typing = els.log.querySelector(".typing"); // the answer is here: the dots go first
     if (typing) typing.remove();
-    addBubble("hotline", m.text, { id: m.id, at: m.at, choices: m.choices });
+    addBubble("hotline", m.text, { id: m.id, at: m.at, choices: m.choices, agent: m.from === "agent" });
     // a notice about a ticket carries its state now: the card follows dispatch, extension, result
     if (m.ticket && m.ticket.number) showTicket(m.ticket);
   }
