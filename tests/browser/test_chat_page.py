@@ -426,3 +426,15 @@ def test_a_person_when_asked_and_the_answer_marked_as_a_persons(
     page.reload()  # still marked after a reload (the history says who wrote it)
     expect(page.locator(".row-hotline.from-agent .bubble")).to_have_text(answer)
     assert_clean(watched)
+
+
+def test_an_emergency_reply_names_its_numbers_as_tap_to_call_links(page: Page, watched: Watched) -> None:
+    """Issue 19: the reply to an emergency can be acted on with one tap."""
+    reply = say(page, "我家厨房着火了，烟很大")
+    call = reply.locator("a.call")
+    expect(call.first).to_have_text("119")
+    assert call.first.get_attribute("href") == "tel:119"
+    assert "119" in reply.inner_text()  # still read as the sentence it is
+    citizen = page.locator(CITIZEN).last
+    assert citizen.locator("a").count() == 0  # what the citizen typed is never linked
+    assert_clean(watched)

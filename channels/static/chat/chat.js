@@ -198,7 +198,7 @@
       row.classList.add("from-agent");
       body.appendChild(el("div", "who", "人工客服"));
     }
-    var bubble = el("div", "bubble", text);
+    var bubble = from === "hotline" ? callable(text) : el("div", "bubble", text);
     body.appendChild(bubble);
     if (opts.choices && opts.choices.length) body.appendChild(choiceButtons(opts.choices));
     body.appendChild(el("div", "meta", timeLabel(opts.at)));
@@ -208,6 +208,26 @@
     else els.log.appendChild(row);
     if (follow) scrollToEnd();
     return row;
+  }
+
+  // The numbers an emergency reply names become tap-to-call links (issue 19); the rest stays text
+  // (textContent only: nothing the text says is ever read as markup).
+  var CALLABLE = /(^|[^0-9])(110|119|120|122|12356|12345)(?![0-9])/g;
+
+  function callable(text) {
+    var bubble = el("div", "bubble");
+    var at = 0;
+    String(text).replace(CALLABLE, function (match, before, number, offset) {
+      var start = offset + before.length;
+      bubble.appendChild(document.createTextNode(text.slice(at, start)));
+      var link = el("a", "call", number);
+      link.href = "tel:" + number;
+      bubble.appendChild(link);
+      at = start + number.length;
+      return match;
+    });
+    bubble.appendChild(document.createTextNode(text.slice(at)));
+    return bubble;
   }
 
   function choiceButtons(choices) {
