@@ -188,6 +188,8 @@ class StepContext:
     named_ticket: Callable[[str], NamedTicket | None] = field(default=lambda _number: None)
     # The conversation waits for, or talks with, a person (an open hand-off): the bot is quiet.
     with_agent: bool = False
+    # The ticket a mail's thread names (our subject tag or Message-ID in In-Reply-To).
+    thread_ticket: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -713,9 +715,13 @@ def _new_request(
             return StepResult(state, (Reply(texts.THANKS),))
         if Intent.GREETING in u.intents:
             return StepResult(state, (Reply(texts.WELCOME),))
+    numbers = [t.number for t in ctx.open_tickets]
+    if ctx.thread_ticket in numbers and substantive:
+        # A reply in the thread of the sender's own open ticket continues it (CONTRACT.md
+        # "Email"); a thread naming someone else's ticket is a new request, never merged.
+        return StepResult(state, (), (Supplement(str(ctx.thread_ticket), u.text),))
     if Intent.SUPPLEMENT in u.intents and ctx.open_tickets:
         named = TICKET_NUMBER_IN_TEXT.search(u.text)
-        numbers = [t.number for t in ctx.open_tickets]
         number = named.group(0) if named and named.group(0) in numbers else numbers[-1]
         return StepResult(state, (), (Supplement(number, u.text),))
     answered = _knowledge_answer(u, ctx)

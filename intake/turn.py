@@ -228,6 +228,7 @@ class TurnTaker:
             known=known,
             named_ticket=lambda number: named_ticket(self.store, number, now),
             with_agent=seen.with_agent,
+            thread_ticket=msg.thread_ticket,
         )
         start = state or self._rebuild(msg.address)
         return with_mail_code(msg, state, now, lambda: step(start, msg.text, ctx))

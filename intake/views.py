@@ -72,6 +72,12 @@ def ticket_json(
         "address": scrub(t.fields.get(Field.ADDRESS, ""), t) or None,
         "content": scrub(t.fields.get(Field.CONTENT, ""), t) or None,
         "demand": scrub(t.fields.get(Field.DEMAND, ""), t) or None,
+        # what the citizen added after registration, as the unit reads it (CONTRACT.md)
+        "supplements": [
+            {"text": scrub(str(e.data.get("text", "")), t), "at": e.at.isoformat()}
+            for e in events
+            if e.type == "supplemented"
+        ],
         "events": [
             {
                 "type": e.type,

@@ -472,7 +472,14 @@ class TicketStore(MessageStore):
         q = select(ticket_events).where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
         with self._read() as c:
             rows = c.execute(q).all()
-        return [StoredEvent(r.id, r.type, r.actor, r.at, json.loads(r.data)) for r in rows]
+        return [StoredEvent(r.id, r.type, r.actor, r.at, self._event_data(r.data)) for r in rows]
+
+    def _event_data(self, raw: str) -> dict[str, Any]:
+        """An event's data with its encrypted text (a citizen's supplement) readable as ``text``."""
+        data: dict[str, Any] = json.loads(raw)
+        if "text_enc" in data:
+            data["text"] = self.cipher.decrypt(data.pop("text_enc"))
+        return data
 
     def record_evaluation(self, ticket_id: int, round_: int, level: str | None, source: str) -> bool:
         """One evaluation per ticket and round: False when that round was already recorded."""

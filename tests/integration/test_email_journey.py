@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 
 from channels.web import create_app
 from intake.clock import ManualClock
+from intake.model import Address, Channel
 from intake.runtime import Runtime, build_runtime
 from tests.conftest import make_settings
 from tests.support.journey import AUTH, drain
@@ -354,3 +355,36 @@ async def test_the_relays_authentication_results_are_recorded_and_a_forged_one_i
         "wangwu@example.cn": None,
     }
     assert len(sink.to("lisi@example.cn")) == 1  # a failed verdict is recorded, not a refusal
+
+
+async def test_a_reply_in_a_tickets_thread_adds_to_that_ticket_and_a_strangers_does_not(
+    aiohttp_client: Client, mail_runtime: Runtime, sink: MailSink
+) -> None:
+    """Issue 19: a reply carrying [12345-<number>] was recorded on another ticket. Now the
+    thread's ticket takes the citizen's new facts as a supplement, shown to the unit (phone
+    masked); the same tag from another sender is a new request of theirs, never merged."""
+    runtime = mail_runtime
+    client: TestClient = await aiohttp_client(create_app(runtime))
+    full = "我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，希望城管处理。电话13800138000"
+    async with HotlineSmtp(runtime) as smtp:
+        await send(smtp, citizen_mail(full, "投诉烧烤店"))
+        drain(runtime)
+        await send(smtp, citizen_mail(full.replace("烧烤店", "麻将馆").replace("油烟", "噪音"), "投诉麻将馆"))
+        drain(runtime)
+        tagged = [TAG.search(r.subject) for r in sink.to(CITIZEN)]
+        first, second = dict.fromkeys(m.group(1) for m in tagged if m)  # two tickets, in order
+        facts = "他们晚上十点以后还在营业，我家电话13900001111也可以联系我"
+        await send(smtp, citizen_mail(facts, f"Re: [12345-{first}] 投诉烧烤店"))
+        other = "lisi@example.cn"
+        await send(
+            smtp,
+            citizen_mail("我也要反映，楼下路灯坏了一周了，幸福小区5栋", f"Re: [12345-{first}]", sender=other),
+            mail_from=other,
+        )
+        drain(runtime)
+    views = {n: await (await client.get(f"/api/tickets/{n}", headers=AUTH)).json() for n in (first, second)}
+    [added] = views[first]["supplements"]
+    assert "十点以后还在营业" in added["text"] and "13900001111" not in added["text"]
+    assert views[second]["supplements"] == []  # the latest ticket is not where it went
+    theirs = [t for t in runtime.store.tickets_for(Address(Channel.EMAIL, other))]
+    assert theirs and all(t.number != first for t in theirs)  # the stranger's own request

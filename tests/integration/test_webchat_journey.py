@@ -102,3 +102,19 @@ async def test_a_complaint_from_first_message_to_second_evaluation(
     final = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
     assert final["status"] == "closed"
     assert final["evaluation"] == {"level": "满意", "round": 2}
+
+
+async def test_facts_added_after_registration_reach_the_unit_as_text(
+    aiohttp_client: Client, runtime: Runtime
+) -> None:
+    """Issue 19: a citizen who added facts after the ticket number got the canned answer and the
+    unit saw a bare event. The text is now the ticket's supplement (CONTRACT.md), masked."""
+    client: TestClient = await aiohttp_client(create_app(runtime))
+    chat = await Chat(client).open()
+    body = await chat.say("我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，希望城管处理，电话13800138000")
+    number = body["ticket"]["number"]
+    added = await chat.say("补充一下：他们晚上十点以后还在营业，也可以打我爱人电话13900001111")
+    assert number in texts(added)
+    view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+    [supplement] = view["supplements"]
+    assert "十点以后还在营业" in supplement["text"] and "13900001111" not in supplement["text"]
