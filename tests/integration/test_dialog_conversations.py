@@ -61,8 +61,6 @@ class ServiceWorld:
         }.get(conv.channel, f"conv-{index}")
         self.address = Address(conv.channel, value)
         self.sent = 0
-        for earlier in runtime.store.open_handoffs():  # each conversation meets an empty queue,
-            runtime.store.release_handoff(earlier.id, "test", runtime.clock.now())  # as the pure run
 
     def say(self, text: str) -> list[Reply]:
         msg = InboundMessage(self.address, text, self.runtime.clock.now())
@@ -98,9 +96,16 @@ class ServiceWorld:
         ]
 
 
+# A place in the hand-off queue depends on the other conversations, as a ticket's number does.
+PLACE = re.compile(r"您是第一位，|您前面还有\d+位市民在等待，")
+
+
 def _texts(heard: list[list[Reply]]) -> list[list[tuple[str, tuple[str, ...]]]]:
     return [
-        [(NUMBER.sub("N", r.text), tuple(NUMBER.sub("N", c) for c in r.choices)) for r in turn]
+        [
+            (PLACE.sub("P", NUMBER.sub("N", r.text)), tuple(NUMBER.sub("N", c) for c in r.choices))
+            for r in turn
+        ]
         for turn in heard
     ]
 
