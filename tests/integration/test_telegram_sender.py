@@ -194,11 +194,18 @@ async def test_burst_to_three_chats_keeps_one_per_second_per_chat(api: BotApiSta
             assert j - i + 1 <= 3 + (times[j] - times[i]) * 1.0 + 0.05, (chat, i, j)
 
 
-async def test_overall_pace_stays_within_thirty_a_second(api: BotApiStandIn, bot: Bot) -> None:
-    sender = TelegramSender(bot)
-    outcomes = await asyncio.gather(
-        *(sender.send(str(2000 + n), "通知", idempotency_key=f"o{n}") for n in range(60))
-    )
+async def test_overall_pace_stays_within_thirty_a_second(api: BotApiStandIn) -> None:
+    # Its own bot with a patient read timeout: this test is about the pace, and on a loaded
+    # machine the file's 0.5 s made a send uncertain (CI, 2026-12-07).
+    bot = build_bot(TEST_TOKEN, api.api_base, read_timeout=5.0, connect_timeout=5.0)
+    await bot.initialize()
+    try:
+        sender = TelegramSender(bot)
+        outcomes = await asyncio.gather(
+            *(sender.send(str(2000 + n), "通知", idempotency_key=f"o{n}") for n in range(60))
+        )
+    finally:
+        await bot.shutdown()
 
     assert all(o.kind is Outcome.DELIVERED for o in outcomes)
     times = sorted(c.at for c in api.calls_to("sendMessage"))
