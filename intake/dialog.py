@@ -585,7 +585,7 @@ def _on_phone_tail(state: DialogState, u: Understood, ctx: StepContext) -> StepR
 
 def _pending_question(state: DialogState) -> tuple[Reply, ...]:
     if state.stage is Stage.COLLECTING:
-        return (Reply(texts.ASK_MISSING.format(items=texts.missing_list(list(state.asked)))),)
+        return (Reply(texts.ask_missing(list(state.asked))),)
     if state.stage is Stage.CONFIRM_CATEGORY:
         return (_confirm_question(state),)
     if state.stage is Stage.CHOOSE_CATEGORY:
@@ -963,9 +963,7 @@ def _continue(state: DialogState, ctx: StepContext, before: tuple[Reply, ...]) -
         return StepResult(DialogState(), before, (SaveDraft(state), Register(state)))
     due = ctx.now + ctx.policy.supplement_window(ctx.channel)
     nxt = replace(state, stage=Stage.COLLECTING, asked=tuple(missing), due_at=due, choices=())
-    return StepResult(
-        nxt, (*before, Reply(texts.ASK_MISSING.format(items=texts.missing_list(missing)))), (SaveDraft(nxt),)
-    )
+    return StepResult(nxt, (*before, Reply(texts.ask_missing(missing))), (SaveDraft(nxt),))
 
 
 def _on_supplement(state: DialogState, u: Understood, ctx: StepContext) -> StepResult:

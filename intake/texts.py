@@ -67,7 +67,19 @@ def yes_or_no(text: str) -> bool | None:
     return True if t in _YES else False if t in _NO else None
 
 
-ASK_MISSING = "为尽快为您登记，请一次性补充以下信息：\n{items}\n请在一条消息中回复，可按“地址：…”的格式填写。"
+ASK_MISSING_HEAD = "为尽快为您登记，请一次性补充以下信息：\n{items}\n请在一条消息中回复"
+# the format hint only where an address is asked; a privacy line before a phone is asked (issue 19)
+ADDRESS_HINT = "，可按“地址：…”的格式填写"
+PRIVACY_LINE = "\n您的联系方式仅用于办理本诉求，不会向无关方公开。"
+
+
+def ask_missing(fields: list[Field]) -> str:
+    """The one-time prompt listing everything still missing (guangzhou §12)."""
+    hint = ADDRESS_HINT if Field.ADDRESS in fields else ""
+    privacy = PRIVACY_LINE if Field.PHONE in fields else ""
+    return ASK_MISSING_HEAD.format(items=missing_list(fields)) + hint + "。" + privacy
+
+
 STILL_MISSING = (
     "您补充的信息仍缺少：{items}。按规定信息只能补充{times}次，"
     "本次诉求暂无法登记，欢迎您准备完整信息后重新提交。"

@@ -322,3 +322,14 @@ def test_choices_are_buttons_only_where_the_channel_has_them() -> None:
     assert {c for c in Channel if c.has_buttons} == {Channel.WEBCHAT, Channel.TELEGRAM}
     numbered = texts.numbered("请问您的诉求属于哪一类？", ("投诉", "举报"))
     assert numbered.splitlines()[1:3] == ["1 投诉", "2 举报"]
+
+
+def test_the_prompt_hints_the_address_format_only_for_an_address_and_explains_a_phone() -> None:
+    """Issue 19: an address format hint appeared when no address was asked; nothing said why a
+    phone number is asked before it was."""
+    both = texts.ask_missing([Field.PHONE, Field.ADDRESS])
+    assert "地址：…" in both and "仅用于办理本诉求" in both
+    neither = texts.ask_missing([Field.SUBJECT, Field.DEMAND])
+    assert "地址：…" not in neither and "仅用于办理本诉求" not in neither
+    asked = step(DialogState(), "我要投诉，小区楼下烧烤店每晚油烟很大", _ctx())
+    assert "仅用于办理本诉求" in asked.replies[-1].text  # the phone is among the missing
