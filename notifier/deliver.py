@@ -99,9 +99,10 @@ def settle_lapsed(runtime: Runtime, outbound_id: int | None = None) -> int:
     except redis.RedisError:
         log.warning("%d lapsed claims wait for Redis to say what became of them", len(ids))
         return 0
-    released = [oid for oid, mark in zip(ids, marks, strict=True) if mark == "claimed"]
-    delivered = [oid for oid, mark in zip(ids, marks, strict=True) if mark == "accepted"]
-    uncertain = [oid for oid, mark in zip(ids, marks, strict=True) if mark not in ("claimed", "accepted")]
+    settled: dict[str, list[int]] = {"claimed": [], "accepted": [], "uncertain": []}
+    for oid, mark in zip(ids, marks, strict=True):
+        settled[mark if mark in ("claimed", "accepted") else "uncertain"].append(oid)
+    released, delivered, uncertain = settled["claimed"], settled["accepted"], settled["uncertain"]
     store.settle_lapsed(delivered=delivered, released=released, uncertain=uncertain)
     if uncertain:
         log.warning("%d deliveries uncertain: their worker stopped mid-send", len(uncertain))

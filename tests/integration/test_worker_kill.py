@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -44,6 +45,19 @@ def start_worker(runtime: Runtime, tmp_path: Path, **extra: str) -> subprocess.P
     )
 
 
+def register_sms_tickets(store: Any, n: int, prefix: str) -> None:
+    """``n`` registered complaints by SMS from ``prefix`` + four digits, waiting for dispatch."""
+    for i in range(n):
+        draft = TicketDraft(
+            channel=Channel.SMS,
+            address=Address(Channel.SMS, f"{prefix}{i:04d}"),
+            policy="guangzhou",
+            category="投诉",
+            values={Field.CONTENT: f"第{i}号路灯不亮", Field.ADDRESS: f"幸福路{i}号", Field.SUBJECT: "路灯"},
+        )
+        store.register(store.create_ticket(draft), deadline=None, deadline_provisional=False)
+
+
 def stop_workers(*workers: subprocess.Popen[bytes]) -> None:
     """SIGTERM to all, then wait for each; one that does not stop in 20 s is killed."""
     for w in workers:
@@ -72,22 +86,7 @@ def test_sigkill_mid_burst_loses_and_repeats_nothing(
     runtime: Runtime, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
     store = runtime.store
-    for i in range(N):
-        phone = f"+861390000{i:04d}"
-        tid = store.create_ticket(
-            TicketDraft(
-                channel=Channel.SMS,
-                address=Address(Channel.SMS, phone),
-                policy="guangzhou",
-                category="投诉",
-                values={
-                    Field.CONTENT: f"第{i}号路灯不亮",
-                    Field.ADDRESS: f"幸福路{i}号",
-                    Field.SUBJECT: "路灯",
-                },
-            )
-        )
-        store.register(tid, deadline=None, deadline_provisional=False)
+    register_sms_tickets(store, N, "+861390000")
 
     worker = start_worker(runtime, tmp_path)
     try:
@@ -203,21 +202,7 @@ def test_ten_kills_at_random_points_apply_every_job_once_and_leave_no_false_fail
 
     rt, n = sqlite_runtime, 300
     rng = random.Random(20261207)
-    for i in range(n):
-        tid = rt.store.create_ticket(
-            TicketDraft(
-                channel=Channel.SMS,
-                address=Address(Channel.SMS, f"+861390001{i:04d}"),
-                policy="guangzhou",
-                category="投诉",
-                values={
-                    Field.CONTENT: f"第{i}号路灯不亮",
-                    Field.ADDRESS: f"幸福路{i}号",
-                    Field.SUBJECT: "路灯",
-                },
-            )
-        )
-        rt.store.register(tid, deadline=None, deadline_provisional=False)
+    register_sms_tickets(rt.store, n, "+861390001")
     with SmsPlatformStandIn() as platform:
         env = {"HOTLINE_SMS": "http", "HOTLINE_SMS_API_URL": platform.url, "HOTLINE_DEV_CLOCK": "1"}
         kills = 0
