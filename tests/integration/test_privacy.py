@@ -204,7 +204,8 @@ class Canary:
             ("phone", sep.join(self.phone[-8:])),
             ("id", sep.join(self.id_number[:17])),
             ("email", re.escape(self.local_part)),
-            ("room", rf"(?<![0-9.]){self.room}(?![0-9.])"),  # not inside a number ("0.1701")
+            # not inside a number ("0.1701") or a hex digest ("ec1701f…": a key, by chance)
+            ("room", rf"(?<![0-9A-Za-z.]){self.room}(?![0-9A-Za-z.])"),
         ]
         out += [(f"extra {x!r}", re.escape(x)) for x in self.extra]
         if self.anonymous:  # not even masked: "137****4321" and "诸*" still narrow who wrote
