@@ -123,6 +123,17 @@ def main() -> int:
     print("\n## Fields a clerk fills (ticket records with the field labelled)")
     for name in ("subject", "address", "demand", "name", "phone"):
         row(f"  {name}", share(r.field_right[name], r.field_total[name]))
+    tickets = sum(1 for rec in records if rec.kind == "ticket")
+    print(f"\n## The whole conversation ({tickets} ticket messages; intake.corpus.converse)")
+    row("median messages to number", f"{median(r.turns):.0f}", "(the first message counts; target ≤ 2)")
+    row("  number in one message", share(sum(1 for t in r.turns if t == 1), tickets))
+    row("  in two", share(sum(1 for t in r.turns if t == 2), tickets))
+    row("  in three or more", share(sum(1 for t in r.turns if t >= 3), tickets))
+    row("  no number", share(len(r.no_number), tickets), "(redirected, refused, answered or closed)")
+    asked_again = len({line.split()[0] for line in r.asked_said_examples})
+    row("asked for what was said", share(asked_again, tickets), "(an item the message held)")
+    for name in ("subject", "address", "demand", "name", "phone"):
+        row(f"  {name}", share(r.asked_said[name], r.field_total[name] or 1))
     print("\n## Cost per message (CPU µs, each text new)")
     row(
         "text model (classifier)",
@@ -138,6 +149,8 @@ def main() -> int:
         ("wrong categories", r.wrong),
         ("local matters refused", r.refused_local),
         ("out of scope, not recognised", r.out_of_scope_missed),
+        ("asked for what was said", r.asked_said_examples),
+        ("tickets that got no number", r.no_number),
     ):
         if items and args.show:
             print(f"\n{title}:")

@@ -28,6 +28,7 @@ from typing import Any
 from intake.assembly import KnowledgePort, ScreeningPort, screener_for
 from intake.dialog import (
     PRAISE_NOTED,
+    CloseDraft,
     DialogState,
     RecordAnswered,
     RecordScreening,
@@ -39,6 +40,7 @@ from intake.dialog import (
     step,
 )
 from intake.extract.text import normalize
+from intake.idcard import check_character
 from intake.kb import KnowledgeBase
 from intake.model import SHANGHAI, Category, Channel, Field, TicketStatus
 from intake.phones import normalize_phone
@@ -221,6 +223,63 @@ def first_reply(rec: Record, parts: Callable[[str], Product] = product) -> Outco
     return Outcome(Met.OTHER, caution=caution)
 
 
+# -- a whole conversation -------------------------------------------------------------------------
+_ID_HEAD = "44010619850315123"
+# What a citizen answers when asked for an item the first message did not hold, as people type
+# it (no "地址：" labels): the same for every record, so a measure of the dialog, not of the answers.
+ANSWERS: Mapping[Field, str] = {
+    Field.PHONE: "13826150947",
+    Field.ADDRESS: "在幸福路88号",
+    Field.SUBJECT: "不知道是谁",
+    Field.DEMAND: "希望尽快处理",
+    Field.NAME: "我叫陈国平",
+    Field.ID_NUMBER: "身份证" + _ID_HEAD + check_character(_ID_HEAD),
+    Field.HOME_ADDRESS: "我住在幸福路88号",
+    Field.CONTENT: "情况就是上面说的",
+}
+MAX_TURNS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Talk:
+    """A ticket record played to its end by a citizen who answers what is asked (``converse``)."""
+
+    turns: int | None  # citizen messages up to the one that got the ticket number; None: never
+    asked_said: tuple[str, ...] = ()  # labelled items the first reply asked for again
+
+
+def converse(rec: Record, parts: Callable[[str], Product] = product) -> Talk:
+    """Play ``rec`` as a conversation: its text first, then a citizen who confirms a right guess
+    (or picks the labelled category), answers every item asked in one message (``ANSWERS``), and
+    says "继续实名办理" when a real-name matter asks. Counts the messages until the ticket number."""
+    p = parts(rec.city)
+    ctx = p.context(CHANNELS.get(rec.channel, Channel.WEBCHAT))
+    state, text = DialogState(), rec.text
+    asked_said: tuple[str, ...] = ()
+    for turn in range(1, MAX_TURNS + 1):
+        result = step(state, text, ctx)
+        if any(isinstance(a, Register) for a in result.actions):
+            return Talk(turn, asked_said)
+        if any(isinstance(a, (CloseDraft, RecordScreening, RecordAnswered)) for a in result.actions):
+            return Talk(None, asked_said)
+        state = result.state
+        if state.stage is Stage.CONFIRM_CATEGORY:
+            text = "是" if state.choices and state.choices[0] in rec.acceptable else "不是"
+        elif state.stage is Stage.CHOOSE_CATEGORY:
+            text = rec.category or "咨询"
+        elif state.stage is Stage.REAL_NAME:
+            text = "继续实名办理"
+        elif state.stage is Stage.HIDE_ITEMS:
+            text = "姓名"
+        elif state.stage is Stage.COLLECTING and state.asked:
+            if turn == 1:
+                asked_said = tuple(n for n, f in _FIELDS.items() if f in state.asked and n in rec.fields)
+            text = "，".join(ANSWERS[f] for f in state.asked)
+        else:
+            return Talk(None, asked_said)
+    return Talk(None, asked_said)
+
+
 # -- scoring ---------------------------------------------------------------------------------------
 CATEGORIES = tuple(c.value for c in Category)
 
@@ -252,6 +311,10 @@ class Report:
     other_city_refused_local: list[str] = field(default_factory=list)
     field_total: Counter[str] = field(default_factory=Counter)
     field_right: Counter[str] = field(default_factory=Counter)
+    turns: list[int] = field(default_factory=list)  # ticket records: messages to the number (converse)
+    no_number: list[str] = field(default_factory=list)  # ticket records that never got one
+    asked_said: Counter[str] = field(default_factory=Counter)  # labelled items asked for again
+    asked_said_examples: list[str] = field(default_factory=list)
     micros: list[float] = field(default_factory=list)
 
     @property
@@ -372,7 +435,20 @@ def score(records: Sequence[Record], parts: Callable[[str], Product] = product) 
                 r.wrong.append(f"{rec.id} {label}→{decided or out.met} {rec.text[:60]}")
         if rec.kind == "ticket" and rec.fields:
             _score_fields(r, rec, parts)
+        if rec.kind == "ticket":
+            _score_talk(r, rec, parts)
     return r
+
+
+def _score_talk(r: Report, rec: Record, parts: Callable[[str], Product]) -> None:
+    talk = converse(rec, parts)
+    if talk.turns is None:
+        r.no_number.append(f"{rec.id} {rec.category} {rec.text[:60]}")
+    else:
+        r.turns.append(talk.turns)
+    for name in talk.asked_said:
+        r.asked_said[name] += 1
+        r.asked_said_examples.append(f"{rec.id} {name}={rec.fields[name]!r} {rec.text[:50]}")
 
 
 def _score_fields(r: Report, rec: Record, parts: Callable[[str], Product]) -> None:

@@ -687,6 +687,11 @@ def _pick(text: str, choices: Sequence[str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def _tells_matter(content: str, ctx: StepContext) -> bool:
+    """The draft's content says what happened, not only which kind of request it is ("我要举报")."""
+    return bool(content) and Field.CONTENT in ctx.understanding.understand(content).values
+
+
 def _is_substantive(u: Understood) -> bool:
     """A matter rather than small talk: a confident category or a place, party or demand
     ("谢谢" leans to 表扬 but is thanks, not praise)."""
@@ -979,6 +984,8 @@ def _on_supplement(state: DialogState, u: Understood, ctx: StepContext) -> StepR
         idle_talk = Intent.GREETING in u.intents or Intent.THANKS in u.intents
         if idle_talk or _LONE_DIGITS.match(u.text) or not u.has_chinese:
             return StepResult(state, _pending_question(state))
+    if _is_substantive(u) and not _tells_matter(state.values.get(Field.CONTENT, ""), ctx):
+        found[Field.CONTENT] = u.text  # "我要举报" then the facts: the facts are the content
     state = replace(state, values={**state.values, **found}, supplements=state.supplements + 1)
     still = missing_fields(state, ctx.policy)
     if not still:

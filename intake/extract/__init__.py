@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from intake.extract.category import classify, found_words
-from intake.extract.entities import CLAUSE_END, find_dates, looks_like_name
+from intake.extract.entities import CLAUSE_END, find_addresses, find_dates, looks_like_name
 from intake.extract.fields import (
     clean_value,
     id_candidates,
@@ -207,6 +207,15 @@ def _content(text: str, removed: list[tuple[int, int]], lex: Lexicon) -> str | N
     return content if len(compact(content)) >= 2 else None
 
 
+def implied_demand(text: str, lex: Lexicon) -> str | None:
+    """The demand a clerk writes for a problem whose remedy goes without saying ("路灯坏了" →
+    尽快维修; the lexicon's [[demand.implied]]), when the citizen stated none."""
+    for demand, words in lex.implied_demands:
+        if any(w in text for w in words):
+            return demand
+    return None
+
+
 def extract(text: str, lexicon: Lexicon | None = None) -> Extraction:
     """Understand one message (normalised first). Never raises on any text."""
     lex = lexicon or default_lexicon()
@@ -236,7 +245,7 @@ def extract(text: str, lexicon: Lexicon | None = None) -> Extraction:
         address=found.get(Field.ADDRESS),
         home_address=found.get(Field.HOME_ADDRESS),
         content=content,
-        demand=found.get(Field.DEMAND),
+        demand=found.get(Field.DEMAND) or implied_demand(t, lex),
         name=found.get(Field.NAME),
         phones=tuple(phones),
         id_numbers=tuple(valid_ids),
@@ -300,11 +309,18 @@ def fill_fields(wanted: Sequence[Field], text: str, lexicon: Lexicon | None = No
     open_fields = [f for f in wanted if f not in out]
     if len(open_fields) == 1 and open_fields[0] not in (Field.PHONE, Field.ID_NUMBER):
         rest = _leftover(t, used, lex)
-        if rest:
+        if rest and not (open_fields[0] is Field.ADDRESS and not _may_be_place(rest, lex)):
             value = _parse_field_answer(open_fields[0], rest, lex)
             if value:
                 out[open_fields[0]] = value
     return out
+
+
+def _may_be_place(text: str, lex: Lexicon) -> bool:
+    """Left-over words taken as the one address asked for: a place is recognised in them, or
+    they hold no verb ("学校门口"; not "在我们小区乱倒建筑垃圾", which tells the matter)."""
+    toks = tokens(text)
+    return bool(find_addresses(text, toks, lex)) or not any(t.flag.startswith("v") for t in toks)
 
 
 def _leftover(text: str, used: list[tuple[int, int]], lex: Lexicon) -> str:

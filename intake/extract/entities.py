@@ -235,6 +235,8 @@ def find_subject(
             else:
                 break
         end = tok.end
+        if i + 2 < len(toks) and toks[i + 1].word in ("的", "嘅") and facts[i + 2].subject_head:
+            continue  # "12路公交车的王师傅": the person is the party, found next
         for nxt in toks[i + 1 : i + 3]:  # 派出所民警, XX快递公司
             if nxt.word not in lex.roles and nxt.word not in lex.subject_suffixes:
                 break
@@ -243,9 +245,46 @@ def find_subject(
         in_address = any(a <= start and end <= b for a, b in places)
         found.append((in_address, Span(start, end, text[start:end])))
     if not found:
-        return None
+        return _pointed_party(text, skip, places)
     outside = [s for in_addr, s in found if not in_addr]
     return (outside or [s for _, s in found])[0]
+
+
+# A party named by pointing at it, as people speak: "楼上那家", "对面那个厂", "东门那家烧烤",
+# "嗰队跳舞嘅", "有家奶茶店", "有人在河边烧垃圾" (unknown, said so). The noun phrase runs to the
+# first word that starts what the party does (在/用/天天/乱…), a particle or a pause.
+_STOP = (
+    r"在|喺|用|把|将|给|畀|从|又|还|都|就|也|天天|每天|每晚|晚晚|日日|成日|成晚|半夜|经常|总是|一直|乱|"
+    r"的|嘅|咗|了|[，。,.!！?？、；;：:\s]|$"
+)
+_POINTED = re.compile(
+    r"(?P<near>楼上|楼下|隔壁|对面|旁边)?(?P<that>[那这嗰呢])(?P<m>家|间|个|队|些|伙|户|台|辆|只|位|帮|班)"
+    rf"(?P<np>[\u4e00-\u9fffA-Za-z]{{0,8}}?)(?={_STOP})"
+)
+_THERE_IS = re.compile(
+    r"有(?P<m>人|个人|户人|伙人|一伙|一帮|几个人|家|间|个|辆|台|伙|帮|群|几台|几辆|只)"
+    rf"(?P<np>[\u4e00-\u9fffA-Za-z]{{0,8}}?)(?={_STOP})"
+)
+_PEOPLE = ("人", "个人", "户人", "伙人", "几个人")
+_NOT_PARTY = re.compile(
+    r"^(时候|时|天|晚|次|样|边|里|月|年|礼拜|星期|阵|段|路口|地方|问题|事|情况|建议|想法|疑问|要求|诉求|意见|请求)"
+)
+
+
+def _pointed_party(text: str, skip: list[tuple[int, int]], places: list[tuple[int, int]]) -> Span | None:
+    """A party pointed at rather than named (see _POINTED), outside the demand and addresses."""
+    for pattern in (_POINTED, _THERE_IS):
+        for m in pattern.finditer(text):
+            if any(a <= m.start() < b for a, b in (*skip, *places)):
+                continue
+            np = m.group("np")
+            if _NOT_PARTY.match(np):
+                continue
+            people = pattern is _THERE_IS and m.group("m") in _PEOPLE
+            household = pattern is _POINTED and m.group("m") in ("家", "户") and m.group("near")
+            if np or people or household:
+                return Span(m.start(), m.end(), m.group(0))
+    return None
 
 
 # -- demand -------------------------------------------------------------------------------------
@@ -263,6 +302,10 @@ def _clause_start(text: str, i: int) -> bool:
     return i == 0 or text[i - 1] in CLAUSE_END or text[i - 1] == " "
 
 
+# "希望城管处理，电话138…": the citizen's own details that follow are not part of the demand
+_DETAILS_AFTER = re.compile(r"[，,；;、\s]+(?:我的|本人)?(?:电话|手机|联系|我叫|姓名|地址|身份证)")
+
+
 def find_demands(text: str, lex: Lexicon) -> list[Span]:
     """What the citizen asks for: from 希望/要求/请… to the end of that sentence (诉求要求)."""
     spans: list[Span] = []
@@ -275,6 +318,8 @@ def find_demands(text: str, lex: Lexicon) -> list[Span]:
             for at in occurrences(sentence, word):
                 if len(word) == 1 and not _clause_start(sentence, at):
                     continue
+                if sentence[at + len(word) : at + len(word) + 1] in CLAUSE_END:
+                    continue  # "我有个建议，希望…": the demand is what follows
                 if best is None or at < best:
                     best = at
                 break
@@ -288,9 +333,10 @@ def find_demands(text: str, lex: Lexicon) -> list[Span]:
                 best = at
                 break
         if best is not None:
-            value = sentence[best:].strip(" ，,。")
+            said = _DETAILS_AFTER.split(sentence[best:], maxsplit=1)[0]
+            value = said.strip(" ，,。")
             if len(value) >= 2:
-                spans.append(Span(a + best, b, value))
+                spans.append(Span(a + best, a + best + len(said), value))
     return spans
 
 

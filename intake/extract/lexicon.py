@@ -58,6 +58,7 @@ class Lexicon:
     labels: Mapping[Field, tuple[str, ...]]
     demand_starts: tuple[str, ...]
     not_after_qing: tuple[str, ...]
+    implied_demands: tuple[tuple[str, tuple[str, ...]], ...]  # (demand, problem words), in file order
     address_suffixes: tuple[str, ...]
     address_units: tuple[str, ...]
     locators: tuple[str, ...]
@@ -82,6 +83,19 @@ def _words(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
         raise ConfigError(f"{where}: '{key}' must be a list of non-empty strings")
     # longest first, so "我要投诉" is tried before "投诉"
     return tuple(sorted(dict.fromkeys(value), key=len, reverse=True))
+
+
+def _implied(demand: Mapping[str, Any], where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    tables = demand.get("implied", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{where}: 'implied' must be [[demand.implied]] tables")
+    out = []
+    for t in tables:
+        what = t.get("demand")
+        if not isinstance(what, str) or not what:
+            raise ConfigError(f"{where}: each [[demand.implied]] needs a 'demand'")
+        out.append((what, _words(t, "words", f"{where} [[demand.implied]]")))
+    return tuple(out)
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -149,6 +163,7 @@ def _parse(categories: Mapping[str, Any], lexicon: Mapping[str, Any], where: str
         labels=labels,
         demand_starts=_words(demand, "starts", f"{where} [demand]"),
         not_after_qing=_words(demand, "not_after_qing", f"{where} [demand]"),
+        implied_demands=_implied(demand, f"{where} [demand]"),
         address_suffixes=_words(address, "suffixes", f"{where} [address]"),
         address_units=_words(address, "units", f"{where} [address]"),
         locators=_words(address, "locators", f"{where} [address]"),

@@ -109,7 +109,7 @@ async def test_a_complaint_by_email_from_first_mail_to_evaluation(
     runtime = mail_runtime
     client: TestClient = await aiohttp_client(create_app(runtime))
     async with HotlineSmtp(runtime) as smtp:
-        first = citizen_mail("我要投诉，小区楼下烧烤店每晚油烟很大。", "投诉烧烤店油烟扰民")
+        first = citizen_mail("我要投诉，小区楼下烧烤店老板态度很差。", "投诉烧烤店")
         await send(smtp, first)
         drain(runtime)
         replies = new_replies(sink, 0)

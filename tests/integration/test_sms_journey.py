@@ -76,7 +76,7 @@ async def test_a_complaint_by_sms_from_first_text_to_evaluation(
     client: TestClient = await aiohttp_client(create_app(runtime))
     phone = Handset(client, runtime)
 
-    await phone.text("我要投诉，小区楼下烧烤店每晚油烟很大", sender="13800138000")
+    await phone.text("我要投诉，小区楼下烧烤店老板态度很差", sender="13800138000")
     prompt = await phone.inbox()
     assert len(prompt) == 1
     assert prompt[0]["to"] == PHONE

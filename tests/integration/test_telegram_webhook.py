@@ -220,7 +220,7 @@ def buttons(message: dict[str, Any]) -> list[str]:
 
 
 # -- the conversation, the same on both channels -----------------------------------------------
-COMPLAINT = "我要投诉，小区楼下烧烤店每晚油烟很大"
+COMPLAINT = "我要投诉，小区楼下烧烤店老板态度很差"  # the demand is asked for
 DETAILS = "电话13800138000，地址：幸福小区3栋，希望城管处理"
 SAME_FIELDS = ("category", "subject", "address", "content", "demand", "status", "unit", "channel")
 

@@ -25,7 +25,7 @@ async def test_a_complaint_from_first_message_to_second_evaluation(
     client: TestClient = await aiohttp_client(create_app(runtime))
     chat = await Chat(client).open()
 
-    first = await chat.say("我要投诉，小区楼下烧烤店每晚油烟很大")
+    first = await chat.say("我要投诉，小区楼下烧烤店老板态度很差")  # what they want is not obvious
     assert first["ticket"]["status"] == "collecting"
     assert first["ticket"]["category"] == "投诉"
     assert first["ticket"]["number"] is None

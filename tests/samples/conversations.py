@@ -22,6 +22,7 @@ class Say:
 
     text: str
     expect: tuple[str, ...]
+    never: tuple[str, ...] = ()  # fragments none of this turn's replies may hold
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ OUT_OF_SCOPE = "不属于12345热线的受理范围"
 ABUSE = "请您文明表达诉求"
 PROGRESS = "已登记，待派发"
 
+# The demand of a complaint about rudeness is not obvious (an apology? a penalty?): asked for.
+OPEN_COMPLAINT = "我要投诉，小区楼下烧烤店老板态度很差"
 FULL_COMPLAINT = "我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，希望城管处理，电话13800138000"
 PHONE = "13800138000"
 
@@ -124,19 +127,19 @@ _c(
 )
 _c(
     "complaint, missing items asked once and supplied with labels",
-    Say("我要投诉，小区楼下烧烤店每晚油烟很大", (f"{ASK}&联系电话&事发地址&您的诉求",)),
+    Say(OPEN_COMPLAINT, (f"{ASK}&联系电话&事发地址&您的诉求",)),
     Say("电话13800138000，地址：幸福小区3栋，希望城管处理", (f"{REG}&投诉",)),
     tickets=(registered("投诉", subject="烧烤店", address="幸福小区3栋", phone="+8613800138000"),),
 )
 _c(
     "complaint, supplement answered by number like the prompt",
-    Say("我要投诉，小区楼下烧烤店每晚油烟很大", (f"{ASK}&联系电话&事发地址&您的诉求",)),
+    Say(OPEN_COMPLAINT, (f"{ASK}&联系电话&事发地址&您的诉求",)),
     Say("1. 13800138000 2. 幸福小区3栋 3. 希望尽快处理", (REG,)),
     tickets=(registered("投诉", address="幸福小区3栋", demand="尽快处理"),),
 )
 _c(
     "complaint by mail, the one supplement still incomplete closes the draft (guangzhou §12.2)",
-    Say("我要投诉，小区楼下烧烤店每晚油烟很大", (ASK,)),
+    Say(OPEN_COMPLAINT, (ASK,)),
     Say("地址：幸福小区3栋", (f"{STILL}&联系电话&您的诉求",)),
     tickets=(Row("closed", "投诉", {"address": "幸福小区3栋"}, reason="missing"),),
     channel=Channel.EMAIL,
@@ -146,7 +149,7 @@ _c(
 for _channel in (Channel.WEBCHAT, Channel.TELEGRAM):
     _c(
         f"complaint on {_channel.value}, an incomplete answer is kept and only the rest asked again",
-        Say("我要投诉，小区楼下烧烤店每晚油烟很大", (ASK,)),
+        Say(OPEN_COMPLAINT, (ASK,)),
         Say("地址：幸福小区3栋", (f"{LIVE_STILL}&联系电话&您的诉求",)),
         Say("电话13800138000，希望城管处理", (f"{REG}&投诉",)),
         tickets=(registered("投诉", address="幸福小区3栋", phone="+8613800138000"),),
@@ -154,7 +157,7 @@ for _channel in (Channel.WEBCHAT, Channel.TELEGRAM):
     )
 _c(
     "complaint on sms (the phone is the sender's), an incomplete answer is kept, the rest asked again",
-    Say("我要投诉，小区楼下烧烤店每晚油烟很大", (ASK,)),
+    Say(OPEN_COMPLAINT, (ASK,)),
     Say("地址：幸福小区3栋", (f"{LIVE_STILL}&您的诉求",)),
     Say("你好", (f"{ASK}&您的诉求",)),  # idle talk repeats the question, nothing lost
     Say("希望城管处理", (f"{REG}&投诉",)),
@@ -164,9 +167,17 @@ _c(
 _c(
     "report in web chat, the citizen does not know who did it (issue 19's finding)",
     Say("我要举报", (f"{ASK}&涉及的单位或对象&事发地址",)),
-    Say("有人在我们小区乱倒建筑垃圾", (f"{LIVE_STILL}&涉及的单位或对象&事发地址&不知道",)),
+    Say("我们小区里被人乱倒了好多建筑垃圾", (f"{LIVE_STILL}&涉及的单位或对象&事发地址&不知道",)),
     Say("天河区华景新城，不知道是谁倒的", (f"{REG}&举报",)),
-    tickets=(registered("举报", subject="不知道是谁倒的", address="华景新城"),),
+    tickets=(registered("举报", subject="不知道是谁倒的", address="华景新城", content="乱倒了好多建筑垃圾"),),
+)
+_c(
+    "report in web chat, 'someone' is the party as the citizen says it; the facts become the content",
+    Say("我要举报", (f"{ASK}&涉及的单位或对象&事发地址",)),
+    # the rest of the reply tells the matter: it is not taken for the address still missing
+    Say("有人在我们小区乱倒建筑垃圾", (f"{LIVE_STILL}&事发地址",), never=("涉及的单位或对象",)),
+    Say("天河区华景新城", (f"{REG}&举报",)),
+    tickets=(registered("举报", subject="有人", address="华景新城", content="乱倒建筑垃圾"),),
 )
 _c(
     "complaint in traditional characters",
@@ -210,9 +221,16 @@ _c(
     "help, water cut for two days is registered in the urgent class",
     # 求助, or 投诉 of a supplier that "一直没有通知": the model takes 求助 (it asked to confirm
     # until the category head was fitted with balanced class weights, 2026-12-07)
-    Say("停水两天了，幸福小区一直没有通知，什么时候恢复供水", (f"{ASK}&联系电话&您的诉求",)),
-    Say("电话13800138000，希望尽快恢复供水", (f"{REG}&求助",)),
-    tickets=(registered("求助", address="幸福小区", demand="恢复供水"),),
+    # The remedy of a water cut goes without saying: only the phone is asked (issue 19).
+    Say("停水两天了，幸福小区一直没有通知，什么时候恢复供水", (f"{ASK}&联系电话",), never=("您的诉求",)),
+    Say("电话13800138000", (f"{REG}&求助",)),
+    tickets=(registered("求助", address="幸福小区", demand="恢复供应"),),
+)
+_c(
+    "help, a broken street light: the remedy is not asked for (issue 19's finding)",
+    Say("路灯坏了", (f"{ASK}&联系电话&事发地址",), never=("您的诉求",)),
+    Say("13800138000，地址：东湖路阳光小区北门", (f"{REG}&求助",)),
+    tickets=(registered("求助", address="阳光小区", demand="维修", content="路灯坏了"),),
 )
 
 # ---- reports (举报) ------------------------------------------------------------------------------
@@ -223,15 +241,36 @@ _c(
 )
 _c(
     "report, address asked once",
-    Say("我要举报有人在小区里无证行医", (f"{ASK}&涉及的单位或对象&事发地址",)),
+    Say("我要举报有人在小区里无证行医", (f"{ASK}&事发地址",), never=("涉及的单位或对象",)),
+    Say("地址：朝阳小区7栋101", (f"{REG}&举报",)),
+    tickets=(registered("举报", subject="有人", address="朝阳小区7栋"),),
+)
+_c(
+    "report, the party asked once and given with its label",
+    Say("我要举报小区里有无证行医的", (f"{ASK}&涉及的单位或对象&事发地址",)),
     Say("涉及单位：无证诊所，地址：朝阳小区7栋101", (f"{REG}&举报",)),
     tickets=(registered("举报", subject="无证诊所", address="朝阳小区7栋"),),
+)
+_c(
+    "complaint, a barbecue stall is the party, noise its own demand (issue 19's finding)",
+    Say(
+        "我要投诉楼下烧烤档，天天晚上吵到两点",
+        (f"{ASK}&联系电话&事发地址",),
+        never=("涉及的单位或对象", "您的诉求"),
+    ),
+    Say("13800138000，幸福小区3栋", (f"{REG}&投诉",)),
+    tickets=(registered("投诉", subject="烧烤档", address="幸福小区3栋", demand="制止"),),
 )
 
 # ---- suggestions (意见建议) and praise (表扬) ------------------------------------------------------
 _c(
-    "suggestion, bus stop, the demand asked once",
-    Say("建议在人民公园门口增设公交站，方便老人出行", (f"{ASK}&您的诉求",)),
+    "suggestion, bus stop: the suggestion is its demand",
+    Say("建议在人民公园门口增设公交站，方便老人出行", (f"{REG}&意见建议",)),
+    tickets=(registered("意见建议", address="人民公园", demand="增设公交站"),),
+)
+_c(
+    "suggestion, the demand asked once",
+    Say("人民公园门口没有公交站，老人出行很不方便", (f"{ASK}&您的诉求",)),
     Say("希望公交公司在人民公园门口加一个站", (f"{REG}&意见建议",)),
     tickets=(registered("意见建议", address="人民公园", demand="公交公司"),),
 )
@@ -616,7 +655,7 @@ _c("thanks with nothing open", Say("谢谢", (THANKS,)), tickets=())
 for _profile in ("huizhou", "shaoyang", "guangxi", "quxian"):
     _c(
         f"{_profile}: complaint with the one-time prompt",
-        Say("我要投诉，小区楼下烧烤店每晚油烟很大", (f"{ASK}&联系电话&事发地址&您的诉求",)),
+        Say(OPEN_COMPLAINT, (f"{ASK}&联系电话&事发地址&您的诉求",)),
         Say("电话13800138000，地址：幸福小区3栋，希望城管处理", (f"{REG}&投诉",)),
         tickets=(registered("投诉", address="幸福小区3栋"),),
         profile=_profile,

@@ -289,6 +289,8 @@ def play(conv: Conversation, world: World) -> list[list[Reply]]:
             for reply, expected in zip(replies, turn.expect, strict=True):
                 for fragment in _fill(expected, numbers).split("&"):
                     assert fragment in reply.text, f"{where}: {fragment!r} not in {reply.text!r}"
+            for fragment in turn.never:
+                assert all(fragment not in r.text for r in replies), f"{where}: {fragment!r} in {got}"
             for secret in conv.secret:
                 assert all(secret not in r.text for r in replies), f"{where}: hidden {secret!r} in a reply"
             numbers[:] = [r.number for r in world.rows() if r.number]

@@ -90,6 +90,11 @@ CATEGORY_RIGHT = 0.94  #            0.95
 ASKED_TO_CHOOSE = 0.10  #           0.10 (met)
 OUT_OF_SCOPE_FOUND = 0.83  #          all
 LOCAL_REFUSED = 0.01  #             (the price of that recall: a local matter refused)
+# The whole conversation (issue 19), played by intake.corpus.converse. 2026-12-07 on test: median
+# 2 messages, 14.0 % asked for an item the message held (it was 36.8 % on dev before implied
+# demands, pointed parties and the new roles; 15.9 % on dev after).
+MEDIAN_TURNS = 2  #                 2 (met)
+ASKED_WHAT_WAS_SAID = 0.18  #       0
 
 
 def test_emergencies_are_redirected_with_the_right_number_first(report: Report) -> None:
@@ -135,3 +140,13 @@ def test_self_harm_names_the_profiles_psychological_line(test_split: list[Record
     as_self_harm = [d for d in decisions if d is not None and any("self_harm" in i for i in d.rule_ids)]
     assert len(as_self_harm) >= 0.5 * len(decisions)  # 22 of 40 on 2026-12-06
     assert all("12356" in d.numbers and d.numbers[0] != "12356" for d in as_self_harm)
+
+
+def test_most_citizens_get_their_number_within_two_messages(report: Report) -> None:
+    assert report.turns and sorted(report.turns)[len(report.turns) // 2] <= MEDIAN_TURNS
+    assert len(report.no_number) <= 0.06 * (len(report.turns) + len(report.no_number)), report.no_number
+
+
+def test_few_citizens_are_asked_for_what_they_said(report: Report) -> None:
+    asked = {line.split()[0] for line in report.asked_said_examples}
+    assert len(asked) <= ASKED_WHAT_WAS_SAID * (len(report.turns) + len(report.no_number)), sorted(asked)[:20]
