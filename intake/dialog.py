@@ -602,7 +602,10 @@ def progress_reply(tickets: Sequence[TicketSummary]) -> Reply:
         return Reply(texts.NO_OPEN_TICKETS)
     lines = []
     for t in tickets:
-        deadline = f"，答复期限{texts.format_deadline(t.deadline)}" if t.deadline else ""
+        deadline = ""
+        if t.deadline is not None:  # an estimate until a unit has it (issue 19: one deadline)
+            told = texts.format_deadline(t.deadline)
+            deadline = f"，预计{told}前答复" if t.status is TicketStatus.REGISTERED else f"，答复期限{told}"
         lines.append(
             texts.PROGRESS_LINE.format(
                 number=t.number,

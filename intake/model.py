@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,6 +54,12 @@ class Channel(StrEnum):
     def carries_phone(self) -> bool:
         """The address is the citizen's phone number (an SMS sender, a phone caller)."""
         return self in (Channel.SMS, Channel.PHONE)
+
+    @property
+    def merges_notices(self) -> bool:
+        """Each notice is a paid SMS or a separate mail: registration and a dispatch a moment
+        later are told in one (issue 19). Chat shows the number at once, the unit when known."""
+        return self in (Channel.SMS, Channel.EMAIL)
 
     @property
     def has_buttons(self) -> bool:
@@ -151,10 +157,18 @@ TICKET_NUMBER_IN_TEXT = re.compile(rf"(?<![0-9])({TICKET_NUMBER})(?![0-9])")
 PERSONAL_FIELDS = frozenset({Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS})
 
 
+REGISTERED_KIND = "registered"  # the kind of a registration notice (messages_out.kind)
+# How long a registration notice by SMS or mail waits for its dispatch to be told in one message.
+REGISTRATION_HOLD = timedelta(minutes=3)
+
+
 class DeliveryState(StrEnum):
     """Outbound delivery outcomes (RELIABILITY.md §6: delivered, failed, uncertain)."""
 
     PENDING = "pending"
+    # Stored, sent when released: a registration notice waits up to REGISTRATION_HOLD for the
+    # dispatch, so one SMS or mail tells both (issue 19); the sweep releases it after that.
+    HELD = "held"
     # Claimed by one worker until ``next_attempt_at`` (its lease) while the provider is called: no
     # other worker sends it meanwhile, and a claim that outlives its lease (the worker died between
     # the provider's accept and our record) becomes UNCERTAIN, never sent again by itself.
@@ -202,6 +216,7 @@ class Reply:
 
     text: str
     choices: tuple[str, ...] = ()
+    kind: str = "reply"  # "registered": the notice a dispatch soon after may merge into
 
 
 # ---- what the system of record keeps, as the rest of the product reads it ---------------------

@@ -10,7 +10,17 @@ from typing import Any
 from intake import texts
 from intake.dialog import DialogPolicy
 from intake.errors import InvalidInput
-from intake.model import Address, Category, Channel, Field, StoredTicket, TicketDraft, TicketStatus
+from intake.model import (
+    REGISTERED_KIND,
+    REGISTRATION_HOLD,
+    Address,
+    Category,
+    Channel,
+    Field,
+    StoredTicket,
+    TicketDraft,
+    TicketStatus,
+)
 from intake.phones import normalize_phone
 from intake.store.sql import SqlStore
 
@@ -106,8 +116,13 @@ class PhoneIntake:
                 category=category.value,
                 deadline=texts.format_deadline(deadline) if deadline else "",
             )
-            self.store.record_outbound(
-                Address(Channel.SMS, phone), text, key=f"ack:{ticket_id}", kind="ack", ticket_id=ticket_id
+            self.store.record_outbound(  # held a moment: its dispatch is told in the same SMS
+                Address(Channel.SMS, phone),
+                text,
+                key=f"ack:{ticket_id}",
+                kind=REGISTERED_KIND,
+                ticket_id=ticket_id,
+                hold_until=now + REGISTRATION_HOLD,
             )
         return self.store.get_ticket(ticket_id)
 

@@ -106,7 +106,7 @@ REAL_NAME_REQUIRED = "您反映的事项（{matter}）按规定需要实名办�
 REAL_NAME_CHOICES = ("继续实名办理", "取消")
 REAL_NAME_DECLINED = "好的，本次诉求未登记。如需办理，欢迎随时以实名方式重新提交。"
 REGISTERED = (
-    "您的诉求已登记，工单号：{number}（{category}）。我们将在{deadline}前答复您。"
+    "您的诉求已登记，工单号：{number}（{category}）。预计{deadline}前答复您。"
     "可随时发送“查询进度”了解办理情况。"
 )
 REGISTERED_NO_DEADLINE = "您的诉求已登记，工单号：{number}（{category}）。可随时发送“查询进度”了解办理情况。"

@@ -57,6 +57,8 @@ from intake.errors import NotFound
 from intake.evaluation import evaluation_refs
 from intake.guard import SenderGuard
 from intake.model import (
+    REGISTERED_KIND,
+    REGISTRATION_HOLD,
     Address,
     Category,
     Channel,
@@ -517,17 +519,20 @@ class TurnTaker:
         state = DeliveryState.DELIVERED if address.channel.replies_in_response else DeliveryState.PENDING
         sent = []
         for i, reply in enumerate(replies, first):
+            # A registration by SMS or mail waits a moment for its dispatch: one message tells both.
+            merge = reply.kind == REGISTERED_KIND and address.channel.merges_notices
             key = f"reply:{message_id}:{i}"
             text = reply.text if address.channel.has_buttons else texts.numbered(reply.text, reply.choices)
             oid, _ = self.store.record_outbound(
                 address,
                 text,
                 key=key,
-                kind="reply",
+                kind=reply.kind,
                 ticket_id=ticket_id,
                 choices=reply.choices,
                 state=state,
                 fresh=fresh,
+                hold_until=self.clock.now() + REGISTRATION_HOLD if merge else None,
             )
             sent.append(SentReply(oid, text, reply.choices))
         return tuple(sent)
@@ -584,11 +589,14 @@ def to_agent_reply(ahead: int) -> Reply:
 def registered_reply(t: TicketView) -> Reply:
     """What a citizen is told when their request is registered: the number, and its deadline."""
     if t.deadline is None:
-        return Reply(texts.REGISTERED_NO_DEADLINE.format(number=t.number, category=t.category))
+        return Reply(
+            texts.REGISTERED_NO_DEADLINE.format(number=t.number, category=t.category), kind=REGISTERED_KIND
+        )
     return Reply(
         texts.REGISTERED.format(
             number=t.number, category=t.category, deadline=texts.format_deadline(t.deadline)
-        )
+        ),
+        kind=REGISTERED_KIND,
     )
 
 

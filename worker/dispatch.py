@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from intake.model import StoredEvent, TicketStatus
+from intake.model import REGISTERED_KIND, StoredEvent, TicketStatus
 from intake.runtime import Runtime
 from notifier.compose import compose
 from notifier.notices import choose_address
@@ -49,8 +49,20 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
         deadline = view.handling_deadline if view is not None and view.handling_deadline else ticket.deadline
         address = choose_address(ticket)  # never to a number the citizen hid
         notice = None
-        if address is not None:
-            text = compose("dispatched", number=ticket.number, unit=route.lead)
+        held = None
+        if address is not None and address.channel.merges_notices:
+            held = store.held_notice(ticket_id, REGISTERED_KIND)
+        if held is not None:  # registered a moment ago: one SMS or mail tells both (issue 19)
+            both = compose(
+                "registered_dispatched",
+                number=ticket.number,
+                category=ticket.category,
+                unit=route.lead,
+                deadline=deadline,
+            )
+            store.release_held(held, both, kind="registered_dispatched")
+        elif address is not None:
+            text = compose("dispatched", number=ticket.number, unit=route.lead, deadline=deadline)
             notice = (address, text, f"notice:{step_key}", "dispatched")
         store.record_dispatch(
             ticket_id,

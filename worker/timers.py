@@ -44,6 +44,16 @@ def expire_drafts(runtime: Runtime, now: datetime, window_days: int) -> int:
     return fired
 
 
+def release_held_notices(runtime: Runtime, now: datetime) -> int:
+    """Registration notices whose dispatch did not come within REGISTRATION_HOLD (a ticket
+    waiting for manual routing) are sent as they are, with the deadline they estimate."""
+    released = 0
+    for outbound_id in runtime.store.held_due(now):
+        with runtime.store.tx():
+            released += runtime.store.release_held(outbound_id)
+    return released
+
+
 def end_evaluation_windows(runtime: Runtime, now: datetime, silence_means: str) -> int:
     """Silence past the reply window: satisfied under guangxi §27.2, not evaluated under
     guangzhou §28. Either way the ticket closes."""
@@ -121,6 +131,7 @@ def run_timers(
     if runtime.redis.set("hotline:timers:purge", "1", nx=True, ex=int(PURGE_EVERY.total_seconds())):
         purge_expired_texts(runtime, now)  # once an hour, by whichever worker comes first
     expire_drafts(runtime, now, max(1, policy.profile.supplement.window.days))
+    release_held_notices(runtime, now)
     end_evaluation_windows(runtime, now, policy.silence_means)
     if with_deadlines:
         refresh_deadlines(runtime, policy, now)

@@ -235,6 +235,7 @@ class MessageStore(OutboxStore):
         subject: str | None = None,
         state: DeliveryState = DeliveryState.PENDING,
         fresh: bool = False,
+        hold_until: datetime | None = None,
     ) -> tuple[int, bool]:
         """Store a message to send, keyed for idempotency. Returns (id, newly_stored).
 
@@ -242,8 +243,11 @@ class MessageStore(OutboxStore):
         message is stored before any send, and none is stored without a job that sends it.
         ``fresh``: the caller knows the key is new (made from a row of this transaction), so in
         a group-commit transaction the row is held and written with the others.
+        ``hold_until``: stored HELD, without a job, until released (``release_held``).
         """
         now = self.clock.now()
+        if hold_until is not None:
+            state = DeliveryState.HELD
         values = {
             "idempotency_key": key,
             "channel": address.channel.value,
@@ -256,7 +260,7 @@ class MessageStore(OutboxStore):
             "ticket_id": ticket_id,
             "state": state.value,
             "created_at": now,
-            "next_attempt_at": now if state is DeliveryState.PENDING else None,
+            "next_attempt_at": hold_until or (now if state is DeliveryState.PENDING else None),
             "delivered_at": now if state is DeliveryState.DELIVERED else None,
         }
         with self._write() as c:
@@ -371,6 +375,47 @@ class MessageStore(OutboxStore):
                 )
             )
         return int(res.rowcount)
+
+    def held_notice(self, ticket_id: int, kind: str) -> int | None:
+        """The ticket's message of ``kind`` still held (``record_outbound(hold_until=…)``)."""
+        with self._read() as conn:
+            found = conn.execute(
+                select(messages_out.c.id).where(
+                    messages_out.c.ticket_id == ticket_id,
+                    messages_out.c.kind == kind,
+                    messages_out.c.state == DeliveryState.HELD.value,
+                )
+            ).scalar()
+            return int(found) if found is not None else None
+
+    def release_held(self, outbound_id: int, text: str | None = None, kind: str | None = None) -> bool:
+        """A held message sent now, as it is or with ``text`` (and ``kind``) in its place, its
+        delivery job added in the same transaction. False when it was released already."""
+        changes: dict[str, Any] = {"state": DeliveryState.PENDING.value, "next_attempt_at": self.clock.now()}
+        changes.update({"text_enc": self.cipher.encrypt(text)} if text is not None else {})
+        changes.update({"kind": kind} if kind is not None else {})
+        with self._write() as conn:
+            res = conn.execute(
+                update(messages_out)
+                .where(messages_out.c.id == outbound_id, messages_out.c.state == DeliveryState.HELD.value)
+                .values(**changes)
+            )
+            if res.rowcount != 1:
+                return False
+            self.add_outbox("deliver", f"deliver:{outbound_id}", {"outbound_id": outbound_id})
+        return True
+
+    def held_due(self, now: datetime, limit: int = 500) -> list[int]:
+        """Held messages whose hold has passed: the sweep sends them as they are."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(messages_out.c.id)
+                .where(
+                    messages_out.c.state == DeliveryState.HELD.value, messages_out.c.next_attempt_at <= now
+                )
+                .limit(limit)
+            ).scalars()
+            return list(rows)
 
     def defer(self, outbound_id: int, retry_at: datetime, error: str) -> None:
         """A pending row that was refused for now: counted as an attempt, retried at ``retry_at``."""

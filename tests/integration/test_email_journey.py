@@ -11,6 +11,7 @@ import re
 import shutil
 import smtplib
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -24,6 +25,7 @@ from channels.web import create_app
 from intake.clock import ManualClock
 from intake.model import Address, Channel
 from intake.runtime import Runtime, build_runtime
+from intake.texts import format_deadline
 from tests.conftest import make_settings
 from tests.support.journey import AUTH, drain
 from tests.support.mail_sink import HotlineSmtp, MailSink, Received
@@ -149,6 +151,9 @@ async def test_a_complaint_by_email_from_first_mail_to_evaluation(
         view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
         assert view["channel"] == "email" and view["category"] == "投诉"
         assert view["status"] == "dispatched"
+        # registered and dispatched a moment later: one mail tells both, the unit's deadline in it
+        assert len(replies) == 1 and view["unit"] in registered.text and "预计" not in registered.text
+        assert format_deadline(datetime.fromisoformat(view["deadline"])) in registered.text
 
         # A supplement in the same thread lands on the same ticket.
         seen = len(sink.to(CITIZEN))

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from channels.web import create_app
 from intake.runtime import Runtime
+from intake.texts import format_deadline
 from tests.support.journey import AUTH, drain, post_sms
 
 Client = Callable[..., Any]
@@ -57,15 +59,18 @@ async def test_a_phone_call_from_registration_to_the_evaluation_prompt_by_sms(
     assert "13800138000" not in raw and "张三丰" not in raw
 
     sms = await sms_to(client, runtime)
-    assert len(sms) == 2  # the acknowledgement, then the dispatch notice
-    # the dialog's own acknowledgement template (intake/texts.py REGISTERED)
-    assert sms[0]["text"].startswith(f"您的诉求已登记，工单号：{number}（投诉）") and "答复" in sms[0]["text"]
+    # registered and dispatched a moment later: one SMS tells both, with the final deadline
+    (told,) = sms
+    view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+    assert told["text"].startswith(f"您的诉求已登记，工单号：{number}（投诉）")
+    assert view["unit"] in told["text"] and "预计" not in told["text"]
+    assert format_deadline(datetime.fromisoformat(view["deadline"])) in told["text"]
 
     done = await client.post(
         f"/api/tickets/{number}/events", json={"type": "completed", "result": "已责令商户整改"}, headers=AUTH
     )
     assert done.status == 200
-    later = (await sms_to(client, runtime))[2:]
+    later = (await sms_to(client, runtime))[1:]
     assert any("已责令商户整改" in m["text"] for m in later)
     assert any("1 非常满意 2 满意 3 基本满意 4 不满意 5 非常不满意" in m["text"] for m in later)
 

@@ -139,7 +139,7 @@ async def test_anonymity_asked_for_after_the_first_message_is_honoured(
 ) -> None:
     client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
     chat = await Chat(client).open()
-    first = await chat.say(f"我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，我叫{NAME}，电话{PHONE}")
+    first = await chat.say(f"我要投诉，幸福小区3栋楼下的烧烤店老板态度很差，我叫{NAME}，电话{PHONE}")
     assert first["ticket"] is None or not first["ticket"].get("number")
     ticket = await file_until_registered(
         chat, "我要匿名，不想让店家知道是我", ["地址：幸福小区3栋，希望城管处理"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -14,8 +15,13 @@ from aiohttp.test_utils import TestClient
 
 from channels.sms_text import split_sms
 from channels.web import create_app
+from intake.clock import ManualClock
+from intake.model import REGISTRATION_HOLD
 from intake.runtime import Runtime
+from intake.texts import format_deadline
 from tests.support.journey import AUTH, drain, post_sms
+from worker.context import get_services
+from worker.timers import run_timers
 
 Client = Callable[..., Any]
 NUMBER = re.compile(r"\d{8}-\d{6,9}")
@@ -107,6 +113,49 @@ async def test_a_complaint_by_sms_from_first_text_to_evaluation(
     final = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
     assert final["status"] == "closed"
     assert final["evaluation"] == {"level": "满意", "round": 1}
+
+
+async def test_registration_and_dispatch_a_moment_later_come_in_one_sms(
+    aiohttp_client: Client, runtime: Runtime
+) -> None:
+    """Issue 19: not two notices (three SMS parts) for one request; the deadline stated is the
+    unit's, the same the API and 查询进度 give."""
+    client: TestClient = await aiohttp_client(create_app(runtime))
+    phone = Handset(client, runtime)
+    await phone.text("我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，希望城管处理")
+    (told,) = await phone.inbox()  # the worker dispatched it meanwhile
+    number = NUMBER.search(told["text"])
+    assert number is not None, told
+    view = await (await client.get(f"/api/tickets/{number.group(0)}", headers=AUTH)).json()
+    deadline = format_deadline(datetime.fromisoformat(view["deadline"]))
+    assert view["status"] == "dispatched" and view["unit"] in told["text"]
+    assert deadline in told["text"] and "预计" not in told["text"]
+    assert await phone.inbox() == []  # and nothing else follows
+    await phone.text("查询进度")
+    (progress,) = await phone.inbox()
+    assert deadline in progress["text"]
+
+
+async def test_a_registration_waiting_for_routing_is_told_alone_after_a_few_minutes(
+    aiohttp_client: Client, runtime: Runtime, clock: ManualClock
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(runtime))
+    phone = Handset(client, runtime)
+    await phone.text("请问一下我这个情况怎么处理比较好，邻居家的猫总跑到我家")  # no unit matches
+    assert await phone.inbox() == []  # held for its dispatch
+    clock.advance(REGISTRATION_HOLD.total_seconds() - 5)
+    run_timers(runtime, get_services().policy)
+    assert await phone.inbox() == []
+    clock.advance(10)
+    run_timers(runtime, get_services().policy)
+    (told,) = await phone.inbox()
+    number = NUMBER.search(told["text"])
+    assert number is not None, told
+    view = await (await client.get(f"/api/tickets/{number.group(0)}", headers=AUTH)).json()
+    assert view["status"] == "registered"  # waiting for an agent to route it
+    assert "预计" + format_deadline(datetime.fromisoformat(view["deadline"])) in told["text"]
+    run_timers(runtime, get_services().policy)
+    assert await phone.inbox() == []  # released once
 
 
 async def test_an_sms_sender_is_not_asked_for_their_number(

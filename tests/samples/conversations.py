@@ -498,7 +498,7 @@ _c(
 _c(
     "progress query after filing",
     Say(FULL_COMPLAINT, (REG,)),
-    Say("查询进度", (f"工单#1&{PROGRESS}&答复期限",)),
+    Say("查询进度", (f"工单#1&{PROGRESS}&预计&前答复",)),
     tickets=(registered("投诉"),),
 )
 _c(

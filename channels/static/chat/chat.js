@@ -291,7 +291,9 @@
     els.ticketStatus.textContent = STATUS_WORDS[t.status] || t.status || "";
     els.ticketStatus.dataset.status = t.status || "";
     els.ticketCategory.textContent = t.category || "—";
-    els.ticketDeadline.textContent = deadlineLabel(t.deadline);
+    // Before a unit has it the deadline is an estimate; the dispatch notice tells the final one.
+    var estimate = t.status === "registered" && t.deadline ? "预计" : "";
+    els.ticketDeadline.textContent = estimate + deadlineLabel(t.deadline);
     els.ticket.hidden = false;
   }
 

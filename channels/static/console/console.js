@@ -413,6 +413,11 @@
       return td;
     }
     td.appendChild(el("span", "mono", shortTime(t.deadline)));
+    if (t.status === "registered") {
+      var guess = el("span", "tag tag-provisional", "预计");
+      guess.title = "尚未派发：派发后按承办单位的答复期限更新";
+      td.appendChild(guess);
+    }
     if (t.deadline_provisional) {
       var tag = el("span", "tag tag-provisional", "临时");
       tag.title = "期限待承办单位确定后更新";
