@@ -29,7 +29,7 @@ from aiohttp import web
 from channels.auth import require_token
 from channels.http_common import in_thread, parse_json, read_body
 from channels.signing import verify
-from channels.sms_text import normalize_sender, sms_parts
+from channels.sms_text import normalize_sender, signed, sms_parts
 from channels.turns import TurnGroups
 from intake.errors import ConfigError, InvalidInput
 from intake.model import Address, Channel, DeliveryState, InboundMessage, StoredOutbound
@@ -89,7 +89,7 @@ def sms_provider(settings: Settings) -> SmsProvider:
 
         if not settings.sms_api_url:
             raise ConfigError("HOTLINE_SMS_API_URL: required with HOTLINE_SMS=http")
-        return HttpSmsProvider(settings.sms_api_url)
+        return HttpSmsProvider(settings.sms_api_url, sign_name=settings.sms_signature)
     raise ConfigError(f"HOTLINE_SMS: unknown gateway {settings.sms!r}")
 
 
@@ -123,9 +123,16 @@ class SmsRoutes:
     request is signed with ``secret`` (channels.signing) and nothing unsigned is stored."""
 
     def __init__(
-        self, service: IntakeService, provider: SmsProvider | None = None, *, secret: str, admin_token: str
+        self,
+        service: IntakeService,
+        provider: SmsProvider | None = None,
+        *,
+        secret: str,
+        admin_token: str,
+        signature: str = "",
     ) -> None:
         self.service = service
+        self.signature = signature
         self.provider = provider
         self.turns = TurnGroups(service)
         self.secret = secret
@@ -191,8 +198,8 @@ class SmsRoutes:
                     {
                         "id": m.id,
                         "to": m.address.value,
-                        "text": m.text,
-                        "parts": sms_parts(m.text),
+                        "text": signed(m.text, self.signature),
+                        "parts": sms_parts(signed(m.text, self.signature)),
                         "at": (m.delivered_at or m.created_at).isoformat(),
                     }
                     for m in rows

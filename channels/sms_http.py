@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from channels.sms import InboundSms
-from channels.sms_text import sms_parts
+from channels.sms_text import signed, sms_parts
 from intake.errors import InvalidInput, PermanentFailure, RetryLater, Uncertain
 from intake.model import StoredOutbound
 
@@ -90,7 +90,7 @@ class HttpSmsProvider:
         code = str(body.get("code", "")) if isinstance(body, Mapping) else ""
         if code.upper() == "OK":
             parts = body.get("parts")
-            self.last_parts = parts if isinstance(parts, int) else sms_parts(m.text)
+            self.last_parts = parts if isinstance(parts, int) else sms_parts(signed(m.text, self.sign_name))
             return
         if code in RETRY_CODES:
             raise RetryLater(f"sms platform flow control: {code}", after=300)

@@ -19,6 +19,7 @@ __all__ = [
     "UCS2_SINGLE",
     "is_gsm7",
     "normalize_sender",
+    "signed",
     "sms_parts",
     "split_sms",
 ]
@@ -70,6 +71,12 @@ def split_sms(text: str) -> list[str]:
         used += cost
     parts.append(text[start:])
     return parts
+
+
+def signed(text: str, signature: str) -> str:
+    """The text as the handset shows it: the hotline's signature in 【】 first (carriers require
+    an approved 签名 on every message; the platform adds it, and it counts towards the parts)."""
+    return f"【{signature}】{text}" if signature else text
 
 
 def sms_parts(text: str) -> int:

@@ -117,6 +117,7 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
         sms_provider(runtime.settings),
         secret=runtime.settings.sms_secret,
         admin_token=runtime.settings.api_token,
+        signature=runtime.settings.sms_signature,
     ).routes(app, stub=runtime.settings.sms == "stub")
     BackOffice(
         runtime.store,
@@ -137,7 +138,9 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
         failures_per_address=settings.login_failures_per_address,
     ).routes(app)
     if settings.smtp_relay is None:
-        MailOutbox(runtime.store, settings.mailbox, admin_token=settings.api_token).routes(app)
+        MailOutbox(
+            runtime.store, settings.mailbox, admin_token=settings.api_token, signature=settings.hotline_name
+        ).routes(app)
     TelegramWebhook(
         runtime.store, settings.telegram_webhook_secret, settings.telegram_token is not None
     ).routes(app)

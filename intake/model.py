@@ -208,6 +208,7 @@ class InboundMessage:
     # What a trusted relay in front of the channel found of the sender (mail: its
     # Authentication-Results, e.g. "dkim=pass spf=pass dmarc=fail"); None when none said anything.
     sender_auth: str | None = None
+    subject: str | None = None  # a mail's subject: our replies keep it ("Re: …")
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,10 @@ class Settings:
     # comma-separated): their Authentication-Results headers are recorded with each mail; any
     # other such header was written by someone else and is ignored (RFC 8601 §5).
     mail_relays: tuple[str, ...] = ()
+    # The hotline's approved SMS signature (签名, HOTLINE_SMS_SIGNATURE): the platform puts it in
+    # 【】 before every text, as carriers require; the stub's outbox shows it as the handset does.
+    sms_signature: str = "12345热线"
+    hotline_name: str = "12345政务服务便民热线"  # HOTLINE_NAME: how mail to citizens is signed
 
     @property
     def holidays_dir(self) -> Path:
@@ -227,6 +231,16 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
             )
         except ValueError as exc:
             raise ConfigError(f"HOTLINE_TRUSTED_PROXIES: {exc}") from None
+    if env.get("HOTLINE_SMS_SIGNATURE"):
+        signature = env["HOTLINE_SMS_SIGNATURE"].strip().strip("【】[]")
+        if not 2 <= len(signature) <= 12 or any(c in signature for c in "【】\r\n"):
+            raise ConfigError("HOTLINE_SMS_SIGNATURE: 2 to 12 characters, without 【】 or line breaks")
+        changes["sms_signature"] = signature
+    if env.get("HOTLINE_NAME"):
+        name = " ".join(env["HOTLINE_NAME"].split())
+        if not 2 <= len(name) <= 40:
+            raise ConfigError("HOTLINE_NAME: 2 to 40 characters")
+        changes["hotline_name"] = name
     if env.get("HOTLINE_MAIL_RELAYS"):
         changes["mail_relays"] = tuple(
             part.strip().lower() for part in env["HOTLINE_MAIL_RELAYS"].split(",") if part.strip()

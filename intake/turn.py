@@ -298,7 +298,9 @@ class TurnTaker:
             stored_id, _ = self.store.save_inbound(msg, raw=item.raw, processed=True, ticket_id=ticket_id)
         elif ticket_id is not None or not saved_first:
             self.store.mark_inbound(stored_id, ticket_id=ticket_id)
-        sent = self._send(msg.address, stored_id, replies, ticket_id=ticket_id, fresh=fresh)
+        sent = self._send(
+            msg.address, stored_id, replies, ticket_id=ticket_id, fresh=fresh, subject=msg.subject
+        )
         return IntakeResult(stored_id, sent, ticket), next_state
 
     def _again(self, stored_id: int) -> IntakeResult:
@@ -513,6 +515,7 @@ class TurnTaker:
         ticket_id: int | None,
         first: int = 0,
         fresh: bool = False,
+        subject: str | None = None,
     ) -> tuple[SentReply, ...]:
         # Web chat shows the replies in its own response: stored as delivered there; elsewhere
         # each is queued for delivery on the citizen's channel.
@@ -530,6 +533,7 @@ class TurnTaker:
                 kind=reply.kind,
                 ticket_id=ticket_id,
                 choices=reply.choices,
+                subject=subject,
                 state=state,
                 fresh=fresh,
                 hold_until=self.clock.now() + REGISTRATION_HOLD if merge else None,
@@ -558,6 +562,7 @@ class TurnTaker:
                 stored_id,
                 [Reply(reply)] if reply else [],
                 ticket_id=None,
+                subject=msg.subject,
             )
         return IntakeResult(stored_id, sent, None)
 
@@ -576,6 +581,7 @@ class TurnTaker:
             [Reply(notice)],
             ticket_id=None,
             first=len(done.replies),
+            subject=msg.subject,
         )
         return replace(done, replies=done.replies + more)
 

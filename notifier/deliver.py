@@ -129,7 +129,12 @@ def senders_for(runtime: Runtime) -> dict[Channel, Sender]:
         Channel.WEBCHAT: WebchatSender(runtime.redis, runtime.store),
         Channel.SMS: sms,
         Channel.PHONE: sms,  # phone callers hear back by SMS
-        Channel.EMAIL: EmailSender(runtime.store, runtime.settings.mailbox, runtime.settings.smtp_relay),
+        Channel.EMAIL: EmailSender(
+            runtime.store,
+            runtime.settings.mailbox,
+            runtime.settings.smtp_relay,
+            signature=runtime.settings.hotline_name,
+        ),
     }
     settings = runtime.settings
     if settings.telegram_token:

@@ -8,6 +8,7 @@ import hashlib
 import re
 import smtplib
 import socket
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.message import EmailMessage
@@ -35,10 +36,17 @@ from intake.store.sql import SqlStore
 MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]{1,250}>)", re.IGNORECASE | re.MULTILINE)
 MSGID = re.compile(r"<[^<>\s]{1,250}>")
 DEFAULT_SUBJECT = "12345热线回复"
+HOTLINE_NAME = "12345政务服务便民热线"
+LETTER_FOOT = "（直接回复本邮件即可继续办理，请勿删除主题中的编号。）"
 # The outbox's idea of an address, the same in the OpenAPI document (channels/openapi.py EMAIL):
 # something, one @, something; no space or control character.
 OUTBOX_ADDRESS = "[^@\\x00-\\x20]+@[^@\\x00-\\x20]+"
 EMPTY_SENDER = "mailer-daemon"  # the address of a message with an empty MAIL FROM (a bounce)
+
+
+def letter(text: str, signature: str) -> str:
+    """A reply as a clerk writes a letter: greeting, the message, the hotline's name."""
+    return f"您好：\n\n{text}\n\n{signature}\n{LETTER_FOOT}"
 
 
 def message_id_of(raw: bytes) -> str | None:
@@ -56,17 +64,23 @@ class EmailSender:
     the same conversation, keyed by their address.
     """
 
-    def __init__(self, store: SqlStore, mailbox: str, relay: HostPort | None) -> None:
+    def __init__(
+        self, store: SqlStore, mailbox: str, relay: HostPort | None, *, signature: str = HOTLINE_NAME
+    ) -> None:
         self.store = store
         self.mailbox = mailbox
         self.relay = relay
+        self.signature = signature
 
     def compose(self, m: StoredOutbound) -> EmailMessage:
-        """The message exactly as it goes out (the stub outbox shows the same subject)."""
+        """The message exactly as it goes out (the stub outbox shows the same): a letter with a
+        greeting and the hotline's signature, under the citizen's own subject ("Re: …")."""
         number = self._number(m)
         thread = [t for t in self.store.latest_native_ids(m.address, limit=10) if t.startswith("<")]
         in_reply_to = thread[0] if thread else None
-        subject = m.subject or DEFAULT_SUBJECT
+        # a notice of its own (dispatch, result) keeps the subject the citizen's thread has
+        subject = m.subject or self.store.latest_subject(m.address) or DEFAULT_SUBJECT
+        m = replace(m, text=letter(m.text, self.signature))
         domain = self.mailbox.split("@", 1)[1]
         references = list(reversed(thread))
         if not number:
@@ -165,9 +179,16 @@ class MailOutbox:
     subject exactly as the relay would have received it. For the back office's token only: what
     the hotline wrote a citizen is theirs."""
 
-    def __init__(self, store: SqlStore, mailbox: str = "12345@hotline.local", *, admin_token: str) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        mailbox: str = "12345@hotline.local",
+        *,
+        admin_token: str,
+        signature: str = HOTLINE_NAME,
+    ) -> None:
         self.store = store
-        self.composer = EmailSender(store, mailbox, None)
+        self.composer = EmailSender(store, mailbox, None, signature=signature)
         self.admin_token = admin_token
 
     def routes(self, app: web.Application) -> None:
@@ -186,7 +207,7 @@ class MailOutbox:
                     "id": m.id,
                     "to": m.address.value,
                     "subject": subject,
-                    "text": m.text,
+                    "text": letter(m.text, self.composer.signature),
                     "at": (m.delivered_at or m.created_at).isoformat(),
                 }
             )
@@ -221,5 +242,6 @@ def mail_turn(
         native_id=stored.native_id,
         thread_ticket=parsed.ticket_tag,
         sender_auth=parsed.sender_auth,
+        subject=parsed.subject or None,
     )
     return inbound, ""

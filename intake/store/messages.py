@@ -209,6 +209,19 @@ class MessageStore(OutboxStore):
             ).all()
         return [r.native_id for r in rows]
 
+    def latest_subject(self, address: Address) -> str | None:
+        """The subject of our latest mail to this address that had one: the citizen's thread."""
+        with self._read() as conn:
+            return conn.execute(
+                select(messages_out.c.subject)
+                .where(
+                    messages_out.c.address_key == self.address_key(address),
+                    messages_out.c.subject.is_not(None),
+                )
+                .order_by(messages_out.c.id.desc())
+                .limit(1)
+            ).scalar()
+
     def inbound_texts(self, address: Address, limit: int = 50) -> list[tuple[int, str, datetime]]:
         with self._read() as conn:
             rows = conn.execute(
@@ -375,47 +388,6 @@ class MessageStore(OutboxStore):
                 )
             )
         return int(res.rowcount)
-
-    def held_notice(self, ticket_id: int, kind: str) -> int | None:
-        """The ticket's message of ``kind`` still held (``record_outbound(hold_until=…)``)."""
-        with self._read() as conn:
-            found = conn.execute(
-                select(messages_out.c.id).where(
-                    messages_out.c.ticket_id == ticket_id,
-                    messages_out.c.kind == kind,
-                    messages_out.c.state == DeliveryState.HELD.value,
-                )
-            ).scalar()
-            return int(found) if found is not None else None
-
-    def release_held(self, outbound_id: int, text: str | None = None, kind: str | None = None) -> bool:
-        """A held message sent now, as it is or with ``text`` (and ``kind``) in its place, its
-        delivery job added in the same transaction. False when it was released already."""
-        changes: dict[str, Any] = {"state": DeliveryState.PENDING.value, "next_attempt_at": self.clock.now()}
-        changes.update({"text_enc": self.cipher.encrypt(text)} if text is not None else {})
-        changes.update({"kind": kind} if kind is not None else {})
-        with self._write() as conn:
-            res = conn.execute(
-                update(messages_out)
-                .where(messages_out.c.id == outbound_id, messages_out.c.state == DeliveryState.HELD.value)
-                .values(**changes)
-            )
-            if res.rowcount != 1:
-                return False
-            self.add_outbox("deliver", f"deliver:{outbound_id}", {"outbound_id": outbound_id})
-        return True
-
-    def held_due(self, now: datetime, limit: int = 500) -> list[int]:
-        """Held messages whose hold has passed: the sweep sends them as they are."""
-        with self._read() as conn:
-            rows = conn.execute(
-                select(messages_out.c.id)
-                .where(
-                    messages_out.c.state == DeliveryState.HELD.value, messages_out.c.next_attempt_at <= now
-                )
-                .limit(limit)
-            ).scalars()
-            return list(rows)
 
     def defer(self, outbound_id: int, retry_at: datetime, error: str) -> None:
         """A pending row that was refused for now: counted as an attempt, retried at ``retry_at``."""

@@ -17,6 +17,7 @@ below it:
 - ``admin.py``: restrictions and the audit log;
 - ``accounts.py``: units' tokens and the console's accounts;
 - ``handoffs.py``: conversations waiting for a person;
+- ``held.py``: registration notices held a moment for their dispatch;
 - ``dispatch.py``: what the dispatch job reads and writes in its unit of work;
 - ``statements.py``: the SQL prepared once.
 """
@@ -27,10 +28,11 @@ from intake.store.accounts import AccountStore
 from intake.store.admin import AdminStore
 from intake.store.dispatch import DispatchStore
 from intake.store.handoffs import HandoffStore
+from intake.store.held import HeldNoticeStore
 from intake.store.outbox import OUTBOX_MAX_ATTEMPTS
 
 __all__ = ["OUTBOX_MAX_ATTEMPTS", "SqlStore"]
 
 
-class SqlStore(DispatchStore, AdminStore, AccountStore, HandoffStore):
+class SqlStore(DispatchStore, AdminStore, AccountStore, HandoffStore, HeldNoticeStore):
     """The store: every SQL statement of the product goes through it."""

@@ -123,6 +123,9 @@ async def test_a_complaint_by_email_from_first_mail_to_evaluation(
         assert prompt.message["Auto-Submitted"] == "auto-replied"
         assert prompt.mail_from == MAILBOX
         assert TAG.search(prompt.subject) is None  # no number before registration
+        # a letter, under the citizen's own subject: greeting, the question, the hotline's name
+        assert prompt.subject == "Re: 投诉烧烤店"
+        assert prompt.text.startswith("您好：") and "12345政务服务便民热线" in prompt.text
 
         # The citizen answers in the thread, quoting our prompt as mail clients do.
         answer = citizen_mail(
@@ -144,6 +147,7 @@ async def test_a_complaint_by_email_from_first_mail_to_evaluation(
         assert tag is not None, registered.subject
         number = tag.group(1)
         assert number in registered.text and "答复" in registered.text
+        assert registered.subject == f"Re: 投诉烧烤店 [12345-{number}]"
         assert registered.message["In-Reply-To"] == answer["Message-ID"]
         references = str(registered.message["References"])
         assert first["Message-ID"] in references and answer["Message-ID"] in references
@@ -185,7 +189,7 @@ async def test_a_complaint_by_email_from_first_mail_to_evaluation(
         body = "\n".join(r.text for r in replies)
         assert "已责令商户安装油烟净化器" in body
         assert "1 非常满意 2 满意 3 基本满意 4 不满意 5 非常不满意" in body
-        assert all(number in r.subject for r in replies)
+        assert all(r.subject == f"Re: 投诉烧烤店 [12345-{number}]" for r in replies)  # the thread's
 
         seen = len(sink.to(CITIZEN))
         evaluation = citizen_mail(

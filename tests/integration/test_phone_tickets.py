@@ -62,7 +62,7 @@ async def test_a_phone_call_from_registration_to_the_evaluation_prompt_by_sms(
     # registered and dispatched a moment later: one SMS tells both, with the final deadline
     (told,) = sms
     view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
-    assert told["text"].startswith(f"您的诉求已登记，工单号：{number}（投诉）")
+    assert told["text"].startswith(f"【12345热线】您的诉求已登记，工单号：{number}（投诉）")  # signed
     assert view["unit"] in told["text"] and "预计" not in told["text"]
     assert format_deadline(datetime.fromisoformat(view["deadline"])) in told["text"]
 

@@ -124,6 +124,8 @@ async def test_registration_and_dispatch_a_moment_later_come_in_one_sms(
     phone = Handset(client, runtime)
     await phone.text("我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，希望城管处理")
     (told,) = await phone.inbox()  # the worker dispatched it meanwhile
+    assert told["text"].startswith("【12345热线】您的诉求已登记")  # the hotline's SMS signature
+    assert told["parts"] == len(split_sms(told["text"]))  # and it counts
     number = NUMBER.search(told["text"])
     assert number is not None, told
     view = await (await client.get(f"/api/tickets/{number.group(0)}", headers=AUTH)).json()

@@ -58,7 +58,8 @@ class SmsPlatformStandIn:
                 return web.json_response({"code": "BUSINESS_LIMIT_CONTROL", "message": "触发流控"})
             if data.get("phone") in self.bad_numbers:
                 return web.json_response({"code": "MOBILE_NUMBER_ILLEGAL", "message": "号码格式错误"})
-            parts = sms_parts(str(data.get("content", "")))
+            # billed as the handset receives it: the signature in 【】 first, then the text
+            parts = sms_parts(f"【{data.get('sign_name', '')}】{data.get('content', '')}")
             self.sent.append(
                 Sent(
                     str(data.get("phone")),

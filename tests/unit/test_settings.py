@@ -30,6 +30,14 @@ def test_mail_relays_are_named_by_authserv_id(tmp_path: Path) -> None:
     assert s.mail_relays == ("mx1.gz12345.gov.cn", "mx2.gz12345.gov.cn")
 
 
+def test_the_sms_signature_is_the_hotlines_own(tmp_path: Path) -> None:
+    assert from_env(env(tmp_path)).sms_signature == "12345热线"
+    assert from_env(env(tmp_path, HOTLINE_SMS_SIGNATURE="【惠州12345】")).sms_signature == "惠州12345"
+    for bad in ("热", "一二三四五六七八九十一二三", "12345\n热线"):
+        with pytest.raises(ConfigError, match="HOTLINE_SMS_SIGNATURE"):
+            from_env(env(tmp_path, HOTLINE_SMS_SIGNATURE=bad))
+
+
 def test_secrets_are_generated_once_and_shared_by_every_process(tmp_path: Path) -> None:
     first = from_env(env(tmp_path))
     second = from_env(env(tmp_path))
