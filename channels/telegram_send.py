@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -30,7 +31,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 import httpx
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -147,6 +148,23 @@ def keyboard(choices: Sequence[str]) -> InlineKeyboardMarkup | None:
         [InlineKeyboardButton(text, callback_data=encode_choice(i, text))] for i, text in enumerate(choices)
     ]
     return InlineKeyboardMarkup(rows)
+
+
+# Numbers a citizen may be told to call: the emergency and public-service lines, and full phone
+# numbers (a mobile, or a landline with its area code). Telegram links these for a tap to call
+# only when the message marks them (a bot cannot send tel: links; issue 19).
+_SERVICE_LINES = r"110|119|120|122|12110|12320|12315|12333|12345|12356|12369|12395"
+_CALLABLE = re.compile(rf"(?<![\d-])(?:{_SERVICE_LINES}|1[3-9]\d{{9}}|0\d{{2,3}}-?\d{{7,8}})(?![\d-])")
+
+
+def phone_entities(text: str) -> list[MessageEntity]:
+    """``phone_number`` entities (offsets in UTF-16 code units, as the Bot API counts them) for
+    every number in ``text`` a citizen could tap to call."""
+    out = []
+    for m in _CALLABLE.finditer(text):
+        offset = len(text[: m.start()].encode("utf-16-le", "surrogatepass")) // 2
+        out.append(MessageEntity(MessageEntity.PHONE_NUMBER, offset, len(m.group(0))))
+    return out
 
 
 class _Bucket:
@@ -288,7 +306,11 @@ class TelegramSender:
             else:
                 try:
                     message = await self.bot.send_message(
-                        chat_id=target, text=text, reply_markup=keyboard(choices), api_kwargs=extra
+                        chat_id=target,
+                        text=text,
+                        reply_markup=keyboard(choices),
+                        entities=phone_entities(text) or None,
+                        api_kwargs=extra,
                     )
                 except TelegramError as exc:
                     outcome = classify(exc)

@@ -81,18 +81,21 @@ class ScreeningPort:
         self.screener = screener
         self.profile = profile
 
-    def urgent_class(self, text: str) -> str | None:
+    def urgent_class(self, text: str, kind: str | None = None) -> str | None:
+        """The profile's class naming the matter by its keywords, else the one taking the
+        screening's urgent ``kind``; None when the city has no class for it (guangzhou names
+        none; an ordinary 停水 is not quxian's 大面积停水)."""
         classes = self.profile.urgent_classes
         for urgent in classes:
             if any(k in text for k in urgent.keywords):
                 return urgent.key
-        return classes[-1].key if classes else None
+        return next((u.key for u in classes if kind is not None and kind in u.kinds), None)
 
     def screen(self, text: str) -> ScreenOutcome | None:
         d = self.screener.screen(text)
         if d is None:
             return None
-        urgent = self.urgent_class(text) if d.urgent else None
+        urgent = self.urgent_class(text, d.urgent_kind) if d.urgent else None
         return ScreenOutcome(
             kind=str(d.kind),
             rule_id=d.rule_id,

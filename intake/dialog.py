@@ -228,6 +228,11 @@ class DialogState:
     # Progress asked by the number of a ticket filed elsewhere, waiting for the last four digits
     # of its phone: {"number", "tries"}.
     verify: Mapping[str, str] | None = None
+    misses: int = 0  # messages in a row the bot did not understand (MAX_MISSES: a person takes over)
+    # A draft closed for missing items (guangzhou §12.2), kept until its window ends so that a
+    # refile with those items starts from it: {"category", "values": {field: value}, "missing":
+    # [field], "until" (ISO time)}.
+    refile: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -250,6 +255,8 @@ class DialogState:
             "supplements": self.supplements,
             "mail_code": dict(self.mail_code) if self.mail_code else None,
             "verify": dict(self.verify) if self.verify else None,
+            "misses": self.misses,
+            "refile": dict(self.refile) if self.refile else None,
         }
 
     @classmethod
@@ -276,6 +283,8 @@ class DialogState:
             if data.get("mail_code")
             else None,
             verify={str(k): str(v) for k, v in data["verify"].items()} if data.get("verify") else None,
+            misses=int(data.get("misses") or 0),
+            refile=dict(data["refile"]) if data.get("refile") else None,
         )
 
 
@@ -312,6 +321,7 @@ class ToAgent:
 
     text: str
     asked: bool = False
+    failed: bool = False  # the bot did not understand twice in a row (MAX_MISSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,6 +396,7 @@ class StepResult:
     actions: tuple[Action, ...] = ()
     abusive: bool = False  # screening found insults or threats: the service counts a strike (huizhou §8)
     cautioned: str = ""  # the rule that named emergency numbers first while the request went on
+    missed: bool = False  # the bot did not understand the message (counted in DialogState.misses)
 
 
 _LONE_DIGITS = re.compile(r"^\s*[0-9]{1,2}\s*$")
@@ -421,7 +432,7 @@ def step(state: DialogState, text: str, ctx: StepContext) -> StepResult:
         # Still read the start for an emergency: life first, whatever the length (issue 7).
         urgent = _emergency(state, text[:MAX_CHARS], ctx)
         return urgent or StepResult(state, (Reply(texts.TOO_LONG.format(limit=MAX_CHARS)),))
-    if ctx.understanding.is_meaningless(text):
+    if ctx.understanding.is_meaningless(text):  # no words at all: asked for some, not a miss
         return StepResult(state, (Reply(texts.MEANINGLESS),))
     u = ctx.understanding.understand(text)
 
@@ -434,11 +445,28 @@ def step(state: DialogState, text: str, ctx: StepContext) -> StepResult:
     if Intent.PERSON in u.intents:  # "转人工": whatever the bot was doing is kept for later
         return StepResult(state, (), (ToAgent(text, asked=True),))
     screened = ctx.screening.screen(u.text) if ctx.screening else None
-    result = _answer(state, u, ctx, screened)
+    result = _counted(state, _answer(state, u, ctx, screened), text)
     if screened is not None and screened.caution:
         # A life may be at risk: the number to call comes before anything else (issue 16).
         return replace(result, replies=(Reply(screened.caution), *result.replies), cautioned=screened.rule_id)
     return result
+
+
+MAX_MISSES = 2  # "the bot failing twice" (issue 19): then a person
+
+
+def _counted(state: DialogState, result: StepResult, text: str) -> StepResult:
+    """Misses in a row are counted; at MAX_MISSES the conversation goes to the agents' queue,
+    with whatever the bot was doing kept for when it is handed back. An understood message
+    starts the count again."""
+    if not result.missed:
+        if result.state.misses:
+            return replace(result, state=replace(result.state, misses=0))
+        return result
+    misses = state.misses + 1
+    if misses >= MAX_MISSES:
+        return StepResult(replace(state, misses=0), (), (ToAgent(text, failed=True),))
+    return replace(result, state=replace(result.state, misses=misses))
 
 
 def _answer(
@@ -485,7 +513,31 @@ def _answer(
         return _after_kb_answer(state, u, ctx, screened)
     if state.stage is Stage.REPEAT:
         return _after_repeat(state, u, ctx, screened)
-    return _new_request(DialogState(), u, ctx, screened)
+    return _new_request(DialogState(), u, ctx, screened, refile=_refiling(state, u, ctx))
+
+
+def _refiling(state: DialogState, u: Understood, ctx: StepContext) -> DialogState | None:
+    """The draft closed for missing items, when this message refiles it within its window: it
+    gives one of the items that were missing, names no other party or place, and tells no
+    matter of its own beyond them. None otherwise (a new matter is a new request)."""
+    kept = state.refile
+    if not kept or ctx.now >= datetime.fromisoformat(kept["until"]) or not kept.get("category"):
+        return None
+    old = {Field(k): v for k, v in kept["values"].items()}
+    missing = {Field(f) for f in kept["missing"]}
+    given = {f: v for f, v in u.values.items() if v}
+    if not missing & set(given):
+        return None
+    if any(f in given and f in old and given[f] != old[f] for f in (Field.SUBJECT, Field.ADDRESS)):
+        return None
+    told = given.get(Field.CONTENT, "")
+    items = [v for f, v in given.items() if f is not Field.CONTENT]
+    if told and not any(told in v or v in told for v in items) and len(told) > REFILE_ASIDE:
+        return None
+    return DialogState(category=Category(kept["category"]), values=old)
+
+
+REFILE_ASIDE = 20  # characters of text beyond the items a refile may carry ("麻烦尽快处理")
 
 
 def _emergency(state: DialogState, text: str, ctx: StepContext) -> StepResult | None:
@@ -703,7 +755,11 @@ def _is_substantive(u: Understood) -> bool:
 
 
 def _new_request(
-    state: DialogState, u: Understood, ctx: StepContext, screened: ScreenOutcome | None
+    state: DialogState,
+    u: Understood,
+    ctx: StepContext,
+    screened: ScreenOutcome | None,
+    refile: DialogState | None = None,
 ) -> StepResult:
     if screened is not None and screened.kind in ("out_of_scope", "abuse"):
         status = screened.status or TicketStatus.REJECTED
@@ -735,6 +791,13 @@ def _new_request(
     answered = _knowledge_answer(u, ctx)
     if answered is not None:
         return answered
+    if refile is not None:  # the items a closed draft lacked: it goes on from where it was
+        values: dict[Field, str] = dict(refile.values)
+        values.update({f: v for f, v in u.values.items() if v and f is not Field.CONTENT})
+        for f, v in ctx.known.items():
+            values.setdefault(f, v)
+        draft = replace(refile, values=values, due_at=ctx.now + ctx.policy.supplement_window(ctx.channel))
+        return _continue(draft, ctx, (Reply(texts.REFILED),))
     if not substantive and len(u.text) < 6:
         return StepResult(state, (Reply(texts.WELCOME),))
     repeated = _repeat_of(u.text, ctx)
@@ -824,7 +887,7 @@ def _on_confirm(state: DialogState, u: Understood, ctx: StepContext) -> StepResu
             if f is not Field.CONTENT:
                 values.setdefault(f, v)
         return _continue(replace(state, category=both.category, values=values, choices=()), ctx, ())
-    return StepResult(state, (Reply(texts.CONFIRM_NOT_UNDERSTOOD), _confirm_question(state)))
+    return StepResult(state, (Reply(texts.CONFIRM_NOT_UNDERSTOOD), _confirm_question(state)), missed=True)
 
 
 def _knowledge_answer(u: Understood, ctx: StepContext) -> StepResult | None:
@@ -906,7 +969,7 @@ def _on_category(state: DialogState, u: Understood, ctx: StepContext) -> StepRes
     understood = u.category if described else None
     category = Category(chosen) if chosen else understood
     if category is None:
-        return StepResult(state, (Reply(texts.CATEGORY_NOT_UNDERSTOOD, state.choices),))
+        return StepResult(state, (Reply(texts.CATEGORY_NOT_UNDERSTOOD, state.choices),), missed=True)
     values = dict(state.values)
     if chosen is None:  # they wrote more than the choice: keep what it adds
         for f, v in u.values.items():
@@ -940,7 +1003,9 @@ def _on_real_name(state: DialogState, u: Understood, ctx: StepContext) -> StepRe
         )
         return _continue(state, ctx, ())
     return StepResult(
-        state, (Reply(texts.REAL_NAME_REQUIRED.format(matter="该事项"), texts.REAL_NAME_CHOICES),)
+        state,
+        (Reply(texts.REAL_NAME_REQUIRED.format(matter="该事项"), texts.REAL_NAME_CHOICES),),
+        missed=True,
     )
 
 
@@ -997,14 +1062,28 @@ def _on_supplement(state: DialogState, u: Understood, ctx: StepContext) -> StepR
         nxt = replace(state, asked=tuple(still))
         hint = texts.UNKNOWN_SUBJECT_HINT if Field.SUBJECT in still else ""
         return StepResult(
-            nxt, (Reply(texts.ASK_LIVE_MISSING.format(items=texts.joined(still)) + hint),), (SaveDraft(nxt),)
+            nxt,
+            (Reply(texts.ASK_LIVE_MISSING.format(items=texts.joined(still)) + hint),),
+            (SaveDraft(nxt),),
+            missed=not found and not _is_substantive(u),  # nothing of what was asked, twice: a person
         )
     allowed = ctx.policy.supplements_allowed()
     if state.supplements < allowed:  # the profile allows another (max_supplements)
         nxt = replace(state, asked=tuple(still))
         ask = texts.ASK_STILL_MISSING.format(items=texts.joined(still), left=allowed - state.supplements)
         return StepResult(nxt, (Reply(ask),), (SaveDraft(nxt),))
-    message = texts.STILL_MISSING.format(items=texts.joined(still), times=texts.times(allowed))
+    until = state.due_at or ctx.now + ctx.policy.supplement_window(ctx.channel)
+    message = texts.STILL_MISSING.format(
+        items=texts.joined(still), times=texts.times(allowed), until=texts.format_deadline(until)
+    )
+    kept = {  # a refile within the window starts from this draft (issue 19)
+        "category": state.category.value if state.category else None,
+        "values": {f.value: v for f, v in state.values.items()},
+        "missing": [f.value for f in still],
+        "until": until.isoformat(),
+    }
     return StepResult(
-        DialogState(), (Reply(message),), (SaveDraft(state), CloseDraft(f"missing: {','.join(still)}"))
+        DialogState(refile=kept),
+        (Reply(message),),
+        (SaveDraft(state), CloseDraft(f"missing: {','.join(still)}")),
     )

@@ -81,9 +81,10 @@ def ask_missing(fields: list[Field]) -> str:
 
 
 STILL_MISSING = (
-    "您补充的信息仍缺少：{items}。按规定信息只能补充{times}次，"
-    "本次诉求暂无法登记，欢迎您准备完整信息后重新提交。"
+    "您补充的信息仍缺少：{items}。按规定信息只能补充{times}次，本次诉求暂无法登记。"
+    "如需办理，请在{until}前重新发送，写明{items}即可，已提供的内容我们会保留。"
 )
+REFILED = "已接续您此前提交的诉求，并补入本次提供的信息。"
 ASK_STILL_MISSING = "您补充的信息仍缺少：{items}。请再补充一次（还可补充{left}次）。"
 # A live conversation (web chat, Telegram, SMS): what is kept, and only what is still missing.
 ASK_LIVE_MISSING = "好的，已记下。还需要您补充：{items}。"
@@ -114,8 +115,10 @@ NO_OPEN_TICKETS = "您目前没有正在办理的工单。如有新的诉求，�
 PROGRESS_LINE = "工单{number}（{category}）：{status}{deadline}"
 # Progress by number from another device or channel (CONTRACT.md): the phone proves the ticket is theirs.
 # A person asked for (issue 19): the queue's length now, the bot quiet until an agent hands back.
+TO_AGENT_LEAD = "好的，"
+BOT_FAILED_LEAD = "抱歉，我没能理解您的意思。"  # the bot failed twice in a row (issue 19)
 TO_AGENT = (
-    "好的，已为您转接人工客服，{wait}工作人员会在这里回复您，请稍候。"
+    "{lead}已为您转接人工客服，{wait}工作人员会在这里回复您，请稍候。"
     "您可以继续留言说明情况；如遇紧急情况请直接拨打110、119或120。"
 )
 TO_AGENT_FIRST = "您是第一位，"

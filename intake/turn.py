@@ -347,8 +347,9 @@ class TurnTaker:
                 note_failed_check(self.store, address, action.number)
             elif isinstance(action, ToAgent):
                 handoff = self.store.hand_off(address, action.text, now)
-                if action.asked:
-                    replies.append(to_agent_reply(self.store.handoffs_ahead(handoff)))
+                if action.asked or action.failed:
+                    ahead = self.store.handoffs_ahead(handoff)
+                    replies.append(to_agent_reply(ahead, failed=action.failed))
             elif isinstance(action, Supplement):
                 replies.append(self._supplement(address, action))
             elif isinstance(action, Evaluate):
@@ -586,10 +587,12 @@ class TurnTaker:
         return replace(done, replies=done.replies + more)
 
 
-def to_agent_reply(ahead: int) -> Reply:
-    """The citizen who asked for a person is told so, and how many wait before them."""
+def to_agent_reply(ahead: int, *, failed: bool = False) -> Reply:
+    """The citizen who asked for a person (or whom the bot failed twice) is told so, and how
+    many wait before them."""
     wait = texts.TO_AGENT_AHEAD.format(ahead=ahead) if ahead else texts.TO_AGENT_FIRST
-    return Reply(texts.TO_AGENT.format(wait=wait))
+    lead = texts.BOT_FAILED_LEAD if failed else texts.TO_AGENT_LEAD
+    return Reply(texts.TO_AGENT.format(lead=lead, wait=wait))
 
 
 def registered_reply(t: TicketView) -> Reply:

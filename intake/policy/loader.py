@@ -226,6 +226,7 @@ def _urgent_classes(node: Node) -> tuple[UrgentClass, ...]:
             key=key,
             title=sub.req_text("title"),
             keywords=sub.texts("keywords"),
+            kinds=sub.texts("kinds", required=False),
             sign=sub.limit("sign", required=False, units=any_unit),
             return_limit=sub.limit("return", required=False, units=any_unit),
             on_site=sub.limit("on_site", required=False, units=any_unit),

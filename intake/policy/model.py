@@ -156,6 +156,9 @@ class UrgentClass:
     key: str
     title: str
     keywords: tuple[str, ...]
+    # the urgent kinds of intake/data/screening.toml this class takes (hazard, utility_outage,
+    # road_blocked, sewage_overflow) when no keyword of its own names the matter
+    kinds: tuple[str, ...]
     sign: Limit | None
     return_limit: Limit | None
     on_site: Limit | None

@@ -550,3 +550,23 @@ async def test_long_polling_stores_updates_as_the_webhook_does(
     assert len(texts) == 2 and TEXT_ONLY_NOTE in texts
     _, raw = tg_sqlite.store.get_inbound(batch[0].message_id or 0)
     assert json.loads(raw or "") == first  # stored exactly as Telegram sent it
+
+
+async def test_an_emergency_reply_marks_the_numbers_for_a_tap_to_call(
+    aiohttp_client: Client, tg_runtime: Runtime, stand_in: ThreadedStandIn
+) -> None:
+    """Issue 19: "请立即拨打120" must be one tap away. A bot cannot send tel: links; the
+    message's phone_number entities make Telegram link the numbers."""
+    client: TestClient = await aiohttp_client(create_app(tg_runtime))
+    citizen = Citizen(client, 5012345699)
+    await citizen.say("我老公刚才喝农药了")
+    drain(tg_runtime)
+    (reply,) = sent(stand_in, citizen.chat_id)
+    units = reply["text"].encode("utf-16-le")
+    marked = [
+        units[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le")
+        for e in reply.get("entities", [])
+        if e["type"] == "phone_number"
+    ]
+    assert marked and marked[0] == "120", (reply["text"], marked)
+    assert all(n in reply["text"] for n in marked)

@@ -144,6 +144,37 @@ _c(
     tickets=(Row("closed", "投诉", {"address": "幸福小区3栋"}, reason="missing"),),
     channel=Channel.EMAIL,
 )
+_c(
+    "complaint by mail, closed for missing items, refiled within the window: it goes on (issue 19)",
+    Say(OPEN_COMPLAINT, (ASK,)),
+    Say("地址：幸福小区3栋", (f"{STILL}&重新发送&联系电话、您的诉求",)),
+    Say("电话13800138000，希望老板道歉", ("已接续您此前提交的诉求", f"{REG}&投诉")),
+    tickets=(
+        Row("closed", "投诉", {"address": "幸福小区3栋"}, reason="missing"),
+        registered("投诉", subject="烧烤店", address="幸福小区3栋", demand="道歉", content="态度很差"),
+    ),
+    channel=Channel.EMAIL,
+)
+_c(
+    "complaint by mail, closed for missing items; another matter within the window is its own",
+    Say(OPEN_COMPLAINT, (ASK,)),
+    Say("地址：幸福小区3栋", (STILL,)),
+    Say("我要投诉人民路的停车场乱收费，电话13800138000，希望退钱", (f"{REG}&投诉",)),
+    tickets=(
+        Row("closed", "投诉", {"address": "幸福小区3栋"}, reason="missing"),
+        registered("投诉", subject="停车场", address="人民路", content="乱收费"),
+    ),
+    channel=Channel.EMAIL,
+)
+_c(
+    "complaint by mail, refiled after the window: a new request",
+    Say(OPEN_COMPLAINT, (ASK,)),
+    Say("地址：幸福小区3栋", (STILL,)),
+    Expire(),
+    Say("电话13800138000，希望老板道歉", (ASK,), never=("已接续",)),
+    tickets=(Row("closed", "投诉", reason="missing"), Row("collecting", "投诉", {"demand": "道歉"})),
+    channel=Channel.EMAIL,
+)
 # A conversation still being taken is not the supplement of guangzhou §12 (issue 19): the bot keeps
 # what was said and asks only for what is still missing, as a clerk on the phone would.
 for _channel in (Channel.WEBCHAT, Channel.TELEGRAM):
@@ -344,6 +375,26 @@ for _channel in (Channel.WEBCHAT, Channel.SMS, Channel.TELEGRAM, Channel.EMAIL):
         tickets=(Row("collecting", "投诉"),),
         channel=_channel,
     )
+# The bot failing twice in a row hands the citizen to a person (issue 19), on every channel.
+for _channel in (Channel.WEBCHAT, Channel.SMS, Channel.TELEGRAM):
+    _c(
+        f"the bot does not understand twice in a row on {_channel.value}: a person takes over",
+        Say(VAGUE, (CONFIRM,)),
+        Say("啥意思", ("没有看懂", CONFIRM)),
+        Say("你说什么", (f"没能理解您的意思&{TO_AGENT}",)),
+        Say("我家门口的路被挖开了一个月没人管", ()),  # the person reads it; the bot stays quiet
+        tickets=(Row("collecting"),),
+        channel=_channel,
+    )
+_c(
+    "one message not understood is asked again; an understood one starts the count afresh",
+    Say(VAGUE, (CONFIRM,)),
+    Say("啥意思", ("没有看懂", CONFIRM)),
+    Say("是", (ASK,)),
+    Say("😀😀", ("没有看清",)),
+    Say("地址：幸福小区3栋，对象：烧烤店，希望城管处理", (REG,)),
+    tickets=(registered("投诉", address="幸福小区3栋"),),
+)
 _c(
     "knowledge-base answer, thanks afterwards",
     Say("请问怎么办理护照", (KB,)),

@@ -200,10 +200,12 @@ class FakeWorld:
             elif isinstance(a, NoteRepeat):
                 pass  # an event on the earlier ticket; no row changes
             elif isinstance(a, ToAgent):
-                if a.asked and not self.with_agent:
-                    replies.append(to_agent_reply(0))
+                if (a.asked or a.failed) and not self.with_agent:
+                    replies.append(to_agent_reply(0, failed=a.failed))
                 self.with_agent = True  # the hand-off queue (intake/store/handoffs.py)
         self.state = nxt
+        if not self.channel.has_buttons:  # choices become numbered lines, as intake/turn.py sends them
+            replies = [Reply(texts.numbered(r.text, r.choices), r.choices) for r in replies]
         return replies
 
     def _new(self, status: TicketStatus, category: str | None, values: dict[Field, str]) -> RowState:

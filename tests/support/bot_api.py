@@ -177,7 +177,7 @@ class BotApiStandIn:
         if chat_id in self.unknown_chats:
             call.outcome = "chat_not_found"
             return _error(400, "Bad Request: chat not found")
-        message = self._message(chat_id, text, call.params.get("reply_markup"))
+        message = self._message(chat_id, text, call.params.get("reply_markup"), call.params.get("entities"))
         self.messages.append(message)
         if self._stalls:
             call.outcome = "stalled"
@@ -249,7 +249,7 @@ class BotApiStandIn:
     def _bot_user(self) -> dict[str, Any]:
         return {"id": self.bot_id, "is_bot": True, "first_name": "12345热线", "username": self.username}
 
-    def _message(self, chat_id: int, text: str, markup: Any) -> dict[str, Any]:
+    def _message(self, chat_id: int, text: str, markup: Any, entities: Any = None) -> dict[str, Any]:
         self._next_message_id += 1
         if chat_id < 0:
             chat: dict[str, Any] = {"id": chat_id, "title": "测试群", "type": "supergroup"}
@@ -264,6 +264,8 @@ class BotApiStandIn:
         }
         if isinstance(markup, dict) and markup.get("inline_keyboard"):
             message["reply_markup"] = markup
+        if isinstance(entities, list) and entities:  # as Telegram returns them: kept with the text
+            message["entities"] = entities
         return message
 
 

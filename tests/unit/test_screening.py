@@ -200,6 +200,10 @@ def test_venting_about_a_nuisance_is_not_abuse(screener: Screener, text: str) ->
         ("化粪池满了，污水往外冒", "sewage_overflow"),
         ("下水道堵了，污水倒灌进店里", "sewage_overflow"),
         ("台风把大树吹倒了，挡住了整条马路", "road_blocked"),
+        ("小区门口的井盖丢了，很危险", "hazard"),  # issue 19's finding
+        ("路边电箱的电线裸露在外面，小孩经常在旁边玩", "hazard"),
+        ("楼顶的广告牌摇摇欲坠，下面就是人行道", "hazard"),
+        ("人行道中间塌陷了一个大坑", "hazard"),
     ],
 )
 def test_urgent_in_scope_matters_are_flagged_not_redirected(
@@ -212,6 +216,26 @@ def test_urgent_in_scope_matters_are_flagged_not_redirected(
     assert decision.urgent_kind == urgent_kind
     assert decision.status is None
     assert decision.numbers == ()
+
+
+@pytest.mark.parametrize(
+    ("city", "text", "urgent_class"),
+    [
+        ("huizhou", "小区门口的井盖丢了，很危险", "general"),  # huizhou §13.3 一般紧急和安全隐患
+        ("huizhou", "楼顶的广告牌摇摇欲坠，下面就是人行道", "general"),
+        ("guangzhou", "小区门口的井盖丢了，很危险", None),  # guangzhou §14.3 names no class
+        ("shaoyang", "小区门口的井盖丢了，很危险", None),  # §20's class is for noise and fumes
+        ("guangxi", "我们小区突然停水了，到现在还没来水", "emergency"),  # guangxi §26.2.7
+        ("quxian", "我们小区突然停水了，到现在还没来水", None),  # not quxian §11.4's 大面积停水
+        ("quxian", "全镇大面积停水了，到现在还没来水", "special"),
+    ],
+)
+def test_the_urgent_class_is_the_profiles_own_or_none(city: str, text: str, urgent_class: str | None) -> None:
+    from intake.corpus import product
+
+    screened = product(city).screening.screen(text)
+    assert screened is not None
+    assert screened.urgent_class == urgent_class
 
 
 @pytest.mark.parametrize("text", ["下周会不会停水", "停电通知在哪里看", "水费怎么交"])
