@@ -257,12 +257,15 @@ _c(
     Say("电话13800138000", (f"{REG}&求助",)),
     tickets=(registered("求助", address="幸福小区", demand="恢复供应"),),
 )
-_c(
-    "help, a broken street light: the remedy is not asked for (issue 19's finding)",
-    Say("路灯坏了", (f"{ASK}&联系电话&事发地址",), never=("您的诉求",)),
-    Say("13800138000，地址：东湖路阳光小区北门", (f"{REG}&求助",)),
-    tickets=(registered("求助", address="阳光小区", demand="维修", content="路灯坏了"),),
-)
+# Not asked for what was said (issue 19's finding), on every channel (an SMS sender's phone is known).
+for _channel in (Channel.WEBCHAT, Channel.TELEGRAM, Channel.SMS, Channel.EMAIL):
+    _c(
+        f"help on {_channel.value}, a broken street light: the remedy is not asked for",
+        Say("路灯坏了", (f"{ASK}&事发地址",), never=("您的诉求",)),
+        Say("13800138000，地址：东湖路阳光小区北门", (f"{REG}&求助",)),
+        tickets=(registered("求助", address="阳光小区", demand="维修", content="路灯坏了"),),
+        channel=_channel,
+    )
 
 # ---- reports (举报) ------------------------------------------------------------------------------
 _c(
@@ -282,16 +285,18 @@ _c(
     Say("涉及单位：无证诊所，地址：朝阳小区7栋101", (f"{REG}&举报",)),
     tickets=(registered("举报", subject="无证诊所", address="朝阳小区7栋"),),
 )
-_c(
-    "complaint, a barbecue stall is the party, noise its own demand (issue 19's finding)",
-    Say(
-        "我要投诉楼下烧烤档，天天晚上吵到两点",
-        (f"{ASK}&联系电话&事发地址",),
-        never=("涉及的单位或对象", "您的诉求"),
-    ),
-    Say("13800138000，幸福小区3栋", (f"{REG}&投诉",)),
-    tickets=(registered("投诉", subject="烧烤档", address="幸福小区3栋", demand="制止"),),
-)
+for _channel in (Channel.WEBCHAT, Channel.TELEGRAM, Channel.SMS, Channel.EMAIL):
+    _c(
+        f"complaint on {_channel.value}, a barbecue stall is the party, noise its own demand",
+        Say(
+            "我要投诉楼下烧烤档，天天晚上吵到两点",
+            (f"{ASK}&事发地址",),
+            never=("涉及的单位或对象", "您的诉求"),
+        ),
+        Say("13800138000，幸福小区3栋", (f"{REG}&投诉",)),
+        tickets=(registered("投诉", subject="烧烤档", address="幸福小区3栋", demand="制止"),),
+        channel=_channel,
+    )
 
 # ---- suggestions (意见建议) and praise (表扬) ------------------------------------------------------
 _c(
