@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from intake.extract.category import classify, found_words
-from intake.extract.entities import CLAUSE_END, find_addresses, find_dates, looks_like_name
+from intake.extract.entities import CLAUSE_END, find_dates, looks_like_name
 from intake.extract.fields import (
     clean_value,
     id_candidates,
@@ -309,18 +309,20 @@ def fill_fields(wanted: Sequence[Field], text: str, lexicon: Lexicon | None = No
     open_fields = [f for f in wanted if f not in out]
     if len(open_fields) == 1 and open_fields[0] not in (Field.PHONE, Field.ID_NUMBER):
         rest = _leftover(t, used, lex)
-        if rest and not (open_fields[0] is Field.ADDRESS and not _may_be_place(rest, lex)):
+        if rest and not (open_fields[0] is Field.ADDRESS and _tells_action(t, used)):
             value = _parse_field_answer(open_fields[0], rest, lex)
             if value:
                 out[open_fields[0]] = value
     return out
 
 
-def _may_be_place(text: str, lex: Lexicon) -> bool:
-    """Left-over words taken as the one address asked for: a place is recognised in them, or
-    they hold no verb ("学校门口"; not "在我们小区乱倒建筑垃圾", which tells the matter)."""
-    toks = tokens(text)
-    return bool(find_addresses(text, toks, lex)) or not any(t.flag.startswith("v") for t in toks)
+def _tells_action(text: str, used: list[tuple[int, int]]) -> bool:
+    """The words left over hold a verb ("在我们小区乱倒建筑垃圾" tells the matter): not the one
+    address asked for, which no place rule recognised in the reply ("学校门口" has no verb).
+    The reply's own words, already cut (``tokens`` remembers them)."""
+    return any(
+        tok.flag.startswith("v") and not any(a <= tok.start < b for a, b in used) for tok in tokens(text)
+    )
 
 
 def _leftover(text: str, used: list[tuple[int, int]], lex: Lexicon) -> str:
