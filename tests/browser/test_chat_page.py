@@ -96,7 +96,8 @@ def test_complaint_prompt_ticket_card_live_notice_and_reload(
     expect(registered).to_contain_text(number)
     expect(page.locator("#ticket-status")).to_have_text("已登记")
     expect(page.locator("#ticket-category")).to_have_text("投诉")
-    expect(page.locator("#ticket-deadline")).to_have_text(re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日"))
+    # before a unit has it, the deadline is an estimate (issue 19: one deadline, said so)
+    expect(page.locator("#ticket-deadline")).to_have_text(re.compile(r"^预计\d{4}年\d{1,2}月\d{1,2}日"))
     expect(card).to_contain_text("工单号")
     expect(card).to_contain_text("答复期限")
 
@@ -104,6 +105,8 @@ def test_complaint_prompt_ticket_card_live_notice_and_reload(
     notice = page.locator(HOTLINE).filter(has_text=re.compile(f"您的工单{number}已转交.+办理"))
     expect(notice).to_have_count(1, timeout=30_000)
     expect(page.locator("#ticket-status")).not_to_have_text("已登记", timeout=10_000)  # the card follows
+    expect(page.locator("#ticket-deadline")).not_to_contain_text("预计")  # the unit's deadline now
+    expect(notice).to_contain_text("答复期限为")
 
     # the handling unit's extension, approved in the back office, appears in the open page too
     api = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
