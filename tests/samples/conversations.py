@@ -380,6 +380,17 @@ for _channel in (Channel.WEBCHAT, Channel.SMS, Channel.TELEGRAM, Channel.EMAIL):
         tickets=(Row("collecting", "投诉"),),
         channel=_channel,
     )
+# Options on every channel (issue 19's finding: "请选择：" and nothing after it by SMS and mail):
+# numbered lines where there are no buttons; a digit or the words select.
+for _channel in (Channel.SMS, Channel.EMAIL):
+    _c(
+        f"options on {_channel.value} are numbered lines; a digit and then the words select",
+        Say(VAGUE, (f"{CONFIRM}&1 是&2 不是&请回复序号或文字",)),
+        Say("2", (f"{CAT}&1 求助&2 咨询&5 意见建议",)),
+        Say("举报", (f"{ASK}&涉及的单位或对象",)),
+        tickets=(Row("collecting", "举报"),),
+        channel=_channel,
+    )
 # The bot failing twice in a row hands the citizen to a person (issue 19), on every channel.
 for _channel in (Channel.WEBCHAT, Channel.SMS, Channel.TELEGRAM):
     _c(
@@ -570,12 +581,14 @@ _c(
     Say("地址：朝阳小区7栋101", (f"{REG}&举报",)),
     tickets=(registered("投诉"), registered("举报", address="朝阳小区7栋")),
 )
-_c(
-    "supplement to the open ticket",
-    Say(FULL_COMPLAINT, (REG,)),
-    Say("补充一下，烧烤店晚上十二点以后还在营业", (f"{SUPPLEMENTED}#1",)),
-    tickets=(registered("投诉"),),
-)
+for _channel in (Channel.WEBCHAT, Channel.TELEGRAM, Channel.SMS, Channel.EMAIL):
+    _c(  # issue 19's finding: details after the number got the canned answer again
+        f"supplement to the open ticket on {_channel.value}",
+        Say(FULL_COMPLAINT, (REG,)),
+        Say("补充一下，烧烤店晚上十二点以后还在营业", (f"{SUPPLEMENTED}#1",)),
+        tickets=(registered("投诉"),),
+        channel=_channel,
+    )
 _c(
     "withdrawal of the only open ticket",
     Say(FULL_COMPLAINT, (REG,)),
