@@ -49,9 +49,8 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
         deadline = view.handling_deadline if view is not None and view.handling_deadline else ticket.deadline
         address = choose_address(ticket)  # never to a number the citizen hid
         notice = None
-        held = None
-        if address is not None and address.channel.merges_notices:
-            held = store.held_notice(ticket_id, REGISTERED_KIND)
+        merges = address is not None and address.channel.merges_notices
+        held = store.held_notice(ticket_id, REGISTERED_KIND) if merges else None
         if held is not None:  # registered a moment ago: one SMS or mail tells both (issue 19)
             both = compose(
                 "registered_dispatched",
