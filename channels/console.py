@@ -1,5 +1,6 @@
-"""The agent console (CONTRACT.md ``GET /console/``): login, the live intake queue, tickets by
-deadline colour, conversations waiting for the citizen, failed deliveries, and the phone form.
+"""The agent console (CONTRACT.md ``GET /console/``): login and sessions, the board (the desk's
+queue, channels/desk.py, with the newest tickets, drafts waiting for the citizen, failed
+deliveries and jobs), hand-offs, restrictions, and the phone form.
 
 Agents log in with their own account (intake.principals: Argon2id hashes, no default password,
 never the API token). Failed logins are audited and throttled per account and per address.
@@ -28,6 +29,7 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
+from channels.desk import Desk
 from channels.http_common import async_redis, in_thread, read_json, row_id
 from channels.static import CONSOLE_HEADERS, STATIC, add_files
 from channels.throttle import FailureThrottle
@@ -37,6 +39,8 @@ from intake.masking import redact
 from intake.model import AGENT_KIND, DeliveryState, Handoff, TicketStatus
 from intake.phone import PhoneIntake
 from intake.principals import Principals, Role
+from intake.routing import Router
+from intake.store.console import QueueQuery
 from intake.store.sql import SqlStore
 from intake.views import ticket_json
 
@@ -75,6 +79,7 @@ class Console:
         principals: Principals,
         redis_url: str,
         redis_client: redis.Redis,
+        router: Router,
         *,
         failures_per_address: int = 20,
     ) -> None:
@@ -86,6 +91,7 @@ class Console:
         self.redis_url = redis_url
         self.redis = redis_client  # the process's own client, for RQ's registries (read in a thread)
         self.aredis: aioredis.Redis | None = None
+        self.desk = Desk(self, router)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/console", self.redirect)
@@ -102,6 +108,7 @@ class Console:
         app.router.add_get("/api/console/handoffs", self.handoffs)
         app.router.add_post("/api/console/handoffs/{hid}/reply", self.handoff_reply)
         app.router.add_post("/api/console/handoffs/{hid}/release", self.handoff_release)
+        self.desk.routes(app)
         app.cleanup_ctx.append(self._redis_ctx)
 
     async def _redis_ctx(self, app: web.Application) -> Any:
@@ -250,17 +257,11 @@ class Console:
             headers={**CONSOLE_HEADERS, "Content-Type": "text/html; charset=utf-8"},
         )
 
-    def _queue(self) -> dict[str, Any]:
+    def _queue(self, q: QueueQuery) -> dict[str, Any]:
+        """The whole board: the desk's page of open tickets with its counts, hand-offs and
+        filters; the newest tickets; drafts waiting for the citizen; what failed."""
         now = self.store.clock.now()
         store = self.store
-
-        def view(t: Any) -> dict[str, Any]:
-            return ticket_json(t, (), None, self.policy.view(t, store.events(t.id), now))
-
-        open_statuses = [s.value for s in TicketStatus if s.is_open]
-        open_tickets = [view(t) for s in open_statuses for t in store.list_tickets(status=s, limit=200)]
-        colour_rank = {"red": 0, "yellow": 1, None: 2}
-        open_tickets.sort(key=lambda t: (colour_rank.get(t["warning"], 2), t["deadline"] or "9999"))
         waiting = [
             {
                 "id": t.id,
@@ -271,7 +272,12 @@ class Console:
             }
             for t in store.list_tickets(status=TicketStatus.COLLECTING.value, numbered_only=False, limit=100)
         ]
-        manual = [t for t in open_tickets if t["status"] == "registered" and t["unit"]]
+        failed = [
+            m
+            for state in (DeliveryState.FAILED, DeliveryState.UNCERTAIN)
+            for m in store.outbound_by_state(state, limit=100)
+        ]
+        numbers = store.numbers_of([m.ticket_id for m in failed if m.ticket_id is not None])
         deliveries = [
             {
                 "id": m.id,
@@ -281,9 +287,9 @@ class Console:
                 "attempts": m.attempts,
                 "error": m.last_error,
                 "ticket_id": m.ticket_id,
+                "number": numbers.get(m.ticket_id) if m.ticket_id is not None else None,
             }
-            for state in (DeliveryState.FAILED, DeliveryState.UNCERTAIN)
-            for m in store.outbound_by_state(state, limit=100)
+            for m in failed
         ]
         jobs: list[dict[str, Any]] = []
         for name in QUEUE_NAMES:
@@ -292,10 +298,9 @@ class Console:
                 jobs.append({"queue": name, "job_id": job_id, "error": self._job_error(job_id)})
         return {
             "now": now.isoformat(),
-            "intake": [view(t) for t in store.list_tickets(limit=50)],
-            "open": open_tickets,
+            "intake": self.desk.newest(),
+            **self.desk.queue_part(q),
             "waiting_for_citizen": waiting,
-            "manual_routing": manual,
             "failed_deliveries": deliveries,
             "failed_jobs": jobs,
             "restrictions": store.active_restrictions(now),
@@ -317,7 +322,7 @@ class Console:
 
     async def queue(self, request: web.Request) -> web.Response:
         await self._session(request)
-        body = await in_thread(request, self._queue)
+        body = await in_thread(request, self._queue, self.desk.query_of(request))
         return web.Response(
             text=json.dumps(body, ensure_ascii=False),
             content_type="application/json",

@@ -31,7 +31,9 @@ from channels.webchat import STREAMS_KEY, WebChat
 from intake.assembly import Services, build_services
 from intake.clock import OffsetClock
 from intake.errors import InvalidInput
+from intake.live import CommitSignal
 from intake.logs import setup_logging
+from intake.routing import Router
 from intake.runtime import Runtime, build_runtime, settle_heap
 from intake.settings import Settings, from_env
 
@@ -135,6 +137,7 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
         services.principals,
         settings.redis_url,
         runtime.redis,
+        Router.load(),
         failures_per_address=settings.login_failures_per_address,
     ).routes(app)
     if settings.smtp_relay is None:
@@ -153,7 +156,13 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
         yield
         app[EXECUTOR_KEY].shutdown(wait=True)
 
+    async def commit_signal_ctx(app: web.Application) -> AsyncIterator[None]:
+        signal = CommitSignal(runtime.engine, runtime.redis)  # consoles update live (issue 20)
+        yield
+        signal.close()
+
     app.cleanup_ctx.append(executor_ctx)
+    app.cleanup_ctx.append(commit_signal_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/api/dev/clock", dev_clock)

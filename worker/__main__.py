@@ -12,6 +12,7 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 
 from intake.assembly import build_services
+from intake.live import CommitSignal
 from intake.logs import setup_logging
 from intake.runtime import build_runtime, settle_heap
 from intake.settings import from_env
@@ -69,6 +70,7 @@ def main() -> None:
         stale_after=timedelta(seconds=runtime.settings.relay_stale_seconds),
     )
     sweeper.start()
+    signal = CommitSignal(runtime.engine, runtime.redis)  # consoles update live (issue 20)
     # SimpleWorker on purpose: no fork, so no SQL connection is shared between a parent and its
     # work horse, and 4-6x the job rate of the forking Worker (issue "dispatch queue"). A job
     # killed with the process is run again by the outbox relay; every step is idempotent in SQL.
@@ -99,6 +101,7 @@ def main() -> None:
             # tears it down. (Not the cause of stop 13's hang after all: see unsubscribe above.)
             worker.stop_scheduler()  # type: ignore[no-untyped-call]
         sweeper.stop()
+        signal.close()
         runtime.close()
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 
 from intake.model import REGISTERED_KIND, StoredEvent, TicketStatus
+from intake.routing import AGENTS_CHOICE, Route, Router, is_agents_choice
 from intake.runtime import Runtime
 from notifier.compose import compose
 from notifier.notices import choose_address
-from worker.routing import Router
 
 
 @functools.cache
@@ -38,12 +38,16 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
         if ticket is None or ticket.status is not TicketStatus.REGISTERED:
             store.close_step(step_key, now)
             return "already"
-        route = router().route(ticket.fields)
+        earlier = store.locked_events(ticket_id) if ticket.returns else []
+        if is_agents_choice(step_key) and ticket.unit:
+            route = Route(ticket.unit, (), (AGENTS_CHOICE,))  # routed from the console
+        else:  # the rules, never back to a unit that returned it (guangzhou §17)
+            returned = {str(e.data.get("unit")) for e in earlier if e.type == "dispatched"}
+            route = router().route(ticket.fields, exclude=returned)
         if route.lead is None:
             store.record_manual_routing(ticket_id, step_key=step_key, now=now, queue=router().manual_queue)
             return "manual"
         # The exact deadline now that it is dispatched replaces the estimate told at registration.
-        earlier = store.locked_events(ticket_id) if ticket.returns else []
         dispatched = StoredEvent(0, "dispatched", "system", now, {})
         view = policy.view(ticket, [*earlier, dispatched], now)
         deadline = view.handling_deadline if view is not None and view.handling_deadline else ticket.deadline

@@ -23,7 +23,7 @@ def dispatch(runtime: Runtime, key: str) -> str:
 def deliver(runtime: Runtime, key: str) -> str:
     from notifier.deliver import deliver_outbound
 
-    outbound_id = int(key.split(":", 1)[1])
+    outbound_id = int(key.split(":")[1])  # deliver:<id>, or deliver:<id>:retry<n> an agent asked for
     result: str = deliver_outbound(runtime, outbound_id)
     if result != "retry":
         runtime.store.mark_done(key)
@@ -36,7 +36,7 @@ def deliver_group(runtime: Runtime, keys: list[str]) -> dict[str, Exception]:
     burst, a fan-out of notices) costs one job and a few transactions per group, not per message."""
     from notifier.deliver import deliver_many
 
-    ids = {int(key.split(":", 1)[1]): key for key in keys}
+    ids = {int(key.split(":")[1]): key for key in keys}
     results = deliver_many(runtime, list(ids))
     failed = {ids[oid]: r for oid, r in results.items() if isinstance(r, Exception)}
     done = [ids[oid] for oid, r in results.items() if isinstance(r, str) and r != "retry"]

@@ -86,6 +86,8 @@ tickets = Table(
     Column("cluster", String(20), index=True),  # number of the first ticket of the same matter
     # Keyed hash of the normalised place (intake/clusters.py): near-duplicates by index
     Column("place_key", String(64), index=True),
+    # Keyed hash of the citizen's phone (E.164): agents find a caller's tickets (issue 20)
+    Column("phone_key", String(64), index=True),
     Column("created_at", UTCDateTime(), nullable=False, index=True),
     Column("registered_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),

@@ -19,6 +19,7 @@ below it:
 - ``handoffs.py``: conversations waiting for a person;
 - ``held.py``: registration notices held a moment for their dispatch;
 - ``dispatch.py``: what the dispatch job reads and writes in its unit of work;
+- ``console.py``: the agents' queue, search and ticket page, and their actions;
 - ``statements.py``: the SQL prepared once.
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from intake.store.accounts import AccountStore
 from intake.store.admin import AdminStore
+from intake.store.console import ConsoleStore
 from intake.store.dispatch import DispatchStore
 from intake.store.handoffs import HandoffStore
 from intake.store.held import HeldNoticeStore
@@ -34,5 +36,5 @@ from intake.store.outbox import OUTBOX_MAX_ATTEMPTS
 __all__ = ["OUTBOX_MAX_ATTEMPTS", "SqlStore"]
 
 
-class SqlStore(DispatchStore, AdminStore, AccountStore, HandoffStore, HeldNoticeStore):
+class SqlStore(DispatchStore, ConsoleStore, AdminStore, AccountStore, HandoffStore, HeldNoticeStore):
     """The store: every SQL statement of the product goes through it."""

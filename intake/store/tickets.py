@@ -34,6 +34,7 @@ from intake.model import (
     TicketDraft,
     TicketStatus,
 )
+from intake.phones import normalize_phone
 from intake.store.messages import MessageStore
 from intake.store.schema import (
     evaluations,
@@ -68,9 +69,16 @@ class TicketStore(MessageStore):
             self.cipher.encrypt_json(other) if other else None,
         )
 
+    def phone_key(self, phone: str) -> str | None:
+        """The blind index of a phone written any usual way (None: not a phone number)."""
+        e164 = normalize_phone(phone)
+        return self.cipher.blind_index(f"phone:{e164}") if e164 else None
+
     def create_ticket(self, draft: TicketDraft) -> int:
         now = self.clock.now()
         contact_enc, fields_enc = self._split_values(draft.values)
+        on_phone = draft.address.channel in (Channel.SMS, Channel.PHONE)
+        phone = draft.values.get(Field.PHONE) or (draft.address.value if on_phone else None)
         values = {
             "status": draft.status.value,
             "category": draft.category,
@@ -83,6 +91,7 @@ class TicketStore(MessageStore):
             "hidden_fields": ",".join(sorted(f.value for f in draft.hidden)),
             "contact_enc": contact_enc,
             "fields_enc": fields_enc,
+            "phone_key": self.phone_key(phone) if phone else None,
             "created_at": now,
             "updated_at": now,
             "version": 1,
@@ -98,6 +107,8 @@ class TicketStore(MessageStore):
         for k, v in changes.items():
             if k == "values":
                 row["contact_enc"], row["fields_enc"] = self._split_values(v)
+                if v.get(Field.PHONE):
+                    row["phone_key"] = self.phone_key(v[Field.PHONE])
             elif k == "hidden":
                 row["hidden_fields"] = ",".join(sorted(f.value for f in v))
             elif k == "status":

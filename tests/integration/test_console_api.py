@@ -18,7 +18,8 @@ from sqlalchemy import select, update
 from channels.console import ABSOLUTE, COOKIE, IDLE, QUEUE_NAMES
 from channels.web import create_app
 from intake.clock import ManualClock
-from intake.model import Address, Channel
+from intake.assembly import build_services
+from intake.model import Address, Channel, DeliveryState
 from intake.principals import Principals
 from intake.runtime import Runtime, build_runtime
 from intake.store.schema import audit_log, metadata, outbox
@@ -198,6 +199,9 @@ async def test_every_console_post_refuses_a_missing_or_foreign_csrf_token_and_a_
             update(outbox).where(outbox.c.key == "deliver:999999").values(attempts=OUTBOX_MAX_ATTEMPTS)
         )
     waiting = rt.store.hand_off(Address(Channel.WEBCHAT, "waiting-session"), "转人工", clock.now())
+    called = build_services(rt).phone.create({**FORM, "phone": "13812340000"}, "a017")  # to route, reveal
+    failed, _ = rt.store.record_outbound(Address(Channel.SMS, "+8613812340000"), "您好", key="k1", kind="notice")
+    rt.store.mark_delivery(failed, DeliveryState.FAILED, error="provider refused")
     # a failed job, as a worker leaves it (without running one: its teardown can wait 60 s)
     queue = Queue("default", connection=rt.redis)
     job = queue.enqueue("builtins.int", "not a number", job_id="fails-once")
@@ -214,6 +218,15 @@ async def test_every_console_post_refuses_a_missing_or_foreign_csrf_token_and_a_
         "/api/console/outbox/requeue": ("/api/console/outbox/requeue", {"key": "deliver:999999"}),
         "/api/console/handoffs/{hid}/reply": (f"/api/console/handoffs/{waiting}/reply", {"text": "您好"}),
         "/api/console/handoffs/{hid}/release": (f"/api/console/handoffs/{waiting}/release", None),
+        "/api/console/tickets/{number}/route": (
+            f"/api/console/tickets/{called.number}/route",
+            {"unit": "市城市管理和综合执法局"},
+        ),
+        "/api/console/tickets/{number}/reveal": (
+            f"/api/console/tickets/{called.number}/reveal",
+            {"field": "phone", "reason": "核实来电号码"},
+        ),
+        "/api/console/outbox/{oid}/retry": (f"/api/console/outbox/{failed}/retry", None),
         "/api/console/logout": ("/api/console/logout", None),  # last: it ends the session
     }
     posts = {
@@ -287,6 +300,9 @@ async def test_every_console_post_refuses_a_missing_or_foreign_csrf_token_and_a_
         "outbox_requeued",
         "handoff_reply",
         "handoff_released",
+        "ticket_routed",
+        "personal_data_revealed",
+        "delivery_retried",
     ):
         assert actions.count(action) == 1, action
     assert actions.count("console_logout") == 2  # the first session's, and this one

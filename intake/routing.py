@@ -1,9 +1,9 @@
-"""Routing a ticket to its handling units by rules that are data (worker/data/routing.toml)."""
+"""Routing a ticket to its handling units by rules that are data (intake/data/routing.toml)."""
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +11,17 @@ from intake.errors import ConfigError
 from intake.model import Field
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "data" / "routing.toml"
+AGENTS_CHOICE = "坐席指定"  # what decided a route an agent chose (the dispatched event's "matched")
+
+
+def agents_step(ticket_id: int, event_id: int) -> str:
+    """The dispatch step's key when an agent routes a ticket from the console: the unit is the
+    one the agent wrote on the ticket in the same transaction."""
+    return f"dispatch:{ticket_id}:agent{event_id}"
+
+
+def is_agents_choice(step_key: str) -> bool:
+    return step_key.rsplit(":", 1)[-1].startswith("agent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +48,15 @@ class Router:
             raise ConfigError(f"{path}: rule: at least one rule is needed")
         return cls(rules, manual)
 
-    def route(self, fields: Mapping[Field, str]) -> Route:
+    @property
+    def units(self) -> tuple[str, ...]:
+        """Every unit a rule names, in the rules' order: what an agent may route a ticket to."""
+        return tuple(dict.fromkeys(unit for unit, _ in self.rules))
+
+    def route(self, fields: Mapping[Field, str], *, exclude: Collection[str] = ()) -> Route:
+        """The lead unit and helpers whose keywords the ticket's fields name. ``exclude``: units
+        that returned the ticket already (guangzhou §17: a return is reviewed and routed anew, not
+        sent back to the unit that refused it); none left → the manual queue."""
         text = " ".join(
             fields.get(f, "") for f in (Field.SUBJECT, Field.ADDRESS, Field.CONTENT, Field.DEMAND)
         )
@@ -45,7 +64,7 @@ class Router:
         matched: list[str] = []
         for unit, keywords in self.rules:
             hits = [k for k in keywords if k in text]
-            if hits and unit not in units:
+            if hits and unit not in units and unit not in exclude:
                 units.append(unit)
                 matched.extend(hits)
         if not units:

@@ -1,0 +1,325 @@
+"""The agents' workspace behind the console (issue 20, CONTRACT.md "Agents and the console API"):
+the queue in the order agents work it, one ticket's page, the actions on a ticket, and the live
+stream that tells an open console to reload.
+
+Sessions, CSRF and roles are the console's (channels/console.py). Every action is written to the
+audit log under the agent's account; personal data leaves masked, and a supervisor's reveal
+names a reason and is audited (never for an anonymous citizen).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from channels.http_common import in_thread, read_json, row_id
+from intake.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from intake.events import DIFFICULT_QUEUE
+from intake.live import CHANNEL
+from intake.masking import redact
+from intake.model import Channel, Field, StoredEvent, StoredTicket, TicketStatus
+from intake.routing import Router
+from intake.store.console import PAGE_MAX, QueueQuery
+from intake.views import scrub, ticket_json
+
+if TYPE_CHECKING:
+    from channels.console import Console
+
+CHANNEL_LABELS = {
+    Channel.WEBCHAT: "网页",
+    Channel.TELEGRAM: "Telegram",
+    Channel.EMAIL: "邮件",
+    Channel.SMS: "短信",
+    Channel.PHONE: "电话",
+}
+STATUS_LABELS = {
+    TicketStatus.REGISTERED: "已登记",
+    TicketStatus.DISPATCHED: "已派单",
+    TicketStatus.SIGNED: "已签收",
+    TicketStatus.EXTENDED: "已延期",
+    TicketStatus.REHANDLING: "重新办理",
+}
+# What each event means on the deadline's history (a restart, an extension, a new round).
+DEADLINE_STEPS = {
+    "registered": "登记",
+    "dispatched": "派单",
+    "routed": "坐席派单",
+    "signed": "签收",
+    "returned": "退回",
+    "extension_approved": "延期",
+    "supplemented": "市民补充",
+    "completed": "办结",
+    "rehandling": "重新办理",
+}
+REVEAL_REASON_MIN = 4
+STREAM_HEARTBEAT = 15.0
+QUEUE_FILTERS = ("category", "channel", "status", "unit", "warning", "urgent", "q")
+
+
+class Desk:
+    def __init__(self, console: Console, router: Router) -> None:
+        self.console = console
+        self.store = console.store
+        self.policy = console.policy
+        self.router = router
+        self.waiting_units = (router.manual_queue, DIFFICULT_QUEUE)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/api/console/stream", self.stream)
+        app.router.add_get("/api/console/tickets/{number}", self.ticket_page)
+        app.router.add_post("/api/console/tickets/{number}/route", self.route)
+        app.router.add_post("/api/console/tickets/{number}/reveal", self.reveal)
+        app.router.add_post("/api/console/outbox/{oid}/retry", self.retry)
+
+    # -- the queue (GET /api/console/queue, mounted by the console) ------------------------------
+    def query_of(self, request: web.Request) -> QueueQuery:
+        params = {k: request.query.get(k, "").strip()[:100] for k in QUEUE_FILTERS}
+        if params["warning"] not in ("", "red", "yellow", "none"):
+            raise InvalidInput("warning 只能是 red、yellow 或 none。'warning' must be red, yellow or none.")
+        if params["status"] and params["status"] not in {s.value for s in STATUS_LABELS}:
+            raise InvalidInput("status 不是办理中的状态。'status' must be an open status.")
+        return QueueQuery(
+            category=params["category"] or None,
+            channel=params["channel"] or None,
+            status=params["status"] or None,
+            unit=params["unit"] or None,
+            warning=params["warning"] or None,
+            urgent=params["urgent"] or None,
+            text=params["q"] or None,
+            page=_positive(request.query.get("page"), 1, 10**6),
+            size=_positive(request.query.get("size"), 50, PAGE_MAX),
+        )
+
+    def view(self, t: StoredTicket, events: Sequence[StoredEvent]) -> dict[str, Any]:
+        return ticket_json(t, events, None, self.policy.view(t, events, self.store.clock.now()))
+
+    def queue_part(self, q: QueueQuery) -> dict[str, Any]:
+        """The page of open tickets, its counts, the hand-offs and the filters' choices."""
+        store = self.store
+        now = store.clock.now()
+        page = store.queue_page(q)
+        waiting = store.queue_page(QueueQuery(status=TicketStatus.REGISTERED.value, size=PAGE_MAX))
+        handoffs = store.open_handoffs()
+        return {
+            "open": [self.view(t, page.events[t.id]) for t in page.tickets],
+            "open_total": page.total,
+            "page": page.page,
+            "pages": page.pages,
+            "size": page.size,
+            "stats": store.queue_stats(),
+            "manual_routing": [
+                self.view(t, waiting.events[t.id]) for t in waiting.tickets if t.unit in self.waiting_units
+            ],
+            "handoffs": [
+                {
+                    "id": h.id,
+                    "channel": h.address.channel.value,
+                    "since": h.since.isoformat(),
+                    "waiting_seconds": max(0, int((now - h.since).total_seconds())),
+                    "text": redact(h.text),
+                }
+                for h in handoffs
+            ],
+            "filters": {
+                "categories": list(self.policy.profile.categories),
+                "channels": [{"value": c.value, "label": label} for c, label in CHANNEL_LABELS.items()],
+                "statuses": [{"value": s.value, "label": label} for s, label in STATUS_LABELS.items()],
+                "units": list(self.router.units),
+                "urgent_classes": [
+                    {"key": u.key, "name": u.title} for u in self.policy.profile.urgent_classes
+                ],
+            },
+        }
+
+    def newest(self, limit: int = 50) -> list[dict[str, Any]]:
+        tickets = self.store.list_tickets(limit=limit)
+        events = self.store.events_of([t.id for t in tickets])
+        return [self.view(t, events[t.id]) for t in tickets]
+
+    # -- one ticket -------------------------------------------------------------------------------
+    async def _ticket(self, request: web.Request) -> StoredTicket:
+        number = request.match_info["number"]
+        if not 0 < len(number) <= 20:
+            raise NotFound("没有这个工单。No such ticket.")
+        return await in_thread(request, self.store.find_ticket, number)
+
+    async def ticket_page(self, request: web.Request) -> web.Response:
+        session = await self.console._session(request)
+        t = await self._ticket(request)
+        body = await in_thread(request, self._page, t, session.supervises)
+        return _json(body)
+
+    def _page(self, t: StoredTicket, supervises: bool) -> dict[str, Any]:
+        store = self.store
+        events = store.events(t.id)
+        out = self.view(t, events)
+        out["conversation"] = [
+            {"from": line.by, "channel": line.channel, "text": scrub(line.text, t), "at": line.at.isoformat()}
+            for line in store.conversation(t)
+        ]
+        out["conversation"] += [  # what the unit told the citizen, in the order it came
+            {
+                "from": "unit",
+                "channel": "",
+                "text": scrub(str(e.data.get("result", "")), t),
+                "at": e.at.isoformat(),
+            }
+            for e in self._results(events)
+        ]
+        out["conversation"].sort(key=lambda line: line["at"])
+        out["reason"] = t.reason
+        out["urgent_class"] = t.urgent_class
+        out["deadline_history"] = [
+            {
+                "at": e.at.isoformat(),
+                "what": DEADLINE_STEPS[e.type] + (f" · {e.data['unit']}" if e.data.get("unit") else ""),
+                "by": e.actor,
+                "deadline": e.data.get("new_deadline"),
+                "previous": e.data.get("previous_deadline"),
+                "why": e.data.get("matched") or e.data.get("reason"),
+            }
+            for e in events
+            if e.type in DEADLINE_STEPS
+        ]
+        out["cluster_members"] = [
+            {
+                "number": m.number,
+                "status": m.status.value,
+                "category": m.category,
+                "created_at": m.created_at.isoformat(),
+                "subject": scrub(m.fields.get(Field.SUBJECT, ""), m) or None,
+            }
+            for m in store.cluster_members(t)
+        ]
+        out["can_route"] = t.status is TicketStatus.REGISTERED and t.number is not None
+        out["units"] = list(self.router.units)
+        out["revealable"] = [f.value for f in _revealable(t)] if supervises else []
+        out["deliveries"] = [
+            {
+                "id": m.id,
+                "channel": m.address.channel.value,
+                "kind": m.kind,
+                "state": m.state.value,
+                "attempts": m.attempts,
+                "error": redact(m.last_error or "") or None,
+                "at": m.created_at.isoformat(),
+            }
+            for m in store.failed_deliveries_of(t.id)
+        ]
+        return out
+
+    def _results(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
+        """Completed events with their result decrypted (the unit's answer to the citizen)."""
+        out = []
+        for e in events:
+            if e.type == "completed" and e.data.get("result_enc"):
+                result = self.store.cipher.decrypt(str(e.data["result_enc"]))
+                out.append(StoredEvent(e.id, e.type, e.actor, e.at, {"result": result}))
+        return out
+
+    # -- actions ----------------------------------------------------------------------------------
+    async def route(self, request: web.Request) -> web.Response:
+        """An agent routes a ticket waiting for it (manual routing, difficult coordination,
+        returned) to a unit; the worker dispatches it and tells the citizen."""
+        session = await self.console._session(request, changing=True)
+        data = await read_json(request, max_bytes=4096)
+        unit = data.get("unit")
+        if not isinstance(unit, str) or unit not in self.router.units:
+            raise InvalidInput("请选择承办单位。'unit' must be one of the units.")
+        t = await self._ticket(request)
+        now = self.store.clock.now()
+        if not await in_thread(request, self.store.route_by_agent, t.id, unit, session.login, now):
+            raise Conflict("该工单已派出，不能再分派。The ticket is no longer waiting to be routed.")
+        await in_thread(request, self.store.audit, session.login, "ticket_routed", t.number, unit)
+        return _json({"number": t.number, "unit": unit})
+
+    async def reveal(self, request: web.Request) -> web.Response:
+        """A supervisor sees one personal item in full, with a reason; audited."""
+        session = await self.console._session(request, changing=True)
+        if not session.supervises:
+            raise Forbidden("仅限班长或管理员。Only a supervisor or an admin may reveal personal data.")
+        data = await read_json(request, max_bytes=4096)
+        field, reason = data.get("field"), data.get("reason")
+        if field not in {f.value for f in _MASKED}:
+            raise InvalidInput("field 只能是 name、phone、id_number 或 home_address。")
+        if not isinstance(reason, str) or len(reason.strip()) < REVEAL_REASON_MIN:
+            raise InvalidInput(f"请写明查看原因（至少{REVEAL_REASON_MIN}个字）。A reason is required.")
+        t = await self._ticket(request)
+        item = Field(field)
+        if item not in _revealable(t):
+            raise Forbidden("市民要求匿名或未提供该项，不能查看。This item cannot be revealed.")
+        detail = f"{item.value}: {reason.strip()[:200]}"
+        await in_thread(request, self.store.audit, session.login, "personal_data_revealed", t.number, detail)
+        return _json({"field": item.value, "value": t.contact[item]})
+
+    async def retry(self, request: web.Request) -> web.Response:
+        """A failed (or uncertain) message sent again; audited."""
+        session = await self.console._session(request, changing=True)
+        oid = row_id(request.match_info["oid"])
+        if oid is None:
+            raise InvalidInput("消息编号无效。The message id must be a number.")
+        if not await in_thread(request, self.store.retry_delivery, oid):
+            raise NotFound("没有这条投递失败的消息。No such failed message.")
+        await in_thread(request, self.store.audit, session.login, "delivery_retried", str(oid))
+        return _json({"retried": oid})
+
+    # -- live -------------------------------------------------------------------------------------
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        """SSE: ``changed`` whenever a process committed something (intake/live.py), and a
+        heartbeat; the console reloads what it shows. Ends when the session does."""
+        await self.console._session(request)
+        assert self.console.aredis is not None
+        resp = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await resp.prepare(request)
+        pubsub = self.console.aredis.pubsub()
+        await pubsub.subscribe(CHANNEL)
+        try:
+            await resp.write(b"retry: 3000\n\nevent: changed\ndata: {}\n\n")
+            while True:
+                item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=STREAM_HEARTBEAT)
+                if item is not None:
+                    await resp.write(b"event: changed\ndata: {}\n\n")
+                else:
+                    await self.console._session(request)  # a logged-out session's stream ends
+                    await resp.write(b": alive\n\n")
+        except (ConnectionResetError, Unauthorized):
+            pass  # the console went away, or its session ended
+        finally:
+            await pubsub.unsubscribe()
+            await pubsub.aclose()
+        return resp
+
+
+_MASKED = (Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS)
+
+
+def _revealable(t: StoredTicket) -> list[Field]:
+    """Items a supervisor may see in full: never any of an anonymous citizen, nor a hidden one."""
+    if t.anonymous:
+        return []
+    return [f for f in _MASKED if t.contact.get(f) and f not in t.hidden]
+
+
+def _positive(raw: str | None, default: int, most: int) -> int:
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise InvalidInput("page 和 size 须为正整数。'page' and 'size' must be positive integers.")
+    return min(int(raw), most)
+
+
+def _json(body: Any) -> web.Response:
+    return web.Response(
+        text=json.dumps(body, ensure_ascii=False),
+        content_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
