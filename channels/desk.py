@@ -10,6 +10,7 @@ names a reason and is audited (never for an anonymous citizen).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from intake.masking import redact
 from intake.model import Channel, Field, StoredEvent, StoredTicket, TicketStatus
 from intake.routing import Router
 from intake.store.console import PAGE_MAX, QueueQuery
-from intake.views import scrub, ticket_json
+from intake.views import scrub, scrub_said, ticket_json
 
 if TYPE_CHECKING:
     from channels.console import Console
@@ -157,7 +158,12 @@ class Desk:
         events = store.events(t.id)
         out = self.view(t, events)
         out["conversation"] = [
-            {"from": line.by, "channel": line.channel, "text": scrub(line.text, t), "at": line.at.isoformat()}
+            {
+                "from": line.by,
+                "channel": line.channel,
+                "text": scrub_said(line.text, t) if line.by == "citizen" else scrub(line.text, t),
+                "at": line.at.isoformat(),
+            }
             for line in store.conversation(t)
         ]
         out["conversation"] += [  # what the unit told the citizen, in the order it came
@@ -284,13 +290,16 @@ class Desk:
         await pubsub.subscribe(CHANNEL)
         try:
             await resp.write(b"retry: 3000\n\nevent: changed\ndata: {}\n\n")
+            quiet_since = time.monotonic()
             while True:
                 item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=STREAM_HEARTBEAT)
                 if item is not None:
                     await resp.write(b"event: changed\ndata: {}\n\n")
-                else:
-                    await self.console._session(request)  # a logged-out session's stream ends
-                    await resp.write(b": alive\n\n")
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= STREAM_HEARTBEAT:  # (None also for the
+                    await self.console._session(request)  # subscription's own reply) a logged-out
+                    await resp.write(b": alive\n\n")  # session's stream ends here
+                    quiet_since = time.monotonic()
         except (ConnectionResetError, Unauthorized):
             pass  # the console went away, or its session ended
         finally:

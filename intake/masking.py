@@ -24,6 +24,7 @@ from collections.abc import Callable
 import phonenumbers
 
 from intake.idcard import _fold_digits
+from intake.model import TICKET_NUMBER_IN_TEXT
 from intake.phones import normalize_phone, split_landline
 
 __all__ = [
@@ -205,15 +206,17 @@ def _redact(text: str, *, whole: bool = False) -> str:
     spans: list[tuple[int, int, str]] = []
     taken = [False] * len(folded)
 
-    def claim(pattern: re.Pattern[str], masker: Callable[[str], str]) -> None:
+    def claim(pattern: re.Pattern[str], masker: Callable[[str], str] | None) -> None:
         for m in pattern.finditer(folded):
             start, end = m.span()
             if any(taken[start:end]):
                 continue
             for i in range(start, end):
                 taken[i] = True
-            spans.append((start, end, HIDDEN if whole else masker(m.group(0))))
+            if masker is not None:
+                spans.append((start, end, HIDDEN if whole else masker(m.group(0))))
 
+    claim(TICKET_NUMBER_IN_TEXT, None)  # the hotline's own numbers, never personal: kept
     claim(_EMAIL, mask_email)
     claim(_ID_LIKE, mask_id)
     claim(_MOBILE, mask_phone)

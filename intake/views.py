@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from intake.masking import anonymise, mask_address, mask_id, mask_name, mask_own_home, mask_phone, redact
+from intake.extract import fill_fields
+from intake.masking import (
+    HIDDEN,
+    anonymise,
+    mask_address,
+    mask_id,
+    mask_name,
+    mask_own_home,
+    mask_phone,
+    redact,
+)
 from intake.model import Field, StoredEvent, StoredTicket
 from intake.policy import DeadlineView
 
@@ -27,6 +37,16 @@ _PUBLIC_EVENT_DATA = (
     "level",
     "round",
 )
+
+
+def scrub_said(text: str, t: StoredTicket) -> str:
+    """A message as the citizen said it, for the console's conversation: ``scrub``, and a name
+    they gave in it masked even where the ticket did not keep it ("我叫王小明" when only a phone
+    was asked for)."""
+    name = fill_fields((Field.NAME,), text).get(Field.NAME)
+    if name and len(name) >= 2:
+        text = text.replace(name, HIDDEN if (t.anonymous or Field.NAME in t.hidden) else mask_name(name))
+    return scrub(text, t)
 
 
 def scrub(text: str, t: StoredTicket) -> str:

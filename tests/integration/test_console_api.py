@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 
 from channels.console import ABSOLUTE, COOKIE, IDLE, QUEUE_NAMES
 from channels.web import create_app
-from intake.clock import ManualClock
 from intake.assembly import build_services
+from intake.clock import ManualClock
 from intake.model import Address, Channel, DeliveryState
 from intake.principals import Principals
 from intake.runtime import Runtime, build_runtime
@@ -200,7 +200,9 @@ async def test_every_console_post_refuses_a_missing_or_foreign_csrf_token_and_a_
         )
     waiting = rt.store.hand_off(Address(Channel.WEBCHAT, "waiting-session"), "转人工", clock.now())
     called = build_services(rt).phone.create({**FORM, "phone": "13812340000"}, "a017")  # to route, reveal
-    failed, _ = rt.store.record_outbound(Address(Channel.SMS, "+8613812340000"), "您好", key="k1", kind="notice")
+    failed, _ = rt.store.record_outbound(
+        Address(Channel.SMS, "+8613812340000"), "您好", key="k1", kind="notice"
+    )
     rt.store.mark_delivery(failed, DeliveryState.FAILED, error="provider refused")
     # a failed job, as a worker leaves it (without running one: its teardown can wait 60 s)
     queue = Queue("default", connection=rt.redis)

@@ -20,7 +20,7 @@ from tests.integration.test_phone_tickets import CALL
 from tests.support.journey import AGENT_PASSWORD, API_TOKEN, AUTH, console_login, drain
 
 Client = Callable[..., Any]
-CITY = "市城市管理和综合执法局"  # the routing rule for 油烟 and 烧烤 (worker/data/routing.toml)
+CITY = "市城市管理和综合执法局"  # the routing rule for 油烟 and 烧烤 (intake/data/routing.toml)
 WATER = "市自来水公司"
 WATER_CALL = {**CALL, "subject": "自来水公司", "content": "我家停水三天了", "demand": "尽快恢复供水"}
 

@@ -217,3 +217,12 @@ def test_a_named_citizens_own_home_and_flat_are_masked_and_the_matter_kept(text:
     """CONTRACT.md: the citizen's own address and room number inside the content are masked for a
     named citizen too (S6 found "我是幸福路10号2103室的业主" shown in clear to the unit)."""
     assert mask_own_home(text) == masked
+
+
+def test_a_ticket_number_is_kept_while_the_phone_beside_it_is_masked() -> None:
+    """The hotline's own number is no one's personal data: an agent reading a reply or a log
+    line must see which ticket it was (it looked like a long run of digits and was starred)."""
+    text = "您的诉求已登记，工单号：20261207-000123。联系电话13800138000"
+    assert redact(text) == "您的诉求已登记，工单号：20261207-000123。联系电话138****8000"
+    assert anonymise(text).startswith("您的诉求已登记，工单号：20261207-000123。")
+    assert "13800138000" not in anonymise(text)
