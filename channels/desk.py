@@ -102,7 +102,10 @@ class Desk:
         store = self.store
         now = store.clock.now()
         page = store.queue_page(q)
-        waiting = store.queue_page(QueueQuery(status=TicketStatus.REGISTERED.value, size=PAGE_MAX))
+        waiting = [
+            store.queue_page(QueueQuery(status=TicketStatus.REGISTERED.value, unit=unit, size=PAGE_MAX))
+            for unit in self.waiting_units
+        ]
         handoffs = store.open_handoffs()
         return {
             "open": [self.view(t, page.events[t.id]) for t in page.tickets],
@@ -111,9 +114,7 @@ class Desk:
             "pages": page.pages,
             "size": page.size,
             "stats": store.queue_stats(),
-            "manual_routing": [
-                self.view(t, waiting.events[t.id]) for t in waiting.tickets if t.unit in self.waiting_units
-            ],
+            "manual_routing": [self.view(t, w.events[t.id]) for w in waiting for t in w.tickets],
             "handoffs": [
                 {
                     "id": h.id,
