@@ -269,6 +269,7 @@ class Console:
                 "channel": t.channel.value,
                 "since": t.updated_at.isoformat(),
                 "due": t.supplement_due_at.isoformat() if t.supplement_due_at else None,
+                "waits_for": self.desk.waits_for(t),
             }
             for t in store.list_tickets(status=TicketStatus.COLLECTING.value, numbered_only=False, limit=100)
         ]

@@ -9,6 +9,7 @@ names a reason and is audited (never for an anonymous citizen).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Sequence
@@ -19,9 +20,10 @@ from aiohttp import web
 from channels.http_common import in_thread, read_json, row_id
 from intake.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from intake.events import DIFFICULT_QUEUE
+from intake.history import COMPLEX_EVENT
 from intake.live import CHANNEL
 from intake.masking import redact
-from intake.model import Channel, Field, StoredEvent, StoredTicket, TicketStatus
+from intake.model import Category, Channel, Field, StoredEvent, StoredTicket, TicketStatus
 from intake.routing import Router
 from intake.store.console import PAGE_MAX, QueueQuery
 from intake.views import scrub, scrub_said, ticket_json
@@ -54,6 +56,8 @@ DEADLINE_STEPS = {
     "supplemented": "市民补充",
     "completed": "办结",
     "rehandling": "重新办理",
+    COMPLEX_EVENT: "认定为复杂事项",
+    "merged": "并入同一事项",
 }
 REVEAL_REASON_MIN = 4
 STREAM_HEARTBEAT = 15.0
@@ -73,6 +77,8 @@ class Desk:
         app.router.add_get("/api/console/tickets/{number}", self.ticket_page)
         app.router.add_post("/api/console/tickets/{number}/route", self.route)
         app.router.add_post("/api/console/tickets/{number}/reveal", self.reveal)
+        app.router.add_post("/api/console/tickets/{number}/complex", self.mark_complex)
+        app.router.add_post("/api/console/tickets/{number}/merge", self.merge)
         app.router.add_post("/api/console/outbox/{oid}/retry", self.retry)
 
     # -- the queue (GET /api/console/queue, mounted by the console) ------------------------------
@@ -135,6 +141,15 @@ class Desk:
                 ],
             },
         }
+
+    def waits_for(self, t: StoredTicket) -> list[str]:
+        """What a draft waits for from the citizen: the category, or the required items not
+        given and not hidden (the profile's template, as the dialog asks for them)."""
+        if t.category not in self.policy.profile.categories:
+            return ["诉求类别"]
+        required = self.policy.required_fields(Category(t.category), t.fields.get(Field.CONTENT, ""))
+        given = {**t.fields, **t.contact}
+        return [f.label.removeprefix("您的") for f in required if not given.get(f) and f not in t.hidden]
 
     def newest(self, limit: int = 50) -> list[dict[str, Any]]:
         tickets = self.store.list_tickets(limit=limit)
@@ -202,6 +217,12 @@ class Desk:
             for m in store.cluster_members(t)
         ]
         out["can_route"] = t.status is TicketStatus.REGISTERED and t.number is not None
+        out["complex"] = any(e.type == COMPLEX_EVENT for e in events)
+        out["can_mark_complex"] = (
+            t.status.is_open
+            and not out["complex"]
+            and self.policy.has_complex_limit(t.category, t.urgent_class)
+        )
         out["units"] = list(self.router.units)
         out["revealable"] = [f.value for f in _revealable(t)] if supervises else []
         out["deliveries"] = [
@@ -242,6 +263,45 @@ class Desk:
             raise Conflict("该工单已派出，不能再分派。The ticket is no longer waiting to be routed.")
         await in_thread(request, self.store.audit, session.login, "ticket_routed", t.number, unit)
         return _json({"number": t.number, "unit": unit})
+
+    async def mark_complex(self, request: web.Request) -> web.Response:
+        """An open ticket declared complex where the profile gives complex matters longer
+        (shaoyang §14.3, quxian §11.3): the deadline is worked out again at once; audited."""
+        session = await self.console._session(request, changing=True)
+        t = await self._ticket(request)
+        if not t.status.is_open or not self.policy.has_complex_limit(t.category, t.urgent_class):
+            raise Conflict("本市规定未设复杂事项时限，或工单已办结。No complex limit applies to this ticket.")
+        deadline = await in_thread(request, self._mark_complex, t, session.login)
+        await in_thread(request, self.store.audit, session.login, "ticket_marked_complex", t.number)
+        return _json({"number": t.number, "deadline": deadline.isoformat() if deadline else None})
+
+    def _mark_complex(self, t: StoredTicket, agent: str) -> dt.datetime | None:
+        store = self.store
+        now = store.clock.now()
+        with store.tx():
+            store.add_event(t.id, COMPLEX_EVENT, agent, {}, key=f"complex:{t.id}")  # once
+            view = self.policy.view(t, store.events(t.id), now)
+            deadline = (view.handling_deadline if view else None) or t.deadline
+            store.update_ticket(t.id, deadline=deadline)
+        return deadline
+
+    async def merge(self, request: web.Request) -> web.Response:
+        """A near-duplicate the rules did not join, put in the cluster of the ticket it repeats
+        (``{"into": number}``); audited."""
+        session = await self.console._session(request, changing=True)
+        data = await read_json(request, max_bytes=4096)
+        into = data.get("into")
+        if not isinstance(into, str) or not 0 < len(into) <= 20:
+            raise InvalidInput("请填写要合并到的工单号。'into' must be a ticket number.")
+        t = await self._ticket(request)
+        target = await in_thread(request, self.store.find_ticket, into)
+        cluster = target.cluster or target.number
+        if target.id == t.id or cluster is None or t.cluster == cluster:
+            raise Conflict("不能合并到该工单。The ticket cannot be merged into that one.")
+        now = self.store.clock.now()
+        await in_thread(request, self.store.merge_into_cluster, t.id, cluster, session.login, now)
+        await in_thread(request, self.store.audit, session.login, "ticket_merged", t.number, cluster)
+        return _json({"number": t.number, "cluster": cluster})
 
     async def reveal(self, request: web.Request) -> web.Response:
         """A supervisor sees one personal item in full, with a reason; audited."""

@@ -9,6 +9,8 @@ from datetime import datetime
 from intake.model import Category, StoredEvent, StoredTicket
 from intake.policy import ApprovedExtension, TicketHistory
 
+COMPLEX_EVENT = "marked_complex"
+
 
 def history_of(t: StoredTicket, events: Sequence[StoredEvent]) -> TicketHistory | None:
     if t.category is None or t.registered_at is None:
@@ -44,4 +46,6 @@ def history_of(t: StoredTicket, events: Sequence[StoredEvent]) -> TicketHistory 
         completed_at=completed_at,
         rehandling_started_at=rehandling_at,
         withdrawn_at=withdrawn_at,
+        # declared complex (shaoyang §14.3, quxian §11.3): an agent marks it on the console
+        complex=any(e.type == COMPLEX_EVENT for e in events),
     )

@@ -41,6 +41,14 @@ class ProfilePolicy:
             required += [f for f in matter.required if f not in required]
         return tuple(required)
 
+    def has_complex_limit(self, category: str | None, urgent_class: str | None = None) -> bool:
+        """Whether a complex matter gets longer here (shaoyang §14.3: 10 WD to handle; quxian
+        §11.3: a 7-WD extension): only then may an agent mark a ticket complex."""
+        if category not in self.profile.categories:
+            return False
+        limits = self.profile.limits(Category(category), urgent_class)
+        return limits.handling_complex is not None or self.profile.extensions.length_complex is not None
+
     def real_name_matter(self, text: str) -> str | None:
         """The zh title of the real-name matter ``text`` touches (guangzhou §10), else None."""
         matter = self.profile.real_name_matter_for(text)

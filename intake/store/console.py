@@ -215,13 +215,14 @@ class ConsoleStore(TicketStore):
 
     def cluster_members(self, t: StoredTicket, limit: int = 50) -> list[StoredTicket]:
         """The other tickets of the same matter (intake/clusters.py), oldest first."""
-        if not t.cluster:
+        key = t.cluster or t.number  # a cluster is named by the number of its first ticket
+        if key is None:
             return []
         with self._read() as conn:
             rows = conn.execute(
                 select(tickets)
                 .where(
-                    or_(tickets.c.cluster == t.cluster, tickets.c.number == t.cluster),
+                    or_(tickets.c.cluster == key, tickets.c.number == key),
                     tickets.c.id != t.id,
                     tickets.c.number.is_not(None),
                 )
@@ -266,6 +267,13 @@ class ConsoleStore(TicketStore):
             assert event_id is not None
             self.add_outbox("dispatch", agents_step(ticket_id, event_id), {"ticket_id": ticket_id})
         return True
+
+    def merge_into_cluster(self, ticket_id: int, cluster: str, agent: str, now: datetime) -> None:
+        """A ticket joined to the cluster of the matter it repeats, with the agent's event."""
+        with self.tx():
+            self.update_ticket(ticket_id, cluster=cluster)
+            key = f"merged:{ticket_id}:{cluster}"
+            self.add_event(ticket_id, "merged", agent, {"cluster": cluster}, key=key)
 
     def retry_delivery(self, outbound_id: int) -> bool:
         """A failed or uncertain message sent again (an agent checked it did not arrive): pending

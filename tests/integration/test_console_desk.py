@@ -277,3 +277,83 @@ async def test_the_stream_tells_an_open_console_when_a_citizen_files(
     await chat.say("我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大")
     assert await next_event() == b"event: changed\ndata: {}\n\n"  # told, not polled
     resp.close()
+
+
+async def test_a_ticket_marked_complex_gets_the_profiles_longer_deadline_only_where_there_is_one(
+    aiohttp_client: Client,
+    tmp_path: Any,
+    sqlite_db: str,
+    redis_url: str,
+    redis_client: Any,
+    clock: ManualClock,
+) -> None:
+    """shaoyang §14.3: a complex matter has 10 working days instead of 5; guangzhou names none."""
+    from intake.runtime import build_runtime
+    from tests.conftest import make_settings
+
+    rt = build_runtime(make_settings(tmp_path, sqlite_db, redis_url, policy="shaoyang"), clock=clock)
+    try:
+        client: TestClient = await aiohttp_client(create_app(rt))
+        number = await called(client)
+        drain(rt)
+        agent = await Agent.login(client, rt)
+        page = await agent.get(f"/api/console/tickets/{number}")
+        assert page["can_mark_complex"] is True and page["complex"] is False
+        before = page["deadline"]
+        marked = await agent.post(f"/api/console/tickets/{number}/complex")
+        assert marked["deadline"] > before
+        page = await agent.get(f"/api/console/tickets/{number}")
+        assert (page["complex"], page["can_mark_complex"], page["deadline"]) == (
+            True,
+            False,
+            marked["deadline"],
+        )
+        assert "认定为复杂事项" in [h["what"] for h in page["deadline_history"]]
+        again = await agent.post(f"/api/console/tickets/{number}/complex")
+        assert again["deadline"] == marked["deadline"]  # once: a second mark changes nothing
+        assert len(audited(rt, "ticket_marked_complex")) == 2
+    finally:
+        rt.close()
+
+
+async def test_guangzhou_has_no_complex_limit_so_no_ticket_is_marked(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    rt = sqlite_runtime
+    client: TestClient = await aiohttp_client(create_app(rt))
+    number = await called(client)
+    agent = await Agent.login(client, rt)
+    assert (await agent.get(f"/api/console/tickets/{number}"))["can_mark_complex"] is False
+    await agent.post(f"/api/console/tickets/{number}/complex", status=409)
+
+
+async def test_an_agent_merges_a_repeat_into_the_cluster_of_the_matter(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    rt = sqlite_runtime
+    client: TestClient = await aiohttp_client(create_app(rt))
+    first = await called(client, phone="13912340011")
+    repeat = await called(client, phone="13912340012", address="和平路八号对面", content="烧烤摊油烟熏人")
+    agent = await Agent.login(client, rt)
+    await agent.post(f"/api/console/tickets/{repeat}/merge", {"into": repeat}, status=409)  # itself
+    await agent.post(f"/api/console/tickets/{repeat}/merge", {"into": "20991231-000001"}, status=404)
+    await agent.post(f"/api/console/tickets/{repeat}/merge", {"into": 5}, status=400)
+    merged = await agent.post(f"/api/console/tickets/{repeat}/merge", {"into": first})
+    assert merged == {"number": repeat, "cluster": first}
+    page = await agent.get(f"/api/console/tickets/{first}")
+    assert [m["number"] for m in page["cluster_members"]] == [repeat]
+    await agent.post(f"/api/console/tickets/{repeat}/merge", {"into": first}, status=409)  # already
+    assert audited(rt, "ticket_merged") == [("a017", repeat, first)]
+
+
+async def test_a_draft_waiting_for_the_citizen_says_what_it_waits_for(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    rt = sqlite_runtime
+    client: TestClient = await aiohttp_client(create_app(rt))
+    chat = await Chat(client).open()
+    await chat.say("我要投诉，小区楼下烧烤店每晚油烟很大，吵得睡不着")
+    agent = await Agent.login(client, rt)
+    waiting = (await agent.get("/api/console/queue"))["waiting_for_citizen"]
+    assert len(waiting) == 1 and waiting[0]["waits_for"], waiting
+    assert "联系电话" in waiting[0]["waits_for"]
