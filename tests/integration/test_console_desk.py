@@ -357,3 +357,34 @@ async def test_a_draft_waiting_for_the_citizen_says_what_it_waits_for(
     waiting = (await agent.get("/api/console/queue"))["waiting_for_citizen"]
     assert len(waiting) == 1 and waiting[0]["waits_for"], waiting
     assert "联系电话" in waiting[0]["waits_for"]
+
+
+async def test_two_agents_routing_one_ticket_at_once_dispatch_it_once_and_oversized_bodies_are_refused(
+    aiohttp_client: Client, runtime: Runtime
+) -> None:
+    rt = runtime
+    client: TestClient = await aiohttp_client(create_app(rt))
+    number = await called(client, content="门前大树的树枝快断了，担心砸到人", phone="13912340021")
+    drain(rt)
+    one, two = await Agent.login(client, rt, "a101"), await Agent.login(client, rt, "a102")
+    route = f"/api/console/tickets/{number}/route"
+    answers = await asyncio.gather(
+        *(
+            client.post(route, json={"unit": unit}, cookies=a.cookies, headers={"X-CSRF-Token": a.csrf})
+            for a, unit in ((one, CITY), (two, WATER))
+        )
+    )
+    assert sorted(r.status for r in answers) in ([200, 200], [200, 409])
+    drain(rt)
+    t = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+    assert t["status"] == "dispatched" and t["unit"] in (CITY, WATER)
+    assert [e["type"] for e in t["events"]].count("dispatched") == 1
+    sms = await (await client.get("/api/sms/outbox", params={"to": "13912340021"}, headers=AUTH)).json()
+    assert sum(t["unit"] in m["text"] for m in sms["messages"]) == 1  # one notice at the far end
+    huge = {"unit": CITY, "padding": "x" * 10_000}
+    await one.post(route, huge, status=413)
+    boss = await Agent.login(client, rt, "s101", "supervisor")
+    await boss.post(
+        f"/api/console/tickets/{number}/reveal", {"field": "phone", "reason": "x" * 10_000}, status=413
+    )
+    await boss.post(f"/api/console/tickets/{number}/merge", {"into": "9" * 10_000}, status=413)
