@@ -40,7 +40,7 @@ CHANNEL_LABELS = {
 }
 STATUS_LABELS = {
     TicketStatus.REGISTERED: "已登记",
-    TicketStatus.DISPATCHED: "已派单",
+    TicketStatus.DISPATCHED: "已派发",
     TicketStatus.SIGNED: "已签收",
     TicketStatus.EXTENDED: "已延期",
     TicketStatus.REHANDLING: "重新办理",
@@ -216,7 +216,7 @@ class Desk:
             }
             for m in store.cluster_members(t)
         ]
-        out["can_route"] = t.status is TicketStatus.REGISTERED and t.number is not None
+        out["can_route"] = self._waits_for_routing(t)
         out["complex"] = any(e.type == COMPLEX_EVENT for e in events)
         out["can_mark_complex"] = (
             t.status.is_open
@@ -259,10 +259,20 @@ class Desk:
             raise InvalidInput("请选择承办单位。'unit' must be one of the units.")
         t = await self._ticket(request)
         now = self.store.clock.now()
-        if not await in_thread(request, self.store.route_by_agent, t.id, unit, session.login, now):
+        if not self._waits_for_routing(t) or not await in_thread(
+            request, self.store.route_by_agent, t.id, unit, session.login, now
+        ):
             raise Conflict("该工单已派出，不能再分派。The ticket is no longer waiting to be routed.")
         await in_thread(request, self.store.audit, session.login, "ticket_routed", t.number, unit)
         return _json({"number": t.number, "unit": unit})
+
+    def _waits_for_routing(self, t: StoredTicket) -> bool:
+        """Registered and left to a person: no rule named a unit (the manual queue), difficult
+        coordination (guangzhou §18), or returned and not yet sent on (§17). A fresh ticket
+        is the worker's to route, and routing it by hand would race it."""
+        if t.status is not TicketStatus.REGISTERED or t.number is None:
+            return False
+        return t.unit in self.waiting_units or t.returns > 0
 
     async def mark_complex(self, request: web.Request) -> web.Response:
         """An open ticket declared complex where the profile gives complex matters longer

@@ -97,6 +97,7 @@ SESSION_ID = _param(
 ROW_ID = {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID}  # channels/http_common.py row_id
 NUMBER_SCHEMA = {"type": "string", "pattern": f"^{TICKET_NUMBER}$"}
 NUMBER = _param("number", "path", "Ticket number `YYYYMMDD-NNNNNN`.", "20261120-000001", schema=NUMBER_SCHEMA)
+CONSOLE_NUMBER = _param("number", "path", "Ticket number `YYYYMMDD-NNNNNN`.", None, schema=NUMBER_SCHEMA)
 # Which phone numbers the server takes is libphonenumber's call, more than a pattern can say:
 # the document asks for a non-empty string, and a schema-valid number may still get 400
 # (tests/integration/schemathesis.toml). An address is the mail outbox's own rule.
@@ -698,11 +699,186 @@ def _paths() -> dict[str, Any]:
         "/api/console/queue": {
             "get": {
                 "tags": ["console"],
-                "summary": "Live intake queue, tickets by deadline colour, failed deliveries",
+                "summary": "The board: one page of open tickets (red, yellow, then earliest deadline), "
+                "counts, hand-offs, drafts waiting, manual routing, failed deliveries and jobs",
                 "operationId": "consoleQueue",
                 "security": console_auth,
-                "responses": {"200": _ok("The queue.", {"type": "object"}), **UNAUTHORIZED},
+                "parameters": [
+                    _param(
+                        "page",
+                        "query",
+                        "Page, from 1 (past the last: the last).",
+                        None,
+                        required=False,
+                        schema={"type": "integer", "minimum": 1},
+                    ),
+                    _param(
+                        "size",
+                        "query",
+                        "Tickets a page (at most 200).",
+                        None,
+                        required=False,
+                        schema={"type": "integer", "minimum": 1},
+                    ),
+                    *(
+                        _param(name, "query", what, None, required=False)
+                        for name, what in (
+                            ("category", "A category word."),
+                            ("channel", "A channel word."),
+                            ("status", "An open status word."),
+                            ("unit", "A handling unit."),
+                            ("urgent", "A profile's urgent class key."),
+                            (
+                                "q",
+                                "A ticket number or its start, a phone in any form, or words of the summary.",
+                            ),
+                        )
+                    ),
+                    _param(
+                        "warning",
+                        "query",
+                        "red, yellow or none.",
+                        None,
+                        required=False,
+                        schema={"enum": ["red", "yellow", "none"]},
+                    ),
+                ],
+                "responses": {
+                    "200": _ok("The board.", {"type": "object"}),
+                    "400": _err("A page, size, warning or status that cannot be."),
+                    **UNAUTHORIZED,
+                },
             }
+        },
+        "/api/console/stream": {
+            "get": {
+                "tags": ["console"],
+                "summary": "Server-sent events: `changed` whenever something was committed; reload",
+                "operationId": "consoleStream",
+                "security": console_auth,
+                "responses": {
+                    "200": {
+                        "description": "An endless `text/event-stream`.",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    **UNAUTHORIZED,
+                },
+            }
+        },
+        "/api/console/tickets/{number}": {
+            "parameters": [CONSOLE_NUMBER],
+            "get": {
+                "tags": ["console"],
+                "summary": "A ticket's page: the conversation (who said what, masked), events, the "
+                "deadline's history, the rule that fired, the cluster, failed deliveries",
+                "operationId": "consoleTicket",
+                "security": console_auth,
+                "responses": {
+                    "200": _ok("The ticket with its conversation.", {"type": "object"}),
+                    **UNAUTHORIZED,
+                    "404": _err("No such ticket."),
+                },
+            },
+        },
+        "/api/console/tickets/{number}/route": {
+            "parameters": [CONSOLE_NUMBER],
+            "post": {
+                "tags": ["console"],
+                "summary": "An agent routes a ticket waiting for routing to a unit (audited)",
+                "operationId": "consoleRouteTicket",
+                "security": console_auth,
+                "requestBody": _body(
+                    {"type": "object", "required": ["unit"], "properties": {"unit": {"type": "string"}}},
+                    None,
+                    4096,
+                ),
+                "responses": {
+                    "200": _ok("Routed; the worker dispatches it.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such ticket."),
+                    "409": _err("Not waiting to be routed (`conflict`)."),
+                },
+            },
+        },
+        "/api/console/tickets/{number}/complex": {
+            "parameters": [CONSOLE_NUMBER],
+            "post": {
+                "tags": ["console"],
+                "summary": "An open ticket declared complex where the profile gives that longer (audited)",
+                "operationId": "consoleMarkComplex",
+                "security": console_auth,
+                "responses": {
+                    "200": _ok("The new deadline.", {"type": "object"}),
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such ticket."),
+                    "409": _err("No complex limit in this profile, or the ticket is closed (`conflict`)."),
+                },
+            },
+        },
+        "/api/console/tickets/{number}/merge": {
+            "parameters": [CONSOLE_NUMBER],
+            "post": {
+                "tags": ["console"],
+                "summary": "A repeat joined to the cluster of the ticket it repeats (audited)",
+                "operationId": "consoleMergeTicket",
+                "security": console_auth,
+                "requestBody": _body(
+                    {"type": "object", "required": ["into"], "properties": {"into": NUMBER_SCHEMA}},
+                    None,
+                    4096,
+                ),
+                "responses": {
+                    "200": _ok("Merged.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such ticket."),
+                    "409": _err("Itself, or already in that cluster (`conflict`)."),
+                },
+            },
+        },
+        "/api/console/tickets/{number}/reveal": {
+            "parameters": [CONSOLE_NUMBER],
+            "post": {
+                "tags": ["console"],
+                "summary": "A supervisor sees one personal item in full, with a reason (audited; "
+                "never an anonymous citizen's)",
+                "operationId": "consoleReveal",
+                "security": console_auth,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["field", "reason"],
+                        "properties": {
+                            "field": {"enum": ["name", "phone", "id_number", "home_address"]},
+                            "reason": {"type": "string", "minLength": 4},
+                        },
+                    },
+                    None,
+                    4096,
+                ),
+                "responses": {
+                    "200": _ok("The item.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such ticket."),
+                },
+            },
+        },
+        "/api/console/outbox/{oid}/retry": {
+            "parameters": [_param("oid", "path", "The outbound message id.", None, schema=ROW_ID)],
+            "post": {
+                "tags": ["console"],
+                "summary": "A failed or uncertain message sent again (audited)",
+                "operationId": "consoleRetryDelivery",
+                "security": console_auth,
+                "responses": {
+                    "200": _ok("Queued for delivery.", {"type": "object"}),
+                    "400": _err("Not a message id."),
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such failed message."),
+                },
+            },
         },
         "/api/console/tickets": {
             "post": {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from intake.extract import fill_fields
+from intake.extract import said_name
 from intake.masking import (
     HIDDEN,
     anonymise,
@@ -43,7 +43,7 @@ def scrub_said(text: str, t: StoredTicket) -> str:
     """A message as the citizen said it, for the console's conversation: ``scrub``, and a name
     they gave in it masked even where the ticket did not keep it ("我叫王小明" when only a phone
     was asked for)."""
-    name = fill_fields((Field.NAME,), text).get(Field.NAME)
+    name = said_name(text)
     if name and len(name) >= 2:
         text = text.replace(name, HIDDEN if (t.anonymous or Field.NAME in t.hidden) else mask_name(name))
     return scrub(text, t)

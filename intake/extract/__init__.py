@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from intake.extract.category import classify, found_words
-from intake.extract.entities import CLAUSE_END, find_dates, looks_like_name
+from intake.extract.entities import CLAUSE_END, find_dates, find_name, looks_like_name
 from intake.extract.fields import (
     clean_value,
     id_candidates,
@@ -262,6 +262,18 @@ def extract(text: str, lexicon: Lexicon | None = None) -> Extraction:
         supplement=intents.supplement,
         has_chinese=has_chinese(t),
     )
+
+
+def said_name(text: str) -> str | None:
+    """The name a citizen gives in ``text`` by a marker ("我叫王小明", "我姓李", "姓名：…"), else None
+    (never a bare leftover, as an answer to "您的称呼" would be)."""
+    lex = default_lexicon()
+    t = normalize(text)
+    labelled = [v for f, v, _, _ in labelled_spans(t, lex) if f is Field.NAME and v]
+    if labelled:
+        return labelled[0]
+    span = find_name(t, lex)
+    return span.value if span is not None else None
 
 
 def fill_fields(wanted: Sequence[Field], text: str, lexicon: Lexicon | None = None) -> dict[Field, str]:

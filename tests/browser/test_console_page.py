@@ -450,11 +450,29 @@ def test_deadline_list_sorts_red_yellow_none_with_badges_and_provisional_marks(
         context.close()
 
 
-def test_a_failed_poll_shows_a_quiet_banner_and_recovers(page: Page, watched: Watched) -> None:
+def something_changes(product: Product) -> None:
+    """A citizen greets the bot in web chat: a commit, so every open console's live stream says
+    "changed" and the console fetches its queue again (it polls only while the stream is down)."""
+    status, session = call(product, "POST", "/api/chat/sessions", {})
+    assert status == 201, session
+    status, answer = call(
+        product,
+        "POST",
+        f"/api/chat/sessions/{session['session_id']}/messages",
+        {"text": "你好"},
+        {"Authorization": f"Bearer {session['token']}"},
+    )
+    assert status == 200, answer
+
+
+def test_a_failed_poll_shows_a_quiet_banner_and_recovers(
+    page: Page, product: Product, watched: Watched
+) -> None:
     logged_in(page)
     banner = page.locator("#poll-error")
     expect(banner).to_be_hidden()
     page.route("**/api/console/queue", lambda route: route.abort("internetdisconnected"))
+    something_changes(product)
     expect(banner).to_be_visible(timeout=8_000)
     expect(banner).to_contain_text("暂时无法更新")
     expect(banner).to_contain_text("最后成功更新")
@@ -465,9 +483,12 @@ def test_a_failed_poll_shows_a_quiet_banner_and_recovers(page: Page, watched: Wa
     assert_clean(watched)
 
 
-def test_an_expired_session_returns_to_login_with_a_note(page: Page, watched: Watched) -> None:
+def test_an_expired_session_returns_to_login_with_a_note(
+    page: Page, product: Product, watched: Watched
+) -> None:
     logged_in(page)
     page.context.clear_cookies()  # as if the server had forgotten the session
+    something_changes(product)  # the next refresh finds it gone
     expect(page.locator("#login-form")).to_be_visible(timeout=8_000)
     expect(page.locator("#login-note")).to_have_text("登录已过期，请重新登录。")
     expect(page.locator("#app-view")).to_be_hidden()

@@ -189,6 +189,11 @@ async def test_every_console_post_refuses_a_missing_or_foreign_csrf_token_and_a_
     app = create_app(rt)
     client: TestClient = await aiohttp_client(app)
     # what each route would change, were it allowed
+    phone = build_services(rt).phone
+    unmatched = {**FORM, "content": "门前大树的树枝快断了", "address": "和平街8号"}  # no routing rule
+    called = phone.create({**unmatched, "phone": "13812340000"}, "a017")  # to route, reveal, merge
+    earlier = phone.create({**FORM, "phone": "13812340001"}, "a017")  # to merge into
+    drain(rt)  # the first waits for an agent to route it
     restriction = rt.store.restrict(
         Address(Channel.WEBCHAT, "abusive-session"), clock.now() + timedelta(days=30), "test"
     )
@@ -199,9 +204,6 @@ async def test_every_console_post_refuses_a_missing_or_foreign_csrf_token_and_a_
             update(outbox).where(outbox.c.key == "deliver:999999").values(attempts=OUTBOX_MAX_ATTEMPTS)
         )
     waiting = rt.store.hand_off(Address(Channel.WEBCHAT, "waiting-session"), "转人工", clock.now())
-    phone = build_services(rt).phone
-    called = phone.create({**FORM, "phone": "13812340000"}, "a017")  # to route, reveal, merge
-    earlier = phone.create({**FORM, "phone": "13812340001"}, "a017")  # to merge into
     failed, _ = rt.store.record_outbound(
         Address(Channel.SMS, "+8613812340000"), "您好", key="k1", kind="notice"
     )
