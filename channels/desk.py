@@ -172,7 +172,8 @@ class Desk:
     def _page(self, t: StoredTicket, supervises: bool) -> dict[str, Any]:
         store = self.store
         events = store.events(t.id)
-        out = self.view(t, events)
+        view = self.policy.view(t, events, store.clock.now())
+        out = ticket_json(t, events, store.evaluation(t.id), view)  # with the evaluation round
         out["conversation"] = [
             {
                 "from": line.by,

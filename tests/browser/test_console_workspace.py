@@ -18,6 +18,7 @@ from tests.browser.conftest import (
     AGENT_LOGIN,
     ARTIFACTS,
     CHROMIUM,
+    PHONE,
     Product,
     Watched,
     launched_product,
@@ -259,15 +260,19 @@ def test_a_web_chat_ticket_arrives_live_and_its_panel_shows_the_conversation(
 
 
 def test_a_citizen_asks_for_a_person_the_agent_answers_then_hands_back(
-    page: Page, product: Product, watched: Watched
+    browser: Any, page: Page, product: Product, watched: Watched
 ) -> None:
+    """The citizen on the chat page (a phone-sized browser of their own) asks for a person; the
+    agent sees it arrive, answers from the console, and the citizen's open page shows the answer
+    as a person's; handed back, it leaves the list."""
     logged_in(page)
-    status, session = call(product, "POST", "/api/chat/sessions", {})
-    assert status == 201, session
-    auth = {"Authorization": f"Bearer {session['token']}"}
-    base = f"/api/chat/sessions/{session['session_id']}/messages"
-    status, answer = call(product, "POST", base, {"text": "转人工"}, auth)
-    assert status == 200, answer
+    phone = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
+    phone.set_default_timeout(15_000)
+    citizen = watch(phone.new_page(), watched)
+    citizen.goto(product.base_url + "/chat/")
+    citizen.locator("#input").fill("转人工")
+    citizen.locator("#input").press("Enter")
+    expect(citizen.locator(".row-hotline .bubble").last).to_contain_text("人工客服")
 
     item = page.locator("#handoff-list .handoff").filter(has_text="转人工")
     expect(item).to_have_count(1, timeout=8_000)
@@ -287,23 +292,17 @@ def test_a_citizen_asks_for_a_person_the_agent_answers_then_hands_back(
     expect(item.locator(".handoff-sent")).to_contain_text(reply)
     expect(item.locator(".handoff-reply")).to_have_value("")
 
-    # the citizen's chat reads it, marked as a person's
-    deadline = time.monotonic() + 15
-    mine: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        status, got = call(product, "GET", base + "?after=0", headers=auth)
-        assert status == 200, got
-        mine = [m for m in got["messages"] if m.get("from") == "agent"]
-        if mine:
-            break
-        time.sleep(0.3)
-    assert [m["text"] for m in mine] == [reply], got
+    # the citizen's open page shows it, live, as a person's
+    person = citizen.locator(".row-hotline.from-agent")
+    expect(person.locator(".bubble")).to_have_text(reply)
+    expect(person.locator(".who")).to_have_text("人工客服")
 
     item.get_by_role("button", name="交还机器人").click()
     expect(item).to_have_count(0, timeout=8_000)
     listed = page.request.get(product.base_url + "/api/console/handoffs").json()["handoffs"]
     assert all("转人工" not in h["text"] for h in listed), listed
     assert page.locator("#app-view img").count() == 0
+    phone.close()
     assert_clean(watched)
 
 
