@@ -1,5 +1,8 @@
 /*
  * 12345 agent console (CONTRACT.md "GET /console/").
+ * (Long because it is the whole workspace of one page without a build chain; each part is one
+ * "// --" section below: helpers, login, live updates, rendering, filters, hand-offs, the ticket
+ * panel, the keyboard, restrictions, the phone form, start.)
  *
  * Why it is built this way:
  *  - The page is served with a strict CSP (no inline script or style), so all behaviour lives
