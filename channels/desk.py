@@ -88,6 +88,10 @@ class Desk:
             raise InvalidInput("warning 只能是 red、yellow 或 none。'warning' must be red, yellow or none.")
         if params["status"] and params["status"] not in {s.value for s in STATUS_LABELS}:
             raise InvalidInput("status 不是办理中的状态。'status' must be an open status.")
+        if params["channel"] and params["channel"] not in {c.value for c in Channel}:
+            raise InvalidInput("channel 不是渠道名称。'channel' must be a channel word.")
+        if params["category"] and params["category"] not in {c.value for c in Category}:
+            raise InvalidInput("category 不是诉求类别。'category' must be a category word.")
         return QueueQuery(
             category=params["category"] or None,
             channel=params["channel"] or None,
@@ -321,7 +325,7 @@ class Desk:
             raise Forbidden("仅限班长或管理员。Only a supervisor or an admin may reveal personal data.")
         data = await read_json(request, max_bytes=4096)
         field, reason = data.get("field"), data.get("reason")
-        if field not in {f.value for f in _MASKED}:
+        if not isinstance(field, str) or field not in {f.value for f in _MASKED}:
             raise InvalidInput("field 只能是 name、phone、id_number 或 home_address。")
         if not isinstance(reason, str) or len(reason.strip()) < REVEAL_REASON_MIN:
             raise InvalidInput(f"请写明查看原因（至少{REVEAL_REASON_MIN}个字）。A reason is required.")

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from channels.email import OUTBOX_ADDRESS
 from intake.model import TICKET_NUMBER, Category, Channel, TicketStatus
+from intake.routing import Router
 from intake.store.schema import MAX_ROW_ID
 
 JSON = "application/json"
@@ -723,15 +724,20 @@ def _paths() -> dict[str, Any]:
                     *(
                         _param(name, "query", what, None, required=False)
                         for name, what in (
-                            ("category", "A category word."),
-                            ("channel", "A channel word."),
-                            ("status", "An open status word."),
                             ("unit", "A handling unit."),
                             ("urgent", "A profile's urgent class key."),
                             (
                                 "q",
                                 "A ticket number or its start, a phone in any form, or words of the summary.",
                             ),
+                        )
+                    ),
+                    *(
+                        _param(name, "query", what, None, required=False, schema={"enum": values})
+                        for name, what, values in (
+                            ("category", "A category word.", [c.value for c in Category]),
+                            ("channel", "A channel word.", [c.value for c in Channel]),
+                            ("status", "An open status word.", [s.value for s in TicketStatus if s.is_open]),
                         )
                     ),
                     _param(
@@ -788,7 +794,11 @@ def _paths() -> dict[str, Any]:
                 "operationId": "consoleRouteTicket",
                 "security": console_auth,
                 "requestBody": _body(
-                    {"type": "object", "required": ["unit"], "properties": {"unit": {"type": "string"}}},
+                    {
+                        "type": "object",
+                        "required": ["unit"],
+                        "properties": {"unit": {"enum": list(Router.load().units)}},
+                    },
                     None,
                     4096,
                 ),

@@ -108,7 +108,16 @@ async def test_the_queue_puts_red_then_yellow_then_the_nearest_deadline_first_on
     assert numbers[3] not in {t["number"] for t in calm["open"]} and calm["open_total"] == 5
     assert (await agent.get("/api/console/queue?channel=webchat"))["open_total"] == 0
     assert (await agent.get("/api/console/queue?category=投诉"))["open_total"] == 7
-    for bad in ("page=0", "page=-1", "size=abc", "warning=purple", "status=closed", "page=１"):
+    bad_filters = (
+        "page=0",
+        "page=-1",
+        "size=abc",
+        "warning=purple",
+        "status=closed",
+        "page=１",
+        "channel=null",
+    )
+    for bad in (*bad_filters, "category=" + quote("吐槽")):
         await agent.get(f"/api/console/queue?{bad}", status=400)
     assert len((await agent.get("/api/console/queue?size=100000"))["open"]) == 7  # capped, served
 
@@ -224,6 +233,7 @@ async def test_only_a_supervisor_reveals_with_a_reason_audited_never_for_an_anon
     assert set(page["revealable"]) == {"phone", "name"}
     await boss.post(reveal, {"field": "phone", "reason": "看"}, status=400)
     await boss.post(reveal, {"field": "password", "reason": "核实来电号码"}, status=400)
+    await boss.post(reveal, {"field": {}, "reason": "核实来电号码"}, status=400)  # found by fuzzing: was 500
     await boss.post(reveal, {"field": "id_number", "reason": "核实来电号码"}, status=403)  # none given
     shown = await boss.post(reveal, {"field": "phone", "reason": "核实来电号码"})
     assert shown == {"field": "phone", "value": "+8613912345678"}
