@@ -19,7 +19,7 @@ from aiohttp import web
 
 from channels.http_common import in_thread, read_json, row_id
 from intake.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from intake.events import DIFFICULT_QUEUE
+from intake.events import DIFFICULT_QUEUE, RETURN_REVIEW_QUEUE
 from intake.history import COMPLEX_EVENT
 from intake.live import CHANNEL
 from intake.masking import redact
@@ -70,7 +70,7 @@ class Desk:
         self.store = console.store
         self.policy = console.policy
         self.router = router
-        self.waiting_units = (router.manual_queue, DIFFICULT_QUEUE)
+        self.waiting_units = (router.manual_queue, RETURN_REVIEW_QUEUE, DIFFICULT_QUEUE)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/console/stream", self.stream)
@@ -202,7 +202,10 @@ class Desk:
         out["deadline_history"] = [
             {
                 "at": e.at.isoformat(),
-                "what": DEADLINE_STEPS[e.type] + (f" · {e.data['unit']}" if e.data.get("unit") else ""),
+                "what": DEADLINE_STEPS[e.type]
+                + (f" · {e.data['unit']}" if e.data.get("unit") else "")
+                + ("（退回审核不通过，时限不重新计算）" if e.data.get("return_rejected") else "")
+                + ("（待热线审核）" if e.data.get("review") else ""),
                 "by": e.actor,
                 "deadline": e.data.get("new_deadline"),
                 "previous": e.data.get("previous_deadline"),
@@ -222,6 +225,17 @@ class Desk:
             for m in store.cluster_members(t)
         ]
         out["can_route"] = self._waits_for_routing(t)
+        returned_by, why = _return_under_review(t, events)
+        out["return_review"] = (
+            {
+                "returned_by": returned_by,
+                "reason": scrub(why, t),
+                # the rules' choice among the units that have not returned it, as a suggestion
+                "suggested_unit": self.router.route(t.fields, exclude=_units_returned(events)).lead,
+            }
+            if returned_by
+            else None
+        )
         out["complex"] = any(e.type == COMPLEX_EVENT for e in events)
         out["can_mark_complex"] = (
             t.status.is_open
@@ -263,13 +277,16 @@ class Desk:
         if not isinstance(unit, str) or unit not in self.router.units:
             raise InvalidInput("请选择承办单位。'unit' must be one of the units.")
         t = await self._ticket(request)
-        now = self.store.clock.now()
+        events = await in_thread(request, self.store.events, t.id)
+        returned_by, _ = _return_under_review(t, events)
+        refuses = returned_by is not None and unit == returned_by  # guangzhou §17: not approved
         if not self._waits_for_routing(t) or not await in_thread(
-            request, self.store.route_by_agent, t.id, unit, session.login, now
+            request, self.store.route_by_agent, t.id, unit, session.login, refuses_return=refuses
         ):
             raise Conflict("该工单已派出，不能再分派。The ticket is no longer waiting to be routed.")
-        await in_thread(request, self.store.audit, session.login, "ticket_routed", t.number, unit)
-        return _json({"number": t.number, "unit": unit})
+        action = "return_refused" if refuses else "ticket_routed"
+        await in_thread(request, self.store.audit, session.login, action, t.number, unit)
+        return _json({"number": t.number, "unit": unit, "return_refused": refuses})
 
     def _waits_for_routing(self, t: StoredTicket) -> bool:
         """Registered and left to a person: no rule named a unit (the manual queue), difficult
@@ -385,6 +402,32 @@ class Desk:
 
 
 _MASKED = (Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS)
+
+
+def _units_returned(events: Sequence[StoredEvent]) -> set[str]:
+    """Units a ticket was dispatched to before a later return: those that returned it."""
+    out: set[str] = set()
+    last: str | None = None
+    for e in events:
+        if e.type == "dispatched":
+            last = str(e.data.get("unit") or "") or None
+        elif e.type == "returned" and last:
+            out.add(last)
+    return out
+
+
+def _return_under_review(t: StoredTicket, events: Sequence[StoredEvent]) -> tuple[str | None, str]:
+    """(the unit whose return waits for the hotline's review, its reason), or (None, "")."""
+    if t.status is not TicketStatus.REGISTERED or t.unit != RETURN_REVIEW_QUEUE:
+        return None, ""
+    last: str | None = None
+    reason = ""
+    for e in events:
+        if e.type == "dispatched":
+            last = str(e.data.get("unit") or "") or None
+        elif e.type == "returned":
+            reason = str(e.data.get("reason", ""))
+    return last, reason
 
 
 def _revealable(t: StoredTicket) -> list[Field]:

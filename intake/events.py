@@ -18,6 +18,7 @@ from intake.store.sql import SqlStore
 
 MAX_RESULT_CHARS = 2000
 DIFFICULT_QUEUE = "疑难工单协调"
+RETURN_REVIEW_QUEUE = "退回待审核"  # returns the hotline reviews (guangzhou §17)
 
 
 class LifecyclePolicy(Protocol):
@@ -93,6 +94,11 @@ class EventService:
                     # coordination, a queue agents work by hand (listed with the manual routing queue).
                     record["difficult"] = True
                     changes["unit"] = DIFFICULT_QUEUE
+                elif self.policy.profile.returns.reviewed:
+                    # guangzhou §17: the hotline reviews the return before the ticket goes on
+                    # (channels/desk.py: an agent routes it elsewhere, or back to this unit).
+                    record["review"] = True
+                    changes["unit"] = RETURN_REVIEW_QUEUE
             elif event_type == "extension_approved":
                 record["reason"] = _text(payload, "reason", required=True)
                 new_deadline = _parse_time(payload.get("new_deadline"))
@@ -114,8 +120,8 @@ class EventService:
             assert event_id is not None  # stored just above, in this unit of work
             if event_type != "signed":
                 self.store.add_outbox("notice", f"notice:{event_id}", {"event_id": event_id})
-            if event_type == "returned" and not t.difficult:
-                # Back to routing (guangzhou §17): a fresh dispatch step for this return.
+            if event_type == "returned" and not t.difficult and not record.get("review"):
+                # Back to routing by the rules: a fresh dispatch step for this return.
                 self.store.add_outbox(
                     "dispatch", f"dispatch:{ticket.id}:r{ticket.returns + 1}", {"ticket_id": ticket.id}
                 )

@@ -19,7 +19,8 @@ def history_of(t: StoredTicket, events: Sequence[StoredEvent]) -> TicketHistory 
     signed_at = completed_at = rehandling_at = withdrawn_at = None
     extensions: list[ApprovedExtension] = []
     for e in events:
-        if e.type == "dispatched":
+        if e.type == "dispatched" and not e.data.get("return_rejected"):
+            # a return the hotline refused sends the ticket back; its clock runs on (guangzhou §17)
             dispatched.append(e.at)
         elif e.type == "signed":
             signed_at = e.at

@@ -34,6 +34,8 @@ _PUBLIC_EVENT_DATA = (
     "helpers",
     "queue",
     "difficult",
+    "review",
+    "return_rejected",
     "level",
     "round",
 )

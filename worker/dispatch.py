@@ -38,9 +38,14 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
         if ticket is None or ticket.status is not TicketStatus.REGISTERED:
             store.close_step(step_key, now)
             return "already"
-        earlier = store.locked_events(ticket_id) if ticket.returns else []
-        if is_agents_choice(step_key) and ticket.unit:
+        agents = is_agents_choice(step_key) and ticket.unit is not None
+        earlier = store.locked_events(ticket_id) if ticket.returns or agents else []
+        refused = False
+        if agents and ticket.unit:
             route = Route(ticket.unit, (), (AGENTS_CHOICE,))  # routed from the console
+            routed = [e for e in earlier if e.type == "routed"]
+            # a return the hotline refused: back to that unit, its clock running on (guangzhou §17)
+            refused = bool(routed and routed[-1].data.get("return_rejected"))
         else:  # the rules, never back to a unit that returned it (guangzhou §17)
             returned = {str(e.data.get("unit")) for e in earlier if e.type == "dispatched"}
             route = router().route(ticket.fields, exclude=returned)
@@ -48,7 +53,7 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
             store.record_manual_routing(ticket_id, step_key=step_key, now=now, queue=router().manual_queue)
             return "manual"
         # The exact deadline now that it is dispatched replaces the estimate told at registration.
-        dispatched = StoredEvent(0, "dispatched", "system", now, {})
+        dispatched = StoredEvent(0, "dispatched", "system", now, {"return_rejected": True} if refused else {})
         view = policy.view(ticket, [*earlier, dispatched], now)
         deadline = view.handling_deadline if view is not None and view.handling_deadline else ticket.deadline
         address = choose_address(ticket)  # never to a number the citizen hid
@@ -75,7 +80,12 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
             helpers=route.helpers,
             deadline=deadline,
             deadline_provisional=view.provisional if view is not None else ticket.deadline_provisional,
-            event={"unit": route.lead, "helpers": list(route.helpers), "matched": list(route.matched)},
+            event={
+                "unit": route.lead,
+                "helpers": list(route.helpers),
+                "matched": list(route.matched),
+                **({"return_rejected": True} if refused else {}),
+            },
             notice=notice,
         )
     return "dispatched"

@@ -379,8 +379,9 @@ def _real_name(node: Node) -> RealName:
 def _returns(node: Node) -> Returns:
     basis = node.basis()
     difficult_after = node.count("difficult_after", minimum=1)
+    reviewed = node.flag("reviewed", default=True)
     node.done()
-    return Returns(difficult_after, basis)
+    return Returns(difficult_after, basis, reviewed)
 
 
 def _harassment(node: Node) -> Harassment:

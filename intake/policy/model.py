@@ -295,6 +295,10 @@ class Returns:
 
     difficult_after: int  # returned by this many units → difficult-ticket coordination
     basis: Basis
+    # The hotline reviews a return before the ticket goes on (guangzhou §17, huizhou §16,
+    # shaoyang §13): approved, an agent routes it to another unit and its clock restarts;
+    # refused, it goes back to the unit that returned it and the clock runs on.
+    reviewed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

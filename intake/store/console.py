@@ -13,6 +13,7 @@ and no index of them is kept.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -253,16 +254,22 @@ class ConsoleStore(TicketStore):
         return {r.id: r.number for r in rows}
 
     # -- actions ------------------------------------------------------------------------------
-    def route_by_agent(self, ticket_id: int, unit: str, agent: str, now: datetime) -> bool:
-        """A ticket not yet dispatched (manual routing, difficult-ticket coordination, returned)
-        given to ``unit`` by an agent: the unit on the ticket, the agent's event and the dispatch
-        step that sends it there, in one transaction. False when it is no longer waiting."""
+    def route_by_agent(self, ticket_id: int, unit: str, agent: str, *, refuses_return: bool = False) -> bool:
+        """A ticket not yet dispatched (manual routing, difficult-ticket coordination, a return
+        under review) given to ``unit`` by an agent: the unit on the ticket, the agent's event and
+        the dispatch step that sends it there, in one transaction. ``refuses_return``: it goes
+        back to the unit that returned it, and that return no longer counts (guangzhou §17-18).
+        False when it is no longer waiting."""
         with self.tx():
             if self.lock_status(ticket_id) is not TicketStatus.REGISTERED:
                 return False
-            self.update_ticket(ticket_id, unit=unit)
-            key = f"routed:{ticket_id}:{now.timestamp():.6f}"
-            self.add_event(ticket_id, "routed", agent, {"unit": unit}, key=key)
+            changes: dict[str, object] = {"unit": unit}
+            if refuses_return:
+                changes["returns"] = max(0, self.get_ticket(ticket_id).returns - 1)
+            self.update_ticket(ticket_id, **changes)
+            key = f"routed:{ticket_id}:{uuid.uuid4().hex}"  # each act its own (a clock may stand still)
+            data = {"unit": unit, **({"return_rejected": True} if refuses_return else {})}
+            self.add_event(ticket_id, "routed", agent, data, key=key)
             event_id = self.event_id(key)
             assert event_id is not None
             self.add_outbox("dispatch", agents_step(ticket_id, event_id), {"ticket_id": ticket_id})

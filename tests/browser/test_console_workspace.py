@@ -582,3 +582,39 @@ def test_a_repeat_is_merged_into_its_matter_from_the_panel(
     assert [(a, t) for a, t, _ in audit_rows(product, "ticket_merged")] == [(AGENT_LOGIN, repeat)]
     assert first not in page.url and repeat not in page.url
     assert_clean(watched)
+
+
+def test_a_units_return_is_reviewed_and_refused_from_the_panel(
+    page: Page, product: Product, watched: Watched
+) -> None:
+    """guangzhou §17: the hotline reviews a return; refused, the ticket goes back to the unit."""
+    t = file_call(product, "13700004441", "某烧烤店", "楼下烧烤店油烟很大", "和平里7号")
+    number = t["number"]
+    deadline = time.monotonic() + 20
+    while ticket_of(product, number)["status"] != "dispatched" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    first = ticket_of(product, number)
+    unit = first["unit"]
+    status, body = call(
+        product,
+        "POST",
+        f"/api/tickets/{number}/events",
+        {"type": "returned", "reason": "不属于本单位职责"},
+        BEARER,
+    )
+    assert status == 200, body
+    logged_in(page)
+    row = page.locator(f"#manual-rows tr[data-number='{number}']")
+    expect(row).to_be_visible(timeout=20_000)
+    row.click()
+    panel = page.locator("#ticket-panel")
+    expect(panel.locator("#tp-return-review")).to_be_visible()
+    expect(panel.locator("#tp-return-text")).to_contain_text(f"{unit} 申请退回，理由：不属于本单位职责")
+    expect(panel.locator("#tp-route-submit")).to_have_text("认可退回，改派")
+    panel.get_by_role("button", name="不予认可，发回原单位").click()
+    expect(panel.locator("#tp-status")).to_have_text("已派发", timeout=20_000)
+    expect(panel.locator("#tp-unit")).to_have_text(unit)
+    after = ticket_of(product, number)
+    assert (after["unit"], after["deadline"]) == (unit, first["deadline"])  # its clock ran on
+    assert any(target == number for _, target, _ in audit_rows(product, "return_refused"))
+    assert_clean(watched)

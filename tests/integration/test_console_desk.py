@@ -200,22 +200,55 @@ async def test_an_agent_routes_a_waiting_ticket_once_and_the_citizen_hears_which
     assert number not in [t["number"] for t in (await agent.get("/api/console/queue"))["manual_routing"]]
 
 
-async def test_a_returned_ticket_is_not_routed_back_to_the_unit_that_returned_it(
-    aiohttp_client: Client, sqlite_runtime: Runtime
+async def test_a_return_waits_for_the_hotlines_review_approved_it_moves_refused_it_goes_back(
+    aiohttp_client: Client, runtime: Runtime, clock: ManualClock
 ) -> None:
-    rt = sqlite_runtime
+    """guangzhou §17: a unit's return is reviewed by the hotline. Approved, an agent routes the
+    ticket to another unit and its clock restarts; refused, it goes back to the unit that
+    returned it, its deadline unchanged, and that return does not count towards §18."""
+    rt = runtime
     client: TestClient = await aiohttp_client(create_app(rt))
     number = await called(client, content="楼下烧烤店油烟很大，水管也漏水")  # names the city and water
     drain(rt)
-    t = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
-    assert t["unit"] == CITY
-    back = await client.post(
-        f"/api/tickets/{number}/events", json={"type": "returned", "reason": "不属于本单位职责"}, headers=AUTH
-    )
-    assert back.status == 200, await back.text()
+    first = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+    assert first["unit"] == CITY
+
+    async def returned(reason: str) -> None:
+        back = await client.post(
+            f"/api/tickets/{number}/events", json={"type": "returned", "reason": reason}, headers=AUTH
+        )
+        assert back.status == 200, await back.text()
+        drain(rt)  # nothing goes on by itself: it waits for the review
+
+    clock.advance(3 * 86400)
+    await returned("不属于本单位职责")
+    agent = await Agent.login(client, rt)
+    assert number in [t["number"] for t in (await agent.get("/api/console/queue"))["manual_routing"]]
+    page = await agent.get(f"/api/console/tickets/{number}")
+    assert page["can_route"] is True
+    assert page["return_review"] == {
+        "returned_by": CITY,
+        "reason": "不属于本单位职责",
+        "suggested_unit": WATER,
+    }
+    refused = await agent.post(f"/api/console/tickets/{number}/route", {"unit": CITY})
+    assert refused["return_refused"] is True
     drain(rt)
-    t = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
-    assert (t["status"], t["unit"]) == ("dispatched", WATER)
+    back = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+    assert (back["status"], back["unit"], back["deadline"]) == ("dispatched", CITY, first["deadline"])
+    assert rt.store.find_ticket(number).returns == 0  # a refused return is not counted
+
+    clock.advance(86400)
+    await returned("确实不属于本单位职责，附三定方案")
+    agent = await Agent.login(client, rt)  # a day later: a new session
+    approved = await agent.post(f"/api/console/tickets/{number}/route", {"unit": WATER})
+    assert approved["return_refused"] is False
+    drain(rt)
+    moved = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+    assert (moved["status"], moved["unit"]) == ("dispatched", WATER)
+    assert moved["deadline"] > first["deadline"]  # the new unit's clock starts on receipt
+    assert [a for a, _, _ in audited(rt, "return_refused")] == ["a017"]
+    assert [a for a, _, _ in audited(rt, "ticket_routed")] == ["a017"]
 
 
 async def test_only_a_supervisor_reveals_with_a_reason_audited_never_for_an_anonymous_citizen(

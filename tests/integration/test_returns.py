@@ -1,6 +1,6 @@
-"""Returns (guangzhou §17-18): a returned ticket goes back to routing, never to a unit that
-returned it (to an agent when the rules name no other); the third return, by three different
-units, sends it to difficult-ticket coordination, where agents see it, and the citizen is told."""
+"""Returns (guangzhou §17-18): the hotline reviews a return and an agent routes the ticket on; the
+third return, by three different units, sends it to difficult-ticket coordination, where agents
+see it, and the citizen is told."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from channels.console import COOKIE
 from channels.web import create_app
-from intake.events import DIFFICULT_QUEUE
+from intake.events import DIFFICULT_QUEUE, RETURN_REVIEW_QUEUE
 from intake.runtime import Runtime
 from tests.support.journey import AUTH, Chat, console_login, drain
 
@@ -31,19 +31,11 @@ async def test_the_third_return_goes_to_difficult_ticket_coordination(
         "headers": {"X-CSRF-Token": (await login.json())["csrf"]},
     }
     units = []
-    for i in range(3):
+    for i, next_unit in enumerate(("市市场监督管理局", "市交通运输局", None)):
         drain(sqlite_runtime)
         view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
-        if i == 2:  # the rules name no unit that has not returned it: an agent routes it
-            assert (view["status"], view["unit"]) == ("registered", "12345热线人工分派"), view
-            routed = await client.post(
-                f"/api/console/tickets/{number}/route", json={"unit": "市市场监督管理局"}, **agent
-            )
-            assert routed.status == 200, await routed.text()
-            drain(sqlite_runtime)
-            view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
         assert view["status"] == "dispatched", (i, view)
-        assert view["unit"] not in units  # never back to a unit that returned it (guangzhou §17)
+        assert view["unit"] not in units  # never back to a unit that returned it
         units.append(view["unit"])
         resp = await client.post(
             f"/api/tickets/{number}/events",
@@ -51,6 +43,13 @@ async def test_the_third_return_goes_to_difficult_ticket_coordination(
             headers=AUTH,
         )
         assert resp.status == 200
+        if next_unit is None:
+            break
+        # guangzhou §17: the hotline reviews the return; approved, an agent routes it on
+        view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+        assert (view["status"], view["unit"]) == ("registered", RETURN_REVIEW_QUEUE), view
+        routed = await client.post(f"/api/console/tickets/{number}/route", json={"unit": next_unit}, **agent)
+        assert routed.status == 200, await routed.text()
     drain(sqlite_runtime)
     view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
     assert view["status"] == "registered" and view["unit"] == DIFFICULT_QUEUE

@@ -17,6 +17,7 @@ def test_every_profile_says_when_returns_go_to_coordination(name: str) -> None:
     returns = load_profile(name).returns
     assert returns.difficult_after >= 1
     assert returns.basis.source == "guangzhou §18" or returns.basis.fallback == "guangzhou §18"
+    assert returns.reviewed  # the hotline reviews a return first (guangzhou §17, huizhou §16, shaoyang §13)
 
 
 def test_the_profiles_count_of_returns_sends_a_ticket_to_coordination() -> None:

@@ -1313,6 +1313,7 @@
 
   function renderTicket(t) {
     var p = state.panel;
+    p.ticket = t;
     show(els.tpBody, true);
     els.tpTitle.textContent = t.number || p.number;
     els.tpStatus.className = "status status-" + safeClass(t.status);
@@ -1328,7 +1329,7 @@
       t.cluster, t.anonymous, t.evaluation], function () {
       drawFacts(t);
     });
-    part("route", [t.can_route, t.units], function () {
+    part("route", [t.can_route, t.units, t.return_review], function () {
       drawRoute(t);
     });
     part("more", [t.status, t.complex, t.can_mark_complex], function () {
@@ -1439,8 +1440,27 @@
       frag.appendChild(opt);
     });
     els.tpRouteUnit.replaceChildren(frag);
+    var review = t.can_route ? t.return_review : null;
     if (current && units.indexOf(current) >= 0) els.tpRouteUnit.value = current;
+    else if (review && review.suggested_unit) els.tpRouteUnit.value = review.suggested_unit;
+    // guangzhou §17: a unit's return is reviewed; approved, the agent routes it on (the rules'
+    // suggestion preselected); refused, it goes back to that unit, its clock running on.
+    show(els.tpReturnReview, !!review);
+    els.tpReturnText.textContent = review
+      ? review.returned_by + " 申请退回" + (review.reason ? "，理由：" + review.reason : "") + "。认可则改派其他单位（时限重新计算）。"
+      : "";
+    els.tpRouteSubmit.textContent = review ? "认可退回，改派" : "派单";
     els.tpRouteSubmit.disabled = false;
+    els.tpReturnRefuse.disabled = false;
+  }
+
+  function onReturnRefuse() {
+    var p = state.panel;
+    var t = p && p.ticket;
+    var review = t && t.return_review;
+    if (!review) return;
+    els.tpRouteUnit.value = review.returned_by;
+    onRouteSubmit({ preventDefault: function () {} });
   }
 
   // Where the profile gives complex matters longer (shaoyang §14.3, quxian §11.3) a ticket may be
@@ -2029,6 +2049,9 @@
     els.tpFacts = $("tp-facts");
     els.tpRouteSec = $("tp-route-sec");
     els.tpRouteForm = $("tp-route-form");
+    els.tpReturnReview = $("tp-return-review");
+    els.tpReturnText = $("tp-return-text");
+    els.tpReturnRefuse = $("tp-return-refuse");
     els.tpRouteUnit = $("tp-route-unit");
     els.tpRouteSubmit = $("tp-route-submit");
     els.tpRouteResult = $("tp-route-result");
@@ -2082,6 +2105,7 @@
       closePanel();
     });
     els.tpRouteForm.addEventListener("submit", onRouteSubmit);
+    els.tpReturnRefuse.addEventListener("click", onReturnRefuse);
     els.tpComplex.addEventListener("click", onComplex);
     els.tpMergeForm.addEventListener("submit", onMergeSubmit);
     state.handoffTicker = window.setInterval(tickHandoffs, 20000);
