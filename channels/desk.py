@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from channels.http_common import in_thread, read_json, row_id
+from intake.clusters import THRESHOLD as CLUSTER_THRESHOLD
+from intake.clusters import matter_chars
 from intake.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from intake.events import DIFFICULT_QUEUE, RETURN_REVIEW_QUEUE
 from intake.history import COMPLEX_EVENT
@@ -214,6 +216,8 @@ class Desk:
             for e in events
             if e.type in DEADLINE_STEPS
         ]
+        members = store.cluster_members(t)
+        merged = store.events_of([m.id for m in members])
         out["cluster_members"] = [
             {
                 "number": m.number,
@@ -221,8 +225,9 @@ class Desk:
                 "category": m.category,
                 "created_at": m.created_at.isoformat(),
                 "subject": scrub(m.fields.get(Field.SUBJECT, ""), m) or None,
+                "why": _why_together(t, m, merged[m.id]),
             }
-            for m in store.cluster_members(t)
+            for m in members
         ]
         out["can_route"] = self._waits_for_routing(t)
         returned_by, why = _return_under_review(t, events)
@@ -402,6 +407,17 @@ class Desk:
 
 
 _MASKED = (Field.NAME, Field.PHONE, Field.ID_NUMBER, Field.HOME_ADDRESS)
+
+
+def _why_together(t: StoredTicket, other: StoredTicket, events: Sequence[StoredEvent]) -> str:
+    """Why two tickets are one matter: an agent merged one, or the near-duplicate rule
+    (intake/clusters.py: the same place, and this share of the matter's characters in common)."""
+    agent = next((e.actor for e in events if e.type == "merged"), None)
+    if agent is not None:
+        return f"坐席 {agent} 并入"
+    a, b = matter_chars(t.fields), matter_chars(other.fields)
+    share = len(a & b) / len(a | b) if a | b else 0.0
+    return f"同一地点，事项用字重合 {share:.0%}（规则：至少 {CLUSTER_THRESHOLD:.0%}）"
 
 
 def _units_returned(events: Sequence[StoredEvent]) -> set[str]:

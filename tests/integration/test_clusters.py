@@ -3,14 +3,16 @@ one cluster agents see, without merging citizens' data; a different matter stays
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from channels.console import COOKIE
 from channels.web import create_app
 from intake.runtime import Runtime
-from tests.support.journey import AUTH, Chat
+from tests.support.journey import AUTH, Chat, console_login
 
 Client = Callable[..., Any]
 REPORTS = [
@@ -53,6 +55,15 @@ async def test_the_same_pothole_from_several_people_is_one_cluster(
     # linked, not merged: each ticket keeps its own citizen's contact, masked
     phones = {v["contact"]["phone"] for v in views}
     assert len(phones) == 5
+    # an agent sees the cluster on the first ticket's page, with the rule that joined each
+    login = await console_login(client, runtime, "a0c1")
+    page = await (
+        await client.get(f"/api/console/tickets/{numbers[0]}", cookies={COOKIE: login.cookies[COOKIE].value})
+    ).json()
+    assert [m["number"] for m in page["cluster_members"]] == numbers[1:]
+    for m in page["cluster_members"]:
+        share = re.fullmatch(r"同一地点，事项用字重合 (\d+)%（规则：至少 20%）", m["why"])
+        assert share is not None and int(share.group(1)) >= 20, m
 
 
 async def test_a_busy_day_does_not_hide_the_first_report(aiohttp_client: Client, runtime: Runtime) -> None:

@@ -384,7 +384,7 @@ async def test_an_agent_merges_a_repeat_into_the_cluster_of_the_matter(
     merged = await agent.post(f"/api/console/tickets/{repeat}/merge", {"into": first})
     assert merged == {"number": repeat, "cluster": first}
     page = await agent.get(f"/api/console/tickets/{first}")
-    assert [m["number"] for m in page["cluster_members"]] == [repeat]
+    assert [(m["number"], m["why"]) for m in page["cluster_members"]] == [(repeat, "坐席 a017 并入")]
     await agent.post(f"/api/console/tickets/{repeat}/merge", {"into": first}, status=409)  # already
     assert audited(rt, "ticket_merged") == [("a017", repeat, first)]
 

@@ -1745,6 +1745,7 @@
       });
     }
     li.appendChild(button);
+    if (m.why) li.appendChild(el("div", "item-meta cluster-why", m.why)); // the rule that joined them
     return li;
   }
 
