@@ -10,6 +10,7 @@ names a reason and is audited (never for an anonymous citizen).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from intake.live import CHANNEL
 from intake.masking import redact
 from intake.model import Category, Channel, Field, StoredEvent, StoredTicket, TicketStatus
 from intake.routing import Router
-from intake.store.console import PAGE_MAX, QueueQuery
+from intake.store.console import PAGE_MAX, QueueQuery, returned_by
 from intake.views import scrub, scrub_said, ticket_json
 
 if TYPE_CHECKING:
@@ -211,7 +212,8 @@ class Desk:
                 "by": e.actor,
                 "deadline": e.data.get("new_deadline"),
                 "previous": e.data.get("previous_deadline"),
-                "why": e.data.get("matched") or e.data.get("reason"),
+                "why": e.data.get("matched")
+                or (scrub(str(e.data["reason"]), t) if e.data.get("reason") else None),
             }
             for e in events
             if e.type in DEADLINE_STEPS
@@ -282,12 +284,18 @@ class Desk:
         if not isinstance(unit, str) or unit not in self.router.units:
             raise InvalidInput("请选择承办单位。'unit' must be one of the units.")
         t = await self._ticket(request)
-        events = await in_thread(request, self.store.events, t.id)
-        returned_by, _ = _return_under_review(t, events)
-        refuses = returned_by is not None and unit == returned_by  # guangzhou §17: not approved
-        if not self._waits_for_routing(t) or not await in_thread(
-            request, self.store.route_by_agent, t.id, unit, session.login, refuses_return=refuses
-        ):
+        routed, refuses = await in_thread(
+            request,
+            functools.partial(
+                self.store.route_by_agent,
+                waiting=self.waiting_units,
+                review=RETURN_REVIEW_QUEUE,
+            ),
+            t.id,
+            unit,
+            session.login,
+        )
+        if not routed:
             raise Conflict("该工单已派出，不能再分派。The ticket is no longer waiting to be routed.")
         action = "return_refused" if refuses else "ticket_routed"
         await in_thread(request, self.store.audit, session.login, action, t.number, unit)
@@ -297,9 +305,7 @@ class Desk:
         """Registered and left to a person: no rule named a unit (the manual queue), difficult
         coordination (guangzhou §18), or returned and not yet sent on (§17). A fresh ticket
         is the worker's to route, and routing it by hand would race it."""
-        if t.status is not TicketStatus.REGISTERED or t.number is None:
-            return False
-        return t.unit in self.waiting_units or t.returns > 0
+        return t.status is TicketStatus.REGISTERED and t.number is not None and t.unit in self.waiting_units
 
     async def mark_complex(self, request: web.Request) -> web.Response:
         """An open ticket declared complex where the profile gives complex matters longer
@@ -436,14 +442,8 @@ def _return_under_review(t: StoredTicket, events: Sequence[StoredEvent]) -> tupl
     """(the unit whose return waits for the hotline's review, its reason), or (None, "")."""
     if t.status is not TicketStatus.REGISTERED or t.unit != RETURN_REVIEW_QUEUE:
         return None, ""
-    last: str | None = None
-    reason = ""
-    for e in events:
-        if e.type == "dispatched":
-            last = str(e.data.get("unit") or "") or None
-        elif e.type == "returned":
-            reason = str(e.data.get("reason", ""))
-    return last, reason
+    reasons = [str(e.data.get("reason", "")) for e in events if e.type == "returned"]
+    return returned_by(events), reasons[-1] if reasons else ""
 
 
 def _revealable(t: StoredTicket) -> list[Field]:

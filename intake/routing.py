@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from intake.errors import ConfigError
-from intake.model import Field
+from intake.model import Field, StoredEvent
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "data" / "routing.toml"
 AGENTS_CHOICE = "坐席指定"  # what decided a route an agent chose (the dispatched event's "matched")
@@ -22,6 +22,14 @@ def agents_step(ticket_id: int, event_id: int) -> str:
 
 def is_agents_choice(step_key: str) -> bool:
     return step_key.rsplit(":", 1)[-1].startswith("agent")
+
+
+def agents_event(step_key: str, events: Sequence[StoredEvent]) -> StoredEvent | None:
+    """The agent's "routed" event a dispatch step key names (``agents_step``), or None."""
+    tail = step_key.rsplit(":", 1)[-1].removeprefix("agent")
+    if not tail.isdigit():
+        return None
+    return next((e for e in events if e.id == int(tail) and e.type == "routed" and e.data.get("unit")), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,12 @@ def ticket_json(
                 "type": e.type,
                 "actor": e.actor,
                 "at": e.at.isoformat(),
-                **{k: e.data[k] for k in _PUBLIC_EVENT_DATA if k in e.data},
+                # a unit's or an agent's own words, scrubbed as the citizen's are
+                **{
+                    k: scrub(str(e.data[k]), t) if k == "reason" else e.data[k]
+                    for k in _PUBLIC_EVENT_DATA
+                    if k in e.data
+                },
             }
             for e in events
         ],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 from intake.model import REGISTERED_KIND, StoredEvent, TicketStatus
-from intake.routing import AGENTS_CHOICE, Route, Router, is_agents_choice
+from intake.routing import AGENTS_CHOICE, Route, Router, agents_event, is_agents_choice
 from intake.runtime import Runtime
 from notifier.compose import compose
 from notifier.notices import choose_address
@@ -41,11 +41,11 @@ def dispatch_ticket(runtime: Runtime, ticket_id: int, step_key: str | None = Non
         agents = is_agents_choice(step_key) and ticket.unit is not None
         earlier = store.locked_events(ticket_id) if ticket.returns or agents else []
         refused = False
-        if agents and ticket.unit:
-            route = Route(ticket.unit, (), (AGENTS_CHOICE,))  # routed from the console
-            routed = [e for e in earlier if e.type == "routed"]
+        chosen = agents_event(step_key, earlier) if agents else None
+        if chosen is not None:  # routed from the console: the unit of the agent's own event
+            route = Route(str(chosen.data["unit"]), (), (AGENTS_CHOICE,))
             # a return the hotline refused: back to that unit, its clock running on (guangzhou §17)
-            refused = bool(routed and routed[-1].data.get("return_rejected"))
+            refused = bool(chosen.data.get("return_rejected"))
         else:  # the rules, never back to a unit that returned it (guangzhou §17)
             returned = {str(e.data.get("unit")) for e in earlier if e.type == "dispatched"}
             route = router().route(ticket.fields, exclude=returned)

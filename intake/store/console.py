@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 
@@ -35,7 +36,7 @@ from intake.store.tickets import TicketStore
 
 OPEN = tuple(s.value for s in TicketStatus if s.is_open)
 PAGE_MAX = 200
-NUMBER = re.compile(r"\d{8}-\d{1,6}|\d{8}-?")  # a ticket number, or its start
+NUMBER = re.compile(r"[0-9]{8}-[0-9]{0,9}|[0-9]{8}")  # a ticket number, or its start
 SUMMARY = (Field.SUBJECT, Field.ADDRESS, Field.CONTENT, Field.DEMAND)
 # A conversation is the citizen's messages on the ticket's channel address from a little before
 # the ticket was opened (the greeting, the first words) on, at most this many lines.
@@ -88,8 +89,11 @@ class ConsoleStore(TicketStore):
         order = (_WARNING_RANK, tickets.c.deadline.is_(None), tickets.c.deadline, tickets.c.id)
         with self._read() as conn:
             if words:  # encrypted at rest: the summaries the other filters leave, read here
+                # (not an anonymous citizen's: their words may name them, and the page masks them)
                 summaries = conn.execute(
-                    select(tickets.c.id, tickets.c.fields_enc).where(and_(*conds)).order_by(*order)
+                    select(tickets.c.id, tickets.c.fields_enc)
+                    .where(*conds, tickets.c.anonymous.is_(False))
+                    .order_by(*order)
                 ).all()
                 ids = [r.id for r in summaries if self._mentions(r.fields_enc, r.id, words)]
                 total = len(ids)
@@ -127,7 +131,12 @@ class ConsoleStore(TicketStore):
         if text and NUMBER.fullmatch(text):
             conds.append(tickets.c.number.startswith(text, autoescape=True))
         elif text and (key := self.phone_key(text)) is not None:
-            conds.append(tickets.c.phone_key == key)
+            # never tells who an anonymous citizen is, nor whose hidden phone it is
+            conds += [
+                tickets.c.phone_key == key,
+                tickets.c.anonymous.is_(False),
+                ~tickets.c.hidden_fields.contains(Field.PHONE.value, autoescape=True),
+            ]
         return conds
 
     def _words(self, text: str | None) -> list[str]:
@@ -169,18 +178,34 @@ class ConsoleStore(TicketStore):
         return out
 
     def conversation(self, t: StoredTicket) -> list[Line]:
-        """What the citizen and the hotline said to each other on the ticket's channel address,
-        from a little before the ticket was opened, oldest first (masking is the caller's)."""
-        since = t.created_at - CONVERSATION_BEFORE
+        """What the citizen and the hotline said to each other about this ticket, oldest first
+        (masking is the caller's): the messages linked to it, and on its channel address those
+        linked to no ticket from a little before it was opened until the sender's next ticket
+        (never another ticket's: an anonymous one and a named one of one sender stay apart)."""
         with self._read() as conn:
+            before, after = conn.execute(
+                select(
+                    select(func.max(tickets.c.created_at))
+                    .where(tickets.c.address_key == t.address_key, tickets.c.id < t.id)
+                    .scalar_subquery(),
+                    select(func.min(tickets.c.created_at))
+                    .where(tickets.c.address_key == t.address_key, tickets.c.id > t.id)
+                    .scalar_subquery(),
+                )
+            ).one()
+            since = t.created_at - CONVERSATION_BEFORE
+            if before is not None:
+                since = max(since, before)
+
+            def around(table: Any, at: Any) -> ColumnElement[bool]:
+                window = [table.c.address_key == t.address_key, table.c.ticket_id.is_(None), at >= since]
+                if after is not None:
+                    window.append(at < after)
+                return or_(table.c.ticket_id == t.id, and_(*window))
+
             ins = conn.execute(
                 select(messages_in.c.text_enc, messages_in.c.received_at, messages_in.c.channel)
-                .where(
-                    or_(
-                        messages_in.c.ticket_id == t.id,
-                        and_(messages_in.c.address_key == t.address_key, messages_in.c.received_at >= since),
-                    )
-                )
+                .where(around(messages_in, messages_in.c.received_at))
                 .order_by(messages_in.c.id)
                 .limit(CONVERSATION_MAX)
             ).all()
@@ -192,10 +217,7 @@ class ConsoleStore(TicketStore):
                     messages_out.c.kind,
                 )
                 .where(
-                    or_(
-                        messages_out.c.ticket_id == t.id,
-                        and_(messages_out.c.address_key == t.address_key, messages_out.c.created_at >= since),
-                    ),
+                    around(messages_out, messages_out.c.created_at),
                     messages_out.c.state != DeliveryState.HELD.value,
                 )
                 .order_by(messages_out.c.id)
@@ -254,26 +276,34 @@ class ConsoleStore(TicketStore):
         return {r.id: r.number for r in rows}
 
     # -- actions ------------------------------------------------------------------------------
-    def route_by_agent(self, ticket_id: int, unit: str, agent: str, *, refuses_return: bool = False) -> bool:
-        """A ticket not yet dispatched (manual routing, difficult-ticket coordination, a return
-        under review) given to ``unit`` by an agent: the unit on the ticket, the agent's event and
-        the dispatch step that sends it there, in one transaction. ``refuses_return``: it goes
-        back to the unit that returned it, and that return no longer counts (guangzhou §17-18).
-        False when it is no longer waiting."""
+    def route_by_agent(
+        self, ticket_id: int, unit: str, agent: str, *, waiting: Collection[str], review: str
+    ) -> tuple[bool, bool]:
+        """A ticket left to a person (its unit is one of the ``waiting`` queues: manual routing,
+        difficult coordination, ``review`` of a return) given to ``unit`` by an agent: the unit on
+        the ticket, the agent's event and the dispatch step that sends it there, in one
+        transaction, decided on the locked row. Routed back to the unit whose return is under
+        review, the return is refused: that return no longer counts (guangzhou §17-18), and the
+        dispatch will not restart the clock. Returns (routed, refused); (False, False) when it
+        no longer waits (another agent was first)."""
         with self.tx():
             if self.lock_status(ticket_id) is not TicketStatus.REGISTERED:
-                return False
+                return False, False
+            t = self.get_ticket(ticket_id)
+            if t.unit not in waiting:
+                return False, False
+            refuses = t.unit == review and unit == returned_by(self.events(ticket_id))
             changes: dict[str, object] = {"unit": unit}
-            if refuses_return:
-                changes["returns"] = max(0, self.get_ticket(ticket_id).returns - 1)
+            if refuses:
+                changes["returns"] = max(0, t.returns - 1)
             self.update_ticket(ticket_id, **changes)
             key = f"routed:{ticket_id}:{uuid.uuid4().hex}"  # each act its own (a clock may stand still)
-            data = {"unit": unit, **({"return_rejected": True} if refuses_return else {})}
+            data = {"unit": unit, **({"return_rejected": True} if refuses else {})}
             self.add_event(ticket_id, "routed", agent, data, key=key)
             event_id = self.event_id(key)
             assert event_id is not None
             self.add_outbox("dispatch", agents_step(ticket_id, event_id), {"ticket_id": ticket_id})
-        return True
+        return True, refuses
 
     def merge_into_cluster(self, ticket_id: int, cluster: str, agent: str, now: datetime) -> None:
         """A ticket joined to the cluster of the matter it repeats, with the agent's event."""
@@ -305,6 +335,18 @@ class ConsoleStore(TicketStore):
                 "deliver", f"deliver:{outbound_id}:retry{int(retries) + 1}", {"outbound_id": outbound_id}
             )
         return True
+
+
+def returned_by(events: Sequence[StoredEvent]) -> str | None:
+    """The unit of the last dispatch before the latest return: whose return is under review."""
+    last: str | None = None
+    unit: str | None = None
+    for e in events:
+        if e.type == "dispatched":
+            last = str(e.data.get("unit") or "") or None
+        elif e.type == "returned":
+            unit = last
+    return unit
 
 
 def _page_of(asked: int, total: int, size: int) -> tuple[int, int]:
