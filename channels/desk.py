@@ -10,7 +10,6 @@ names a reason and is audited (never for an anonymous citizen).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import time
 from collections.abc import Sequence
@@ -284,21 +283,20 @@ class Desk:
         if not isinstance(unit, str) or unit not in self.router.units:
             raise InvalidInput("请选择承办单位。'unit' must be one of the units.")
         t = await self._ticket(request)
-        routed, refuses = await in_thread(
-            request,
-            functools.partial(
-                self.store.route_by_agent,
-                waiting=self.waiting_units,
-                review=RETURN_REVIEW_QUEUE,
-            ),
-            t.id,
-            unit,
-            session.login,
-        )
+
+        def act() -> tuple[bool, bool]:  # the routing and its audit row commit together
+            with self.store.tx():
+                routed, refuses = self.store.route_by_agent(
+                    t.id, unit, session.login, waiting=self.waiting_units, review=RETURN_REVIEW_QUEUE
+                )
+                if routed:
+                    action = "return_refused" if refuses else "ticket_routed"
+                    self.store.audit(session.login, action, t.number, unit)
+            return routed, refuses
+
+        routed, refuses = await in_thread(request, act)
         if not routed:
             raise Conflict("该工单已派出，不能再分派。The ticket is no longer waiting to be routed.")
-        action = "return_refused" if refuses else "ticket_routed"
-        await in_thread(request, self.store.audit, session.login, action, t.number, unit)
         return _json({"number": t.number, "unit": unit, "return_refused": refuses})
 
     def _waits_for_routing(self, t: StoredTicket) -> bool:
@@ -315,7 +313,6 @@ class Desk:
         if not t.status.is_open or not self.policy.has_complex_limit(t.category, t.urgent_class):
             raise Conflict("本市规定未设复杂事项时限，或工单已办结。No complex limit applies to this ticket.")
         deadline = await in_thread(request, self._mark_complex, t, session.login)
-        await in_thread(request, self.store.audit, session.login, "ticket_marked_complex", t.number)
         return _json({"number": t.number, "deadline": deadline.isoformat() if deadline else None})
 
     def _mark_complex(self, t: StoredTicket, agent: str) -> dt.datetime | None:
@@ -326,6 +323,7 @@ class Desk:
             view = self.policy.view(t, store.events(t.id), now)
             deadline = (view.handling_deadline if view else None) or t.deadline
             store.update_ticket(t.id, deadline=deadline)
+            store.audit(agent, "ticket_marked_complex", t.number)
         return deadline
 
     async def merge(self, request: web.Request) -> web.Response:
@@ -342,8 +340,13 @@ class Desk:
         if target.id == t.id or cluster is None or t.cluster == cluster:
             raise Conflict("不能合并到该工单。The ticket cannot be merged into that one.")
         now = self.store.clock.now()
-        await in_thread(request, self.store.merge_into_cluster, t.id, cluster, session.login, now)
-        await in_thread(request, self.store.audit, session.login, "ticket_merged", t.number, cluster)
+
+        def act() -> None:  # the merge and its audit row commit together
+            with self.store.tx():
+                self.store.merge_into_cluster(t.id, cluster, session.login, now)
+                self.store.audit(session.login, "ticket_merged", t.number, cluster)
+
+        await in_thread(request, act)
         return _json({"number": t.number, "cluster": cluster})
 
     async def reveal(self, request: web.Request) -> web.Response:
@@ -371,9 +374,16 @@ class Desk:
         oid = row_id(request.match_info["oid"])
         if oid is None:
             raise InvalidInput("消息编号无效。The message id must be a number.")
-        if not await in_thread(request, self.store.retry_delivery, oid):
+
+        def act() -> bool:  # the retry and its audit row commit together
+            with self.store.tx():
+                retried = self.store.retry_delivery(oid)
+                if retried:
+                    self.store.audit(session.login, "delivery_retried", str(oid))
+            return retried
+
+        if not await in_thread(request, act):
             raise NotFound("没有这条投递失败的消息。No such failed message.")
-        await in_thread(request, self.store.audit, session.login, "delivery_retried", str(oid))
         return _json({"retried": oid})
 
     # -- live -------------------------------------------------------------------------------------
