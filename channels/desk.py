@@ -119,6 +119,7 @@ class Desk:
             for unit in self.waiting_units
         ]
         handoffs = store.open_handoffs()
+        reviews, supervised = store.duty_lists()
         return {
             "open": [self.view(t, page.events[t.id]) for t in page.tickets],
             "open_total": page.total,
@@ -127,6 +128,9 @@ class Desk:
             "size": page.size,
             "stats": store.queue_stats(),
             "manual_routing": [self.view(t, w.events[t.id]) for w in waiting for t in w.tickets],
+            # the hotline's duties (issue 21): reviews to decide, supervision not yet answered
+            "reviews": [self.view(t, ()) for t in reviews],
+            "supervised": [self.view(t, ()) for t in supervised],
             "handoffs": [
                 {
                     "id": h.id,

@@ -148,6 +148,30 @@ TELEGRAM_UPDATE_EXAMPLE = {
         "text": "请问办理居住证需要带什么材料？",
     },
 }
+DATE = {"type": "string", "format": "date"}
+REASON_BODY = {
+    "type": "object",
+    "required": ["reason"],
+    "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}},
+}
+REPORT_PERIOD = [
+    _param(
+        "from",
+        "query",
+        "First day, YYYY-MM-DD (default: the month's first).",
+        "2026-11-01",
+        required=False,
+        schema=DATE,
+    ),
+    _param(
+        "to",
+        "query",
+        "Last day, YYYY-MM-DD, included (default: today).",
+        "2026-11-30",
+        required=False,
+        schema=DATE,
+    ),
+]
 PAGE = {
     "description": "An HTML page.",
     "content": {"text/html": {"schema": {"type": "string"}}},
@@ -568,7 +592,15 @@ def _paths() -> dict[str, Any]:
                         "required": ["type"],
                         "properties": {
                             "type": {
-                                "enum": ["signed", "returned", "extension_approved", "completed", "withdrawn"]
+                                "enum": [
+                                    "signed",
+                                    "returned",
+                                    "extension_approved",
+                                    "completed",
+                                    "withdrawn",
+                                    "objection",
+                                    "supervision_answered",
+                                ]
                             },
                             "reason": {"type": ["string", "null"]},
                             "new_deadline": {"type": ["string", "null"], "format": "date-time"},
@@ -1034,6 +1066,134 @@ def _paths() -> dict[str, Any]:
                     "400": _err("Not a hand-off id."),
                     **CONSOLE_CHANGE,
                     "404": _err("No such open hand-off."),
+                },
+            },
+        },
+        "/api/console/tickets/{number}/supervise": {
+            "parameters": [CONSOLE_NUMBER],
+            "post": {
+                "tags": ["console"],
+                "summary": "An agent opens supervision (督办) with the profile's limit (audited)",
+                "operationId": "consoleSupervise",
+                "security": console_auth,
+                "requestBody": _body(REASON_BODY, {"reason": "群众反复投诉，长期得不到解决"}, 4096),
+                "responses": {
+                    "200": _ok("The supervision's due time.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such ticket."),
+                    "409": _err("No supervision in this profile, or one is open already (`conflict`)."),
+                },
+            },
+        },
+        "/api/console/tickets/{number}/supervision/extend": {
+            "parameters": [CONSOLE_NUMBER],
+            "post": {
+                "tags": ["console"],
+                "summary": "The one extension of a supervision where the profile allows it (audited)",
+                "operationId": "consoleExtendSupervision",
+                "security": console_auth,
+                "requestBody": _body(REASON_BODY, {"reason": "情况复杂，需协调多个部门"}, 4096),
+                "responses": {
+                    "200": _ok("The new due time.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such ticket."),
+                    "409": _err("No extension in this profile, none open, or extended already (`conflict`)."),
+                },
+            },
+        },
+        "/api/console/tickets/{number}/review": {
+            "parameters": [CONSOLE_NUMBER],
+            "post": {
+                "tags": ["console"],
+                "summary": "The review a ticket waits for, decided: re-handle or close after the call-back "
+                "(回访), or a unit's objection (甄别) upheld or rejected (audited)",
+                "operationId": "consoleDecideReview",
+                "security": console_auth,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["decision"],
+                        "properties": {
+                            "decision": {"enum": ["rehandle", "close", "upheld", "rejected"]},
+                            "callback": {"type": "string", "maxLength": 1000},
+                            "reason": {"type": "string", "maxLength": 1000},
+                        },
+                    },
+                    {"decision": "rehandle", "callback": "已电话回访，市民反映问题仍未解决"},
+                    8192,
+                ),
+                "responses": {
+                    "200": _ok("The ticket's status after the decision.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such ticket."),
+                    "409": _err("The ticket is not waiting for a review (`conflict`)."),
+                },
+            },
+        },
+        "/api/console/reports": {
+            "get": {
+                "tags": ["console"],
+                "summary": "The indicators for the console's report view (as /api/reports/indicators)",
+                "operationId": "consoleReports",
+                "security": console_auth,
+                "parameters": REPORT_PERIOD,
+                "responses": {
+                    "200": _ok("The indicators.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    "401": _err("Not logged in."),
+                },
+            },
+        },
+        "/api/console/reports/daily.svg": {
+            "get": {
+                "tags": ["console"],
+                "summary": "Received and finished per day with the on-time rate, as an SVG chart",
+                "operationId": "consoleReportChart",
+                "security": console_auth,
+                "parameters": REPORT_PERIOD,
+                "responses": {
+                    "200": {
+                        "description": "The chart.",
+                        "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                    },
+                    **ERRORS_JSON,
+                    "401": _err("Not logged in."),
+                },
+            },
+        },
+        "/api/reports/indicators": {
+            "get": {
+                "tags": ["reports"],
+                "summary": "Indicators of a period per category, channel, unit, day and month (centre only)",
+                "operationId": "reportIndicators",
+                "security": api_auth,
+                "parameters": REPORT_PERIOD,
+                "responses": {
+                    "200": _ok("The indicators; rates are fractions 0-1 or null.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    **UNAUTHORIZED,
+                    "403": _err("A unit's token (`forbidden`)."),
+                },
+            },
+        },
+        "/api/reports/tickets.csv": {
+            "get": {
+                "tags": ["reports"],
+                "summary": "One row per ticket of the period, without personal data (centre only)",
+                "operationId": "reportTicketsCsv",
+                "security": api_auth,
+                "parameters": REPORT_PERIOD,
+                "responses": {
+                    "200": {
+                        "description": "The CSV.",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **ERRORS_JSON,
+                    **UNAUTHORIZED,
+                    "403": _err("A unit's token (`forbidden`)."),
                 },
             },
         },

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from channels.backoffice import BackOffice
 from channels.console import Console
+from channels.duty_desk import DutyDesk
 from channels.email import MailOutbox
 from channels.http_common import (
     EXECUTOR_KEY,
@@ -130,7 +131,7 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
         services.principals,
     ).routes(app)
     settings = runtime.settings
-    Console(
+    console = Console(
         runtime.store,
         services.policy,
         services.phone,
@@ -139,7 +140,9 @@ def create_app(runtime: Runtime, services: Services | None = None) -> web.Applic
         runtime.redis,
         Router.load(),
         failures_per_address=settings.login_failures_per_address,
-    ).routes(app)
+    )
+    console.routes(app)
+    DutyDesk(console, services.duties, settings.api_token).routes(app)
     if settings.smtp_relay is None:
         MailOutbox(
             runtime.store, settings.mailbox, admin_token=settings.api_token, signature=settings.hotline_name

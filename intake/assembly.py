@@ -11,6 +11,7 @@ from pathlib import Path
 
 from intake.clusters import Clusters
 from intake.dialog import KnowledgeHit, ScreenOutcome
+from intake.duties import Duties
 from intake.errors import ConfigError, Conflict
 from intake.evaluation import parse_evaluation_with_ref
 from intake.events import EventService
@@ -18,10 +19,12 @@ from intake.extract import warm_up
 from intake.guard import SenderGuard
 from intake.history import history_of
 from intake.kb import KnowledgeBase
+from intake.kb.text import normalize
 from intake.model import StoredEvent, StoredTicket
 from intake.phone import PhoneIntake
 from intake.policy import DeadlineView, PolicyProfile, ProfilePolicy, check_extension, deadlines, load_profile
 from intake.principals import Principals
+from intake.routing import Router
 from intake.runtime import Runtime
 from intake.screening import Jurisdiction, Screener, ScreenKind
 from intake.service import IntakeService
@@ -74,28 +77,55 @@ class EvaluationReplies:
 
 
 class ScreeningPort:
-    """The screener's decisions in the dialog's vocabulary; the urgent class is the profile's
-    (huizhou §13.3, guangxi §26.2.7, quxian §11.4), chosen by its own keywords."""
+    """The screener's decisions in the dialog's vocabulary, with the profile's urgent class
+    (huizhou §13.3, shaoyang §20, guangxi §26.2.7, quxian §11.4): chat and phone tickets alike
+    are put in it by ``urgent_class_of``."""
 
     def __init__(self, screener: Screener, profile: PolicyProfile) -> None:
         self.screener = screener
         self.profile = profile
+        known = {r.urgent_kind for r in screener.rules(ScreenKind.URGENT)}
+        for urgent in profile.urgent_classes:
+            unknown = sorted(set(urgent.kinds) - known)
+            if unknown:
+                raise ConfigError(
+                    f"{profile.path or profile.name}: urgent.{urgent.key}.kinds: {unknown} are no urgent "
+                    f"kind of the screening rules ({', '.join(sorted(k for k in known if k))})"
+                )
 
     def urgent_class(self, text: str, kind: str | None = None) -> str | None:
-        """The profile's class naming the matter by its keywords, else the one taking the
-        screening's urgent ``kind``; None when the city has no class for it (guangzhou names
-        none; an ordinary 停水 is not quxian's 大面积停水)."""
-        classes = self.profile.urgent_classes
-        for urgent in classes:
-            if any(k in text for k in urgent.keywords):
-                return urgent.key
-        return next((u.key for u in classes if kind is not None and kind in u.kinds), None)
+        """The first of the profile's classes whose own words name the matter (huizhou's 重大
+        before its 一般), else the first taking the screening's urgent ``kind``; a class whose
+        ``unless`` the text meets (the matter over, a question about it, an outage announced
+        ahead) is never chosen. None when the city has no class for it: guangzhou §14.3 names
+        none, and an ordinary 停水 is not quxian §11.4's 大面积停水."""
+        clean = normalize(text)
+        classes = [u for u in self.profile.urgent_classes if not u.ruled_out(clean)]
+        named = next((u.key for u in classes if u.names(clean)), None)
+        if named is not None or kind is None:
+            return named
+        return next((u.key for u in classes if kind in u.kinds), None)
+
+    def urgent_class_of(self, text: str) -> str | None:
+        """The urgent class of a matter told in ``text``, by its words and the kind screening
+        finds in it: what a chat ticket and a phone ticket (intake.phone) are registered under."""
+        decision = self.screener.screen(text)
+        return self.urgent_class(text, decision.urgent_kind if decision is not None else None)
 
     def screen(self, text: str) -> ScreenOutcome | None:
         d = self.screener.screen(text)
+        urgent = self.urgent_class_of(text)
         if d is None:
-            return None
-        urgent = self.urgent_class(text, d.urgent_kind) if d.urgent else None
+            # No screening rule fired, but the profile's words name one of its classes (shaoyang
+            # §20's 油烟、噪音): an ordinary request, registered in that class.
+            if urgent is None:
+                return None
+            return ScreenOutcome(
+                kind=str(ScreenKind.URGENT),
+                rule_id=f"{self.profile.name}.urgent.{urgent}",
+                reply="",
+                urgent_class=urgent,
+            )
         return ScreenOutcome(
             kind=str(d.kind),
             rule_id=d.rule_id,
@@ -128,6 +158,7 @@ class Services:
     events: EventService
     phone: PhoneIntake
     principals: Principals
+    duties: Duties
 
 
 JURISDICTIONS = Path(__file__).resolve().parent / "data" / "jurisdictions.toml"
@@ -160,8 +191,13 @@ def screener_for(profile: PolicyProfile, model: TextModel | None = None) -> Scre
 
 def build_services(runtime: Runtime) -> Services:
     warm_up()
-    profile = load_profile(runtime.settings.policy, calendar_overrides=runtime.settings.holidays_dir)
+    profile = load_profile(
+        runtime.settings.policy,
+        calendar_overrides=runtime.settings.holidays_dir,
+        calendar_check_every=runtime.settings.holidays_check_seconds,
+    )
     policy = HotlinePolicy(profile, runtime.store)
+    duties = Duties(runtime.store, policy, Router.load().duty_phones)
     screening = ScreeningPort(screener_for(profile), profile)
     turn = TurnTaker(
         runtime.store,
@@ -179,12 +215,14 @@ def build_services(runtime: Runtime) -> Services:
             per_minute=runtime.settings.rate_per_minute,
         ),
         clusters=Clusters(runtime.store),
+        duties=duties,
     )
     intake = IntakeService(DialogStates(runtime.redis, runtime.store), turn)
     return Services(
         policy=policy,
         intake=intake,
-        events=EventService(runtime.store, policy),
-        phone=PhoneIntake(runtime.store, policy),
+        events=EventService(runtime.store, policy, duties),
+        phone=PhoneIntake(runtime.store, policy, screening),
         principals=Principals(runtime.store),
+        duties=duties,
     )

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from intake.duties import Duties
 from intake.errors import InvalidInput, InvalidTransition
 from intake.lifecycle import transition
 from intake.model import StoredTicket, TicketStatus
@@ -47,17 +48,22 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str | None:
     return value.strip()
 
 
+DUTY_EVENTS = ("objection", "supervision_answered")  # a unit's part in the hotline's duties (issue 21)
+
+
 class EventService:
-    def __init__(self, store: SqlStore, policy: LifecyclePolicy) -> None:
+    def __init__(self, store: SqlStore, policy: LifecyclePolicy, duties: Duties | None = None) -> None:
         self.store = store
         self.policy = policy
+        self.duties = duties
 
     def apply(self, number: str, data: Mapping[str, Any], actor: str) -> tuple[StoredTicket, bool]:
         """Apply one event; returns the ticket and whether anything changed (False: a repeat)."""
         event_type = data.get("type")
         if not isinstance(event_type, str):
             raise InvalidInput(
-                "'type' must be one of signed, returned, extension_approved, completed, withdrawn"
+                "'type' must be one of signed, returned, extension_approved, completed, withdrawn, "
+                "objection, supervision_answered"
             )
         ticket = self.store.find_ticket(number)
         payload = {k: v for k, v in data.items() if k not in ("type", "actor")}
@@ -76,6 +82,9 @@ class EventService:
             # A repeat of the same event with the same data changes nothing (idempotent).
             if self.store.event_id(key) is not None:
                 return self.store.get_ticket(ticket.id), False
+            if event_type in DUTY_EVENTS:
+                self._duty_event(self.store.get_ticket(ticket.id), event_type, payload, actor, now, key)
+                return self.store.get_ticket(ticket.id), True
             t = transition(
                 status,
                 event_type,
@@ -114,6 +123,8 @@ class EventService:
                     _text(payload, "result", required=True) or ""
                 )
                 changes["evaluation_due_at"] = self.policy.evaluation_window_end(ticket, now)
+            if event_type == "completed" and ticket.supervision and ticket.supervision.answered_at is None:
+                changes["supervision_answered_at"] = now  # the result answers the supervision
             self.store.update_ticket(ticket.id, **changes)
             self.store.add_event(ticket.id, event_type, actor, record, key=key)
             event_id = self.store.event_id(key)
@@ -126,6 +137,29 @@ class EventService:
                     "dispatch", f"dispatch:{ticket.id}:r{ticket.returns + 1}", {"ticket_id": ticket.id}
                 )
         return self.store.get_ticket(ticket.id), True
+
+    def _duty_event(
+        self,
+        t: StoredTicket,
+        event_type: str,
+        payload: Mapping[str, Any],
+        actor: str,
+        now: datetime,
+        key: str,
+    ) -> None:
+        """A unit's 甄别 request (``objection``, ``reason``) or its answer to a supervision
+        (``supervision_answered``, ``result``), recorded under ``key`` (a repeat is a no-op)."""
+        if self.duties is None:
+            raise InvalidTransition(f"{event_type} is not handled by this process")
+        if event_type == "objection":
+            reason = _text(payload, "reason", required=True) or ""
+            evaluation = self.store.evaluation(t.id)
+            level = evaluation[0] if evaluation else None
+            at = next((e.at for e in reversed(self.store.events(t.id)) if e.type == "evaluated"), None)
+            self.duties.object(t, reason, actor, now, level, at, key=key)
+        else:
+            result = _text(payload, "result", required=True) or ""
+            self.duties.answer_supervision(t, result, actor, now, key=key)
 
 
 def _parse_time(value: Any) -> datetime:

@@ -255,6 +255,20 @@ class StoredTicket:
     cluster: str | None
     updated_at: datetime
     version: int
+    supervision: Supervision | None = None
+    review: str | None = None  # "dissatisfied" or "objection" while an agent's review waits
+
+
+@dataclass(frozen=True, slots=True)
+class Supervision:
+    """督办 on a ticket (issue 21): why, since when, due when, and whether it was extended."""
+
+    opened_at: datetime
+    due: datetime
+    reason: str
+    by: str  # "system" or the agent's login
+    extended: bool
+    answered_at: datetime | None = None  # the unit's answer (or its result) after it opened
 
 
 @dataclass(frozen=True, slots=True)

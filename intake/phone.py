@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from intake import texts
 from intake.dialog import DialogPolicy
@@ -46,10 +46,17 @@ class RealNameRequired(InvalidInput):
     status = 422
 
 
+class UrgentClasses(Protocol):
+    """The profile's urgent class of a matter, as the dialog finds it (intake.assembly.ScreeningPort)."""
+
+    def urgent_class_of(self, text: str) -> str | None: ...
+
+
 class PhoneIntake:
-    def __init__(self, store: SqlStore, policy: DialogPolicy) -> None:
+    def __init__(self, store: SqlStore, policy: DialogPolicy, urgent: UrgentClasses | None = None) -> None:
         self.store = store
         self.policy = policy
+        self.urgent = urgent
 
     def create(self, data: Mapping[str, Any], agent: str) -> StoredTicket:
         if data.get("channel", "phone") != "phone":
@@ -92,6 +99,10 @@ class PhoneIntake:
             raise MissingFields(
                 f"缺少：{texts.joined(missing)}。Missing: {', '.join(f.value for f in missing)}"
             )
+        # The same urgent class as the matter would get in a chat (huizhou §13.3, shaoyang §20,
+        # guangxi §26.2.7, quxian §11.4): the caller's words as the agent typed them.
+        matter = "，".join(v for v in (values.get(Field.SUBJECT), values.get(Field.CONTENT)) if v)
+        urgent_class = self.urgent.urgent_class_of(matter) if self.urgent is not None and matter else None
         draft = TicketDraft(
             channel=Channel.PHONE,
             address=self._reach(values.get(Field.PHONE), hidden),
@@ -101,10 +112,11 @@ class PhoneIntake:
             anonymous=anonymous,
             hidden=hidden,
             values=values,
+            urgent_class=urgent_class,
         )
         ticket_id = self.store.create_ticket(draft)
         now = self.store.clock.now()
-        deadline, provisional = self.policy.registration_deadline(category, None, Channel.PHONE, now)
+        deadline, provisional = self.policy.registration_deadline(category, urgent_class, Channel.PHONE, now)
         number = self.store.register(
             ticket_id, deadline=deadline, deadline_provisional=provisional, actor=agent
         )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from intake.errors import ConfigError
 from intake.model import Field, StoredEvent
+from intake.phones import normalize_phone
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "data" / "routing.toml"
 AGENTS_CHOICE = "坐席指定"  # what decided a route an agent chose (the dispatched event's "matched")
@@ -43,6 +44,8 @@ class Route:
 class Router:
     rules: tuple[tuple[str, tuple[str, ...]], ...]
     manual_queue: str
+    # unit -> the duty phone that gets SMS warnings where the profile says so (guangxi §34)
+    duty_phones: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_RULES) -> Router:
@@ -50,11 +53,18 @@ class Router:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
             rules = tuple((str(r["unit"]), tuple(str(k) for k in r["keywords"])) for r in data["rule"])
             manual = str(data["manual_queue"])
-        except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+            phones = {str(unit): str(phone) for unit, phone in data.get("duty_phones", {}).items()}
+        except (OSError, KeyError, TypeError, AttributeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: routing rules: {exc}") from None
         if not rules:
             raise ConfigError(f"{path}: rule: at least one rule is needed")
-        return cls(rules, manual)
+        duty: dict[str, str] = {}
+        for unit, phone in phones.items():
+            e164 = normalize_phone(phone)
+            if e164 is None:
+                raise ConfigError(f"{path}: duty_phones.{unit}: {phone!r} is not a phone number")
+            duty[unit] = e164
+        return cls(rules, manual, duty)
 
     @property
     def units(self) -> tuple[str, ...]:

@@ -40,6 +40,9 @@ class Settings:
     sms_api_url: str | None = None
     api_token: str = ""
     sms_secret: str = ""  # HMAC key of the signed SMS webhooks (channels.signing)
+    # The back-office feed (issue 21): events POSTed to this URL, signed with this secret
+    backoffice_webhook: str | None = None
+    backoffice_secret: str = ""
     secret_key: bytes = b""
     dev_clock: bool = False
     telegram_token: str | None = None
@@ -61,6 +64,9 @@ class Settings:
     max_streams: int = 500  # live-update streams one web process holds open (429 beyond)
     mail_quota: int = 30  # mails one sender may send an hour (a client address: ten times)
     retention_days: int = 0  # texts of messages kept this long; 0: the profiles' longest period
+    # How often each process looks for a new or changed holiday override file (seconds; 0: before
+    # every deadline calculation). No restart is needed for one (intake.policy.calendar).
+    holidays_check_seconds: int = 30
     # Reverse proxies whose X-Forwarded-For/Proto/Host are believed (HOTLINE_TRUSTED_PROXIES:
     # addresses or networks, comma-separated); from anyone else those headers are ignored.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
@@ -217,6 +223,7 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
         ("HOTLINE_CHAT_TOKEN_FAILURES_PER_ADDRESS", "chat_token_failures_per_address", 1, None),
         ("HOTLINE_MAIL_QUOTA", "mail_quota", 1, None),
         ("HOTLINE_RETENTION_DAYS", "retention_days", 1, None),
+        ("HOTLINE_HOLIDAYS_CHECK_SECONDS", "holidays_check_seconds", 0, 3600),
         ("HOTLINE_MAX_STREAMS", "max_streams", 1, 100_000),
         ("HOTLINE_STORE_THREADS", "store_threads", 1, 64),
     ):
@@ -282,4 +289,15 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
         changes["sms_secret"] = secret
     elif create_secrets:
         changes["sms_secret"] = load_token_file(data_dir / "sms-secret")
+    if env.get("HOTLINE_BACKOFFICE_WEBHOOK"):
+        url = env["HOTLINE_BACKOFFICE_WEBHOOK"].strip()
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"HOTLINE_BACKOFFICE_WEBHOOK: expected an http(s) URL, got {url!r}")
+        changes["backoffice_webhook"] = url
+        secret = env.get("HOTLINE_BACKOFFICE_SECRET", "").strip()
+        if len(secret) < 16:
+            raise ConfigError(
+                "HOTLINE_BACKOFFICE_SECRET: at least 16 characters are needed with HOTLINE_BACKOFFICE_WEBHOOK"
+            )
+        changes["backoffice_secret"] = secret
     return replace(s, **changes)  # type: ignore[arg-type]

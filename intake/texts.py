@@ -147,6 +147,16 @@ EVAL_INVALID = "您的回复不在评价选项内，本次评价记为无效。�
 EVAL_WHICH = "您有多张工单待评价，请在数字前注明序号，例如“{ref} 2”：\n{lines}"
 EVAL_THANKS = "感谢您对工单{number}的评价（{level}）！"
 EVAL_ALREADY = "工单{number}本轮已评价，感谢您的反馈。"
+# A dissatisfied answer the hotline reviews first (guangzhou §28, huizhou §25, guangxi §27.3)
+EVAL_REVIEW = "很抱歉办理结果未能让您满意。热线工作人员将尽快回访您，核实情况后决定是否重新办理工单{number}。"
+REVIEW_CLOSED = "关于工单{number}：经热线回访核实，{reason}。本工单已办结，感谢您的理解。"
+# The hotline's own texts to units and in the history (issue 21)
+UNIT_WARNING = {
+    "yellow": "【黄牌预警】工单{number}将于{deadline}到期，请抓紧办理。",
+    "red": "【红牌警告】工单{number}已于{deadline}逾期，请立即办理并说明情况。",
+}
+SUPERVISION_OVERDUE = "逾期未办结，请说明情况并限期办结"
+SUPERVISION_AFTER_REHANDLING = "重新办理后诉求人仍不满意，请核实原因并限期办结"
 EVAL_REHANDLING = "很抱歉办理结果未能让您满意。我们已安排对工单{number}重新办理，将于{deadline}前再次答复您。"
 TOO_FAST = "您发送消息过于频繁，请稍后再试。您的消息我们已经收到。"
 RESTRICTED = "您的账号因多次发送不当内容，已被暂停使用本渠道至{until}。如有紧急情况请拨打110。"

@@ -53,6 +53,7 @@ from intake.dialog import (
     missing_fields,
     step,
 )
+from intake.duties import DISSATISFIED, Duties
 from intake.errors import NotFound
 from intake.evaluation import evaluation_refs
 from intake.guard import SenderGuard
@@ -171,9 +172,11 @@ class TurnTaker:
         repeats: RepeatCheck | None = None,
         guard: SenderGuard | None = None,
         clusters: Clusters | None = None,
+        duties: Duties | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
+        self.duties = duties  # review before re-handling, supervision after it (issue 21)
         self.understanding = understanding
         self.clock = clock
         self.screening = screening
@@ -492,6 +495,11 @@ class TurnTaker:
                 return Reply(texts.EVAL_ALREADY.format(number=t.number))
             self.store.add_event(t.id, "evaluated", "citizen", {"level": action.level, "round": round_})
             deadline = self.policy.rehandling_deadline(t.category, action.level, round_, now)
+            duties = self.duties
+            if deadline is not None and duties is not None and duties.profile.review.dissatisfied:
+                # the hotline calls back and decides first (guangzhou §28, huizhou §25)
+                duties.request_review(t, DISSATISFIED, {"level": action.level, "round": round_}, "citizen")
+                return Reply(texts.EVAL_REVIEW.format(number=t.number))
             if deadline is not None:
                 self.store.update_ticket(
                     t.id,
@@ -505,6 +513,16 @@ class TurnTaker:
                 )
             self.store.update_ticket(t.id, status=TicketStatus.CLOSED)
             self.store.add_event(t.id, "closed", "system", {"level": action.level})
+            if (
+                duties is not None
+                and round_ > 1
+                and action.level in duties.profile.evaluation.dissatisfied_levels
+                and duties.profile.supervision.after_rehandling
+            ):
+                # still dissatisfied after re-handling → supervision (shaoyang §24.3)
+                duties.open_supervision(
+                    self.store.get_ticket(t.id), texts.SUPERVISION_AFTER_REHANDLING, "system", now
+                )
         return Reply(texts.EVAL_THANKS.format(number=t.number, level=action.level))
 
     def _send(

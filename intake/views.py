@@ -38,6 +38,13 @@ _PUBLIC_EVENT_DATA = (
     "return_rejected",
     "level",
     "round",
+    "due",
+    "deadline",
+    "kind",
+    "decision",
+    "by",
+    "silence",
+    "callback",
 )
 
 
@@ -107,7 +114,7 @@ def ticket_json(
                 "at": e.at.isoformat(),
                 # a unit's or an agent's own words, scrubbed as the citizen's are
                 **{
-                    k: scrub(str(e.data[k]), t) if k == "reason" else e.data[k]
+                    k: scrub(str(e.data[k]), t) if k in ("reason", "callback") else e.data[k]
                     for k in _PUBLIC_EVENT_DATA
                     if k in e.data
                 },
@@ -115,6 +122,20 @@ def ticket_json(
             for e in events
         ],
     }
+    s = t.supervision
+    out["supervision"] = (
+        None
+        if s is None
+        else {
+            "opened_at": s.opened_at.isoformat(),
+            "due": s.due.isoformat(),
+            "reason": scrub(s.reason, t),
+            "by": "system" if s.by == "system" else "agent",
+            "extended": s.extended,
+            "answered_at": s.answered_at.isoformat() if s.answered_at else None,
+        }
+    )
+    out["review"] = t.review
     if not t.anonymous:
         contact = {f.value: _MASKERS[f](v) for f, v in t.contact.items() if v and f not in t.hidden}
         if contact:

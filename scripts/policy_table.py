@@ -110,7 +110,38 @@ def _warnings(profile: PolicyProfile) -> str:
     w = profile.warnings
     if not w.enabled:
         return "—"
-    return f"yellow −{w.yellow_before} WD, red +{w.red_after} WD"
+    text = f"yellow −{w.yellow_before} WD, red +{w.red_after} WD"
+    return text + "; SMS to the unit" if w.sms_unit else text
+
+
+def _supervision(profile: PolicyProfile) -> str:
+    s = profile.supervision
+    if not s.enabled:
+        return "—"
+    opened = [
+        w for w, on in (("overdue", s.overdue), ("dissatisfied after re-handling", s.after_rehandling)) if on
+    ]
+    parts = []
+    if opened and s.system is not None:
+        parts.append(f"{' or '.join(opened)}: {s.system.short}")
+    if s.agent is not None:
+        parts.append(f"agent: {s.agent.short}")
+    if s.extension is not None:
+        parts.append(f"+{s.extension.short} once")
+    basis = "" if s.basis.fallback is None else f" (fallback {s.basis.fallback.split()[0]})"
+    return "; ".join(parts) + basis
+
+
+def _review(profile: PolicyProfile) -> str:
+    parts = [
+        "dissatisfied → call-back, agent decides"
+        if profile.review.dissatisfied
+        else "dissatisfied → no review"
+    ]
+    objection = profile.evaluation.unit_objection
+    if objection is not None:
+        parts.append(f"甄别 within {objection.short}")
+    return "; ".join(parts)
 
 
 def table(profiles_dir: Path | None = None) -> str:
@@ -124,6 +155,8 @@ def table(profiles_dir: Path | None = None) -> str:
         "extensions",
         "urgent",
         "warnings",
+        "supervision",
+        "review",
         "evaluation",
     ]
     lines = [
@@ -143,6 +176,8 @@ def table(profiles_dir: Path | None = None) -> str:
             _extensions(p),
             _urgent(p),
             _warnings(p),
+            _supervision(p),
+            _review(p),
             _evaluation(p),
         ]
         lines.append("| " + " | ".join(row) + " |")

@@ -65,7 +65,11 @@ def main() -> None:
         runtime.store,
         runtime.redis,
         timers=lambda: run_timers(
-            runtime, services.policy, guard=services.intake.guard, clusters=services.intake.turn.clusters
+            runtime,
+            services.policy,
+            guard=services.intake.guard,
+            clusters=services.intake.turn.clusters,
+            duties=services.duties,
         ),
         stale_after=timedelta(seconds=runtime.settings.relay_stale_seconds),
     )

@@ -29,6 +29,7 @@ QUEUE_FOR_JOB = {
     "deliver": "notify",
     "notice": "notify",
     "evaluation_batch": "notify",
+    "feed": "notify",
     "mail_inbound": "intake",
     "telegram_inbound": "intake",
 }

@@ -114,6 +114,12 @@ def _mail_turn(runtime: Runtime, message_id: int, msg: InboundMessage, raw: str 
     return TurnInput(inbound, message_id)
 
 
+def feed(runtime: Runtime, key: str) -> str:
+    from notifier.feed import post_feed
+
+    return post_feed(runtime, key)  # raises until the back office answers 2xx
+
+
 def evaluation_batch(runtime: Runtime, key: str) -> str:
     from worker.fanout import send_evaluation_batch
 
@@ -132,4 +138,5 @@ STEPS: dict[str, Callable[[Runtime, str], str]] = {
     "telegram_inbound": inbound,
     "mail_inbound": inbound,
     "evaluation_batch": evaluation_batch,
+    "feed": feed,
 }

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from intake.assembly import HotlinePolicy
 from intake.clusters import Clusters
+from intake.duties import Duties
 from intake.guard import SenderGuard
 from intake.model import TicketStatus
 from intake.policy.loader import strictest_keep_years
@@ -66,6 +67,9 @@ def end_evaluation_windows(runtime: Runtime, now: datetime, silence_means: str) 
         with runtime.store.tx():
             if silence_means == "satisfied":
                 runtime.store.record_evaluation(ticket_id, round_ + 1, "满意", "silence")
+                runtime.store.add_event(
+                    ticket_id, "evaluated", "system", {"level": "满意", "round": round_ + 1, "silence": True}
+                )
             runtime.store.add_event(
                 ticket_id,
                 "closed",
@@ -79,11 +83,13 @@ def end_evaluation_windows(runtime: Runtime, now: datetime, silence_means: str) 
 OPEN_STATUSES = [s for s in TicketStatus if s.is_open]
 
 
-def refresh_deadlines(runtime: Runtime, policy: HotlinePolicy, now: datetime) -> int:
+def refresh_deadlines(
+    runtime: Runtime, policy: HotlinePolicy, now: datetime, duties: Duties | None = None
+) -> int:
     """Warning colours (huizhou §26) and provisional deadlines, recomputed by the one pure
-    deadline function; a deadline counted on weekends only for a year the calendar did not know
-    becomes final once an operator adds that year's holiday file (issue 3)."""
-    policy.calendar.reload()
+    deadline function; a provisional deadline (a year whose holiday notice is not yet published)
+    becomes final once an operator adds that year's holiday file (issue 3). A colour that turns
+    yellow or red is given to the unit (``Duties.warn``) in the transaction that stores it."""
     changed = 0
     for ticket_id in runtime.store.ticket_ids(OPEN_STATUSES):
         t = runtime.store.get_ticket(ticket_id)
@@ -93,9 +99,12 @@ def refresh_deadlines(runtime: Runtime, policy: HotlinePolicy, now: datetime) ->
         warning = str(view.warning) if view.warning is not None else None
         deadline = view.handling_deadline or t.deadline
         if (warning, deadline, view.provisional) != (t.warning, t.deadline, t.deadline_provisional):
-            runtime.store.update_ticket(
-                ticket_id, warning=warning, deadline=deadline, deadline_provisional=view.provisional
-            )
+            with runtime.store.tx():
+                runtime.store.update_ticket(
+                    ticket_id, warning=warning, deadline=deadline, deadline_provisional=view.provisional
+                )
+                if duties is not None and warning is not None and warning != t.warning:
+                    duties.warn(t, warning, deadline)
             changed += 1
     return changed
 
@@ -124,6 +133,7 @@ def run_timers(
     with_deadlines: bool = True,
     guard: SenderGuard | None = None,
     clusters: Clusters | None = None,
+    duties: Duties | None = None,
 ) -> None:
     """Every timer sweep, once: what the worker's sweeper calls every few seconds."""
     now = runtime.clock.now()
@@ -134,7 +144,9 @@ def run_timers(
     release_held_notices(runtime, now)
     end_evaluation_windows(runtime, now, policy.silence_means)
     if with_deadlines:
-        refresh_deadlines(runtime, policy, now)
+        refresh_deadlines(runtime, policy, now, duties)
+    if duties is not None:  # supervision opened and due, then the back-office feed (issue 21)
+        duties.sweep(now, feed=runtime.settings.backoffice_webhook is not None)
     if guard is not None:
         guard.refresh(now)  # restrictions survive a Redis flush (huizhou §8)
     if clusters is not None:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from intake.policy.adapter import ProfilePolicy
-from intake.policy.calendar import CalendarTime, WorkCalendar, YearOverride, end_of_day
+from intake.policy.calendar import CHECK_EVERY_SECONDS, CalendarTime, WorkCalendar, YearOverride, end_of_day
 from intake.policy.deadlines import (
     ApprovedExtension,
     DeadlineView,
@@ -38,7 +38,9 @@ from intake.policy.model import (
     RealNameMatter,
     ReturnFrom,
     Returns,
+    Review,
     SkipCase,
+    Supervision,
     SupplementRules,
     Template,
     Unit,
@@ -70,8 +72,10 @@ __all__ = [
     "RealNameMatter",
     "ReturnFrom",
     "Returns",
+    "Review",
     "SkipCase",
     "Stage",
+    "Supervision",
     "SupplementRules",
     "Template",
     "TicketHistory",
@@ -92,16 +96,21 @@ __all__ = [
 
 
 def load_profile(
-    name: str, *, profiles_dir: Path | None = None, calendar_overrides: Path | None = None
+    name: str,
+    *,
+    profiles_dir: Path | None = None,
+    calendar_overrides: Path | None = None,
+    calendar_check_every: float = CHECK_EVERY_SECONDS,
 ) -> PolicyProfile:
     """Load and validate a profile by name (guangzhou, huizhou, ...) or by a path to a ``.toml``.
 
     ``calendar_overrides`` (``Settings.holidays_dir``) is read and validated here as well, so a
     bad holiday file stops start-up together with a bad profile; the calendar built from it is
-    ``profile.calendar``.
+    ``profile.calendar``, and it looks for new or changed files every ``calendar_check_every``
+    seconds (``Settings.holidays_check_seconds``).
 
     Raises:
         intake.errors.ConfigError: one line naming the file, the field and the reason.
     """
     profile = read_profile(profile_path(name, profiles_dir))
-    return replace(profile, calendar=WorkCalendar(calendar_overrides))
+    return replace(profile, calendar=WorkCalendar(calendar_overrides, check_every=calendar_check_every))

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import tomllib
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,9 @@ from intake.policy.model import (
     Records,
     ReturnFrom,
     Returns,
+    Review,
     SkipCase,
+    Supervision,
     SupplementRules,
     Template,
     Unit,
@@ -120,6 +124,8 @@ def _build(top: Node) -> PolicyProfile:
         supplement=_supplement(top.table("supplement")),
         evaluation=_evaluation(top.table("evaluation")),
         warnings=_warnings(top.table("warnings")),
+        supervision=_supervision(top.table("supervision")),
+        review=_review(top.table("review")),
         real_name=_real_name(top.table("real_name")),
         returns=_returns(top.table("returns")),
         harassment=_harassment(top.table("harassment")),
@@ -206,7 +212,20 @@ def _defaults_basis(defaults: Node | None, node: Node) -> Basis:
     return defaults.basis()
 
 
+def _patterns(node: Node, key: str, *, required: bool) -> tuple[str, ...]:
+    """Regular expressions over a normalised text, themselves NFKC as that text is ("，" is ",")."""
+    patterns = tuple(unicodedata.normalize("NFKC", p) for p in node.texts(key, required=required))
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            node.fail(key, f"bad pattern {pattern!r} ({exc})")
+    return patterns
+
+
 def _urgent_classes(node: Node) -> tuple[UrgentClass, ...]:
+    # [urgent] unless: what rules every class out (the matter over, a question, an outage ahead)
+    shared = _patterns(node, "unless", required=False)
     raw = node.raw("classes")
     if raw is None:
         node.fail("classes", "missing (a list, [] when the city names no urgent class)")
@@ -225,7 +244,7 @@ def _urgent_classes(node: Node) -> tuple[UrgentClass, ...]:
         urgent = UrgentClass(
             key=key,
             title=sub.req_text("title"),
-            keywords=sub.texts("keywords"),
+            keywords=_patterns(sub, "keywords", required=True),
             kinds=sub.texts("kinds", required=False),
             sign=sub.limit("sign", required=False, units=any_unit),
             return_limit=sub.limit("return", required=False, units=any_unit),
@@ -235,10 +254,13 @@ def _urgent_classes(node: Node) -> tuple[UrgentClass, ...]:
             handling=sub.limit("handling", required=False, units=any_unit),
             extendable=sub.flag("extendable"),
             source=sub.req_text("source"),
+            unless=shared + _patterns(sub, "unless", required=False),
         )
         limits = (urgent.sign, urgent.on_site, urgent.first_response, urgent.progress, urgent.handling)
         if all(v is None for v in limits):
             sub.fail(None, "an urgent class must set at least one limit")
+        if not urgent.keywords and not urgent.kinds:
+            sub.fail(None, "names neither keywords nor kinds: no ticket could ever be put in it")
         sub.done()
         result.append(urgent)
     return tuple(result)
@@ -349,8 +371,32 @@ def _warnings(node: Node) -> Warnings:
     red = node.limit("red_after", required=enabled, units=(Unit.WORKDAYS,))
     if not enabled and (yellow is not None or red is not None):
         node.fail("enabled", "is false but yellow_before/red_after are given")
+    sms_unit = node.flag("sms_unit", default=False)
+    if sms_unit and not enabled:
+        node.fail("sms_unit", "is true but warnings are not enabled")
     node.done()
-    return Warnings(enabled, yellow.amount if yellow else 0, red.amount if red else 0, basis)
+    return Warnings(enabled, yellow.amount if yellow else 0, red.amount if red else 0, basis, sms_unit)
+
+
+def _supervision(node: Node) -> Supervision:
+    basis = node.basis()
+    enabled = node.flag("enabled")
+    overdue = node.flag("overdue", default=False)
+    after = node.flag("after_rehandling", default=False)
+    system = node.limit("system", required=enabled and (overdue or after), units=(Unit.WORKDAYS,))
+    agent = node.limit("agent", required=enabled, units=(Unit.WORKDAYS,))
+    extension = node.limit("extension", required=False, units=(Unit.WORKDAYS,))
+    if not enabled and (overdue or after or any(x is not None for x in (system, agent, extension))):
+        node.fail("enabled", "is false but supervision rules are given")
+    node.done()
+    return Supervision(enabled, overdue, after, system, agent, extension, basis)
+
+
+def _review(node: Node) -> Review:
+    basis = node.basis()
+    dissatisfied = node.flag("dissatisfied")
+    node.done()
+    return Review(dissatisfied, basis)
 
 
 def _real_name(node: Node) -> RealName:

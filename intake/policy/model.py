@@ -8,6 +8,7 @@ says which fallback it uses (``fallback`` and ``reason``), so an agent can alway
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
@@ -151,7 +152,15 @@ class CategoryRules:
 
 @dataclass(frozen=True, slots=True)
 class UrgentClass:
-    """An urgent class with its own, shorter limits (huizhou §13.3, guangxi §26.2.7, quxian §11.4)."""
+    """An urgent class with its own, shorter limits (huizhou §13.3, shaoyang §20, guangxi §26.2.7,
+    quxian §11.4).
+
+    A ticket is put in it by the words of its matter (``keywords``) or, when no class's words
+    name the matter, by the urgent kind screening found (``kinds``); ``unless`` rules the class
+    out either way: the matter told as over, a question about it, an outage announced ahead
+    (issue 21). ``keywords`` and ``unless`` are regular expressions over the text as screening
+    normalises it (NFKC, simplified, lower case: "，" is ",").
+    """
 
     key: str
     title: str
@@ -167,6 +176,15 @@ class UrgentClass:
     handling: Limit | None  # None: the category's handling limit still applies
     extendable: bool
     source: str
+    unless: tuple[str, ...] = ()
+
+    def names(self, clean: str) -> bool:
+        """Whether one of its keywords occurs in ``clean`` (a normalised text)."""
+        return any(re.search(pattern, clean) for pattern in self.keywords)
+
+    def ruled_out(self, clean: str) -> bool:
+        """Whether one of its ``unless`` patterns occurs in ``clean`` (a normalised text)."""
+        return any(re.search(pattern, clean) for pattern in self.unless)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +275,38 @@ class Warnings:
     yellow_before: int  # working days before the deadline
     red_after: int  # working days after the deadline
     basis: Basis
+    sms_unit: bool = False  # also an SMS to the unit's duty phone (guangxi §34 短信预警)
+
+
+@dataclass(frozen=True, slots=True)
+class Supervision:
+    """督办: the hotline presses a unit with its own deadline (guangzhou §25, shaoyang §24).
+
+    Opened by the system when a ticket runs past its deadline (``overdue``) or is still
+    dissatisfied after re-handling (``after_rehandling``), or by an agent's decision; each way has
+    its own limit, and ``extension`` (shaoyang §24) may be granted once."""
+
+    enabled: bool
+    overdue: bool
+    after_rehandling: bool
+    system: Limit | None  # limit of a supervision the system opened
+    agent: Limit | None  # limit of one an agent opened
+    extension: Limit | None
+    basis: Basis
+
+    def limit_for(self, by_agent: bool) -> Limit | None:
+        return self.agent if by_agent else (self.system or self.agent)
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """The hotline reviews before it acts: a dissatisfied evaluation is called back (回访) and
+    an agent decides re-handling or closing (guangzhou §28, huizhou §25, guangxi §27.3); a
+    unit's objection to a dissatisfied result (甄别) is decided by an agent (the limit to raise
+    it is [evaluation] unit_objection: quxian §12.1, guangzhou §30, shaoyang §25)."""
+
+    dissatisfied: bool
+    basis: Basis
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +390,8 @@ class PolicyProfile:
     supplement: SupplementRules
     evaluation: EvaluationRules
     warnings: Warnings
+    supervision: Supervision
+    review: Review
     real_name: RealName
     returns: Returns
     harassment: Harassment

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from intake.feed import feed_pending
 from intake.model import (
     Address,
     StoredEvent,
@@ -117,6 +118,7 @@ class DispatchStore(TicketStore):
                 "at": now,
                 "data": EVENT_JSON.encode(dict(data)),  # as add_event writes it
                 "idempotency_key": key,
+                "feed_pending": feed_pending(type_),
             },
             inserts="ticket_events",
         )

@@ -82,6 +82,16 @@ tickets = Table(
     Column("rehandling_round", Integer, nullable=False, default=0),
     Column("returns", Integer, nullable=False, default=0),
     Column("warning", String(8)),
+    # 督办 (issue 21): opened by the overdue sweep, a re-handled ticket still dissatisfied, or an
+    # agent; due by the profile's [supervision] limit; extended at most once (shaoyang §24)
+    Column("supervision_opened_at", UTCDateTime()),
+    Column("supervision_due", UTCDateTime()),
+    Column("supervision_reason", Text),
+    Column("supervision_by", String(80)),
+    Column("supervision_extended", Boolean, nullable=False, default=False),
+    Column("supervision_answered_at", UTCDateTime()),  # the unit's answer or its result
+    # What waits for an agent's review (issue 21): "dissatisfied" (回访 first) or "objection" (甄别)
+    Column("review", String(16), index=True),
     Column("reason", Text),  # why it was rejected, redirected or closed (rule id and text)
     Column("cluster", String(20), index=True),  # number of the first ticket of the same matter
     # Keyed hash of the normalised place (intake/clusters.py): near-duplicates by index
@@ -149,6 +159,9 @@ ticket_events = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("data", Text, nullable=False, default="{}"),
     Column("idempotency_key", String(200), unique=True),
+    # True until the back-office feed (intake/feed.py) has queued this event for the webhook;
+    # null for event types the feed does not carry (issue 21)
+    Column("feed_pending", Boolean, index=True),
 )
 
 evaluations = Table(

@@ -20,6 +20,8 @@ below it:
 - ``held.py``: registration notices held a moment for their dispatch;
 - ``dispatch.py``: what the dispatch job reads and writes in its unit of work;
 - ``console.py``: the agents' queue, search and ticket page, and their actions;
+- ``duties.py``: the back-office feed, supervision and the review queue;
+- ``reports.py``: the indicators and the CSV export;
 - ``statements.py``: the SQL prepared once.
 """
 
@@ -29,12 +31,23 @@ from intake.store.accounts import AccountStore
 from intake.store.admin import AdminStore
 from intake.store.console import ConsoleStore
 from intake.store.dispatch import DispatchStore
+from intake.store.duties import DutyStore
 from intake.store.handoffs import HandoffStore
 from intake.store.held import HeldNoticeStore
 from intake.store.outbox import OUTBOX_MAX_ATTEMPTS
+from intake.store.reports import ReportStore
 
 __all__ = ["OUTBOX_MAX_ATTEMPTS", "SqlStore"]
 
 
-class SqlStore(DispatchStore, ConsoleStore, AdminStore, AccountStore, HandoffStore, HeldNoticeStore):
+class SqlStore(
+    DispatchStore,
+    ConsoleStore,
+    DutyStore,
+    ReportStore,
+    AdminStore,
+    AccountStore,
+    HandoffStore,
+    HeldNoticeStore,
+):
     """The store: every SQL statement of the product goes through it."""

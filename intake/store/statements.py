@@ -117,7 +117,9 @@ FAST_DISPATCH_TICKET = ticket_update(
 )
 FAST_TICKET_UNIT = ticket_update("unit", "updated_at")
 FAST_EVENT = fast_upsert(
-    ticket_events, ("ticket_id", "type", "actor", "at", "data", "idempotency_key"), "idempotency_key"
+    ticket_events,
+    ("ticket_id", "type", "actor", "at", "data", "idempotency_key", "feed_pending"),
+    "idempotency_key",
 )
 FAST_OUTBOUND = fast_upsert(
     messages_out,

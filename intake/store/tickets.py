@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 from intake.errors import NotFound
+from intake.feed import feed_pending
 from intake.model import (
     SHANGHAI,
     Address,
@@ -30,6 +31,7 @@ from intake.model import (
     PlaceTicket,
     StoredEvent,
     StoredTicket,
+    Supervision,
     TicketBrief,
     TicketDraft,
     TicketStatus,
@@ -258,6 +260,17 @@ class TicketStore(MessageStore):
             registered_at=r.registered_at,
             updated_at=r.updated_at,
             version=r.version,
+            supervision=None
+            if r.supervision_opened_at is None
+            else Supervision(
+                r.supervision_opened_at,
+                r.supervision_due,
+                r.supervision_reason or "",
+                r.supervision_by or "system",
+                bool(r.supervision_extended),
+                r.supervision_answered_at,
+            ),
+            review=r.review,
         )
 
     def get_ticket(self, ticket_id: int) -> StoredTicket:
@@ -456,6 +469,7 @@ class TicketStore(MessageStore):
             "at": self.clock.now(),
             "data": json.dumps(dict(data), ensure_ascii=False, default=str),
             "idempotency_key": key,
+            "feed_pending": feed_pending(type_),
         }
         with self._write() as conn:
             if key is None:

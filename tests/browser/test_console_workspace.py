@@ -618,3 +618,38 @@ def test_a_units_return_is_reviewed_and_refused_from_the_panel(
     assert (after["unit"], after["deadline"]) == (unit, first["deadline"])  # its clock ran on
     assert any(target == number for _, target, _ in audit_rows(product, "return_refused"))
     assert_clean(watched)
+
+
+def test_an_agent_supervises_a_ticket_from_its_panel_and_reads_the_indicators_with_their_chart(
+    page: Page, product: Product, watched: Watched
+) -> None:
+    """Issue 21: supervision (督办) opened by an agent lists the ticket under 回访审核与督办 and
+    tells the API; the report view shows the period's indicators and the server-drawn chart."""
+    t = file_call(product, "13911112222", "工地夜间施工", "工地夜间施工噪音很大，凌晨还在打桩", "建设路15号")
+    logged_in(page)
+    panel = open_panel(page, t["number"])
+    duty = panel.locator("#tp-duty-sec")
+    expect(duty).to_be_visible()
+    duty.get_by_label("督办原因").fill("群众反复投诉，夜间施工仍未停止")
+    duty.get_by_role("button", name="督办", exact=True).click()
+    expect(page.locator("#tp-duty-result")).to_contain_text("已督办，限")
+    expect(panel.locator("#tp-supervision")).to_contain_text("坐席督办：群众反复投诉")
+    expect(duty.get_by_role("button", name="督办", exact=True)).to_be_disabled()  # one at a time
+    row = page.locator(f"#duties-rows tr[data-number='{t['number']}']")
+    expect(row).to_contain_text("督办中")
+    supervision = ticket_of(product, t["number"])["supervision"]
+    assert supervision["by"] == "agent" and supervision["answered_at"] is None
+    assert audit_rows(product, "supervision_opened")[-1][:2] == (AGENT_LOGIN, t["number"])
+
+    page.locator("#tp-close").click()
+    reports = page.locator("#sec-reports")
+    reports.scroll_into_view_if_needed()
+    reports.get_by_role("button", name="统计").click()
+    expect(page.locator("#reports-summary")).to_contain_text("受理")
+    chart = page.locator("#reports-chart")
+    expect(chart).to_be_visible()
+    page.wait_for_function("() => document.getElementById('reports-chart').naturalWidth > 0")
+    received = page.locator("#reports-summary .report-item").first.locator("dd").inner_text()
+    assert int(received) >= 1
+    reports.screenshot(path=str(ARTIFACTS / "console-reports.png"))
+    assert_clean(watched)

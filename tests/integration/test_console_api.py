@@ -238,6 +238,18 @@ async def test_every_console_post_refuses_a_missing_or_foreign_csrf_token_and_a_
             f"/api/console/tickets/{called.number}/merge",
             {"into": earlier.number},
         ),
+        "/api/console/tickets/{number}/supervise": (
+            f"/api/console/tickets/{called.number}/supervise",
+            {"reason": "群众反复投诉"},
+        ),
+        "/api/console/tickets/{number}/supervision/extend": (
+            f"/api/console/tickets/{called.number}/supervision/extend",
+            {"reason": "情况复杂"},
+        ),
+        "/api/console/tickets/{number}/review": (
+            f"/api/console/tickets/{called.number}/review",
+            {"decision": "rehandle", "callback": "已回访"},
+        ),
         "/api/console/logout": ("/api/console/logout", None),  # last: it ends the session
     }
     posts = {
@@ -302,8 +314,10 @@ async def test_every_console_post_refuses_a_missing_or_foreign_csrf_token_and_a_
         ok = await client.post(
             path, json=body, cookies=cookies, headers={"X-CSRF-Token": csrf, "Origin": same}
         )
-        # guangzhou gives complex matters no longer limit: refused for that, past the CSRF check
-        expected = (409,) if canonical.endswith("/complex") else (200, 201)
+        # guangzhou gives complex matters no longer limit and a supervision no extension, and this
+        # ticket waits for no review: refused for that, past the CSRF check
+        refused_here = ("/complex", "/supervision/extend", "/review")
+        expected = (409,) if canonical.endswith(refused_here) else (200, 201)
         assert ok.status in expected, (canonical, await ok.text())
     with rt.store.engine.connect() as conn:
         actions = list(conn.execute(select(audit_log.c.action)).scalars())
@@ -317,6 +331,7 @@ async def test_every_console_post_refuses_a_missing_or_foreign_csrf_token_and_a_
         "personal_data_revealed",
         "delivery_retried",
         "ticket_merged",
+        "supervision_opened",
     ):
         assert actions.count(action) == 1, action
     assert actions.count("console_logout") == 2  # the first session's, and this one

@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+import redis
 from aiohttp.test_utils import TestClient
 
 from channels.web import create_app
-from intake.runtime import Runtime
+from intake.clock import ManualClock
+from intake.corpus import product
+from intake.runtime import Runtime, build_runtime
 from intake.texts import format_deadline
+from tests.conftest import make_settings
 from tests.support.journey import AUTH, drain, post_sms
 
 Client = Callable[..., Any]
@@ -167,3 +173,51 @@ async def test_bad_requests_are_json_errors(aiohttp_client: Client, sqlite_runti
         error = (await resp.json())["error"]
         assert code is None or error["code"] == code
     assert sqlite_runtime.store.list_tickets() == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "call", "urgent_class"),
+    [
+        # huizhou §13.3 一般紧急和安全隐患: reply within 3 natural days, not the 10 working days of 求助
+        (
+            "huizhou",
+            {**CALL, "category": "求助", "subject": "井盖", "content": "人民路口有个井盖缺失，晚上很危险"},
+            "general",
+        ),
+        ("shaoyang", CALL, "disturbance"),  # shaoyang §20: 油烟扰民, on site within 1 hour
+        ("huizhou", CALL, None),  # huizhou names no class for fumes
+        ("quxian", {**CALL, "category": "求助", "content": "小区停水了，到现在还没来水"}, None),  # not 大面积
+    ],
+)
+async def test_a_phone_ticket_takes_the_urgent_class_a_chat_would(
+    aiohttp_client: Client,
+    tmp_path: Path,
+    sqlite_db: str,
+    redis_url: str,
+    redis_client: redis.Redis,
+    clock: ManualClock,
+    policy: str,
+    call: dict[str, Any],
+    urgent_class: str | None,
+) -> None:
+    """Issue 21: a call typed in by an agent is put in the profile's urgent class by the same
+    words as the chat (intake.assembly.ScreeningPort.urgent_class_of), and its deadline is the
+    class's."""
+    runtime = build_runtime(make_settings(tmp_path, sqlite_db, redis_url, policy=policy), clock=clock)
+    try:
+        client: TestClient = await aiohttp_client(create_app(runtime))
+        resp = await client.post("/api/tickets", json=call, headers=AUTH)
+        assert resp.status == 201, await resp.text()
+        number = (await resp.json())["number"]
+        assert runtime.store.find_ticket(number).urgent_class == urgent_class
+        chat = product(policy).screening.urgent_class_of(f"{call['subject']}，{call['content']}")
+        assert chat == urgent_class
+        await sms_to(client, runtime)  # dispatched: the deadline is the final one
+        view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+        deadline = datetime.fromisoformat(view["deadline"])
+        if urgent_class == "general":
+            assert deadline <= clock.now() + timedelta(days=3, minutes=1)
+        else:
+            assert deadline > clock.now() + timedelta(days=3)
+    finally:
+        runtime.close()

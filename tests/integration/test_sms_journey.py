@@ -175,10 +175,10 @@ async def test_an_sms_sender_is_not_asked_for_their_number(
     ("answer", "level", "status"),
     [
         ("1", "非常满意", "closed"),
-        ("5", "非常不满意", "rehandling"),
+        ("5", "非常不满意", "completed"),  # guangzhou §28: the hotline calls back first
         ("满意", "满意", "closed"),
         ("非常满意", "非常满意", "closed"),
-        ("不满意", "不满意", "rehandling"),  # guangzhou §29: one re-handling round
+        ("不满意", "不满意", "completed"),  # under review; re-handling is an agent's decision
         ("基本满意", "基本满意", "closed"),
         ("满意！谢谢", "满意", "closed"),
     ],

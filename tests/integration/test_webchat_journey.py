@@ -11,9 +11,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from channels.console import COOKIE
 from channels.web import create_app
 from intake.runtime import Runtime
-from tests.support.journey import AUTH, Chat, drain, texts
+from tests.support.journey import AUTH, Chat, console_login, drain, texts
 
 Client = Callable[..., Any]
 NUMBER = re.compile(r"\d{8}-\d{6}")
@@ -82,7 +83,17 @@ async def test_a_complaint_from_first_message_to_second_evaluation(
     assert any("1 非常满意 2 满意 3 基本满意 4 不满意 5 非常不满意" in m["text"] for m in notices)
 
     unhappy = await chat.say("4")
-    assert "重新办理" in texts(unhappy)
+    assert "回访" in texts(unhappy)  # guangzhou §28: the hotline calls back before re-handling
+    agent = await console_login(client, runtime)
+    decided = await client.post(
+        f"/api/console/tickets/{number}/review",
+        json={"decision": "rehandle", "callback": "已电话回访，油烟仍未改善"},
+        headers={"X-CSRF-Token": (await agent.json())["csrf"]},
+        cookies={COOKIE: agent.cookies[COOKIE].value},
+    )
+    assert decided.status == 200, await decided.text()
+    drain(runtime)
+    assert "重新办理" in " ".join(m["text"] for m in await chat.later())
     again = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
     assert again["status"] == "rehandling"
     # guangzhou §29: no extension during re-handling

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import holidays
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from intake.errors import ConfigError
 from intake.model import SHANGHAI
-from intake.policy import WorkCalendar
+from intake.policy import CalendarTime, WorkCalendar
 
 
 def at(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> dt.datetime:
@@ -77,14 +78,32 @@ def test_subtract_is_the_mirror_of_add(cal: WorkCalendar) -> None:
     assert cal.subtract_workdays(eod(2026, 10, 8), 1).at == eod(2026, 9, 30)
 
 
-def test_unknown_year_counts_weekends_only_and_is_provisional(cal: WorkCalendar) -> None:
+def test_unknown_year_keeps_the_laws_holidays_off_and_is_provisional(cal: WorkCalendar) -> None:
+    """2027 is in neither chinesecalendar nor an override file: the holidays the law fixes
+    (《全国年节及纪念日放假办法》§2, lunar ones included) and the weekdays off in lieu of those on a
+    weekend (§6) are days off; the year's bridge and make-up days are unknown, so it is provisional."""
     assert not cal.is_known_year(2027)
     assert cal.is_known_year(2026)
-    # Thu 2026-12-31 + 1 WD: Fri 2027-01-01 would be 元旦, but the year is not published yet.
+    # Thu 2026-12-31 + 1 WD: Fri 2027-01-01 is 元旦, then the weekend.
     result = cal.add_workdays(at(2026, 12, 31, 10, 0), 1)
-    assert result.at == eod(2027, 1, 1)
+    assert result.at == eod(2027, 1, 4)
     assert result.provisional
+    assert cal.day_kind(dt.date(2027, 1, 1)) == (False, True)
+    assert cal.day_kind(dt.date(2027, 1, 5)) == (True, True)
     assert not cal.is_workday(dt.date(2027, 1, 2))  # a Saturday is still a Saturday
+    # 春节 2027: 除夕 Fri Feb 5, 初一-初三 Sat 6 - Mon 8; Sat and Sun given back on Tue 9, Wed 10.
+    for d in (5, 8, 9, 10):
+        assert not cal.is_workday(dt.date(2027, 2, d)), f"2027-02-{d:02} is a Spring Festival day off"
+    assert cal.is_workday(dt.date(2027, 2, 4)) and cal.is_workday(dt.date(2027, 2, 11))
+    for d in (1, 4, 5):  # 国庆节 Fri Oct 1 - Sun Oct 3, Sat and Sun given back on Mon 4, Tue 5
+        assert not cal.is_workday(dt.date(2027, 10, d))
+    assert not cal.is_workday(dt.date(2027, 9, 15))  # 中秋节 (lunar 8/15), a Wednesday
+
+
+def test_a_far_year_counts_its_fixed_holidays_too(cal: WorkCalendar) -> None:
+    # Mon 2035-04-30 + 1 WD: Tue May 1 and Wed May 2 are 劳动节, so Thu May 3.
+    result = cal.add_workdays(at(2035, 4, 30, 9, 0), 1)
+    assert result == CalendarTime(eod(2035, 5, 3), provisional=True)
 
 
 def test_override_file_makes_a_year_known_and_final(tmp_path: Path) -> None:
@@ -98,11 +117,85 @@ def test_override_file_makes_a_year_known_and_final(tmp_path: Path) -> None:
 
 
 def test_reload_picks_up_a_file_added_later(tmp_path: Path) -> None:
-    cal = WorkCalendar(tmp_path)
+    """The explicit reload still reads the folder at once (and raises on a wrong file)."""
+    cal = WorkCalendar(tmp_path, check_every=3600)
     assert cal.add_workdays(at(2026, 12, 31, 10, 0), 1).provisional
     (tmp_path / "2027.toml").write_text(OVERRIDE_2027, encoding="utf-8")
     cal.reload()
     assert not cal.add_workdays(at(2026, 12, 31, 10, 0), 1).provisional
+
+
+class Ticker:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# Thu 2027-02-04 + 3 WD. Provisionally: 除夕 Fri 5, the weekend, 8-10 off; Thu 11, Fri 12, Mon 15.
+# Under OVERRIDE_2027 (test data: Fri 5 a working day, Feb 8-12 off): Fri 5, Mon 15, Tue 16.
+SPRING_START = at(2027, 2, 4, 9, 0)
+PROVISIONAL = CalendarTime(eod(2027, 2, 15), provisional=True)
+FINAL = CalendarTime(eod(2027, 2, 16), provisional=False)
+
+
+def test_an_override_file_is_used_without_a_reload_within_the_check_interval(tmp_path: Path) -> None:
+    ticker = Ticker()
+    cal = WorkCalendar(tmp_path, check_every=30, monotonic=ticker)
+    assert cal.add_workdays(SPRING_START, 3) == PROVISIONAL
+
+    (tmp_path / "2027.toml").write_text(OVERRIDE_2027, encoding="utf-8")
+    ticker.now += 29  # looks at the folder at most every 30 s
+    assert cal.add_workdays(SPRING_START, 3) == PROVISIONAL
+    ticker.now += 1
+    assert cal.add_workdays(SPRING_START, 3) == FINAL
+    assert cal.is_known_year(2027)
+
+    # changed in place: Fri Feb 5 becomes a day off as well → Mon 15, Tue 16, Wed 17
+    changed = OVERRIDE_2027.replace('holidays = ["2027-01-01", ', 'holidays = ["2027-01-01", "2027-02-05", ')
+    (tmp_path / "2027.toml").write_text(changed, encoding="utf-8")
+    ticker.now += 30
+    assert cal.add_workdays(SPRING_START, 3) == CalendarTime(eod(2027, 2, 17), provisional=False)
+
+    (tmp_path / "2027.toml").unlink()  # removed: provisional again
+    ticker.now += 30
+    assert cal.add_workdays(SPRING_START, 3) == PROVISIONAL
+    assert not cal.is_known_year(2027)
+
+
+def test_with_no_interval_every_calculation_looks(tmp_path: Path) -> None:
+    cal = WorkCalendar(tmp_path, check_every=0)
+    assert cal.add_workdays(SPRING_START, 3) == PROVISIONAL
+    (tmp_path / "2027.toml").write_text(OVERRIDE_2027, encoding="utf-8")
+    assert cal.add_workdays(SPRING_START, 3) == FINAL
+
+
+def test_a_wrong_file_written_later_keeps_the_last_good_reading(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At start-up a wrong file stops the process; later, deadlines go on with what was read
+    before, the error is logged once, and the corrected file is picked up."""
+    (tmp_path / "2027.toml").write_text(OVERRIDE_2027, encoding="utf-8")
+    cal = WorkCalendar(tmp_path, check_every=0)
+    assert cal.add_workdays(SPRING_START, 3) == FINAL
+
+    (tmp_path / "2027.toml").write_text(
+        OVERRIDE_2027.replace('"2027-02-20"', '"2027-02-20", "2027-02-22"'), encoding="utf-8"
+    )
+    with caplog.at_level(logging.ERROR, logger="intake.policy.calendar"):
+        assert cal.add_workdays(SPRING_START, 3) == FINAL
+        assert cal.add_workdays(SPRING_START, 3) == FINAL
+    (record,) = caplog.records  # once, not on every calculation
+    assert "2027.toml: workdays: 2027-02-22 is a weekday" in record.getMessage()
+    with pytest.raises(ConfigError, match="2027-02-22 is a weekday"):
+        cal.reload()  # an explicit reload still says so
+
+    (tmp_path / "2027.toml").write_text(OVERRIDE_2027.replace(', "2027-02-12"', ""), encoding="utf-8")
+    # Feb 12 back to work: Fri 5, Fri 12, Mon 15
+    assert cal.add_workdays(SPRING_START, 3) == CalendarTime(eod(2027, 2, 15), provisional=False)
 
 
 def test_missing_overrides_folder_is_no_overrides(tmp_path: Path) -> None:

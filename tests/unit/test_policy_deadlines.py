@@ -189,18 +189,20 @@ def test_quxian_special_matter_response_times(p: dict[str, PolicyProfile], cal: 
 def test_deadline_into_an_unknown_year_is_provisional_until_the_override(
     p: dict[str, PolicyProfile], cal: WorkCalendar, tmp_path: Path
 ) -> None:
-    """Thu 2026-12-24: Dec 25, 28, 29, 30, 31, then 2027 unknown: Jan 1 (counted), 4, 5, 6, 7."""
+    """Thu 2026-12-24: Dec 25, 28, 29, 30, 31, then 2027 unknown: 元旦 Jan 1 off all the same
+    (the law fixes it), 4, 5, 6, 7, 8; the test override makes Sat Jan 2 a make-up working day → Jan 7."""
     history = TicketHistory(C.COMPLAINT, at(2026, 12, 24, 9, 0), dispatched_at=[at(2026, 12, 24, 10, 0)])
     view = deadlines(history, p["guangzhou"], cal, at(2026, 12, 25, 9, 0))
-    assert view.handling_deadline == eod(2027, 1, 7)
+    assert view.handling_deadline == eod(2027, 1, 8)
     assert view.provisional
 
     (tmp_path / "2027.toml").write_text(
-        'year = 2027\nsource = "test data"\nholidays = ["2027-01-01"]\nworkdays = []\n', encoding="utf-8"
+        'year = 2027\nsource = "test data"\nholidays = ["2027-01-01"]\nworkdays = ["2027-01-02"]\n',
+        encoding="utf-8",
     )
     profile = load_profile("guangzhou", calendar_overrides=tmp_path)
     view = deadlines(history, profile, profile.calendar, at(2026, 12, 25, 9, 0))
-    assert view.handling_deadline == eod(2027, 1, 8)
+    assert view.handling_deadline == eod(2027, 1, 7)
     assert not view.provisional
 
 

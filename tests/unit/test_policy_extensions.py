@@ -12,6 +12,7 @@ from intake.errors import Conflict
 from intake.model import Category
 from intake.policy import (
     ApprovedExtension,
+    CalendarTime,
     PolicyProfile,
     TicketHistory,
     WorkCalendar,
@@ -116,3 +117,19 @@ def test_completed_tickets_are_not_extended(p: dict[str, PolicyProfile], cal: Wo
     fresh = TicketHistory(C.HELP, at(2026, 3, 9, 9, 0))
     with pytest.raises(Conflict, match="尚未转派"):
         check_extension(fresh, p["guangzhou"], cal, eod(2026, 3, 30))
+
+
+def test_extension_maximum_never_counts_new_year_2027_as_a_working_day(
+    p: dict[str, PolicyProfile], cal: WorkCalendar
+) -> None:
+    """guangzhou §19: at most the original 10 WD from the current deadline, Thu 2026-12-24:
+    Dec 25, 28-31, then 2027, a year chinesecalendar does not know and no override file gives
+    yet; 元旦 (Fri Jan 1) is a day off all the same, so Jan 4-8. Counting it would end on Jan 7."""
+    gz = p["guangzhou"]
+    history = TicketHistory(C.COMPLAINT, at(2026, 12, 10, 9, 0), dispatched_at=[at(2026, 12, 10, 10, 0)])
+    now = at(2026, 12, 15, 9, 0)
+    assert deadlines(history, gz, cal, now).handling_deadline == eod(2026, 12, 24)
+    assert max_extension_deadline(history, gz, cal, now) == CalendarTime(eod(2027, 1, 8), provisional=True)
+    check_extension(history, gz, cal, eod(2027, 1, 8), now=now)
+    with pytest.raises(Conflict, match="2027-01-08"):
+        check_extension(history, gz, cal, eod(2027, 1, 11), now=now)

@@ -25,6 +25,11 @@ def test_defaults_follow_the_contract(tmp_path: Path) -> None:
     assert s.mail_relays == ()  # no relay's Authentication-Results believed until named
 
 
+def test_holiday_files_are_looked_for_every_30_seconds_unless_set(tmp_path: Path) -> None:
+    assert from_env(env(tmp_path)).holidays_check_seconds == 30
+    assert from_env(env(tmp_path, HOTLINE_HOLIDAYS_CHECK_SECONDS="0")).holidays_check_seconds == 0
+
+
 def test_mail_relays_are_named_by_authserv_id(tmp_path: Path) -> None:
     s = from_env(env(tmp_path, HOTLINE_MAIL_RELAYS=" MX1.gz12345.gov.cn, ,mx2.gz12345.gov.cn"))
     assert s.mail_relays == ("mx1.gz12345.gov.cn", "mx2.gz12345.gov.cn")
@@ -62,6 +67,8 @@ def test_secrets_are_generated_once_and_shared_by_every_process(tmp_path: Path) 
         ("REDIS_URL", "http://x"),
         ("TELEGRAM_API_BASE", "ftp://x"),
         ("HOTLINE_API_TOKEN", "short"),
+        ("HOTLINE_HOLIDAYS_CHECK_SECONDS", "-1"),
+        ("HOTLINE_HOLIDAYS_CHECK_SECONDS", "3601"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_one_line_naming_the_variable(

@@ -544,6 +544,14 @@
     section("manual", manual, function (items) {
       fillRows($("manual-rows"), items, manualRow);
     });
+    var duties = list(data, "reviews").concat(list(data, "supervised"));
+    section("duties", duties, function (items) {
+      fillRows($("duties-rows"), items, dutyRow);
+    });
+    if (!state.reportsLoaded) {
+      state.reportsLoaded = true;
+      loadReports();
+    }
     section("waiting", waiting, function (items) {
       fillList($("waiting-list"), items, waitingItem);
     });
@@ -869,6 +877,161 @@
     deadlineCell(tr, t);
     summaryCell(tr, t);
     return tr;
+  }
+
+  // -- the hotline's duties (issue 21): reviews, 甄别, supervision --------------------------------
+  var REVIEW_KINDS = { dissatisfied: "不满意待回访", objection: "承办单位申请甄别" };
+  var REVIEW_BUTTONS = {
+    dissatisfied: [["rehandle", "重新办理"], ["close", "办结并说明"]],
+    objection: [["upheld", "甄别通过"], ["rejected", "不予通过"]],
+  };
+
+  function dutyRow(t) {
+    var tr = rowFor(t);
+    numberCell(tr, t);
+    var s = t.supervision;
+    cell(tr, "", t.review ? REVIEW_KINDS[t.review] || t.review : "督办中" + (s && s.extended ? "（已延期）" : ""));
+    unitCell(tr, t);
+    cell(tr, "", s && !t.review ? "督办 " + shortTime(s.due) : t.deadline ? shortTime(t.deadline) : "—");
+    summaryCell(tr, t);
+    return tr;
+  }
+
+  function drawDuty(t) {
+    var open = OPEN_STATUSES.indexOf(t.status) >= 0;
+    var s = t.supervision;
+    var pending = !!(s && !s.answered_at);
+    show(els.tpDutySec, open || !!t.review || !!s);
+    show(els.tpSupervision, !!s);
+    if (s) {
+      els.tpSupervision.textContent =
+        (s.by === "system" ? "系统督办" : "坐席督办") + "：" + (s.reason || "") + "；" +
+        (s.answered_at ? "承办单位已于 " + shortTime(s.answered_at) + " 答复" : "限 " + shortTime(s.due) + " 前答复") +
+        (s.extended ? "（已延期一次）" : "");
+    }
+    show(els.tpSuperviseForm, open);
+    els.tpSupervise.disabled = pending;
+    show(els.tpSuperviseExtend, pending && !s.extended);
+    show(els.tpReviewForm, !!t.review);
+    if (t.review) {
+      els.tpReviewTitle.textContent = REVIEW_KINDS[t.review] || t.review;
+      show(els.tpReviewCallback, t.review === "dissatisfied");
+      var buttons = REVIEW_BUTTONS[t.review] || [];
+      [els.tpReviewA, els.tpReviewB].forEach(function (b, i) {
+        b.dataset.decision = buttons[i] ? buttons[i][0] : "";
+        b.textContent = buttons[i] ? buttons[i][1] : "";
+        b.disabled = false;
+      });
+    }
+  }
+
+  function dutyAction(path, body, button, done) {
+    var p = state.panel;
+    if (!p) return;
+    setMessage(els.tpDutyError, "");
+    setMessage(els.tpDutyResult, "");
+    button.disabled = true;
+    api("POST", "tickets/" + encodeURIComponent(p.number) + "/" + path, body)
+      .then(function (answer) {
+        if (state.panel !== p) return;
+        button.disabled = false;
+        setMessage(els.tpDutyResult, done(answer || {}));
+        refreshSoon();
+        refreshPanel();
+      })
+      .catch(function (err) {
+        if (err.status === 401) return sessionLost();
+        if (state.panel !== p) return;
+        button.disabled = false;
+        setMessage(els.tpDutyError, err.status === 0 ? TEXT.network : zhMessage(err.message) || "操作没有成功，请稍后再试。");
+      });
+  }
+
+  function onSupervise(event) {
+    event.preventDefault();
+    var reason = els.tpSuperviseReason.value.trim();
+    if (!reason) {
+      setMessage(els.tpDutyError, "请填写督办原因。");
+      els.tpSuperviseReason.focus();
+      return;
+    }
+    dutyAction("supervise", { reason: reason }, els.tpSupervise, function (answer) {
+      els.tpSuperviseReason.value = "";
+      return "已督办，限 " + shortTime(answer.due) + " 前答复";
+    });
+  }
+
+  function onSuperviseExtend() {
+    var reason = els.tpSuperviseReason.value.trim() || "情况复杂，申请延期";
+    dutyAction("supervision/extend", { reason: reason }, els.tpSuperviseExtend, function (answer) {
+      return "督办已延期至 " + shortTime(answer.due);
+    });
+  }
+
+  function onReviewDecision(event) {
+    var button = event.currentTarget;
+    var body = { decision: button.dataset.decision };
+    var callback = els.tpReviewCallback.value.trim();
+    var reason = els.tpReviewReason.value.trim();
+    if (callback) body.callback = callback;
+    if (reason) body.reason = reason;
+    dutyAction("review", body, button, function (answer) {
+      els.tpReviewCallback.value = "";
+      els.tpReviewReason.value = "";
+      return "已处理：" + (STATUS_WORDS[answer.status] || answer.status || "");
+    });
+  }
+
+  // -- reports: indicators and the server-drawn chart ---------------------------------------------
+  function percent(rate) {
+    return typeof rate === "number" ? (rate * 100).toFixed(1) + "%" : "—";
+  }
+
+  function loadReports(event) {
+    if (event) event.preventDefault();
+    var query = [];
+    if (els.rFrom.value) query.push("from=" + encodeURIComponent(els.rFrom.value));
+    if (els.rTo.value) query.push("to=" + encodeURIComponent(els.rTo.value));
+    var qs = query.length ? "?" + query.join("&") : "";
+    setMessage(els.reportsError, "");
+    api("GET", "reports" + qs)
+      .then(function (r) {
+        els.rFrom.value = r.from;
+        els.rTo.value = r.to;
+        els.reportsSummary.textContent = "";
+        [
+          ["受理", r.received],
+          ["登记", r.registered],
+          ["按时派发率", percent(r.dispatch_on_time_rate)],
+          ["按时办结率", percent(r.on_time_rate)],
+          ["延期率", percent(r.extension_rate)],
+          ["重办率", percent(r.rehandling_rate)],
+          ["满意率", percent(r.satisfaction_rate)],
+          ["督办", r.supervised],
+          ["甄别（通过）", r.objections + "（" + r.objections_upheld + "）"],
+        ].forEach(function (pair) {
+          var div = el("div", "report-item");
+          div.appendChild(el("dt", "", pair[0]));
+          div.appendChild(el("dd", "", String(pair[1])));
+          els.reportsSummary.appendChild(div);
+        });
+        els.reportsUnits.textContent = "";
+        Object.keys(r.by_unit || {}).forEach(function (unit) {
+          var u = r.by_unit[unit];
+          var tr = el("tr", "");
+          [unit, String(u.received), percent(u.on_time_rate), percent(u.extension_rate), percent(u.rehandling_rate),
+            percent(u.satisfaction_rate)].forEach(function (text) {
+            tr.appendChild(el("td", "", text));
+          });
+          els.reportsUnits.appendChild(tr);
+        });
+        els.reportsChart.src = API + "reports/daily.svg?from=" + encodeURIComponent(r.from) + "&to=" + encodeURIComponent(r.to);
+        show(els.reportsChart, true);
+      })
+      .catch(function (err) {
+        if (err.status === 401) return sessionLost();
+        setMessage(els.reportsError, err.status === 0 ? TEXT.network : zhMessage(err.message) || "报表没有载入，请稍后再试。");
+      });
   }
 
   function itemHead(li, title, aside) {
@@ -1335,6 +1498,9 @@
     part("more", [t.status, t.complex, t.can_mark_complex], function () {
       drawMore(t);
     });
+    part("duty", [t.status, t.supervision, t.review], function () {
+      drawDuty(t);
+    });
     if (p.routedTo && t.status && t.status !== "registered") {
       setMessage(els.tpRouteResult, "已派发至 " + (t.unit || p.routedTo));
     }
@@ -1753,7 +1919,7 @@
   function queueRows() {
     return Array.prototype.slice.call(
       document.querySelectorAll(
-        "#open-rows tr[data-number], #manual-rows tr[data-number], #intake-rows tr[data-number]"
+        "#open-rows tr[data-number], #manual-rows tr[data-number], #duties-rows tr[data-number], #intake-rows tr[data-number]"
       )
     );
   }
@@ -2065,6 +2231,26 @@
     els.tpMergeSubmit = $("tp-merge-submit");
     els.tpMoreResult = $("tp-more-result");
     els.tpMoreError = $("tp-more-error");
+    els.tpDutySec = $("tp-duty-sec");
+    els.tpSupervision = $("tp-supervision");
+    els.tpSuperviseForm = $("tp-supervise-form");
+    els.tpSuperviseReason = $("tp-supervise-reason");
+    els.tpSupervise = $("tp-supervise");
+    els.tpSuperviseExtend = $("tp-supervise-extend");
+    els.tpReviewForm = $("tp-review-form");
+    els.tpReviewTitle = $("tp-review-title");
+    els.tpReviewCallback = $("tp-review-callback");
+    els.tpReviewReason = $("tp-review-reason");
+    els.tpReviewA = $("tp-review-a");
+    els.tpReviewB = $("tp-review-b");
+    els.tpDutyResult = $("tp-duty-result");
+    els.tpDutyError = $("tp-duty-error");
+    els.rFrom = $("r-from");
+    els.rTo = $("r-to");
+    els.reportsSummary = $("reports-summary");
+    els.reportsChart = $("reports-chart");
+    els.reportsUnits = $("reports-units");
+    els.reportsError = $("reports-error");
     els.tpMatter = $("tp-matter");
     els.tpContact = $("tp-contact");
     els.tpReasonSec = $("tp-reason-sec");
@@ -2087,7 +2273,7 @@
     els.pfAnonymous.addEventListener("change", syncAnonymous);
     document.addEventListener("visibilitychange", onVisibility);
     document.addEventListener("keydown", onKey);
-    ["intake-rows", "open-rows", "manual-rows"].forEach(function (id) {
+    ["intake-rows", "open-rows", "manual-rows", "duties-rows"].forEach(function (id) {
       $(id).addEventListener("click", onRowClick);
     });
     els.filters.addEventListener("submit", onFiltersSubmit);
@@ -2109,6 +2295,11 @@
     els.tpReturnRefuse.addEventListener("click", onReturnRefuse);
     els.tpComplex.addEventListener("click", onComplex);
     els.tpMergeForm.addEventListener("submit", onMergeSubmit);
+    els.tpSuperviseForm.addEventListener("submit", onSupervise);
+    els.tpSuperviseExtend.addEventListener("click", onSuperviseExtend);
+    els.tpReviewA.addEventListener("click", onReviewDecision);
+    els.tpReviewB.addEventListener("click", onReviewDecision);
+    $("reports-form").addEventListener("submit", loadReports);
     state.handoffTicker = window.setInterval(tickHandoffs, 20000);
 
     api("GET", "me")

@@ -1,0 +1,46 @@
+"""The back-office feed's sender (CONTRACT.md "Back-office feed and reports", issue 21).
+
+One outbox row ``feed:<event id>`` per event (intake/feed.py builds the body); this POSTs it to
+``HOTLINE_BACKOFFICE_WEBHOOK`` signed exactly as the SMS webhooks are (channels.signing: HMAC
+over the timestamp and the body, fresh at every attempt). Anything but a 2xx raises, so the job
+is retried with RQ's back-off and then by the relay, until the row is abandoned for agents to
+see (``stuck_outbox``). The event's ``id`` is in the body: a receiver that answered 2xx to a
+request we never saw the answer to gets it again, and drops it by that id.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+from channels.signing import signed_headers
+from intake.runtime import Runtime
+
+log = logging.getLogger(__name__)
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+class FeedRefused(RuntimeError):
+    """The receiver did not take the event (non-2xx or unreachable); the job is retried."""
+
+
+def post_feed(runtime: Runtime, key: str) -> str:
+    """Send one feed row; marks it done on a 2xx. Without a webhook the row is done unsent."""
+    settings = runtime.settings
+    if not settings.backoffice_webhook:
+        runtime.store.mark_done(key, error="no HOTLINE_BACKOFFICE_WEBHOOK")
+        return "no webhook"
+    body = runtime.store.feed_body_of(key)
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        **signed_headers(settings.backoffice_secret, body),
+    }
+    try:
+        response = httpx.post(settings.backoffice_webhook, content=body, headers=headers, timeout=TIMEOUT)
+    except httpx.HTTPError as exc:
+        raise FeedRefused(f"back office unreachable: {type(exc).__name__}") from None
+    if not 200 <= response.status_code < 300:
+        raise FeedRefused(f"back office answered {response.status_code}")
+    runtime.store.mark_done(key)
+    return "delivered"

@@ -1,0 +1,231 @@
+"""The hotline's own duties (issue 21), walked through under each of the five profiles: a
+citizen's SMS complaint is dispatched, the clock runs past its warnings and deadline, the
+supervision the profile has opens and falls due, the unit answers, the citizen is dissatisfied,
+and the review (回访) or the unit's 甄别 is decided by an agent on the console. Every step must
+reach the back-office stand-in once, with a valid signature (counted there, not in our tables),
+and appear in the ticket's history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from aiohttp.test_utils import TestClient
+
+from channels.console import COOKIE
+from channels.web import create_app
+from intake.clock import ManualClock
+from intake.runtime import Runtime, build_runtime
+from tests.conftest import make_settings
+from tests.integration.test_sms_journey import NUMBER, Handset, joined
+from tests.support.feed_receiver import FEED_SECRET, FeedReceiver
+from tests.support.journey import AUTH, console_login, drain
+from worker.context import get_services
+from worker.timers import run_timers
+
+Client = Callable[..., Any]
+COMPLAINT = "我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，希望城管处理"
+
+
+@pytest.fixture
+def receiver() -> Iterator[FeedReceiver]:
+    with FeedReceiver().running() as r:
+        yield r
+
+
+@pytest.fixture
+def make_runtime(
+    tmp_path: Path,
+    db_url: str,
+    redis_url: str,
+    redis_client: redis.Redis,
+    clock: ManualClock,
+    receiver: FeedReceiver,
+) -> Iterator[Callable[[str], Runtime]]:
+    made: list[Runtime] = []
+
+    def build(policy: str) -> Runtime:
+        settings = make_settings(tmp_path, db_url, redis_url)
+        settings = replace(
+            settings, policy=policy, backoffice_webhook=receiver.url, backoffice_secret=FEED_SECRET
+        )
+        rt = build_runtime(settings, clock=clock)
+        made.append(rt)
+        return rt
+
+    yield build
+    for rt in made:
+        rt.close()
+
+
+class Walk:
+    """One ticket's life, driven through the public interfaces and the worker's sweeps."""
+
+    def __init__(self, client: TestClient, runtime: Runtime, clock: ManualClock) -> None:
+        self.client, self.runtime, self.clock = client, runtime, clock
+        self.phone = Handset(client, runtime)
+        self.number = ""
+        self.csrf = ""
+        self.cookies: dict[str, str] = {}
+
+    def sweep(self) -> None:
+        """What the worker's sweeper does every few seconds, then its queues drained."""
+        services = get_services()
+        run_timers(self.runtime, services.policy, duties=services.duties)
+        drain(self.runtime)
+
+    async def ticket(self) -> dict[str, Any]:
+        resp = await self.client.get(f"/api/tickets/{self.number}", headers=AUTH)
+        assert resp.status == 200
+        body: dict[str, Any] = await resp.json()
+        return body
+
+    def view(self) -> Any:
+        services = get_services()
+        t = self.runtime.store.find_ticket(self.number)
+        return services.policy.view(t, self.runtime.store.events(t.id), self.clock.now())
+
+    def to(self, when: datetime, after: float = 60) -> None:
+        self.clock.advance(max(0.0, (when - self.clock.now()).total_seconds()) + after)
+        self.sweep()
+
+    async def event(self, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
+        resp = await self.client.post(f"/api/tickets/{self.number}/events", json=body, headers=AUTH)
+        assert resp.status == status, await resp.text()
+        out: dict[str, Any] = await resp.json()
+        return out
+
+    async def login(self) -> None:
+        resp = await console_login(self.client, self.runtime)
+        assert resp.status == 200
+        self.csrf = (await resp.json())["csrf"]
+        self.cookies = {COOKIE: resp.cookies[COOKIE].value}  # a Secure cookie: sent by hand over http
+
+    async def console(self, path: str, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
+        await self.login()  # days passed on the clock: the last session is long idle
+        resp = await self.client.post(
+            f"/api/console/tickets/{self.number}/{path}",
+            json=body,
+            headers={"X-CSRF-Token": self.csrf},
+            cookies=self.cookies,
+        )
+        assert resp.status == status, await resp.text()
+        out: dict[str, Any] = await resp.json()
+        return out
+
+    async def file(self) -> None:
+        await self.phone.text(COMPLAINT)
+        told = joined(await self.phone.inbox())
+        found = NUMBER.search(told)
+        assert found is not None, told
+        self.number = found.group(0)
+        assert (await self.ticket())["status"] == "dispatched"
+
+
+# What each profile does after the deadline passes and after a dissatisfied answer.
+PROFILES = {
+    #          warnings, overdue supervision, review of a dissatisfied answer, 甄别 by the unit
+    "guangzhou": (False, True, True, True),
+    "huizhou": (True, True, True, True),
+    "shaoyang": (False, True, True, True),
+    "guangxi": (True, True, True, False),
+    "quxian": (False, False, False, True),
+}
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+async def test_a_ticket_walks_through_the_hotlines_duties_and_the_feed_gets_each_event_once(
+    aiohttp_client: Client,
+    make_runtime: Callable[[str], Runtime],
+    clock: ManualClock,
+    receiver: FeedReceiver,
+    profile: str,
+) -> None:
+    warns, supervises_overdue, reviews, objects = PROFILES[profile]
+    runtime = make_runtime(profile)
+    walk = Walk(await aiohttp_client(create_app(runtime)), runtime, clock)
+    await walk.file()
+    await walk.event({"type": "signed"})
+    walk.sweep()
+    view = walk.view()
+    deadline = view.handling_deadline
+    assert deadline is not None
+
+    if warns:  # huizhou §26, guangxi §34: yellow 1 WD before, red 1 WD after
+        walk.to(view.yellow_at)
+        assert (await walk.ticket())["warning"] == "yellow"
+        assert [e["level"] for e in receiver.of_type("warning")] == ["yellow"]
+    walk.to(deadline)  # overdue now
+    ticket = await walk.ticket()
+    if supervises_overdue:  # guangzhou §25.1, shaoyang §24.1, huizhou §27, guangxi §27.1
+        supervision = ticket["supervision"]
+        assert supervision is not None and supervision["by"] == "system"
+        assert datetime.fromisoformat(supervision["due"]) > clock.now()
+        (opened,) = receiver.of_type("supervision_opened")
+        assert opened["ticket"] == walk.number and opened["due"] == supervision["due"]
+    else:  # quxian §20: only on the hotline's decision
+        assert ticket["supervision"] is None
+        await walk.console("supervise", {"reason": "群众反复投诉，长期得不到解决"})
+        walk.sweep()
+        supervision = (await walk.ticket())["supervision"]
+        assert supervision["by"] == "agent"
+        assert receiver.of_type("supervision_opened")[0]["by"] == "agent"
+    if warns:
+        walk.to(view.red_at)
+        assert (await walk.ticket())["warning"] == "red"
+        assert [e["level"] for e in receiver.of_type("warning")] == ["yellow", "red"]
+    walk.to(datetime.fromisoformat(supervision["due"]))  # the unit has not answered
+    (due,) = receiver.of_type("supervision_due")
+    assert due["due"] == supervision["due"]
+    walk.sweep()
+    assert len(receiver.of_type("supervision_due")) == 1  # told once
+
+    await walk.event({"type": "supervision_answered", "result": "因商户停业延误，现已整改"})
+    await walk.event({"type": "supervision_answered", "result": "再说一次"}, status=409)
+    await walk.event({"type": "completed", "result": "已责令商户安装油烟净化器"})
+    walk.sweep()
+    await walk.phone.inbox()
+    await walk.phone.text("4")  # 不满意
+    told = joined(await walk.phone.inbox())
+    walk.sweep()
+    ticket = await walk.ticket()
+    assert ticket["evaluation"] == {"level": "不满意", "round": 1}
+    assert receiver.of_type("evaluation")[0]["level"] == "不满意"
+
+    if reviews:  # guangzhou §28, huizhou §25, shaoyang §17, guangxi §27.3: 回访 first
+        assert "回访" in told and ticket["status"] == "completed" and ticket["review"] == "dissatisfied"
+        assert receiver.of_type("review_requested")[0]["kind"] == "dissatisfied"
+        decided = await walk.console(
+            "review", {"decision": "rehandle", "callback": "已电话回访，市民反映油烟仍未改善"}
+        )
+        assert decided == {"number": walk.number, "status": "rehandling", "review": None}
+        walk.sweep()
+        assert "重新办理" in joined(await walk.phone.inbox())
+        (rehandling,) = receiver.of_type("rehandling")
+        assert rehandling["round"] == 1
+        assert receiver.of_type("review_decided")[0]["callback"].startswith("已电话回访")
+    else:  # quxian §12: no re-handling; the dissatisfied result is archived
+        assert ticket["status"] == "closed"
+    if objects and not reviews:  # quxian §12.1: the unit asks for 甄别 within 2 WD
+        await walk.event({"type": "objection", "reason": "诉求人反映情况不属实，已提供现场照片"})
+        assert (await walk.ticket())["review"] == "objection"
+        await walk.console("review", {"decision": "upheld", "reason": "佐证材料属实"})
+        walk.sweep()
+        assert (await walk.ticket())["review"] is None
+        kinds = [(e["kind"], e.get("decision")) for e in receiver.of_type("review_decided")]
+        assert kinds == [("objection", "upheld")]
+
+    history = [e["type"] for e in (await walk.ticket())["events"]]
+    for step in ("dispatched", "supervision_opened", "supervision_due", "evaluated", "review_requested"):
+        if step != "review_requested" or reviews or objects:
+            assert step in history, (step, history)
+    # the far end: every event once, each with a signature that held
+    assert receiver.refused == []
+    assert receiver.counts and max(receiver.counts.values()) == 1, receiver.counts
+    assert receiver.types()[0] == "dispatched"
+    assert {e["ticket"] for e in receiver.events} == {walk.number}
