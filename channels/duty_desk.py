@@ -24,12 +24,13 @@ from aiohttp import web
 
 from channels.auth import bearer, is_token
 from channels.console import Console
-from channels.http_common import in_thread, read_json
+from channels.http_common import in_thread, read_json, row_id
 from intake.duties import Duties
 from intake.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from intake.model import SHANGHAI, StoredTicket
+from intake.model import SHANGHAI, Field, StoredTicket
 from intake.reports import bounds, csv_text, daily_svg, facts_of, period, report
 from intake.store.sql import SqlStore
+from intake.views import scrub
 
 MAX_REASON = 500
 
@@ -46,6 +47,8 @@ class DutyDesk:
         app.router.add_post("/api/console/tickets/{number}/supervise", self.supervise)
         app.router.add_post("/api/console/tickets/{number}/supervision/extend", self.extend)
         app.router.add_post("/api/console/tickets/{number}/review", self.review)
+        app.router.add_get("/api/console/calls", self.calls)
+        app.router.add_post("/api/console/calls/{tid}/attempt", self.call_attempt)
         app.router.add_get("/api/console/reports", self.console_report)
         app.router.add_get("/api/console/reports/daily.svg", self.console_chart)
         app.router.add_get("/api/reports/indicators", self.indicators)
@@ -108,6 +111,46 @@ class DutyDesk:
                 self.store.audit(session.login, f"review_{decision}", t.number)
             after = self.store.get_ticket(t.id)
             return {"number": t.number, "status": after.status.value, "review": after.review}
+
+        return _json(await in_thread(request, act))
+
+    # -- call-backs for what a phone request left out (guangzhou §12.1) ---------------------------
+    def phone_tasks(self) -> list[dict[str, Any]]:
+        rules = self.console.phone.supplement
+        out = []
+        for t, events in self.store.phone_tasks():
+            task = next((e for e in events if e.type == "supplement_task"), None)
+            calls = [e for e in events if e.type == "supplement_call"]
+            out.append(
+                {
+                    "id": t.id,
+                    "category": t.category,
+                    "since": t.created_at.isoformat(),
+                    "missing": list(task.data.get("missing", [])) if task else [],
+                    "calls": len(calls),
+                    "attempts": rules.phone_attempts,
+                    "next_call_at": (calls[-1].at + rules.phone_spacing).isoformat() if calls else None,
+                    "summary": scrub(t.fields.get(Field.CONTENT, ""), t)[:80],
+                }
+            )
+        return out
+
+    async def calls(self, request: web.Request) -> web.Response:
+        await self.console._session(request)
+        return _json({"calls": await in_thread(request, self.phone_tasks)})
+
+    async def call_attempt(self, request: web.Request) -> web.Response:
+        session = await self.console._session(request, changing=True)
+        body = await read_json(request)
+        tid = row_id(request.match_info["tid"])
+        if tid is None:
+            raise NotFound("没有这个来电。No such call.")
+
+        def act() -> dict[str, Any]:
+            with self.store.tx():
+                t = self.console.phone.call_back(tid, body, session.login)
+                self.store.audit(session.login, "phone_call_back", str(tid), str(body.get("outcome")))
+            return {"id": t.id, "status": t.status.value, "number": t.number, "reason": t.reason}
 
         return _json(await in_thread(request, act))
 

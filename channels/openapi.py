@@ -123,6 +123,8 @@ PHONE_CALL = {
         "address": OPTIONAL_TEXT,
         "demand": OPTIONAL_TEXT,
         "subject": OPTIONAL_TEXT,
+        # missing items: wait for the hotline's call-backs instead of 422 (guangzhou §12.1)
+        "await_supplement": {"type": "boolean"},
     },
 }
 CONSOLE_CHANGE = {  # every console POST but the login
@@ -600,6 +602,7 @@ def _paths() -> dict[str, Any]:
                                     "withdrawn",
                                     "objection",
                                     "supervision_answered",
+                                    "clock_restarted",
                                 ]
                             },
                             "reason": {"type": ["string", "null"]},
@@ -1130,6 +1133,52 @@ def _paths() -> dict[str, Any]:
                     **CONSOLE_CHANGE,
                     "404": _err("No such ticket."),
                     "409": _err("The ticket is not waiting for a review (`conflict`)."),
+                },
+            },
+        },
+        "/api/console/calls": {
+            "get": {
+                "tags": ["console"],
+                "summary": "Phone requests waiting for a call-back for what they left out (guangzhou §12.1)",
+                "operationId": "consolePhoneTasks",
+                "security": console_auth,
+                "responses": {
+                    "200": _ok("The call-back tasks, oldest first.", {"type": "object"}),
+                    "401": _err("Not logged in."),
+                },
+            },
+        },
+        "/api/console/calls/{tid}/attempt": {
+            "parameters": [_param("tid", "path", "The waiting request's id.", None, schema=ROW_ID)],
+            "post": {
+                "tags": ["console"],
+                "summary": "One call-back: no answer (15 min apart; the third closes it), refused, or the "
+                "missing items supplied (registered when complete) (audited)",
+                "operationId": "consolePhoneCallBack",
+                "security": console_auth,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["outcome"],
+                        "properties": {
+                            "outcome": {"enum": ["no_answer", "refused", "supplied"]},
+                            **{
+                                f: {"type": "string", "maxLength": 2000}
+                                for f in ("subject", "address", "content", "demand", "name")
+                            },
+                        },
+                    },
+                    {"outcome": "no_answer"},
+                    8192,
+                ),
+                "responses": {
+                    "200": _ok("The request after the call.", {"type": "object"}),
+                    **ERRORS_JSON,
+                    **CONSOLE_CHANGE,
+                    "404": _err("No such request."),
+                    "409": _err(
+                        "Not waiting for a call-back, or called less than 15 minutes ago (`conflict`)."
+                    ),
                 },
             },
         },

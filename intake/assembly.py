@@ -222,7 +222,7 @@ def build_services(runtime: Runtime) -> Services:
         policy=policy,
         intake=intake,
         events=EventService(runtime.store, policy, duties),
-        phone=PhoneIntake(runtime.store, policy, screening),
+        phone=PhoneIntake(runtime.store, policy, screening, profile.supplement),
         principals=Principals(runtime.store),
         duties=duties,
     )

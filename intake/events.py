@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from intake.duties import Duties
 from intake.errors import InvalidInput, InvalidTransition
+from intake.history import CLOCK_RESTARTED
 from intake.lifecycle import transition
-from intake.model import StoredTicket, TicketStatus
-from intake.policy import PolicyProfile
+from intake.model import StoredEvent, StoredTicket, TicketStatus
+from intake.policy import DeadlineView, PolicyProfile
 from intake.store.sql import SqlStore
 
 MAX_RESULT_CHARS = 2000
@@ -30,6 +31,10 @@ class LifecyclePolicy(Protocol):
         ...
 
     def evaluation_window_end(self, ticket: StoredTicket, completed_at: datetime) -> datetime | None: ...
+
+    def view(
+        self, ticket: StoredTicket, events: Sequence[StoredEvent], now: datetime
+    ) -> DeadlineView | None: ...
 
 
 def _key(number: str, event_type: str, data: Mapping[str, Any]) -> str:
@@ -48,7 +53,8 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str | None:
     return value.strip()
 
 
-DUTY_EVENTS = ("objection", "supervision_answered")  # a unit's part in the hotline's duties (issue 21)
+# A unit's part in the hotline's duties (issue 21): no change of status
+DUTY_EVENTS = ("objection", "supervision_answered", CLOCK_RESTARTED)
 
 
 class EventService:
@@ -63,7 +69,7 @@ class EventService:
         if not isinstance(event_type, str):
             raise InvalidInput(
                 "'type' must be one of signed, returned, extension_approved, completed, withdrawn, "
-                "objection, supervision_answered"
+                "objection, supervision_answered, clock_restarted"
             )
         ticket = self.store.find_ticket(number)
         payload = {k: v for k, v in data.items() if k not in ("type", "actor")}
@@ -151,6 +157,9 @@ class EventService:
         (``supervision_answered``, ``result``), recorded under ``key`` (a repeat is a no-op)."""
         if self.duties is None:
             raise InvalidTransition(f"{event_type} is not handled by this process")
+        if event_type == CLOCK_RESTARTED:
+            self._restart_clock(t, payload, actor, now)
+            return
         if event_type == "objection":
             reason = _text(payload, "reason", required=True) or ""
             evaluation = self.store.evaluation(t.id)
@@ -160,6 +169,33 @@ class EventService:
         else:
             result = _text(payload, "result", required=True) or ""
             self.duties.answer_supervision(t, result, actor, now, key=key)
+
+    def _restart_clock(self, t: StoredTicket, payload: Mapping[str, Any], actor: str, now: datetime) -> None:
+        """guangzhou §20.1: the unit confirms the citizen's added facts affect the matter; the
+        handling period counts again from the day it received them (the latest supplement after
+        the last dispatch), once per supplement, before the unit submits its result."""
+        if not self.policy.profile.supplement.new_facts_restart_clock:
+            raise InvalidTransition(f"{self.policy.profile.name} does not restart the clock on new facts")
+        if t.status not in (TicketStatus.DISPATCHED, TicketStatus.SIGNED, TicketStatus.EXTENDED):
+            raise InvalidTransition(f"a ticket in status {t.status.value!r} cannot restart its clock")
+        events = self.store.events(t.id)
+        last_dispatch = max((e.at for e in events if e.type == "dispatched"), default=None)
+        added = [e for e in events if e.type == "supplemented" and last_dispatch and e.at >= last_dispatch]
+        if not added:
+            raise InvalidTransition("no facts were added by the citizen since the ticket was dispatched")
+        supplement = added[-1]
+        record = {"from": supplement.at.isoformat(), "reason": _text(payload, "reason", required=False) or ""}
+        key = f"{CLOCK_RESTARTED}:{t.id}:{supplement.id}"
+        view = self.policy.view(t, [*events, StoredEvent(0, CLOCK_RESTARTED, actor, now, record)], now)
+        deadline = view.handling_deadline if view is not None else None
+        if deadline is not None:
+            record["deadline"] = deadline.isoformat()
+        if not self.store.add_event(t.id, CLOCK_RESTARTED, actor, record, key=key):
+            raise InvalidTransition("the clock was restarted for these facts already")
+        if deadline is not None:
+            self.store.update_ticket(t.id, deadline=deadline)
+        event_id = self.store.event_id(key)
+        self.store.add_outbox("notice", f"notice:{event_id}", {"event_id": event_id})
 
 
 def _parse_time(value: Any) -> datetime:

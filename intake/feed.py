@@ -29,11 +29,25 @@ FEED_TYPES: dict[str, str] = {
     "review_requested": "review_requested",
     "review_decided": "review_decided",
     "rehandling": "rehandling",
+    "clock_restarted": "clock_restarted",
+    "withdrawal_requested": "withdrawal_requested",
     "withdrawn": "withdrawn",
 }
 
 # Event data a receiver gets besides the common fields; free text only through ``scrub``.
-_DATA = ("level", "round", "due", "deadline", "unit", "helpers", "kind", "decision", "by", "silence")
+_DATA = (
+    "level",
+    "round",
+    "due",
+    "deadline",
+    "unit",
+    "helpers",
+    "kind",
+    "decision",
+    "by",
+    "silence",
+    "report",
+)
 _TEXT = ("reason", "callback")
 
 

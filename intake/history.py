@@ -10,13 +10,14 @@ from intake.model import Category, StoredEvent, StoredTicket
 from intake.policy import ApprovedExtension, TicketHistory
 
 COMPLEX_EVENT = "marked_complex"
+CLOCK_RESTARTED = "clock_restarted"
 
 
 def history_of(t: StoredTicket, events: Sequence[StoredEvent]) -> TicketHistory | None:
     if t.category is None or t.registered_at is None:
         return None
     dispatched: list[datetime] = []
-    signed_at = completed_at = rehandling_at = withdrawn_at = None
+    signed_at = completed_at = rehandling_at = withdrawn_at = restarted_at = None
     extensions: list[ApprovedExtension] = []
     for e in events:
         if e.type == "dispatched" and not e.data.get("return_rejected"):
@@ -36,6 +37,9 @@ def history_of(t: StoredTicket, events: Sequence[StoredEvent]) -> TicketHistory 
             rehandling_at = e.at
         elif e.type == "withdrawn":
             withdrawn_at = e.at
+        elif e.type == CLOCK_RESTARTED:
+            # the unit confirmed the citizen's new facts change the matter (guangzhou §20)
+            restarted_at = datetime.fromisoformat(str(e.data["from"]))
     return TicketHistory(
         category=Category(t.category),
         registered_at=t.registered_at,
@@ -43,6 +47,7 @@ def history_of(t: StoredTicket, events: Sequence[StoredEvent]) -> TicketHistory 
         urgent_class=t.urgent_class,
         dispatched_at=tuple(dispatched),
         signed_at=signed_at,
+        clock_restarted_at=restarted_at,
         extensions=tuple(extensions),
         completed_at=completed_at,
         rehandling_started_at=rehandling_at,

@@ -3,13 +3,14 @@ same anonymity rules and the same missing-field check as the dialog; the caller 
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from intake import texts
 from intake.dialog import DialogPolicy
-from intake.errors import InvalidInput
+from intake.errors import Conflict, InvalidInput
 from intake.model import (
     REGISTERED_KIND,
     REGISTRATION_HOLD,
@@ -22,6 +23,7 @@ from intake.model import (
     TicketStatus,
 )
 from intake.phones import normalize_phone
+from intake.policy import Basis, SupplementRules
 from intake.store.sql import SqlStore
 
 _TEXT_FIELDS = (
@@ -53,10 +55,26 @@ class UrgentClasses(Protocol):
 
 
 class PhoneIntake:
-    def __init__(self, store: SqlStore, policy: DialogPolicy, urgent: UrgentClasses | None = None) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        policy: DialogPolicy,
+        urgent: UrgentClasses | None = None,
+        supplement: SupplementRules | None = None,
+    ) -> None:
         self.store = store
         self.policy = policy
         self.urgent = urgent
+        # the profile's [supplement]: call-backs for what a call left out (guangzhou §12.1)
+        self.supplement = supplement or SupplementRules(
+            window=dt.timedelta(days=3),
+            notices=1,
+            max_supplements=1,
+            phone_attempts=3,
+            phone_spacing=dt.timedelta(minutes=15),
+            close_when_refused=True,
+            basis=Basis(source="guangzhou §12"),
+        )
 
     def create(self, data: Mapping[str, Any], agent: str) -> StoredTicket:
         if data.get("channel", "phone") != "phone":
@@ -93,28 +111,125 @@ class PhoneIntake:
             matter = self.policy.real_name_matter(values.get(Field.CONTENT, ""))
             if matter:  # guangzhou §10
                 raise RealNameRequired(texts.REAL_NAME_REQUIRED.format(matter=matter).split("是否")[0])
-        required = self.policy.required_fields(category, values.get(Field.CONTENT, ""))
-        missing = [f for f in required if not values.get(f) and f not in hidden]
-        if missing:
+        missing = self._missing(category, values, hidden)
+        task = data.get("await_supplement", False)
+        if not isinstance(task, bool):
+            raise InvalidInput("'await_supplement' must be true or false")
+        reachable = bool(values.get(Field.PHONE)) and Field.PHONE not in hidden
+        if missing and not (task and reachable):
             raise MissingFields(
                 f"缺少：{texts.joined(missing)}。Missing: {', '.join(f.value for f in missing)}"
             )
-        # The same urgent class as the matter would get in a chat (huizhou §13.3, shaoyang §20,
-        # guangxi §26.2.7, quxian §11.4): the caller's words as the agent typed them.
-        matter = "，".join(v for v in (values.get(Field.SUBJECT), values.get(Field.CONTENT)) if v)
-        urgent_class = self.urgent.urgent_class_of(matter) if self.urgent is not None and matter else None
         draft = TicketDraft(
             channel=Channel.PHONE,
             address=self._reach(values.get(Field.PHONE), hidden),
             policy=self.policy.name,
-            status=TicketStatus.COLLECTING,
+            status=TicketStatus.AWAITING_SUPPLEMENT if missing else TicketStatus.COLLECTING,
             category=category.value,
             anonymous=anonymous,
             hidden=hidden,
             values=values,
-            urgent_class=urgent_class,
+            urgent_class=self._urgent_class(values),
         )
-        ticket_id = self.store.create_ticket(draft)
+        with self.store.tx():
+            ticket_id = self.store.create_ticket(draft)
+            if missing:
+                # guangzhou §12.1: the hotline calls the caller back for what is missing, told at
+                # once; three calls at least 15 minutes apart (the console's call-back tasks)
+                data_ = {"missing": [f.value for f in missing]}
+                self.store.add_event(ticket_id, "supplement_task", f"agent:{agent}", data_)
+                return self.store.get_ticket(ticket_id)
+        return self._register(ticket_id, category, values, hidden, agent)
+
+    def _missing(
+        self, category: Category, values: Mapping[Field, str], hidden: frozenset[Field]
+    ) -> list[Field]:
+        required = self.policy.required_fields(category, values.get(Field.CONTENT, ""))
+        return [f for f in required if not values.get(f) and f not in hidden]
+
+    def _urgent_class(self, values: Mapping[Field, str]) -> str | None:
+        """The same urgent class as the matter would get in a chat (huizhou §13.3, shaoyang §20,
+        guangxi §26.2.7, quxian §11.4): the caller's words as the agent typed them."""
+        matter = "，".join(v for v in (values.get(Field.SUBJECT), values.get(Field.CONTENT)) if v)
+        return self.urgent.urgent_class_of(matter) if self.urgent is not None and matter else None
+
+    def call_back(self, ticket_id: int, data: Mapping[str, Any], agent: str) -> StoredTicket:
+        """One call to a caller whose request waits for missing information (guangzhou §12.1):
+        ``no_answer`` (at least ``phone_spacing`` after the last; the ``phone_attempts``-th closes
+        the ticket), ``refused`` (closes it), or ``supplied`` with the items given (registered
+        when complete, closed when still not). Every call is an event with the agent's name."""
+        outcome = data.get("outcome")
+        if outcome not in ("no_answer", "refused", "supplied"):
+            raise InvalidInput("'outcome' must be no_answer, refused or supplied")
+        given: dict[Field, str] = {}
+        for f in _TEXT_FIELDS:
+            v = data.get(f.value)
+            if v is None:
+                continue
+            if not isinstance(v, str) or len(v) > MAX_FIELD_CHARS:
+                raise InvalidInput(f"'{f.value}' must be a string of at most {MAX_FIELD_CHARS} characters")
+            if v.strip():
+                given[f] = v.strip()
+        rules = self.supplement
+        now = self.store.clock.now()
+        with self.store.tx():
+            t = self.store.get_ticket(ticket_id)  # NotFound (404) when there is no such row
+            if (
+                self.store.lock_status(ticket_id) is not TicketStatus.AWAITING_SUPPLEMENT
+                or t.channel is not Channel.PHONE
+            ):
+                raise Conflict("这个来电不在等待补充。The call does not wait for a supplement.")
+            t = self.store.get_ticket(ticket_id)
+            calls = [e for e in self.store.events(ticket_id) if e.type == "supplement_call"]
+            if calls and now < calls[-1].at + rules.phone_spacing:
+                minutes = int(rules.phone_spacing.total_seconds() // 60)
+                raise Conflict(f"两次联系至少间隔 {minutes} 分钟（guangzhou §12.1）。Call again later.")
+            attempt = len(calls) + 1
+            self.store.add_event(
+                ticket_id, "supplement_call", f"agent:{agent}", {"attempt": attempt, "outcome": outcome}
+            )
+            values = dict({**t.fields, **t.contact})
+            if outcome == "supplied":
+                values.update(given)
+                self.store.update_ticket(ticket_id, values=values)
+                if not self._missing(Category(t.category or ""), values, t.hidden):
+                    urgent = self._urgent_class(values)
+                    self.store.update_ticket(ticket_id, urgent_class=urgent)
+                    return self._register(ticket_id, Category(t.category or ""), values, t.hidden, agent)
+                return self._close(t, texts.PHONE_SUPPLEMENT_STILL_MISSING)
+            if outcome == "refused":
+                return self._close(t, texts.PHONE_SUPPLEMENT_REFUSED)
+            if attempt >= rules.phone_attempts:
+                return self._close(t, texts.PHONE_SUPPLEMENT_NO_ANSWER.format(n=attempt))
+        return self.store.get_ticket(ticket_id)
+
+    def _close(self, t: StoredTicket, reason: str) -> StoredTicket:
+        """The request ends with its reason noted, and the caller is told by SMS that they may
+        call again with complete information (guangzhou §12)."""
+        self.store.update_ticket(t.id, status=TicketStatus.CLOSED, reason=reason)
+        self.store.add_event(t.id, "closed", "system", {"reason": reason})
+        phone = t.contact.get(Field.PHONE)
+        if phone and Field.PHONE not in t.hidden:
+            text = texts.PHONE_SUPPLEMENT_CLOSED.format(reason=reason)
+            self.store.record_outbound(
+                Address(Channel.SMS, phone),
+                text,
+                key=f"phoneclosed:{t.id}",
+                kind="draft_expired",
+                ticket_id=t.id,
+            )
+        return self.store.get_ticket(t.id)
+
+    def _register(
+        self,
+        ticket_id: int,
+        category: Category,
+        values: Mapping[Field, str],
+        hidden: frozenset[Field],
+        agent: str,
+    ) -> StoredTicket:
+        t = self.store.get_ticket(ticket_id)
+        urgent_class = t.urgent_class
         now = self.store.clock.now()
         deadline, provisional = self.policy.registration_deadline(category, urgent_class, Channel.PHONE, now)
         number = self.store.register(

@@ -129,6 +129,8 @@ PHONE_TAIL_FAILED = "核对未通过，暂不能显示该工单。请在提交�
 PHONE_TAIL_LOCKED = "该工单今日核对失败次数过多，请明天再试，或在提交工单时使用的渠道查询。"
 ASK_WHICH_TICKET = "您有多张工单，请选择要{action}的工单："
 WITHDRAWN = "工单{number}已为您撤回，感谢您的理解与支持。"
+WITHDRAWAL_REQUESTED = "已收到您撤回工单{number}的申请，已转{unit}按规定结束工单，结束后将通知您。"
+WITHDRAWN_REPORT_MAY_CONTINUE = "举报事项撤回后，承办单位仍可依职责继续核实办理。"
 # Mail may withdraw or evaluate only in the ticket's thread and after a code mailed to the
 # address on record comes back (issue 18: a forged From: withdrew a citizen's ticket).
 MAIL_NEEDS_THREAD = "为保护您的工单，撤回或评价请直接回复我们发给您的工单邮件（主题含“[12345-工单号]”）。"
@@ -155,6 +157,11 @@ UNIT_WARNING = {
     "yellow": "【黄牌预警】工单{number}将于{deadline}到期，请抓紧办理。",
     "red": "【红牌警告】工单{number}已于{deadline}逾期，请立即办理并说明情况。",
 }
+# Phone requests missing information (guangzhou §12.1): the reason noted when the hotline ends them
+PHONE_SUPPLEMENT_NO_ANSWER = "{n} 次电话联系（每次间隔至少 15 分钟）诉求人均未接听"
+PHONE_SUPPLEMENT_REFUSED = "诉求人拒绝补充信息"
+PHONE_SUPPLEMENT_STILL_MISSING = "补充后仍缺少办理所需的信息"
+PHONE_SUPPLEMENT_CLOSED = "您来电反映的诉求因{reason}，暂无法登记办理。您可准备完整信息后再次拨打12345热线。"
 SUPERVISION_OVERDUE = "逾期未办结，请说明情况并限期办结"
 SUPERVISION_AFTER_REHANDLING = "重新办理后诉求人仍不满意，请核实原因并限期办结"
 EVAL_REHANDLING = "很抱歉办理结果未能让您满意。我们已安排对工单{number}重新办理，将于{deadline}前再次答复您。"

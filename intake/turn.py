@@ -157,6 +157,10 @@ class TurnInput:
     raw: str | None = None
 
 
+# Statuses in which a unit holds the ticket: a withdrawal is then the unit's to carry out.
+WITH_A_UNIT = (TicketStatus.DISPATCHED, TicketStatus.SIGNED, TicketStatus.EXTENDED, TicketStatus.REHANDLING)
+
+
 class TurnTaker:
     """One citizen's turn, from what it may look at to the rows it leaves (module docstring)."""
 
@@ -460,6 +464,16 @@ class TurnTaker:
         if not t.status.is_open:
             status = texts.STATUS_WORDS.get(t.status.value, t.status.value)
             return Reply(texts.WITHDRAW_NOT_ALLOWED.format(number=number, status=status))
+        if t.status in WITH_A_UNIT:
+            # After dispatch the unit ends it (guangzhou §23.2; huizhou §17: returns it): the
+            # request goes to the unit, and a report may still be verified (§23.2).
+            report = t.category == Category.REPORT.value
+            may_continue = self.duties is None or self.duties.profile.withdrawal.report_may_continue
+            with self.store.tx():
+                data = {"report": report}
+                self.store.add_event(t.id, "withdrawal_requested", "citizen", data, key=f"withdrawal:{t.id}")
+            text = texts.WITHDRAWAL_REQUESTED.format(number=number, unit=t.unit or "承办单位")
+            return Reply(text + (texts.WITHDRAWN_REPORT_MAY_CONTINUE if report and may_continue else ""))
         with self.store.tx():
             self.store.update_ticket(t.id, status=TicketStatus.WITHDRAWN)
             self.store.add_event(t.id, "withdrawn", "citizen", {}, key=f"withdrawn:{t.id}")

@@ -42,6 +42,8 @@ def texts_for(event: StoredEvent, t: StoredTicket, runtime: Runtime) -> list[tup
             ("completed", compose("completed", number=number, result=result)),
             ("evaluation_prompt", compose("evaluation_prompt", number=number, ref=_ref(runtime, t))),
         ]
+    if event.type == "clock_restarted":  # guangzhou §20.1: 承办单位确认后应当向诉求人说明情况
+        return [("clock_restarted", compose("clock_restarted", number=number, deadline=t.deadline))]
     if event.type == "withdrawn":
         return [("withdrawn", compose("withdrawn", number=number))]
     if event.type == "returned" and event.data.get("difficult"):

@@ -313,6 +313,7 @@ def _supplement(node: Node) -> SupplementRules:
         phone_spacing=_elapsed(node, "phone_spacing", (Unit.MINUTES, Unit.HOURS)),
         close_when_refused=node.flag("close_when_refused", default=True),
         basis=basis,
+        new_facts_restart_clock=node.flag("new_facts_restart_clock", default=False),
     )
     if not result.close_when_refused:
         # Every regulation closes a request whose citizen will not supplement it (guangzhou §12,

@@ -232,6 +232,8 @@ class SupplementRules:
     phone_spacing: dt.timedelta  # phone: at least this long between calls
     close_when_refused: bool
     basis: Basis
+    # New facts the unit confirms affect the matter restart the handling clock (guangzhou §20)
+    new_facts_restart_clock: bool = False
 
     def attempts_for(self, channel: Channel) -> int:
         """Contacts to try on this channel before closing the ticket."""

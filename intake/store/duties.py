@@ -111,6 +111,22 @@ class DutyStore(TicketStore):
             ).all()
         return [self._ticket(r) for r in review], [self._ticket(r) for r in supervised]
 
+    def phone_tasks(self, limit: int = 100) -> list[tuple[StoredTicket, list[StoredEvent]]]:
+        """Phone requests waiting for the hotline to call back for what is missing (guangzhou
+        §12.1), oldest first, with their events (the task and the calls made)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(tickets)
+                .where(
+                    tickets.c.status == TicketStatus.AWAITING_SUPPLEMENT.value,
+                    tickets.c.channel == "phone",
+                )
+                .order_by(tickets.c.id)
+                .limit(limit)
+            ).all()
+        found = [self._ticket(r) for r in rows]
+        return [(t, self.events(t.id)) for t in found]
+
     def feed_body_of(self, key: str) -> bytes:
         """The stored body of one feed row, as sent (UTF-8 JSON, Chinese unescaped)."""
         return json.dumps(dict(self.outbox_payload(key)), ensure_ascii=False).encode()

@@ -33,6 +33,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.test_console_page import (
     BEARER,
     DESK,
+    INJECTED,
     XSS,
     assert_clean,
     call,
@@ -301,7 +302,7 @@ def test_a_citizen_asks_for_a_person_the_agent_answers_then_hands_back(
     expect(item).to_have_count(0, timeout=8_000)
     listed = page.request.get(product.base_url + "/api/console/handoffs").json()["handoffs"]
     assert all("转人工" not in h["text"] for h in listed), listed
-    assert page.locator("#app-view img").count() == 0
+    assert page.locator(INJECTED).count() == 0
     phone.close()
     assert_clean(watched)
 
@@ -452,7 +453,7 @@ def test_a_citizens_markup_shows_as_text_in_the_ticket_panel(
     expect(said).to_contain_text("<script>__xssCalled(1)</script>")
     expect(panel.locator("#tp-matter")).to_contain_text(XSS)
     page.wait_for_timeout(500)
-    assert page.locator("#app-view img, #app-view script").count() == 0
+    assert page.locator(INJECTED).count() == 0
     assert "&lt;img src=x onerror=alert(1)&gt;" in page.content()
     assert calls == []
     assert_clean(watched)

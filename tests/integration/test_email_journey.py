@@ -318,11 +318,14 @@ async def test_a_forged_mail_cannot_withdraw_a_citizens_ticket(
         drain(runtime)
         view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
         assert view["status"] not in ("withdrawn", "closed")
+        assert "withdrawal_requested" not in [e["type"] for e in view["events"]]
 
         await send(smtp, citizen_mail(f"确认码：{code.group(1)}", tag))  # the citizen themself
         drain(runtime)
         view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
-        assert view["status"] == "withdrawn"
+        # dispatched already: the unit ends it (guangzhou §23.2), asked by the citizen's request
+        assert view["status"] == "dispatched"
+        assert [e["type"] for e in view["events"]].count("withdrawal_requested") == 1
 
 
 RELAY = "mx.gz12345.gov.cn"

@@ -21,8 +21,9 @@ from channels.console import COOKIE
 from channels.web import create_app
 from intake.clock import ManualClock
 from intake.runtime import Runtime, build_runtime
+from intake.texts import format_deadline
 from tests.conftest import make_settings
-from tests.integration.test_sms_journey import NUMBER, Handset, joined
+from tests.integration.test_sms_journey import NUMBER, PHONE, Handset, joined
 from tests.support.feed_receiver import FEED_SECRET, FeedReceiver
 from tests.support.journey import AUTH, console_login, drain
 from worker.context import get_services
@@ -66,9 +67,9 @@ def make_runtime(
 class Walk:
     """One ticket's life, driven through the public interfaces and the worker's sweeps."""
 
-    def __init__(self, client: TestClient, runtime: Runtime, clock: ManualClock) -> None:
+    def __init__(self, client: TestClient, runtime: Runtime, clock: ManualClock, phone: str = PHONE) -> None:
         self.client, self.runtime, self.clock = client, runtime, clock
-        self.phone = Handset(client, runtime)
+        self.phone = Handset(client, runtime, phone)
         self.number = ""
         self.csrf = ""
         self.cookies: dict[str, str] = {}
@@ -229,3 +230,62 @@ async def test_a_ticket_walks_through_the_hotlines_duties_and_the_feed_gets_each
     assert receiver.counts and max(receiver.counts.values()) == 1, receiver.counts
     assert receiver.types()[0] == "dispatched"
     assert {e["ticket"] for e in receiver.events} == {walk.number}
+
+
+async def test_new_facts_the_unit_confirms_restart_the_clock_in_guangzhou_only(
+    aiohttp_client: Client, make_runtime: Callable[[str], Runtime], clock: ManualClock, receiver: FeedReceiver
+) -> None:
+    """guangzhou §20.1: facts the citizen adds that change the matter restart the handling period
+    from the day the unit received them, once the unit confirms; the citizen is told the new
+    deadline. huizhou has no such article: the same request is refused."""
+    runtime = make_runtime("guangzhou")
+    walk = Walk(await aiohttp_client(create_app(runtime)), runtime, clock)
+    await walk.file()
+    await walk.event({"type": "signed"})
+    await walk.event({"type": "clock_restarted", "reason": "新情况"}, status=409)  # nothing added yet
+    before = datetime.fromisoformat((await walk.ticket())["deadline"])
+    clock.advance(3 * 86400)
+    await walk.phone.text(f"补充{walk.number}：烧烤店现在还占用了消防通道")
+    walk.sweep()
+    await walk.phone.inbox()
+    assert len(receiver.of_type("supplement")) == 1
+    clock.advance(3600)
+    body = await walk.event({"type": "clock_restarted", "reason": "占用消防通道，需联合消防部门处理"})
+    after = datetime.fromisoformat(body["deadline"])
+    assert after > before  # counted again from the day the facts came
+    walk.sweep()
+    told = joined(await walk.phone.inbox())
+    assert "重新计算" in told and format_deadline(after) in told
+    (restart,) = receiver.of_type("clock_restarted")
+    assert restart["deadline"] == body["deadline"]
+    await walk.event({"type": "clock_restarted"}, status=409)  # once for the same facts
+
+    other = make_runtime("huizhou")
+    walk2 = Walk(await aiohttp_client(create_app(other)), other, clock, "13800138999")  # the same database
+    await walk2.file()
+    await walk2.phone.text(f"补充{walk2.number}：还有噪音")
+    await walk2.phone.inbox()
+    await walk2.event({"type": "clock_restarted"}, status=409)
+
+
+async def test_a_withdrawal_after_dispatch_goes_to_the_unit_which_ends_the_ticket(
+    aiohttp_client: Client, make_runtime: Callable[[str], Runtime], clock: ManualClock, receiver: FeedReceiver
+) -> None:
+    """guangzhou §23.2: after dispatch the unit ends a withdrawn ticket; the citizen's request is
+    recorded and sent to the unit through the feed; the unit's ``withdrawn`` closes it and the
+    citizen is told."""
+    runtime = make_runtime("guangzhou")
+    walk = Walk(await aiohttp_client(create_app(runtime)), runtime, clock)
+    await walk.file()
+    await walk.phone.text(f"撤回 {walk.number}")
+    told = joined(await walk.phone.inbox())
+    assert ("撤回" in told and "承办单位" in told) or "城市管理" in told
+    walk.sweep()
+    assert (await walk.ticket())["status"] == "dispatched"
+    (asked,) = receiver.of_type("withdrawal_requested")
+    assert asked["ticket"] == walk.number and asked["unit"]
+    await walk.event({"type": "withdrawn"})
+    walk.sweep()
+    assert (await walk.ticket())["status"] == "withdrawn"
+    assert "撤回" in joined(await walk.phone.inbox())
+    assert len(receiver.of_type("withdrawn")) == 1

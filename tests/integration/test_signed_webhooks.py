@@ -64,6 +64,7 @@ async def test_forged_sms_can_neither_withdraw_nor_evaluate_a_citizens_ticket(
     assert await phone.inbox() == []  # and nothing was sent to the victim
     view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
     assert view["status"] not in ("withdrawn", "closed")
+    assert "withdrawal_requested" not in [e["type"] for e in view["events"]]
 
     await complete(client, number)
     assert PROMPT in joined(await phone.inbox())

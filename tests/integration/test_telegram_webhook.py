@@ -311,7 +311,8 @@ async def test_withdraw_without_a_number_offers_the_tickets_as_buttons(
     drain(tg_sqlite)
     assert numbers[1] in sent(stand_in, citizen.chat_id)[-1]["text"]
     views = [await (await client.get(f"/api/tickets/{n}", headers=AUTH)).json() for n in numbers]
-    assert views[1]["status"] == "withdrawn" and views[0]["status"] != "withdrawn"
+    requested = [[e["type"] for e in v["events"]].count("withdrawal_requested") for v in views]
+    assert requested == [0, 1]  # dispatched: the unit ends it on the request (guangzhou §23.2)
 
 
 async def test_a_category_question_is_offered_as_buttons(
@@ -364,6 +365,10 @@ async def test_commands_start_status_withdraw_cancel(
     await citizen.say(f"/withdraw {number}")
     drain(tg_sqlite)
     assert "撤回" in sent(stand_in, citizen.chat_id)[-1]["text"]
+    view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
+    assert "withdrawal_requested" in [e["type"] for e in view["events"]]
+    ended = await client.post(f"/api/tickets/{number}/events", json={"type": "withdrawn"}, headers=AUTH)
+    assert ended.status == 200  # the unit ends it
     view = await (await client.get(f"/api/tickets/{number}", headers=AUTH)).json()
     assert view["status"] == "withdrawn"
 
