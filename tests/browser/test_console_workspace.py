@@ -654,3 +654,42 @@ def test_an_agent_supervises_a_ticket_from_its_panel_and_reads_the_indicators_wi
     assert int(received) >= 1
     reports.screenshot(path=str(ARTIFACTS / "console-reports.png"))
     assert_clean(watched)
+
+
+def test_a_call_missing_its_demand_becomes_a_call_back_task_and_is_registered_when_supplied(
+    page: Page, product: Product, watched: Watched
+) -> None:
+    """guangzhou §12.1 at the desk: the agent files what the caller said and ticks 信息不全; the
+    call-back task shows what is missing and the calls made, refuses a second call within 15
+    minutes, and registers the ticket once the caller gives the rest."""
+    logged_in(page)
+    page.get_by_label("来电号码").fill("13922223333")
+    page.locator("#phone-form").get_by_label("类别").select_option("投诉")
+    page.get_by_label("涉及单位或对象").fill("路口早餐店")
+    page.get_by_label("事发地址").fill("人民路3号")
+    page.get_by_label("具体情况").fill("早餐店占道经营，行人只能走机动车道")
+    page.get_by_label("信息不全，登记为回拨补充任务").check()
+    page.get_by_role("button", name="登记工单").click()
+    expect(page.locator("#phone-ok")).to_contain_text("已加入来电待回拨补充")
+    task = page.locator("#calls-list li").last
+    expect(task).to_contain_text("待补充：诉求要求")
+    expect(task).to_contain_text("已联系 0/3 次")
+
+    task.get_by_role("button", name="未接听").click()
+    expect(task).to_contain_text("已联系 1/3 次")
+    task = page.locator("#calls-list li").last
+    task.get_by_role("button", name="未接听").click()
+    expect(page.locator("#calls-error")).to_contain_text("至少间隔 15 分钟")
+
+    status, _ = call(product, "POST", "/api/dev/clock", {"advance_seconds": 16 * 60})
+    assert status == 200
+    task = page.locator("#calls-list li").last
+    task.get_by_label("诉求要求").fill("请城管取缔占道经营")
+    task.get_by_role("button", name="已补充").click()
+    ok = page.locator("#phone-ok")
+    expect(ok).to_contain_text("已补充并登记，工单号")
+    match = re.search(r"\d{8}-\d{6}", ok.inner_text())
+    assert match, ok.inner_text()
+    assert ticket_of(product, match.group(0))["demand"] == "请城管取缔占道经营"
+    expect(page.locator("#calls-list li")).to_have_count(0)
+    assert_clean(watched)

@@ -7,11 +7,13 @@ and appear in the ticket's history."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -289,3 +291,87 @@ async def test_a_withdrawal_after_dispatch_goes_to_the_unit_which_ends_the_ticke
     assert (await walk.ticket())["status"] == "withdrawn"
     assert "撤回" in joined(await walk.phone.inbox())
     assert len(receiver.of_type("withdrawn")) == 1
+
+
+async def _dissatisfied(walk: Walk) -> None:
+    """A filed ticket completed by the unit and answered 不满意 by the citizen."""
+    await walk.file()
+    await walk.event({"type": "completed", "result": "已责令整改"})
+    walk.sweep()
+    await walk.phone.inbox()
+    await walk.phone.text("4")
+    await walk.phone.inbox()
+
+
+async def test_two_agents_deciding_one_review_at_once_rehandle_it_once(
+    aiohttp_client: Client, make_runtime: Callable[[str], Runtime], clock: ManualClock, receiver: FeedReceiver
+) -> None:
+    runtime = make_runtime("guangzhou")
+    walk = Walk(await aiohttp_client(create_app(runtime)), runtime, clock)
+    await _dissatisfied(walk)
+    assert (await walk.ticket())["review"] == "dissatisfied"
+    await walk.login()
+    body = {"decision": "rehandle", "callback": "已回访"}
+    headers = {"X-CSRF-Token": walk.csrf}
+    path = f"/api/console/tickets/{walk.number}/review"
+    answers = await asyncio.gather(
+        *(walk.client.post(path, json=body, headers=headers, cookies=walk.cookies) for _ in range(4))
+    )
+    assert sorted(r.status for r in answers) == [200, 409, 409, 409]
+    walk.sweep()
+    assert [e["type"] for e in (await walk.ticket())["events"]].count("rehandling") == 1
+    assert sum("重新办理" in m["text"] for m in await walk.phone.inbox()) == 1  # told once, at the phone
+    assert len(receiver.of_type("rehandling")) == 1
+
+
+async def test_an_objection_is_the_tickets_own_units_once_within_its_window(
+    aiohttp_client: Client, make_runtime: Callable[[str], Runtime], clock: ManualClock
+) -> None:
+    runtime = make_runtime("quxian")
+    walk = Walk(await aiohttp_client(create_app(runtime)), runtime, clock)
+    await _dissatisfied(walk)
+    unit = (await walk.ticket())["unit"]
+    tokens = {}
+    for name in (unit, "市供电局"):
+        resp = await walk.client.post(f"/api/units/{quote(name, safe='')}/tokens", headers=AUTH)
+        tokens[name] = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+    path = f"/api/tickets/{walk.number}/events"
+    objection = {"type": "objection", "reason": "诉求人反映不属实"}
+    assert (await walk.client.post(path, json=objection, headers=tokens["市供电局"])).status == 404
+    too_long = {"type": "objection", "reason": "长" * 3000}
+    assert (await walk.client.post(path, json=too_long, headers=tokens[unit])).status == 400
+    assert (await walk.client.post(path, json={"type": "objection"}, headers=tokens[unit])).status == 400
+    clock.advance(5 * 86400)  # quxian §12.1: within 2 working days of the evaluation
+    late = await walk.client.post(path, json=objection, headers=tokens[unit])
+    assert late.status == 409 and "window" in (await late.json())["error"]["message"]
+    assert (await walk.ticket())["review"] is None
+
+    walk2 = Walk(walk.client, runtime, clock, "13800138777")
+    await _dissatisfied(walk2)
+    path2 = f"/api/tickets/{walk2.number}/events"
+    assert (await walk.client.post(path2, json=objection, headers=tokens[unit])).status == 200
+    again = {"type": "objection", "reason": "再次申请"}
+    assert (await walk.client.post(path2, json=again, headers=tokens[unit])).status == 409
+    events = [e["type"] for e in (await walk2.ticket())["events"]]
+    assert events.count("review_requested") == 1
+
+
+async def test_the_feed_is_retried_while_the_back_office_is_down_and_arrives_once(
+    aiohttp_client: Client,
+    make_runtime: Callable[[str], Runtime],
+    clock: ManualClock,
+    receiver: FeedReceiver,
+) -> None:
+    receiver.fail_first = 3  # the unit's system answers 500 three times
+    runtime = make_runtime("huizhou")
+    walk = Walk(await aiohttp_client(create_app(runtime)), runtime, clock)
+    await walk.file()
+    await walk.event({"type": "signed"})
+    walk.sweep()
+    assert receiver.events == [] and receiver.requests >= 1
+    for _ in range(4):  # the relay puts an unfinished job back after its stale window
+        clock.advance(61)
+        walk.sweep()
+    assert receiver.requests > 3
+    assert receiver.types() == ["dispatched"]  # once, after the outage
+    assert max(receiver.counts.values()) == 1

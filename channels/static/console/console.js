@@ -548,6 +548,7 @@
     section("duties", duties, function (items) {
       fillRows($("duties-rows"), items, dutyRow);
     });
+    loadCalls();
     if (!state.reportsLoaded) {
       state.reportsLoaded = true;
       loadReports();
@@ -980,6 +981,91 @@
       els.tpReviewReason.value = "";
       return "已处理：" + (STATUS_WORDS[answer.status] || answer.status || "");
     });
+  }
+
+  // -- call-backs for what a phone request left out (guangzhou §12.1) ------------------------------
+  var FIELD_WORDS = {
+    demand: "诉求要求",
+    subject: "涉及单位或对象",
+    address: "事发地址",
+    content: "诉求内容",
+    name: "称呼",
+    phone: "联系电话",
+  };
+
+  function loadCalls() {
+    api("GET", "calls")
+      .then(function (answer) {
+        section("calls", (answer && answer.calls) || [], function (items) {
+          fillList($("calls-list"), items, callItem);
+        });
+      })
+      .catch(function (err) {
+        if (err.status === 401) return sessionLost();
+      });
+  }
+
+  function callItem(c) {
+    var li = el("li", "item");
+    li.dataset.id = String(c.id);
+    itemHead(li, "来电 #" + c.id, el("span", "cat", c.category || ""));
+    var meta = el("div", "item-meta");
+    meta.appendChild(el("span", "", "已联系 " + c.calls + "/" + c.attempts + " 次"));
+    if (c.next_call_at) meta.appendChild(el("span", "due", "下次可拨 " + shortTime(c.next_call_at)));
+    li.appendChild(meta);
+    if (c.summary) li.appendChild(el("div", "item-text", c.summary));
+    li.appendChild(el("div", "item-meta waits-for", "待补充：" + c.missing.map(function (f) {
+      return FIELD_WORDS[f] || f;
+    }).join("、")));
+    var form = el("form", "call-form");
+    form.noValidate = true;
+    c.missing.forEach(function (f) {
+      var input = el("input", "");
+      input.type = "text";
+      input.name = f;
+      input.maxLength = 2000;
+      input.placeholder = FIELD_WORDS[f] || f;
+      input.setAttribute("aria-label", FIELD_WORDS[f] || f);
+      form.appendChild(input);
+    });
+    [["supplied", "已补充", "btn-primary"], ["no_answer", "未接听", ""], ["refused", "拒绝补充", "btn-ghost"]].forEach(
+      function (b) {
+        var button = el("button", "btn btn-small " + b[2], b[1]);
+        button.type = b[0] === "supplied" ? "submit" : "button";
+        button.dataset.outcome = b[0];
+        form.appendChild(button);
+      }
+    );
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      onCallOutcome(c, form, "supplied");
+    });
+    form.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-outcome]");
+      if (button && button.dataset.outcome !== "supplied") onCallOutcome(c, form, button.dataset.outcome);
+    });
+    li.appendChild(form);
+    return li;
+  }
+
+  function onCallOutcome(c, form, outcome) {
+    var body = { outcome: outcome };
+    if (outcome === "supplied") {
+      form.querySelectorAll("input").forEach(function (input) {
+        if (input.value.trim()) body[input.name] = input.value.trim();
+      });
+    }
+    setMessage($("calls-error"), "");
+    api("POST", "calls/" + c.id + "/attempt", body)
+      .then(function (answer) {
+        state.drawn.calls = null; // redraw even if the list looks the same
+        if (answer && answer.number) setMessage(els.phoneOk, "已补充并登记，工单号 " + answer.number);
+        refreshSoon();
+      })
+      .catch(function (err) {
+        if (err.status === 401) return sessionLost();
+        setMessage($("calls-error"), err.status === 0 ? TEXT.network : zhMessage(err.message) || "没有记录成功，请稍后再试。");
+      });
   }
 
   // -- reports: indicators and the server-drawn chart ---------------------------------------------
@@ -2085,6 +2171,7 @@
 
   function formPayload() {
     var body = { category: els.pfCategory.value, anonymous: els.pfAnonymous.checked };
+    if ($("pf-await").checked) body.await_supplement = true; // guangzhou §12.1: call back for the rest
     FORM_FIELDS.forEach(function (name) {
       var value = $("pf-" + name).value.trim();
       if (value) body[name] = value;
@@ -2109,7 +2196,7 @@
       .then(function (ticket) {
         els.phoneForm.reset();
         els.pfHide.hidden = true;
-        var text = "已登记，工单号 " + ticket.number;
+        var text = ticket.number ? "已登记，工单号 " + ticket.number : "信息不全，已加入来电待回拨补充";
         if (ticket.deadline) text += "，答复期限 " + shortTime(ticket.deadline);
         setMessage(els.phoneOk, text);
         els.phoneOk.dataset.number = ticket.number || "";
