@@ -58,6 +58,7 @@ DEADLINE_STEPS = {
     "supplemented": "市民补充",
     "completed": "办结",
     "rehandling": "重新办理",
+    "clock_restarted": "新情况，时限重算",
     COMPLEX_EVENT: "认定为复杂事项",
     "merged": "并入同一事项",
 }

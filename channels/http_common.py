@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from intake.errors import HotlineError, InvalidInput
 from intake.store.schema import MAX_ROW_ID
@@ -49,6 +49,17 @@ class Metrics:
         )
         self.tickets = Counter(
             "hotline_tickets_registered_total", "Tickets registered", ["channel"], registry=self.registry
+        )
+        # Read from SQL at each scrape (channels/web.py metrics): every process's tickets, not only
+        # this one's, and the hotline's duties waiting (issue 21)
+        self.tickets_now = Gauge(
+            "hotline_tickets", "Tickets by channel and status", ["channel", "status"], registry=self.registry
+        )
+        self.duties = Gauge(
+            "hotline_duties_waiting",
+            "Duties waiting: reviews, open supervision, supervision past due, phone call-backs, feed rows",
+            ["kind"],
+            registry=self.registry,
         )
         self.refused = Counter(
             "hotline_refused_requests_total",

@@ -71,7 +71,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS_KEY].registry)
+    m = request.app[METRICS_KEY]
+    counts, duties = await in_thread(request, request.app[RUNTIME_KEY].store.metrics_snapshot)
+    m.tickets_now.clear()
+    for (channel, status), n in counts.items():
+        m.tickets_now.labels(channel, status).set(n)
+    for kind, n in duties.items():
+        m.duties.labels(kind).set(n)
+    body = generate_latest(m.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

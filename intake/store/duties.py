@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 
 from intake.model import StoredEvent, StoredTicket, TicketStatus
 from intake.store.schema import outbox, ticket_events, tickets
@@ -126,6 +126,42 @@ class DutyStore(TicketStore):
             ).all()
         found = [self._ticket(r) for r in rows]
         return [(t, self.events(t.id)) for t in found]
+
+    def metrics_snapshot(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        """Tickets by (channel, status), and the duties waiting, for /metrics: one scrape, a
+        few grouped counts."""
+        now = self.clock.now()
+        with self._read() as conn:
+            counts = {
+                (r.channel, r.status): int(r.n)
+                for r in conn.execute(
+                    select(tickets.c.channel, tickets.c.status, func.count().label("n")).group_by(
+                        tickets.c.channel, tickets.c.status
+                    )
+                )
+            }
+            open_supervision = tickets.c.supervision_opened_at.is_not(
+                None
+            ) & tickets.c.supervision_answered_at.is_(None)
+            duties = {
+                "review": conn.execute(
+                    select(func.count()).where(tickets.c.review.is_not(None))
+                ).scalar_one(),
+                "supervision_open": conn.execute(select(func.count()).where(open_supervision)).scalar_one(),
+                "supervision_past_due": conn.execute(
+                    select(func.count()).where(open_supervision, tickets.c.supervision_due < now)
+                ).scalar_one(),
+                "phone_callback": conn.execute(
+                    select(func.count()).where(
+                        tickets.c.status == TicketStatus.AWAITING_SUPPLEMENT.value,
+                        tickets.c.channel == "phone",
+                    )
+                ).scalar_one(),
+                "feed_unsent": conn.execute(
+                    select(func.count()).where(outbox.c.job == "feed", outbox.c.done_at.is_(None))
+                ).scalar_one(),
+            }
+        return counts, {k: int(v) for k, v in duties.items()}
 
     def feed_body_of(self, key: str) -> bytes:
         """The stored body of one feed row, as sent (UTF-8 JSON, Chinese unescaped)."""

@@ -33,6 +33,7 @@ from worker.timers import run_timers
 
 Client = Callable[..., Any]
 COMPLAINT = "我要投诉，幸福小区3栋楼下的烧烤店每晚油烟很大，希望城管处理"
+DUTY_PHONE = "13800138101"  # 市城市管理和综合执法局's duty phone in intake/data/routing.toml
 
 
 @pytest.fixture
@@ -182,6 +183,14 @@ async def test_a_ticket_walks_through_the_hotlines_duties_and_the_feed_gets_each
         walk.to(view.red_at)
         assert (await walk.ticket())["warning"] == "red"
         assert [e["level"] for e in receiver.of_type("warning")] == ["yellow", "red"]
+        # guangxi §34 短信预警: the unit's duty phone (routing.toml) gets each card once
+        resp = await walk.client.get("/api/sms/outbox", params={"to": DUTY_PHONE}, headers=AUTH)
+        cards = [m["text"] for m in (await resp.json())["messages"]]
+        if profile == "guangxi":
+            assert len(cards) == 2 and "黄牌预警" in cards[0] and "红牌警告" in cards[1], cards
+            assert walk.number in cards[0] and PHONE not in "".join(cards)
+        else:  # huizhou §26 tells the unit through its system only
+            assert cards == []
     walk.to(datetime.fromisoformat(supervision["due"]))  # the unit has not answered
     (due,) = receiver.of_type("supervision_due")
     assert due["due"] == supervision["due"]

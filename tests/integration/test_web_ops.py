@@ -15,6 +15,7 @@ from channels.web import create_app
 from intake.clock import OffsetClock
 from intake.runtime import Runtime, build_runtime
 from tests.conftest import make_settings
+from tests.support.journey import AUTH
 
 Client = Callable[..., Any]
 
@@ -56,6 +57,30 @@ async def test_metrics_are_prometheus_text_and_count_requests(
     text = await resp.text()
     assert resp.status == 200 and resp.content_type == "text/plain"
     assert 'hotline_http_requests_total{route="/healthz",status="200"} 1.0' in text
+
+
+async def test_metrics_count_every_channels_tickets_and_the_duties_waiting(
+    aiohttp_client: Client, sqlite_runtime: Runtime
+) -> None:
+    """Issue 21: /metrics counted web-chat tickets only; it now reads the tickets of every
+    channel and process from SQL, and the hotline's duties waiting."""
+    client: TestClient = await aiohttp_client(create_app(sqlite_runtime))
+    call = {
+        "channel": "phone",
+        "phone": "13912340002",
+        "category": "投诉",
+        "subject": "烧烤店",
+        "content": "油烟很大",
+        "address": "和平路8号",
+    }
+    assert (await client.post("/api/tickets", json={**call, "demand": "处理"}, headers=AUTH)).status == 201
+    waiting = {**call, "await_supplement": True}
+    assert (await client.post("/api/tickets", json=waiting, headers=AUTH)).status == 201
+    text = await (await client.get("/metrics")).text()
+    assert 'hotline_tickets{channel="phone",status="registered"} 1.0' in text
+    assert 'hotline_tickets{channel="phone",status="awaiting_supplement"} 1.0' in text
+    assert 'hotline_duties_waiting{kind="phone_callback"} 1.0' in text
+    assert 'hotline_duties_waiting{kind="review"} 0.0' in text
 
 
 async def test_unknown_api_paths_answer_json_never_html(

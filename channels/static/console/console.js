@@ -87,7 +87,15 @@
     warning: "时限预警",
     difficult: "疑难协调",
     supervision_opened: "督办",
+    supervision_due: "督办到期未答复",
+    supervision_extended: "督办延期",
+    supervision_answered: "督办答复",
     review_requested: "申请复核",
+    review_decided: "复核决定",
+    withdrawal_requested: "申请撤回",
+    clock_restarted: "新情况，时限重算",
+    supplement_task: "待回拨补充",
+    supplement_call: "回拨补充",
     withdrawn: "撤回",
     closed: "归档",
     merged: "合并",
@@ -984,7 +992,7 @@
   }
 
   // -- call-backs for what a phone request left out (guangzhou §12.1) ------------------------------
-  var FIELD_WORDS = {
+  var CALL_FIELD_WORDS = {
     demand: "诉求要求",
     subject: "涉及单位或对象",
     address: "事发地址",
@@ -1015,7 +1023,7 @@
     li.appendChild(meta);
     if (c.summary) li.appendChild(el("div", "item-text", c.summary));
     li.appendChild(el("div", "item-meta waits-for", "待补充：" + c.missing.map(function (f) {
-      return FIELD_WORDS[f] || f;
+      return CALL_FIELD_WORDS[f] || f;
     }).join("、")));
     var form = el("form", "call-form");
     form.noValidate = true;
@@ -1024,8 +1032,8 @@
       input.type = "text";
       input.name = f;
       input.maxLength = 2000;
-      input.placeholder = FIELD_WORDS[f] || f;
-      input.setAttribute("aria-label", FIELD_WORDS[f] || f);
+      input.placeholder = CALL_FIELD_WORDS[f] || f;
+      input.setAttribute("aria-label", CALL_FIELD_WORDS[f] || f);
       form.appendChild(input);
     });
     [["supplied", "已补充", "btn-primary"], ["no_answer", "未接听", ""], ["refused", "拒绝补充", "btn-ghost"]].forEach(
