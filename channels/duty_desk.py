@@ -26,7 +26,7 @@ from channels.auth import bearer, is_token
 from channels.console import Console
 from channels.http_common import in_thread, read_json, row_id
 from intake.duties import Duties
-from intake.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from intake.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from intake.model import SHANGHAI, Field, StoredTicket
 from intake.reports import bounds, csv_text, daily_svg, facts_of, period, report
 from intake.store.sql import SqlStore
@@ -67,7 +67,7 @@ class DutyDesk:
         t = await self._ticket(request)
         reason = _reason(body)
         if not t.status.is_open:
-            raise InvalidInput("工单已办结，不能督办。Only an open ticket can be supervised.")
+            raise Conflict("工单已办结，不能督办。Only an open ticket can be supervised.")
 
         def act() -> str:
             with self.store.tx():

@@ -85,9 +85,9 @@ class Facts:
 
 def period(start: str | None, end: str | None, today: dt.date) -> tuple[dt.date, dt.date]:
     """``from`` and ``to`` (YYYY-MM-DD, both days included); by default this month so far."""
-    try:
-        first = dt.date.fromisoformat(start) if start else today.replace(day=1)
-        last = dt.date.fromisoformat(end) if end else today
+    try:  # absent: the default; given, even empty, it must be a date
+        first = dt.date.fromisoformat(start) if start is not None else today.replace(day=1)
+        last = dt.date.fromisoformat(end) if end is not None else today
     except ValueError:
         raise InvalidInput(
             "from 和 to 应为 YYYY-MM-DD 格式的日期。'from' and 'to' must be YYYY-MM-DD."
