@@ -113,8 +113,8 @@ class ScreeningPort:
         return self.urgent_class(text, decision.urgent_kind if decision is not None else None)
 
     def screen(self, text: str) -> ScreenOutcome | None:
-        d = self.screener.screen(text)
-        urgent = self.urgent_class_of(text)
+        d = self.screener.screen(text)  # once: urgent_class_of would screen the text again
+        urgent = self.urgent_class(text, d.urgent_kind if d is not None else None)
         if d is None:
             # No screening rule fired, but the profile's words name one of its classes (shaoyang
             # §20's 油烟、噪音): an ordinary request, registered in that class.

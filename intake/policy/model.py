@@ -8,6 +8,7 @@ says which fallback it uses (``fallback`` and ``reason``), so an agent can alway
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -180,11 +181,18 @@ class UrgentClass:
 
     def names(self, clean: str) -> bool:
         """Whether one of its keywords occurs in ``clean`` (a normalised text)."""
-        return any(re.search(pattern, clean) for pattern in self.keywords)
+        return bool(self.keywords) and _any_of(self.keywords).search(clean) is not None
 
     def ruled_out(self, clean: str) -> bool:
         """Whether one of its ``unless`` patterns occurs in ``clean`` (a normalised text)."""
-        return any(re.search(pattern, clean) for pattern in self.unless)
+        return bool(self.unless) and _any_of(self.unless).search(clean) is not None
+
+
+@functools.cache
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """The patterns as one alternation, compiled once: a text is scanned once per list, not once
+    per pattern (every first message meets them: intake.assembly.ScreeningPort)."""
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
 @dataclass(frozen=True, slots=True)
