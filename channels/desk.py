@@ -255,6 +255,9 @@ class Desk:
         )
         out["units"] = list(self.router.units)
         out["revealable"] = [f.value for f in _revealable(t)] if supervises else []
+        # a dissatisfied answer closed without re-handling names the profile's case (guangzhou §29)
+        skips = self.policy.profile.evaluation.skip_cases if t.review == "dissatisfied" else ()
+        out["skip_cases"] = [{"code": c.code, "label": c.label} for c in skips]
         out["deliveries"] = [
             {
                 "id": m.id,

@@ -1122,6 +1122,7 @@ def _paths() -> dict[str, Any]:
                             "decision": {"enum": ["rehandle", "close", "upheld", "rejected"]},
                             "callback": {"type": "string", "maxLength": 1000},
                             "reason": {"type": "string", "maxLength": 1000},
+                            "skip_case": {"type": "string", "maxLength": 40},
                         },
                     },
                     {"decision": "rehandle", "callback": "已电话回访，市民反映问题仍未解决"},

@@ -203,6 +203,13 @@ class Duties:
         record = {"kind": kind, "decision": decision, "reason": reason}
         if callback:
             record["callback"] = callback
+        skip = data.get("skip_case")
+        if skip is not None:  # the case of guangzhou §29 that skips re-handling
+            cases = {c.code: c.label for c in self.profile.evaluation.skip_cases}
+            if decision != "close" or skip not in cases:
+                raise InvalidInput(f"'skip_case' must be one of {', '.join(cases) or 'none'} when closing")
+            record["skip_case"] = skip
+            record["reason"] = f"{cases[skip]}：{reason}"
         self.store.update_ticket(t.id, review=None)
         self.store.add_event(t.id, "review_decided", f"agent:{agent}", record)
         if kind == OBJECTION:

@@ -47,6 +47,7 @@ _DATA = (
     "by",
     "silence",
     "report",
+    "skip_case",
 )
 _TEXT = ("reason", "callback")
 

@@ -45,6 +45,7 @@ _PUBLIC_EVENT_DATA = (
     "by",
     "silence",
     "callback",
+    "skip_case",
 )
 
 

@@ -384,3 +384,31 @@ async def test_the_feed_is_retried_while_the_back_office_is_down_and_arrives_onc
     assert receiver.requests > 3
     assert receiver.types() == ["dispatched"]  # once, after the outage
     assert max(receiver.counts.values()) == 1
+
+
+async def test_closing_a_review_names_the_case_that_skips_rehandling(
+    aiohttp_client: Client, make_runtime: Callable[[str], Runtime], clock: ManualClock, receiver: FeedReceiver
+) -> None:
+    """guangzhou §29 lists the cases a dissatisfied ticket is not re-handled in: closing after the
+    call-back names one of the profile's, and the citizen is told the reason."""
+    runtime = make_runtime("guangzhou")
+    walk = Walk(await aiohttp_client(create_app(runtime)), runtime, clock)
+    await _dissatisfied(walk)
+    await walk.login()
+    resp = await walk.client.get(f"/api/console/tickets/{walk.number}", cookies=walk.cookies)
+    codes = [c["code"] for c in (await resp.json())["skip_cases"]]
+    assert "suggestion_not_adopted" in codes and "force_majeure" in codes
+    wrong = {"decision": "close", "callback": "已回访", "reason": "无", "skip_case": "whatever"}
+    await walk.console("review", wrong, status=400)
+    closing = {
+        "decision": "close",
+        "callback": "已回访",
+        "reason": "商户已依法处理",
+        "skip_case": "repeat_no_new_facts",
+    }
+    done = await walk.console("review", closing)
+    assert done["status"] == "closed"
+    walk.sweep()
+    assert "商户已依法处理" in joined(await walk.phone.inbox())
+    (decided,) = receiver.of_type("review_decided")
+    assert decided["skip_case"] == "repeat_no_new_facts" and "§29.6" in decided["reason"]

@@ -925,6 +925,14 @@
     if (t.review) {
       els.tpReviewTitle.textContent = REVIEW_KINDS[t.review] || t.review;
       show(els.tpReviewCallback, t.review === "dissatisfied");
+      var skips = Array.isArray(t.skip_cases) ? t.skip_cases : [];
+      els.tpReviewSkip.replaceChildren(els.tpReviewSkip.options[0]);
+      skips.forEach(function (c) {
+        var option = el("option", "", c.label);
+        option.value = c.code;
+        els.tpReviewSkip.appendChild(option);
+      });
+      show(els.tpReviewSkip, skips.length > 0);
       var buttons = REVIEW_BUTTONS[t.review] || [];
       [els.tpReviewA, els.tpReviewB].forEach(function (b, i) {
         b.dataset.decision = buttons[i] ? buttons[i][0] : "";
@@ -984,6 +992,7 @@
     var reason = els.tpReviewReason.value.trim();
     if (callback) body.callback = callback;
     if (reason) body.reason = reason;
+    if (body.decision === "close" && els.tpReviewSkip.value) body.skip_case = els.tpReviewSkip.value;
     dutyAction("review", body, button, function (answer) {
       els.tpReviewCallback.value = "";
       els.tpReviewReason.value = "";
@@ -1592,7 +1601,7 @@
     part("more", [t.status, t.complex, t.can_mark_complex], function () {
       drawMore(t);
     });
-    part("duty", [t.status, t.supervision, t.review], function () {
+    part("duty", [t.status, t.supervision, t.review, t.skip_cases], function () {
       drawDuty(t);
     });
     if (p.routedTo && t.status && t.status !== "registered") {
@@ -2336,6 +2345,7 @@
     els.tpReviewTitle = $("tp-review-title");
     els.tpReviewCallback = $("tp-review-callback");
     els.tpReviewReason = $("tp-review-reason");
+    els.tpReviewSkip = $("tp-review-skip");
     els.tpReviewA = $("tp-review-a");
     els.tpReviewB = $("tp-review-b");
     els.tpDutyResult = $("tp-duty-result");
