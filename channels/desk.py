@@ -121,6 +121,7 @@ class Desk:
         ]
         handoffs = store.open_handoffs()
         reviews, supervised = store.duty_lists()
+        duty_events = store.events_of([t.id for t in (*reviews, *supervised)])
         return {
             "open": [self.view(t, page.events[t.id]) for t in page.tickets],
             "open_total": page.total,
@@ -130,8 +131,8 @@ class Desk:
             "stats": store.queue_stats(),
             "manual_routing": [self.view(t, w.events[t.id]) for w in waiting for t in w.tickets],
             # the hotline's duties (issue 21): reviews to decide, supervision not yet answered
-            "reviews": [self.view(t, ()) for t in reviews],
-            "supervised": [self.view(t, ()) for t in supervised],
+            "reviews": [self.view(t, duty_events[t.id]) for t in reviews],
+            "supervised": [self.view(t, duty_events[t.id]) for t in supervised],
             "handoffs": [
                 {
                     "id": h.id,
@@ -255,6 +256,11 @@ class Desk:
         )
         out["units"] = list(self.router.units)
         out["revealable"] = [f.value for f in _revealable(t)] if supervises else []
+        # what the unit answered to a supervision (guangzhou §25: the hotline reviews it)
+        answers = [e for e in events if e.type == "supervision_answered" and e.data.get("result_enc")]
+        if answers and out.get("supervision"):
+            answer = self.store.cipher.decrypt(str(answers[-1].data["result_enc"]))
+            out["supervision"]["answer"] = scrub(answer, t)
         # a dissatisfied answer closed without re-handling names the profile's case (guangzhou §29)
         skips = self.policy.profile.evaluation.skip_cases if t.review == "dissatisfied" else ()
         out["skip_cases"] = [{"code": c.code, "label": c.label} for c in skips]

@@ -30,9 +30,11 @@ from intake.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthori
 from intake.model import SHANGHAI, Field, StoredTicket
 from intake.reports import bounds, csv_text, daily_svg, facts_of, period, report
 from intake.store.sql import SqlStore
+from intake.turn import WITH_A_UNIT
 from intake.views import scrub
 
 MAX_REASON = 500
+SUPERVISOR_DECISIONS = ("close", "upheld", "rejected")
 
 
 class DutyDesk:
@@ -66,14 +68,16 @@ class DutyDesk:
         body = await read_json(request)
         t = await self._ticket(request)
         reason = _reason(body)
-        if not t.status.is_open:
-            raise Conflict("工单已办结，不能督办。Only an open ticket can be supervised.")
+        if t.status not in WITH_A_UNIT:
+            raise Conflict(
+                "工单不在承办单位办理中，不能督办。Only a ticket a unit is handling can be supervised."
+            )
 
         def act() -> str:
             with self.store.tx():
                 self.store.lock_status(t.id)
                 due = self.duties.open_supervision(
-                    self.store.get_ticket(t.id), reason, session.login, self.store.clock.now()
+                    self.store.get_ticket(t.id), reason, self.store.clock.now(), agent=session.login
                 )
                 self.store.audit(session.login, "supervision_opened", t.number)
             return due.isoformat()
@@ -81,7 +85,7 @@ class DutyDesk:
         return _json({"number": t.number, "due": await in_thread(request, act)})
 
     async def extend(self, request: web.Request) -> web.Response:
-        session = await self.console._session(request, changing=True)
+        session = await self.console._supervisor(request)  # a longer limit for the unit
         body = await read_json(request)
         t = await self._ticket(request)
         reason = _reason(body)
@@ -102,6 +106,9 @@ class DutyDesk:
         decision = body.get("decision")
         if not isinstance(decision, str):
             raise InvalidInput("请选择处理决定。'decision' is required.")
+        if decision in SUPERVISOR_DECISIONS and not session.supervises:
+            # closing without re-handling, or a 甄别 that changes the unit's satisfaction rate
+            raise Forbidden("仅限班长或管理员。Only a supervisor or an admin may decide this.")
 
         def act() -> dict[str, Any]:
             with self.store.tx():

@@ -88,12 +88,14 @@ class Duties:
 
     # -- supervision ------------------------------------------------------------------------
 
-    def open_supervision(self, t: StoredTicket, reason: str, by: str, now: datetime) -> datetime:
-        """Put ``t`` under supervision; returns its due time. ``by`` is "system" or an agent's
-        login (whose limit is the profile's ``agent``). Conflict when the profile has none or
-        the ticket is under supervision already."""
+    def open_supervision(
+        self, t: StoredTicket, reason: str, now: datetime, agent: str | None = None
+    ) -> datetime:
+        """Put ``t`` under supervision; returns its due time. Opened by the system, or by the
+        ``agent`` with that login (whose limit is the profile's ``agent``). Conflict when the
+        profile has none or the ticket is under supervision already."""
         rules = self.profile.supervision
-        limit = rules.limit_for(by != "system") if rules.enabled else None
+        limit = rules.limit_for(agent is not None) if rules.enabled else None
         if limit is None:
             raise Conflict(f"{self.profile.name} has no supervision opened this way ([supervision])")
         if t.supervision is not None and t.supervision.answered_at is None:
@@ -104,18 +106,18 @@ class Duties:
             supervision_opened_at=now,
             supervision_due=due,
             supervision_reason=reason,
-            supervision_by=by,
+            supervision_by="system" if agent is None else f"agent:{agent}",
             supervision_extended=False,
             supervision_answered_at=None,
         )
         self.store.add_event(
             t.id,
             "supervision_opened",
-            by if by == "system" else f"agent:{by}",
+            "system" if agent is None else f"agent:{agent}",
             {
                 "due": due.isoformat(),
                 "reason": reason,
-                "by": "system" if by == "system" else "agent",
+                "by": "system" if agent is None else "agent",
                 "limit": str(limit),
             },
         )
@@ -128,6 +130,8 @@ class Duties:
             raise Conflict(f"{self.profile.name} allows no extension of a supervision")
         if t.supervision is None:
             raise Conflict("the ticket is not under supervision")
+        if t.supervision.answered_at is not None:
+            raise Conflict("the unit has answered the supervision")
         if t.supervision.extended:
             raise Conflict("the supervision was extended once already (shaoyang §24)")
         due = self.policy.calendar.add_workdays(t.supervision.due, limit.amount).at
@@ -165,11 +169,13 @@ class Duties:
         now: datetime,
         level: str | None,
         at: datetime | None,
+        round_: int,
         *,
         key: str | None = None,
     ) -> None:
-        """A unit's 甄别 request against the ticket's dissatisfied evaluation ``level`` given at
-        ``at``: within the profile's ``[evaluation] unit_objection`` working days, once."""
+        """A unit's 甄别 request against the ticket's dissatisfied evaluation ``level`` of round
+        ``round_``, given at ``at``: within ``[evaluation] unit_objection`` working days, once a
+        round (intake/reports.py leaves out only the round it was upheld for)."""
         limit = self.profile.evaluation.unit_objection
         if limit is None:
             raise Conflict(f"{self.profile.name} takes no objection to an evaluation ([evaluation])")
@@ -180,10 +186,12 @@ class Duties:
         if now > self.policy.calendar.add_workdays(at, limit.amount).at:
             raise Conflict(f"the objection window ({limit}, {limit.source}) has passed")
         if any(
-            e.type == "review_requested" and e.data.get("kind") == OBJECTION for e in self.store.events(t.id)
+            e.type == "review_requested" and e.data.get("kind") == OBJECTION and e.data.get("round") == round_
+            for e in self.store.events(t.id)
         ):
-            raise Conflict("an objection to this ticket was raised already")
-        self.request_review(t, OBJECTION, {"reason": reason, "level": level}, actor, key=key)
+            raise Conflict("an objection to this evaluation was raised already")
+        data = {"reason": reason, "level": level, "round": round_}
+        self.request_review(t, OBJECTION, data, actor, key=key)
 
     def decide(
         self, t: StoredTicket, decision: str, agent: str, data: Mapping[str, Any], now: datetime
@@ -200,16 +208,23 @@ class Duties:
             raise InvalidInput(f"'decision' must be one of {', '.join(REVIEW_DECISIONS[kind])}")
         reason = _note(data.get("reason"), "reason", required=decision in ("close", "rejected", "upheld"))
         callback = _note(data.get("callback"), "callback", required=kind == DISSATISFIED)
-        record = {"kind": kind, "decision": decision, "reason": reason}
+        record: dict[str, Any] = {"kind": kind, "decision": decision, "reason": reason}
         if callback:
             record["callback"] = callback
         skip = data.get("skip_case")
         if skip is not None:  # the case of guangzhou §29 that skips re-handling
             cases = {c.code: c.label for c in self.profile.evaluation.skip_cases}
-            if decision != "close" or skip not in cases:
+            if decision != "close" or not isinstance(skip, str) or skip not in cases:
                 raise InvalidInput(f"'skip_case' must be one of {', '.join(cases) or 'none'} when closing")
             record["skip_case"] = skip
             record["reason"] = f"{cases[skip]}：{reason}"
+        if kind == OBJECTION:  # the round contested, from the request this decides
+            asked = [
+                e
+                for e in self.store.events(t.id)
+                if e.type == "review_requested" and e.data.get("kind") == kind
+            ]
+            record["round"] = asked[-1].data.get("round") if asked else None
         self.store.update_ticket(t.id, review=None)
         self.store.add_event(t.id, "review_decided", f"agent:{agent}", record)
         if kind == OBJECTION:
@@ -245,9 +260,10 @@ class Duties:
         if rules.enabled and rules.overdue:
             for ticket_id in self.store.overdue_unsupervised(now):
                 with self.store.tx():
+                    self.store.lock_status(ticket_id)  # another worker, or an agent, may be at it
                     t = self.store.get_ticket(ticket_id)
-                    if t.supervision is None:
-                        self.open_supervision(t, texts.SUPERVISION_OVERDUE, "system", now)
+                    if t.supervision is None or t.supervision.answered_at is not None:
+                        self.open_supervision(t, texts.SUPERVISION_OVERDUE, now)
                         done += 1
         for ticket_id in self.store.supervision_past_due(now):
             t = self.store.get_ticket(ticket_id)

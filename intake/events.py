@@ -55,6 +55,7 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str | None:
 
 # A unit's part in the hotline's duties (issue 21): no change of status
 DUTY_EVENTS = ("objection", "supervision_answered", CLOCK_RESTARTED)
+SUPERVISION_ENDS = ("completed", "returned", "withdrawn")  # the unit is done with the supervised matter
 
 
 class EventService:
@@ -91,6 +92,10 @@ class EventService:
             if event_type in DUTY_EVENTS:
                 self._duty_event(self.store.get_ticket(ticket.id), event_type, payload, actor, now, key)
                 return self.store.get_ticket(ticket.id), True
+            if event_type == "returned" and self._withdrawal_pending(ticket.id):
+                # huizhou §17: after dispatch the unit returns a withdrawn ticket to the hotline,
+                # which ends it: the return carries out the citizen's withdrawal
+                event_type = "withdrawn"
             t = transition(
                 status,
                 event_type,
@@ -129,8 +134,12 @@ class EventService:
                     _text(payload, "result", required=True) or ""
                 )
                 changes["evaluation_due_at"] = self.policy.evaluation_window_end(ticket, now)
-            if event_type == "completed" and ticket.supervision and ticket.supervision.answered_at is None:
-                changes["supervision_answered_at"] = now  # the result answers the supervision
+            if (
+                ticket.supervision
+                and ticket.supervision.answered_at is None
+                and event_type in SUPERVISION_ENDS
+            ):
+                changes["supervision_answered_at"] = now  # a result, a return, a withdrawal end it
             self.store.update_ticket(ticket.id, **changes)
             self.store.add_event(ticket.id, event_type, actor, record, key=key)
             event_id = self.store.event_id(key)
@@ -143,6 +152,19 @@ class EventService:
                     "dispatch", f"dispatch:{ticket.id}:r{ticket.returns + 1}", {"ticket_id": ticket.id}
                 )
         return self.store.get_ticket(ticket.id), True
+
+    def _withdrawal_pending(self, ticket_id: int) -> bool:
+        """The citizen asked to withdraw since the last dispatch, under a profile where the unit
+        returns such a ticket to the hotline (``[withdrawal] after_dispatch = "unit_returns"``)."""
+        if self.policy.profile.withdrawal.after_dispatch != "unit_returns":
+            return False
+        asked = False
+        for e in self.store.events(ticket_id):
+            if e.type == "dispatched":
+                asked = False
+            elif e.type == "withdrawal_requested":
+                asked = True
+        return asked
 
     def _duty_event(
         self,
@@ -162,10 +184,10 @@ class EventService:
             return
         if event_type == "objection":
             reason = _text(payload, "reason", required=True) or ""
-            evaluation = self.store.evaluation(t.id)
-            level = evaluation[0] if evaluation else None
+            evaluation = self.store.evaluation(t.id)  # the standing one: its round is contested
+            level, round_ = evaluation if evaluation else (None, 0)
             at = next((e.at for e in reversed(self.store.events(t.id)) if e.type == "evaluated"), None)
-            self.duties.object(t, reason, actor, now, level, at, key=key)
+            self.duties.object(t, reason, actor, now, level, at, round_, key=key)
         else:
             result = _text(payload, "result", required=True) or ""
             self.duties.answer_supervision(t, result, actor, now, key=key)

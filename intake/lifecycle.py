@@ -18,7 +18,7 @@ _ALLOWED: dict[str, frozenset[S]] = {
     "returned": frozenset({S.DISPATCHED, S.SIGNED}),
     "extension_approved": frozenset({S.SIGNED, S.EXTENDED, S.DISPATCHED}),
     "completed": frozenset({S.DISPATCHED, S.SIGNED, S.EXTENDED, S.REHANDLING}),
-    "withdrawn": frozenset({S.REGISTERED, S.DISPATCHED, S.SIGNED, S.EXTENDED}),
+    "withdrawn": frozenset({S.REGISTERED, S.DISPATCHED, S.SIGNED, S.EXTENDED, S.REHANDLING}),
 }
 
 

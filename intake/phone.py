@@ -170,6 +170,8 @@ class PhoneIntake:
                 raise InvalidInput(f"'{f.value}' must be a string of at most {MAX_FIELD_CHARS} characters")
             if v.strip():
                 given[f] = v.strip()
+        if outcome == "supplied" and not given:
+            raise InvalidInput("请填写市民补充的内容。Give the items the caller supplied.")
         rules = self.supplement
         now = self.store.clock.now()
         with self.store.tx():

@@ -44,6 +44,7 @@ from intake.store.reports import ReportTicket
 
 SATISFIED = ("非常满意", "满意", "基本满意")
 MAX_DAYS = 366
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2100, 12, 31)  # no calendar maths overflows inside
 
 
 class ReportPolicy(Protocol):
@@ -92,6 +93,8 @@ def period(start: str | None, end: str | None, today: dt.date) -> tuple[dt.date,
         raise InvalidInput(
             "from 和 to 应为 YYYY-MM-DD 格式的日期。'from' and 'to' must be YYYY-MM-DD."
         ) from None
+    if not (first >= EARLIEST and last <= LATEST):
+        raise InvalidInput("日期应在 2000 年至 2100 年之间。Dates must be within 2000-2100.")
     if last < first:
         raise InvalidInput("to 不能早于 from。'to' must not be before 'from'.")
     if (last - first).days >= MAX_DAYS:
@@ -125,9 +128,18 @@ def facts_of(rt: ReportTicket, policy: ReportPolicy) -> Facts:
         deadline_then = then.handling_deadline if then else None
         finished_on_time = None if deadline_then is None else done.at <= deadline_then
     standing = rt.evaluations[-1] if rt.evaluations else None
-    decisions = [e for e in events if e.type == "review_decided" and e.data.get("kind") == "objection"]
-    raised = any(e.type == "review_requested" and e.data.get("kind") == "objection" for e in events)
-    objection = str(decisions[-1].data.get("decision", "")) if decisions else ("pending" if raised else "")
+    # 甄别 of the standing evaluation's round only: an objection upheld against round 1 leaves
+    # the citizen's second answer counted (guangzhou §29: the second evaluation stands)
+    contested = [
+        e
+        for e in events
+        if e.type in ("review_requested", "review_decided")
+        and e.data.get("kind") == "objection"
+        and standing is not None
+        and e.data.get("round") == standing.round
+    ]
+    decided = [e for e in contested if e.type == "review_decided"]
+    objection = str(decided[-1].data.get("decision", "")) if decided else ("pending" if contested else "")
     level = standing.level if standing is not None else None
     satisfied = None if level is None or objection == "upheld" else level in SATISFIED
     local = t.created_at.astimezone(SHANGHAI)

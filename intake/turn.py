@@ -471,7 +471,10 @@ class TurnTaker:
             may_continue = self.duties is None or self.duties.profile.withdrawal.report_may_continue
             with self.store.tx():
                 data = {"report": report}
-                self.store.add_event(t.id, "withdrawal_requested", "citizen", data, key=f"withdrawal:{t.id}")
+                # once per dispatch: a ticket returned and sent to another unit may be asked again
+                dispatches = [e.id for e in self.store.events(t.id) if e.type == "dispatched"]
+                key = f"withdrawal:{t.id}:{dispatches[-1] if dispatches else 0}"
+                self.store.add_event(t.id, "withdrawal_requested", "citizen", data, key=key)
             text = texts.WITHDRAWAL_REQUESTED.format(number=number, unit=t.unit or "承办单位")
             return Reply(text + (texts.WITHDRAWN_REPORT_MAY_CONTINUE if report and may_continue else ""))
         with self.store.tx():
@@ -497,6 +500,9 @@ class TurnTaker:
         round_ = t.rehandling_round + 1
         now = self.clock.now()
         with self.store.tx():
+            # the silence timer may close it this very moment (worker.timers): decide under the lock
+            if self.store.lock_status(t.id) is not TicketStatus.COMPLETED:
+                return None
             if action.level is None:
                 # CONTRACT.md: an answer outside the options, after one re-ask, counts as invalid;
                 # the round is over, so nothing more is asked (guangzhou §28).
@@ -534,9 +540,7 @@ class TurnTaker:
                 and duties.profile.supervision.after_rehandling
             ):
                 # still dissatisfied after re-handling → supervision (shaoyang §24.3)
-                duties.open_supervision(
-                    self.store.get_ticket(t.id), texts.SUPERVISION_AFTER_REHANDLING, "system", now
-                )
+                duties.open_supervision(self.store.get_ticket(t.id), texts.SUPERVISION_AFTER_REHANDLING, now)
         return Reply(texts.EVAL_THANKS.format(number=t.number, level=action.level))
 
     def _send(

@@ -108,6 +108,13 @@ class TicketHistory:
         start = self.rehandling_started_at
         return tuple(e for e in self.extensions if start is None or e.approved_at >= start)
 
+    def deadline_extensions(self) -> tuple[ApprovedExtension, ...]:
+        """The extensions that still set the deadline: a clock restarted on new facts counts the
+        period again from then (guangzhou §20), so an extension granted before it no longer
+        does (it still counts towards the extensions allowed)."""
+        start = self.clock_restarted_at
+        return tuple(e for e in self.round_extensions() if start is None or e.approved_at >= start)
+
 
 @dataclass(frozen=True, slots=True)
 class DeadlineView:
@@ -253,8 +260,9 @@ def deadlines(
         )
         clock_from = history.rehandling_started_at
     round_extensions = history.round_extensions()
-    if handling_deadline is not None and round_extensions:
-        handling_deadline = round_extensions[-1].new_deadline
+    setting = history.deadline_extensions()
+    if handling_deadline is not None and setting:
+        handling_deadline = setting[-1].new_deadline
 
     evaluation = profile.evaluation
     prompt_deadline = None

@@ -31,7 +31,7 @@ from intake.model import (
     TicketStatus,
 )
 from intake.routing import agents_step
-from intake.store.schema import messages_in, messages_out, outbox, ticket_events, tickets
+from intake.store.schema import messages_in, messages_out, outbox, tickets
 from intake.store.tickets import TicketStore
 
 OPEN = tuple(s.value for s in TicketStatus if s.is_open)
@@ -161,21 +161,6 @@ class ConsoleStore(TicketStore):
             ).all()
         by = {w: int(n) for w, n in rows}
         return {"red": by.get("red", 0), "yellow": by.get("yellow", 0), "open": sum(by.values())}
-
-    def events_of(self, ticket_ids: Sequence[int]) -> dict[int, list[StoredEvent]]:
-        """``events()`` of several tickets in one query."""
-        out: dict[int, list[StoredEvent]] = {i: [] for i in ticket_ids}
-        if not ticket_ids:
-            return out
-        with self._read() as conn:
-            rows = conn.execute(
-                select(ticket_events)
-                .where(ticket_events.c.ticket_id.in_(list(ticket_ids)))
-                .order_by(ticket_events.c.id)
-            ).all()
-        for r in rows:
-            out[r.ticket_id].append(StoredEvent(r.id, r.type, r.actor, r.at, self._event_data(r.data)))
-        return out
 
     def conversation(self, t: StoredTicket) -> list[Line]:
         """What the citizen and the hotline said to each other about this ticket, oldest first

@@ -125,7 +125,8 @@ class DutyStore(TicketStore):
                 .limit(limit)
             ).all()
         found = [self._ticket(r) for r in rows]
-        return [(t, self.events(t.id)) for t in found]
+        events = self.events_of([t.id for t in found])  # one query for the list
+        return [(t, events[t.id]) for t in found]
 
     def metrics_snapshot(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
         """Tickets by (channel, status), and the duties waiting, for /metrics: one scrape, a

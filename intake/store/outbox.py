@@ -73,7 +73,8 @@ class OutboxStore(StoreBase):
                 select(outbox)
                 .where(
                     outbox.c.done_at.is_(None),
-                    outbox.c.attempts < max_attempts,
+                    # the back-office feed is retried until answered (CONTRACT.md): never poison
+                    or_(outbox.c.attempts < max_attempts, outbox.c.job == "feed"),
                     or_(outbox.c.enqueued_at.is_(None), outbox.c.enqueued_at < now - stale_after),
                 )
                 .order_by(outbox.c.id)

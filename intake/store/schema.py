@@ -84,8 +84,8 @@ tickets = Table(
     Column("warning", String(8)),
     # 督办 (issue 21): opened by the overdue sweep, a re-handled ticket still dissatisfied, or an
     # agent; due by the profile's [supervision] limit; extended at most once (shaoyang §24)
-    Column("supervision_opened_at", UTCDateTime()),
-    Column("supervision_due", UTCDateTime()),
+    Column("supervision_opened_at", UTCDateTime(), index=True),
+    Column("supervision_due", UTCDateTime(), index=True),
     Column("supervision_reason", Text),
     Column("supervision_by", String(80)),
     Column("supervision_extended", Boolean, nullable=False, default=False),

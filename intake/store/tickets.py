@@ -499,6 +499,21 @@ class TicketStore(MessageStore):
             rows = c.execute(q).all()
         return [StoredEvent(r.id, r.type, r.actor, r.at, self._event_data(r.data)) for r in rows]
 
+    def events_of(self, ticket_ids: Sequence[int]) -> dict[int, list[StoredEvent]]:
+        """``events()`` of several tickets in one query."""
+        out: dict[int, list[StoredEvent]] = {i: [] for i in ticket_ids}
+        if not ticket_ids:
+            return out
+        with self._read() as conn:
+            rows = conn.execute(
+                select(ticket_events)
+                .where(ticket_events.c.ticket_id.in_(list(ticket_ids)))
+                .order_by(ticket_events.c.id)
+            ).all()
+        for r in rows:
+            out[r.ticket_id].append(StoredEvent(r.id, r.type, r.actor, r.at, self._event_data(r.data)))
+        return out
+
     def _event_data(self, raw: str) -> dict[str, Any]:
         """An event's data with its encrypted text (a citizen's supplement) readable as ``text``."""
         data: dict[str, Any] = json.loads(raw)

@@ -627,6 +627,9 @@ def test_an_agent_supervises_a_ticket_from_its_panel_and_reads_the_indicators_wi
     """Issue 21: supervision (督办) opened by an agent lists the ticket under 回访审核与督办 and
     tells the API; the report view shows the period's indicators and the server-drawn chart."""
     t = file_call(product, "13911112222", "工地夜间施工", "工地夜间施工噪音很大，凌晨还在打桩", "建设路15号")
+    deadline = time.monotonic() + 15  # supervision presses a unit: wait for the worker's dispatch
+    while ticket_of(product, t["number"])["status"] != "dispatched" and time.monotonic() < deadline:
+        time.sleep(0.2)
     logged_in(page)
     panel = open_panel(page, t["number"])
     duty = panel.locator("#tp-duty-sec")

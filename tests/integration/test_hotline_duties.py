@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 from channels.console import COOKIE
 from channels.web import create_app
 from intake.clock import ManualClock
+from intake.model import SHANGHAI
 from intake.runtime import Runtime, build_runtime
 from intake.texts import format_deadline
 from tests.conftest import make_settings
@@ -76,6 +77,7 @@ class Walk:
         self.number = ""
         self.csrf = ""
         self.cookies: dict[str, str] = {}
+        self.login_name, self.role = "s017", "supervisor"  # a shift leader: every decision is theirs
 
     def sweep(self) -> None:
         """What the worker's sweeper does every few seconds, then its queues drained."""
@@ -105,7 +107,7 @@ class Walk:
         return out
 
     async def login(self) -> None:
-        resp = await console_login(self.client, self.runtime)
+        resp = await console_login(self.client, self.runtime, self.login_name, role=self.role)
         assert resp.status == 200
         self.csrf = (await resp.json())["csrf"]
         self.cookies = {COOKIE: resp.cookies[COOKIE].value}  # a Secure cookie: sent by hand over http
@@ -255,15 +257,24 @@ async def test_new_facts_the_unit_confirms_restart_the_clock_in_guangzhou_only(
     await walk.event({"type": "signed"})
     await walk.event({"type": "clock_restarted", "reason": "新情况"}, status=409)  # nothing added yet
     before = datetime.fromisoformat((await walk.ticket())["deadline"])
+    extended = (before + timedelta(days=2)).isoformat()  # granted before the facts came
+    await walk.event({"type": "extension_approved", "new_deadline": extended, "reason": "需现场核查"})
     clock.advance(3 * 86400)
     await walk.phone.text(f"补充{walk.number}：烧烤店现在还占用了消防通道")
     walk.sweep()
     await walk.phone.inbox()
     assert len(receiver.of_type("supplement")) == 1
+    came = clock.now()
     clock.advance(3600)
     body = await walk.event({"type": "clock_restarted", "reason": "占用消防通道，需联合消防部门处理"})
     after = datetime.fromisoformat(body["deadline"])
-    assert after > before  # counted again from the day the facts came
+    # counted again from the day the facts came, the earlier extension no longer deciding: the
+    # complaint's 10 WD (guangzhou §14.2) from the next working day's 00:00 (§15)
+    days, _ = get_services().policy.calendar.workdays_between(
+        came.astimezone(SHANGHAI).date(), after.astimezone(SHANGHAI).date()
+    )
+    assert days == 10 and after != datetime.fromisoformat(extended), (came, after)
+    assert body["status"] == "extended" and body["extensions"] == 1  # still one of two used
     walk.sweep()
     told = joined(await walk.phone.inbox())
     assert "重新计算" in told and format_deadline(after) in told
@@ -412,3 +423,45 @@ async def test_closing_a_review_names_the_case_that_skips_rehandling(
     assert "商户已依法处理" in joined(await walk.phone.inbox())
     (decided,) = receiver.of_type("review_decided")
     assert decided["skip_case"] == "repeat_no_new_facts" and "§29.6" in decided["reason"]
+
+
+async def test_a_plain_agent_may_rehandle_but_not_close_a_review_nor_decide_an_objection(
+    aiohttp_client: Client, make_runtime: Callable[[str], Runtime], clock: ManualClock
+) -> None:
+    runtime = make_runtime("guangzhou")
+    walk = Walk(await aiohttp_client(create_app(runtime)), runtime, clock)
+    await _dissatisfied(walk)
+    walk.login_name, walk.role = "a017", "agent"
+    closing = {"decision": "close", "callback": "已回访", "reason": "已依法处理"}
+    refused = await walk.console("review", closing, status=403)
+    assert refused["error"]["code"] == "forbidden"
+    assert (await walk.ticket())["review"] == "dissatisfied"  # nothing decided
+    done = await walk.console("review", {"decision": "rehandle", "callback": "已回访，仍有油烟"})
+    assert done["status"] == "rehandling"
+
+
+async def test_huizhou_units_return_a_withdrawn_ticket_and_one_in_rehandling_can_be_withdrawn(
+    aiohttp_client: Client, make_runtime: Callable[[str], Runtime], clock: ManualClock
+) -> None:
+    """huizhou §17: after dispatch the unit returns a withdrawn ticket to the hotline, which ends
+    it (not re-routed to another unit); and a ticket back with its unit for re-handling can be
+    withdrawn too (guangzhou §23.2)."""
+    runtime = make_runtime("huizhou")
+    walk = Walk(await aiohttp_client(create_app(runtime)), runtime, clock)
+    await walk.file()
+    await walk.phone.text(f"撤回 {walk.number}")
+    await walk.phone.inbox()
+    await walk.event({"type": "returned", "reason": "市民已撤回"})
+    walk.sweep()
+    ticket = await walk.ticket()
+    assert ticket["status"] == "withdrawn"
+    assert [e["type"] for e in ticket["events"]].count("dispatched") == 1  # not sent on
+
+    other = make_runtime("guangzhou")
+    walk2 = Walk(await aiohttp_client(create_app(other)), other, clock, "13800138666")
+    await _dissatisfied(walk2)
+    await walk2.console("review", {"decision": "rehandle", "callback": "已回访"})
+    await walk2.phone.text(f"撤回 {walk2.number}")
+    assert "按规定结束工单" in joined(await walk2.phone.inbox())
+    await walk2.event({"type": "withdrawn"})
+    assert (await walk2.ticket())["status"] == "withdrawn"

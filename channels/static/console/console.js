@@ -916,7 +916,8 @@
       els.tpSupervision.textContent =
         (s.by === "system" ? "系统督办" : "坐席督办") + "：" + (s.reason || "") + "；" +
         (s.answered_at ? "承办单位已于 " + shortTime(s.answered_at) + " 答复" : "限 " + shortTime(s.due) + " 前答复") +
-        (s.extended ? "（已延期一次）" : "");
+        (s.extended ? "（已延期一次）" : "") +
+        (s.answer ? "。承办单位答复：" + s.answer : "");
     }
     show(els.tpSuperviseForm, open);
     els.tpSupervise.disabled = pending;

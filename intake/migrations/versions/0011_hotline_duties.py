@@ -29,6 +29,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("supervision_answered_at", sa.DateTime()))
         batch.add_column(sa.Column("review", sa.String(16)))
     op.create_index("ix_tickets_review", "tickets", ["review"])
+    op.create_index("ix_tickets_supervision_opened_at", "tickets", ["supervision_opened_at"])
+    op.create_index("ix_tickets_supervision_due", "tickets", ["supervision_due"])
     op.add_column("ticket_events", sa.Column("feed_pending", sa.Boolean()))
     op.create_index("ix_ticket_events_feed_pending", "ticket_events", ["feed_pending"])
 
@@ -36,6 +38,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_ticket_events_feed_pending", "ticket_events")
     op.drop_column("ticket_events", "feed_pending")
+    op.drop_index("ix_tickets_supervision_due", "tickets")
+    op.drop_index("ix_tickets_supervision_opened_at", "tickets")
     op.drop_index("ix_tickets_review", "tickets")
     with op.batch_alter_table("tickets") as batch:
         for name in (
