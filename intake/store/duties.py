@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 
 from intake.model import StoredEvent, StoredTicket, TicketStatus
 from intake.store.schema import outbox, ticket_events, tickets
@@ -54,7 +54,7 @@ class DutyStore(TicketStore):
         return len(rows)
 
     def overdue_unsupervised(self, now: datetime) -> list[int]:
-        """Tickets a unit is handling past their deadline and not yet under supervision."""
+        """Tickets a unit is handling past their deadline and not under supervision for it."""
         with self._read() as conn:
             return list(
                 conn.execute(
@@ -63,7 +63,14 @@ class DutyStore(TicketStore):
                         tickets.c.status.in_([s.value for s in HANDLING]),
                         tickets.c.deadline.is_not(None),
                         tickets.c.deadline < now,
-                        tickets.c.supervision_opened_at.is_(None),
+                        or_(
+                            tickets.c.supervision_opened_at.is_(None),
+                            # answered, and past a deadline set since (re-handling, an extension)
+                            and_(
+                                tickets.c.supervision_answered_at.is_not(None),
+                                tickets.c.deadline > tickets.c.supervision_opened_at,
+                            ),
+                        ),
                     )
                     .order_by(tickets.c.id)
                 ).scalars()

@@ -8,6 +8,7 @@ and appear in the ticket's history."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -465,3 +466,41 @@ async def test_huizhou_units_return_a_withdrawn_ticket_and_one_in_rehandling_can
     assert "按规定结束工单" in joined(await walk2.phone.inbox())
     await walk2.event({"type": "withdrawn"})
     assert (await walk2.ticket())["status"] == "withdrawn"
+
+
+async def test_overdue_again_in_rehandling_opens_a_new_supervision_once(
+    aiohttp_client: Client, make_runtime: Callable[[str], Runtime], clock: ManualClock, receiver: FeedReceiver
+) -> None:
+    """shaoyang §24.1: a re-handled ticket past its new deadline is supervised again, once, even
+    after the first supervision was answered; two workers sweeping at once open it once."""
+    runtime = make_runtime("shaoyang")
+    walk = Walk(await aiohttp_client(create_app(runtime)), runtime, clock)
+    await walk.file()
+    await walk.event({"type": "signed"})
+    walk.to(walk.view().handling_deadline)
+    assert len(receiver.of_type("supervision_opened")) == 1
+    await walk.event({"type": "completed", "result": "已处理"})  # answers the supervision
+    walk.sweep()
+    await walk.phone.inbox()
+    await walk.phone.text("4")
+    await walk.phone.inbox()
+    await walk.console("review", {"decision": "rehandle", "callback": "已回访"})
+    walk.sweep()
+    again = walk.view().handling_deadline
+    clock.advance((again - clock.now()).total_seconds() + 60)
+    services = get_services()
+    sweeps = [
+        threading.Thread(target=services.duties.sweep, args=(clock.now(),), kwargs={"feed": True})
+        for _ in range(2)
+    ]
+    for s in sweeps:
+        s.start()
+    for s in sweeps:
+        s.join()
+    walk.sweep()
+    opened = receiver.of_type("supervision_opened")
+    t = runtime.store.find_ticket(walk.number)
+    assert len(opened) == 2, t.supervision
+    assert opened[1]["due"] != opened[0]["due"]
+    supervision = (await walk.ticket())["supervision"]
+    assert supervision["answered_at"] is None and supervision["due"] == opened[1]["due"]
