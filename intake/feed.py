@@ -52,6 +52,14 @@ _DATA = (
 _TEXT = ("reason", "callback")
 
 
+def _actor(actor: str) -> str:
+    """Who acted, as the receiver may know it: the system, the citizen, a unit, or the hotline
+    (its agents and its centre token, never a login)."""
+    if actor in ("system", "citizen"):
+        return actor
+    return "unit" if actor.startswith("unit:") else "hotline"
+
+
 def feed_pending(event_type: str) -> bool | None:
     """The ``feed_pending`` mark a new event of this type is stored with (None: not fed)."""
     return True if event_type in FEED_TYPES else None
@@ -66,7 +74,7 @@ def feed_body(event: StoredEvent, ticket: StoredTicket) -> dict[str, Any]:
         "type": FEED_TYPES[event.type],
         "ticket": ticket.number,
         "at": event.at.isoformat(),
-        "actor": event.actor if event.actor in ("system", "citizen") else "hotline",
+        "actor": _actor(event.actor),
         "category": ticket.category,
         "channel": ticket.channel.value,
         "unit": ticket.unit,

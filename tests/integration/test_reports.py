@@ -160,3 +160,41 @@ async def test_reports_are_the_centres_only(aiohttp_client: Client, runtime: Run
         assert (await client.get(path + "?from=2026-13-01", headers=AUTH)).status == 400
         assert (await client.get(path + "?from=2026-11-30&to=2026-11-01", headers=AUTH)).status == 400
         assert (await client.get(path + "?from=2020-01-01&to=2026-01-01", headers=AUTH)).status == 400
+
+
+async def test_an_objection_upheld_for_round_one_leaves_the_second_answer_counted(
+    aiohttp_client: Client, runtime: Runtime, clock: ManualClock
+) -> None:
+    """guangzhou §29: the second evaluation stands; an objection upheld against the first
+    (§30) must not take the citizen's second answer out of the satisfaction rate."""
+    client: TestClient = await aiohttp_client(create_app(runtime))
+    set_runtime(runtime)
+    services, store = get_services(), runtime.store
+    clock.set(datetime(2026, 11, 2, 9, tzinfo=SHANGHAI))
+    call = {
+        **{k: v for k, v in plan(0).items() if k in ("name", "phone")},
+        "channel": "phone",
+        "category": "投诉",
+    }
+    call |= {"subject": "烧烤店", "content": "油烟很大", "address": "和平路8号", "demand": "处理"}
+    number = (await (await client.post("/api/tickets", json=call, headers=AUTH)).json())["number"]
+    drain(runtime)
+    services.events.apply(number, {"type": "completed", "result": "已处理"}, "unit")
+    t = store.find_ticket(number)
+    with store.tx():
+        store.record_evaluation(t.id, 1, "不满意", "citizen")
+        store.add_event(t.id, "evaluated", "citizen", {"level": "不满意", "round": 1})
+        services.duties.request_review(t, "dissatisfied", {"level": "不满意", "round": 1}, "citizen")
+    with store.tx():
+        services.duties.decide(store.get_ticket(t.id), "rehandle", "s1", {"callback": "已回访"}, clock.now())
+    services.events.apply(number, {"type": "objection", "reason": "诉求人反映不属实"}, "unit")
+    with store.tx():
+        services.duties.decide(store.get_ticket(t.id), "upheld", "s1", {"reason": "属实"}, clock.now())
+    services.events.apply(number, {"type": "completed", "result": "再次处理"}, "unit")
+    with store.tx():
+        store.record_evaluation(t.id, 2, "满意", "citizen")
+    got = await (
+        await client.get("/api/reports/indicators?from=2026-11-01&to=2026-11-30", headers=AUTH)
+    ).json()
+    assert (got["evaluated"], got["satisfied"], got["objections_upheld"]) == (1, 1, 0)
+    assert got["satisfaction_rate"] == 1.0
