@@ -169,7 +169,8 @@ class Desk:
         return [self.view(t, events[t.id]) for t in tickets]
 
     # -- one ticket -------------------------------------------------------------------------------
-    async def _ticket(self, request: web.Request) -> StoredTicket:
+    async def ticket_of(self, request: web.Request) -> StoredTicket:
+        """The ticket the URL names (404 for a malformed or unknown number)."""
         number = request.match_info["number"]
         if not 0 < len(number) <= 20:
             raise NotFound("没有这个工单。No such ticket.")
@@ -177,9 +178,9 @@ class Desk:
 
     async def ticket_page(self, request: web.Request) -> web.Response:
         session = await self.console._session(request)
-        t = await self._ticket(request)
+        t = await self.ticket_of(request)
         body = await in_thread(request, self._page, t, session.supervises)
-        return _json(body)
+        return json_answer(body)
 
     def _page(self, t: StoredTicket, supervises: bool) -> dict[str, Any]:
         store = self.store
@@ -296,7 +297,7 @@ class Desk:
         unit = data.get("unit")
         if not isinstance(unit, str) or unit not in self.router.units:
             raise InvalidInput("请选择承办单位。'unit' must be one of the units.")
-        t = await self._ticket(request)
+        t = await self.ticket_of(request)
 
         def act() -> tuple[bool, bool]:  # the routing and its audit row commit together
             with self.store.tx():
@@ -311,7 +312,7 @@ class Desk:
         routed, refuses = await in_thread(request, act)
         if not routed:
             raise Conflict("该工单已派出，不能再分派。The ticket is no longer waiting to be routed.")
-        return _json({"number": t.number, "unit": unit, "return_refused": refuses})
+        return json_answer({"number": t.number, "unit": unit, "return_refused": refuses})
 
     def _waits_for_routing(self, t: StoredTicket) -> bool:
         """Registered and left to a person: no rule named a unit (the manual queue), difficult
@@ -323,11 +324,11 @@ class Desk:
         """An open ticket declared complex where the profile gives complex matters longer
         (shaoyang §14.3, quxian §11.3): the deadline is worked out again at once; audited."""
         session = await self.console._session(request, changing=True)
-        t = await self._ticket(request)
+        t = await self.ticket_of(request)
         if not t.status.is_open or not self.policy.has_complex_limit(t.category, t.urgent_class):
             raise Conflict("本市规定未设复杂事项时限，或工单已办结。No complex limit applies to this ticket.")
         deadline = await in_thread(request, self._mark_complex, t, session.login)
-        return _json({"number": t.number, "deadline": deadline.isoformat() if deadline else None})
+        return json_answer({"number": t.number, "deadline": deadline.isoformat() if deadline else None})
 
     def _mark_complex(self, t: StoredTicket, agent: str) -> dt.datetime | None:
         store = self.store
@@ -348,7 +349,7 @@ class Desk:
         into = data.get("into")
         if not isinstance(into, str) or not 0 < len(into) <= 20:
             raise InvalidInput("请填写要合并到的工单号。'into' must be a ticket number.")
-        t = await self._ticket(request)
+        t = await self.ticket_of(request)
         target = await in_thread(request, self.store.find_ticket, into)
         cluster = target.cluster or target.number
         if target.id == t.id or cluster is None or t.cluster == cluster:
@@ -361,7 +362,7 @@ class Desk:
                 self.store.audit(session.login, "ticket_merged", t.number, cluster)
 
         await in_thread(request, act)
-        return _json({"number": t.number, "cluster": cluster})
+        return json_answer({"number": t.number, "cluster": cluster})
 
     async def reveal(self, request: web.Request) -> web.Response:
         """A supervisor sees one personal item in full, with a reason; audited."""
@@ -374,13 +375,13 @@ class Desk:
             raise InvalidInput("field 只能是 name、phone、id_number 或 home_address。")
         if not isinstance(reason, str) or len(reason.strip()) < REVEAL_REASON_MIN:
             raise InvalidInput(f"请写明查看原因（至少{REVEAL_REASON_MIN}个字）。A reason is required.")
-        t = await self._ticket(request)
+        t = await self.ticket_of(request)
         item = Field(field)
         if item not in _revealable(t):
             raise Forbidden("市民要求匿名或未提供该项，不能查看。This item cannot be revealed.")
         detail = f"{item.value}: {reason.strip()[:200]}"
         await in_thread(request, self.store.audit, session.login, "personal_data_revealed", t.number, detail)
-        return _json({"field": item.value, "value": t.contact[item]})
+        return json_answer({"field": item.value, "value": t.contact[item]})
 
     async def retry(self, request: web.Request) -> web.Response:
         """A failed (or uncertain) message sent again; audited."""
@@ -398,7 +399,7 @@ class Desk:
 
         if not await in_thread(request, act):
             raise NotFound("没有这条投递失败的消息。No such failed message.")
-        return _json({"retried": oid})
+        return json_answer({"retried": oid})
 
     # -- live -------------------------------------------------------------------------------------
     async def stream(self, request: web.Request) -> web.StreamResponse:
@@ -485,7 +486,8 @@ def _positive(raw: str | None, default: int, most: int) -> int:
     return min(int(raw), most)
 
 
-def _json(body: Any) -> web.Response:
+def json_answer(body: Any) -> web.Response:
+    """A console answer: JSON in UTF-8 without escapes, never cached."""
     return web.Response(
         text=json.dumps(body, ensure_ascii=False),
         content_type="application/json",

@@ -17,17 +17,17 @@ Centre (``HOTLINE_API_TOKEN``): ``GET /api/reports/indicators`` and ``GET /api/r
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from channels.auth import bearer, is_token
 from channels.console import Console
+from channels.desk import json_answer as _json
 from channels.http_common import in_thread, read_json, row_id
 from intake.duties import Duties
 from intake.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from intake.model import SHANGHAI, Field, StoredTicket
+from intake.model import SHANGHAI, Field
 from intake.reports import bounds, csv_text, daily_svg, facts_of, period, report
 from intake.store.sql import SqlStore
 from intake.turn import WITH_A_UNIT
@@ -57,16 +57,10 @@ class DutyDesk:
         app.router.add_get("/api/reports/tickets.csv", self.tickets_csv)
 
     # -- console actions ----------------------------------------------------------------------
-    async def _ticket(self, request: web.Request) -> StoredTicket:
-        number = request.match_info["number"]
-        if not 0 < len(number) <= 20:
-            raise NotFound("没有这个工单。No such ticket.")
-        return await in_thread(request, self.store.find_ticket, number)
-
     async def supervise(self, request: web.Request) -> web.Response:
         session = await self.console._session(request, changing=True)
         body = await read_json(request)
-        t = await self._ticket(request)
+        t = await self.console.desk.ticket_of(request)
         reason = _reason(body)
         if t.status not in WITH_A_UNIT:
             raise Conflict(
@@ -87,7 +81,7 @@ class DutyDesk:
     async def extend(self, request: web.Request) -> web.Response:
         session = await self.console._supervisor(request)  # a longer limit for the unit
         body = await read_json(request)
-        t = await self._ticket(request)
+        t = await self.console.desk.ticket_of(request)
         reason = _reason(body)
 
         def act() -> str:
@@ -102,7 +96,7 @@ class DutyDesk:
     async def review(self, request: web.Request) -> web.Response:
         session = await self.console._session(request, changing=True)
         body = await read_json(request)
-        t = await self._ticket(request)
+        t = await self.console.desk.ticket_of(request)
         decision = body.get("decision")
         if not isinstance(decision, str):
             raise InvalidInput("请选择处理决定。'decision' is required.")
@@ -213,11 +207,3 @@ def _reason(body: dict[str, Any]) -> str:
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"原因不能超过 {MAX_REASON} 字。'reason' is longer than {MAX_REASON} characters.")
     return reason.strip()
-
-
-def _json(body: Any) -> web.Response:
-    return web.Response(
-        text=json.dumps(body, ensure_ascii=False),
-        content_type="application/json",
-        headers={"Cache-Control": "no-store"},
-    )

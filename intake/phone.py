@@ -89,15 +89,7 @@ class PhoneIntake:
         anonymous = data.get("anonymous", False)
         if not isinstance(anonymous, bool):
             raise InvalidInput("'anonymous' must be true or false")
-        values: dict[Field, str] = {}
-        for f in _TEXT_FIELDS:
-            v = data.get(f.value)
-            if v is None:
-                continue
-            if not isinstance(v, str) or len(v) > MAX_FIELD_CHARS:
-                raise InvalidInput(f"'{f.value}' must be a string of at most {MAX_FIELD_CHARS} characters")
-            if v.strip():
-                values[f] = v.strip()
+        values = _typed_fields(data)
         raw_phone = data.get("phone")
         if raw_phone is not None:
             if not isinstance(raw_phone, str):
@@ -161,15 +153,7 @@ class PhoneIntake:
         outcome = data.get("outcome")
         if outcome not in ("no_answer", "refused", "supplied"):
             raise InvalidInput("'outcome' must be no_answer, refused or supplied")
-        given: dict[Field, str] = {}
-        for f in _TEXT_FIELDS:
-            v = data.get(f.value)
-            if v is None:
-                continue
-            if not isinstance(v, str) or len(v) > MAX_FIELD_CHARS:
-                raise InvalidInput(f"'{f.value}' must be a string of at most {MAX_FIELD_CHARS} characters")
-            if v.strip():
-                given[f] = v.strip()
+        given = _typed_fields(data)
         if outcome == "supplied" and not given:
             raise InvalidInput("请填写市民补充的内容。Give the items the caller supplied.")
         rules = self.supplement
@@ -287,3 +271,17 @@ class PhoneIntake:
         if not all(f.is_personal for f in fields):
             raise InvalidInput("only personal items can be hidden: name, phone, id_number, home_address")
         return fields
+
+
+def _typed_fields(data: Mapping[str, Any]) -> dict[Field, str]:
+    """The text fields an agent typed (trimmed, empty ones left out), each checked for its shape."""
+    values: dict[Field, str] = {}
+    for f in _TEXT_FIELDS:
+        v = data.get(f.value)
+        if v is None:
+            continue
+        if not isinstance(v, str) or len(v) > MAX_FIELD_CHARS:
+            raise InvalidInput(f"'{f.value}' must be a string of at most {MAX_FIELD_CHARS} characters")
+        if v.strip():
+            values[f] = v.strip()
+    return values

@@ -944,25 +944,7 @@
   }
 
   function dutyAction(path, body, button, done) {
-    var p = state.panel;
-    if (!p) return;
-    setMessage(els.tpDutyError, "");
-    setMessage(els.tpDutyResult, "");
-    button.disabled = true;
-    api("POST", "tickets/" + encodeURIComponent(p.number) + "/" + path, body)
-      .then(function (answer) {
-        if (state.panel !== p) return;
-        button.disabled = false;
-        setMessage(els.tpDutyResult, done(answer || {}));
-        refreshSoon();
-        refreshPanel();
-      })
-      .catch(function (err) {
-        if (err.status === 401) return sessionLost();
-        if (state.panel !== p) return;
-        button.disabled = false;
-        setMessage(els.tpDutyError, err.status === 0 ? TEXT.network : zhMessage(err.message) || "操作没有成功，请稍后再试。");
-      });
+    panelAction(path, body, button, els.tpDutyResult, els.tpDutyError, "操作没有成功，请稍后再试。", done);
   }
 
   function onSupervise(event) {
@@ -1747,16 +1729,22 @@
   }
 
   function moreAction(path, body, button, done) {
+    var failed = path === "complex" ? TEXT.complexFailed : TEXT.mergeFailed;
+    panelAction(path, body, button, els.tpMoreResult, els.tpMoreError, failed, done);
+  }
+
+  // One action on the open ticket: the button held while it runs, its answer or error shown.
+  function panelAction(path, body, button, okNode, errorNode, failed, done) {
     var p = state.panel;
     if (!p) return;
-    setMessage(els.tpMoreError, "");
-    setMessage(els.tpMoreResult, "");
+    setMessage(errorNode, "");
+    setMessage(okNode, "");
     button.disabled = true;
     api("POST", "tickets/" + encodeURIComponent(p.number) + "/" + path, body)
       .then(function (answer) {
         if (state.panel !== p) return;
         button.disabled = false;
-        setMessage(els.tpMoreResult, done(answer || {}));
+        setMessage(okNode, done(answer || {}));
         refreshSoon();
         refreshPanel();
       })
@@ -1764,8 +1752,7 @@
         if (err.status === 401) return sessionLost();
         if (state.panel !== p) return;
         button.disabled = false;
-        var failed = path === "complex" ? TEXT.complexFailed : TEXT.mergeFailed;
-        setMessage(els.tpMoreError, err.status === 0 ? TEXT.network : zhMessage(err.message) || failed);
+        setMessage(errorNode, err.status === 0 ? TEXT.network : zhMessage(err.message) || failed);
       });
   }
 
