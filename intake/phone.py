@@ -169,7 +169,7 @@ class PhoneIntake:
             calls = [e for e in self.store.events(ticket_id) if e.type == "supplement_call"]
             if calls and now < calls[-1].at + rules.phone_spacing:
                 minutes = int(rules.phone_spacing.total_seconds() // 60)
-                raise Conflict(f"两次联系至少间隔 {minutes} 分钟（guangzhou §12.1）。Call again later.")
+                raise Conflict(f"两次联系至少间隔 {minutes} 分钟（{rules.basis}）。Call again later.")
             attempt = len(calls) + 1
             self.store.add_event(
                 ticket_id, "supplement_call", f"agent:{agent}", {"attempt": attempt, "outcome": outcome}
@@ -186,7 +186,12 @@ class PhoneIntake:
             if outcome == "refused":
                 return self._close(t, texts.PHONE_SUPPLEMENT_REFUSED)
             if attempt >= rules.phone_attempts:
-                return self._close(t, texts.PHONE_SUPPLEMENT_NO_ANSWER.format(n=attempt))
+                return self._close(
+                    t,
+                    texts.PHONE_SUPPLEMENT_NO_ANSWER.format(
+                        n=attempt, minutes=int(rules.phone_spacing.total_seconds() // 60)
+                    ),
+                )
         return self.store.get_ticket(ticket_id)
 
     def _close(self, t: StoredTicket, reason: str) -> StoredTicket:

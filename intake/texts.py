@@ -158,7 +158,7 @@ UNIT_WARNING = {
     "red": "【红牌警告】工单{number}已于{deadline}逾期，请立即办理并说明情况。",
 }
 # Phone requests missing information (guangzhou §12.1): the reason noted when the hotline ends them
-PHONE_SUPPLEMENT_NO_ANSWER = "{n} 次电话联系（每次间隔至少 15 分钟）诉求人均未接听"
+PHONE_SUPPLEMENT_NO_ANSWER = "{n} 次电话联系（每次间隔至少 {minutes} 分钟）诉求人均未接听"
 PHONE_SUPPLEMENT_REFUSED = "诉求人拒绝补充信息"
 PHONE_SUPPLEMENT_STILL_MISSING = "补充后仍缺少办理所需的信息"
 PHONE_SUPPLEMENT_CLOSED = "您来电反映的诉求因{reason}，暂无法登记办理。您可准备完整信息后再次拨打12345热线。"
