@@ -27,6 +27,7 @@ from intake.store.sql import SqlStore
 from intake.views import ticket_json
 
 _TICKET_NUMBER = re.compile(TICKET_NUMBER)
+_REQUEST_KEY = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 CENTRE = "api-token"  # the actor the centre's token is recorded as
 
 
@@ -118,8 +119,14 @@ class BackOffice:
     async def create_ticket(self, request: web.Request) -> web.Response:
         """An agent registers a phone call; the caller's acknowledgement goes by SMS."""
         await self._centre(request)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not _REQUEST_KEY.fullmatch(key):
+            raise InvalidInput(
+                "Idempotency-Key 应为 1–100 个字母、数字或 ._:-。"
+                "Idempotency-Key: 1–100 letters, digits or ._:-"
+            )
         data = await read_json(request)
-        t = await in_thread(request, self.phone.create, data, CENTRE)
+        t = await in_thread(request, self.phone.create, data, CENTRE, key)
         if t.number is None:  # waiting for the hotline's call-backs (guangzhou §12.1): no number yet
             body = {
                 "id": t.id,

@@ -545,6 +545,18 @@ def _paths() -> dict[str, Any]:
                 "summary": "Register a phone call; the caller's acknowledgement goes by SMS",
                 "operationId": "createTicket",
                 "security": api_auth,
+                "parameters": [
+                    _param(
+                        "Idempotency-Key",
+                        "header",
+                        "Any id the caller chooses (1–100 of A-Z a-z 0-9 . _ : -): the same key sent "
+                        "again by the same caller returns the ticket the first request made, "
+                        "so a request whose answer was lost can be sent again safely.",
+                        "call-20261207-0042",
+                        required=False,
+                        schema={"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,100}$"},
+                    )
+                ],
                 "requestBody": _body(
                     PHONE_CALL,
                     {

@@ -54,6 +54,10 @@ class UrgentClasses(Protocol):
     def urgent_class_of(self, text: str) -> str | None: ...
 
 
+class _RepeatedRequest(Exception):
+    """The request's Idempotency-Key was committed meanwhile by another copy of it."""
+
+
 class PhoneIntake:
     def __init__(
         self,
@@ -76,7 +80,23 @@ class PhoneIntake:
             basis=Basis(source="guangzhou §12"),
         )
 
-    def create(self, data: Mapping[str, Any], agent: str) -> StoredTicket:
+    def create(self, data: Mapping[str, Any], agent: str, request_key: str | None = None) -> StoredTicket:
+        """Register the call; with ``request_key`` (the back office's Idempotency-Key) a repeat
+        of the request by the same caller is the ticket the first one made, never a second."""
+        event_key = f"request:{agent}:{request_key}" if request_key else None
+        if event_key is not None:
+            earlier = self.store.ticket_of_event(event_key)
+            if earlier is not None:
+                return self.store.get_ticket(earlier)
+        try:
+            return self._create(data, agent, event_key)
+        except _RepeatedRequest:  # the same request, committed by a copy running at the same time
+            assert event_key is not None
+            earlier = self.store.ticket_of_event(event_key)
+            assert earlier is not None
+            return self.store.get_ticket(earlier)
+
+    def _create(self, data: Mapping[str, Any], agent: str, event_key: str | None) -> StoredTicket:
         if data.get("channel", "phone") != "phone":
             raise InvalidInput("'channel' must be \"phone\" for a ticket an agent types in")
         category_word = data.get("category")
@@ -125,13 +145,18 @@ class PhoneIntake:
         )
         with self.store.tx():
             ticket_id = self.store.create_ticket(draft)
+            if event_key is not None and not self.store.add_event(
+                ticket_id, "received", f"agent:{agent}", {"channel": "phone"}, key=event_key
+            ):
+                raise _RepeatedRequest  # rolls the new ticket back
             if missing:
                 # guangzhou §12.1: the hotline calls the caller back for what is missing, told at
                 # once; three calls at least 15 minutes apart (the console's call-back tasks)
                 data_ = {"missing": [f.value for f in missing]}
                 self.store.add_event(ticket_id, "supplement_task", f"agent:{agent}", data_)
                 return self.store.get_ticket(ticket_id)
-        return self._register(ticket_id, category, values, hidden, agent)
+            # one unit of work: a call is never left half registered, and never registered twice
+            return self._register(ticket_id, category, values, hidden, agent)
 
     def _missing(
         self, category: Category, values: Mapping[Field, str], hidden: frozenset[Field]

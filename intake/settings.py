@@ -52,6 +52,10 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     relay_stale_seconds: int = 60
+    # How long a worker's claim on a notice it is sending lasts (notifier.deliver): after it, a
+    # notice whose worker died mid-send is ``uncertain`` for an agent. Longer than any provider's
+    # timeout plus the group hand-over margin (45 s), hence at least 60.
+    delivery_lease_seconds: int = 120
     store_threads: int = 0  # 0: chosen for the database (channels/web.py store_threads)
     rate_per_minute: int = 20  # messages one sender may send a minute before the guard steps in
     # Failed console logins from one address in 15 minutes before 429 (per account it is 5). A
@@ -218,6 +222,7 @@ def from_env(environ: Mapping[str, str] | None = None, *, create_secrets: bool =
 
     for var, attr, low, high in (
         ("HOTLINE_RELAY_STALE_SECONDS", "relay_stale_seconds", 1, 86400),
+        ("HOTLINE_DELIVERY_LEASE_SECONDS", "delivery_lease_seconds", 60, 86400),
         ("HOTLINE_RATE_PER_MINUTE", "rate_per_minute", 1, None),
         ("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", "login_failures_per_address", 1, None),
         ("HOTLINE_CHAT_TOKEN_FAILURES_PER_ADDRESS", "chat_token_failures_per_address", 1, None),

@@ -23,12 +23,14 @@ from channels.webchat import WebchatSender
 from intake.errors import PermanentFailure, RetryLater, Uncertain
 from intake.model import Address, Channel, DeliveryState, Field, StoredOutbound
 from intake.runtime import Runtime
+from intake.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
-# How long one send may take before its claim lapses: longer than any provider's timeout (the
-# SMS platform's 10 s, SMTP's and Telegram's 30 s) with room to spare.
-LEASE = timedelta(seconds=120)
+# How long one send may take before its claim lapses (HOTLINE_DELIVERY_LEASE_SECONDS, 120 s by
+# default): longer than any provider's timeout (the SMS platform's 10 s, SMTP's and Telegram's
+# 30 s) with room to spare. LEASE is the default, for tests that move a clock past it.
+LEASE = timedelta(seconds=Settings.delivery_lease_seconds)
 # A group's claim covers all its rows: none is handed over this close to the lease's end, so
 # every hand-over has ended (provider timeouts are 30 s at most) before the claim can lapse and
 # the rows still ``claimed`` go to another worker.
@@ -109,6 +111,10 @@ def settle_lapsed(runtime: Runtime, outbound_id: int | None = None) -> int:
     return len(ids)
 
 
+def lease(runtime: Runtime) -> timedelta:
+    return timedelta(seconds=runtime.settings.delivery_lease_seconds)
+
+
 class Sender(Protocol):
     def send(self, m: StoredOutbound) -> None: ...
 
@@ -164,7 +170,7 @@ def deliver_outbound(runtime: Runtime, outbound_id: int, senders: dict[Channel, 
     if sender is None:
         store.mark_delivery(m.id, DeliveryState.FAILED, error=f"no sender for {m.address.channel}")
         return "failed"
-    if not store.claim_delivery(m.id, runtime.clock.now() + LEASE):
+    if not store.claim_delivery(m.id, runtime.clock.now() + lease(runtime)):
         return "retry"  # another worker claimed it a moment ago
     result = _send_claimed(runtime, m, sender, SendLog(runtime.redis))
     if result == "delivered":
@@ -183,7 +189,7 @@ def deliver_many(
     ``claimed`` in the send log, and they go out again when their claims lapse."""
     store = runtime.store
     table = senders or senders_for(runtime)
-    lease_until = runtime.clock.now() + LEASE
+    lease_until = runtime.clock.now() + lease(runtime)
     claimed = store.claim_deliveries(outbound_ids, lease_until)
     sends = SendLog(runtime.redis)
     sends.claimed(claimed)

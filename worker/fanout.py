@@ -15,7 +15,7 @@ from intake.errors import DeliveryError, PermanentFailure, RetryLater
 from intake.model import Channel, DeliveryState, StoredOutbound, TicketStatus
 from intake.runtime import Runtime
 from notifier.compose import compose
-from notifier.deliver import LEASE, Sender, senders_for
+from notifier.deliver import Sender, lease, senders_for
 from notifier.notices import choose_address
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def send_evaluation_batch(runtime: Runtime, key: str, senders: dict[Channel, Sen
             (address, text, f"evalprompt:{t.id}:{t.rehandling_round + 1}", "evaluation_prompt", t.id)
         )
     with store.tx():  # stored claimed: sent below by this run only (notifier.deliver)
-        created = store.record_outbound_many(items, claimed_until=runtime.clock.now() + LEASE)
+        created = store.record_outbound_many(items, claimed_until=runtime.clock.now() + lease(runtime))
     delivered: list[int] = []
     later: list[tuple[int, float]] = []
     failed: list[tuple[int, str]] = []

@@ -124,6 +124,12 @@ class OutboxStore(StoreBase):
         with self._write() as conn:
             conn.execute(MARK_DONE, [{"key_": k, "done_at": now, "last_error": None} for k in keys])
 
+    def outbox_done(self, key: str) -> bool:
+        """Whether the row's job has finished (a second copy of its job then does nothing)."""
+        with self._read() as conn:
+            done = conn.execute(select(outbox.c.done_at).where(outbox.c.key == key)).scalar_one_or_none()
+        return done is not None
+
     def mark_done(self, key: str, *, error: str | None = None) -> None:
         with self._write() as c:
             c.execute(MARK_DONE, {"key_": key, "done_at": self.clock.now(), "last_error": error})

@@ -477,6 +477,14 @@ class TicketStore(MessageStore):
                 return True
             return self._insert_new(conn, ticket_events, values, "idempotency_key") is not None
 
+    def ticket_of_event(self, key: str) -> int | None:
+        """The ticket of the event stored with this idempotency key, if any."""
+        with self._read() as conn:
+            found = conn.execute(
+                select(ticket_events.c.ticket_id).where(ticket_events.c.idempotency_key == key)
+            ).scalar_one_or_none()
+        return None if found is None else int(found)
+
     def event_id(self, key: str) -> int | None:
         """The id of the event stored with this idempotency key, if any."""
         with self._read() as conn:

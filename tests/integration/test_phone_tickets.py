@@ -221,3 +221,44 @@ async def test_a_phone_ticket_takes_the_urgent_class_a_chat_would(
             assert deadline > clock.now() + timedelta(days=3)
     finally:
         runtime.close()
+
+
+async def test_a_registration_sent_again_with_its_idempotency_key_is_one_ticket_and_one_sms(
+    aiohttp_client: Client, runtime: Runtime
+) -> None:
+    """A back office whose answer was lost sends the call again with the same Idempotency-Key:
+    the same ticket comes back, once in a row and when both copies arrive at the same time; a
+    new key (or none) is a new call; a malformed key is refused and registers nothing."""
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from intake.store.schema import tickets
+
+    client: TestClient = await aiohttp_client(create_app(runtime))
+
+    def count() -> int:
+        with runtime.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(tickets)).scalar_one())
+
+    keyed = {**AUTH, "Idempotency-Key": "call-20261207-0042"}
+    first = await client.post("/api/tickets", json=CALL, headers=keyed)
+    again = await client.post("/api/tickets", json=CALL, headers=keyed)
+    assert first.status == again.status == 201
+    assert (await first.json())["number"] == (await again.json())["number"]
+    assert count() == 1
+
+    racing = {**AUTH, "Idempotency-Key": "call-20261207-0043"}
+    answers = await asyncio.gather(*(client.post("/api/tickets", json=CALL, headers=racing) for _ in range(6)))
+    assert {r.status for r in answers} == {201}
+    assert len({(await r.json())["number"] for r in answers}) == 1
+    assert count() == 2
+
+    for bad in ("", "x" * 101, "带中文", "a b"):
+        resp = await client.post("/api/tickets", json=CALL, headers={**AUTH, "Idempotency-Key": bad})
+        assert resp.status == 400 and "Idempotency-Key" in (await resp.json())["error"]["message"]
+    assert count() == 2
+    assert (await client.post("/api/tickets", json=CALL, headers=AUTH)).status == 201
+    assert count() == 3
+    sent = await sms_to(client, runtime)
+    assert len(sent) == 3  # one acknowledgement per ticket, none for a repeat
