@@ -60,6 +60,7 @@ class BotApiStandIn:
         self.webhook: dict[str, Any] | None = None
         self.blocked_chats: set[int] = set()
         self.unknown_chats: set[int] = set()
+        self.failing = False  # an outage while set: every sendMessage gets 429 (retry_after 5)
         self._retry_after: list[int] = []
         self._stalls: list[float] = []
         self._updates: list[dict[str, Any]] = []
@@ -167,9 +168,9 @@ class BotApiStandIn:
         if not isinstance(chat_id, int) or not isinstance(text, str) or not text:
             call.outcome = "bad_request"
             return _error(400, "Bad Request: message text is empty")
-        if self._retry_after:
+        if self._retry_after or self.failing:
             call.outcome = "retry_after"
-            seconds = self._retry_after.pop(0)
+            seconds = self._retry_after.pop(0) if self._retry_after else 5
             return _error(429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds})
         if chat_id in self.blocked_chats:
             call.outcome = "forbidden"

@@ -22,6 +22,7 @@ class FeedReceiver:
     def __init__(self, secret: str = FEED_SECRET, fail_first: int = 0) -> None:
         self.secret = secret
         self.fail_first = fail_first  # answer 500 to this many requests first (an outage)
+        self.failing = False  # an outage while set: every request answers 500
         self.events: list[dict[str, Any]] = []  # accepted, in arrival order, duplicates included
         self.refused: list[str] = []  # why a request was not believed
         self.requests = 0
@@ -44,7 +45,7 @@ class FeedReceiver:
     def _handle(self, headers: dict[str, str], body: bytes) -> int:
         with self.lock:
             self.requests += 1
-            if self.requests <= self.fail_first:
+            if self.requests <= self.fail_first or self.failing:
                 return 500
         try:
             verify(self.secret, headers, body)

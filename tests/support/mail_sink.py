@@ -44,8 +44,11 @@ class _Recorder:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.lock = threading.Lock()
+        self.failing = False  # an outage while set: every message is deferred with 451
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.failing:
+            return "451 4.3.0 Mail server temporarily unavailable"
         with self.lock:
             self.received.append(
                 Received(envelope.mail_from or "", tuple(envelope.rcpt_tos), envelope.original_content or b"")
@@ -66,6 +69,14 @@ class MailSink:
         self.port = free_port()
         self._recorder = _Recorder()
         self._controller = Controller(self._recorder, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def failing(self) -> bool:
+        return self._recorder.failing
+
+    @failing.setter
+    def failing(self, on: bool) -> None:
+        self._recorder.failing = on
 
     @property
     def address(self) -> HostPort:

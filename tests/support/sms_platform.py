@@ -38,6 +38,7 @@ class SmsPlatformStandIn:
     refused: int = 0
     bad_numbers: set[str] = field(default_factory=set)
     delay: float = 0.0  # seconds before answering (after recording): a slow platform
+    failing: bool = False  # an outage: every send answers HTTP 500, nothing is recorded
 
     def __post_init__(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -52,6 +53,9 @@ class SmsPlatformStandIn:
     async def _send(self, request: web.Request) -> web.Response:
         data: dict[str, Any] = await request.json()
         with self._lock:
+            if self.failing:
+                self.refused += 1
+                return web.json_response({"code": "SYSTEM_ERROR", "message": "系统错误"}, status=500)
             if self.refuse_next > 0:
                 self.refuse_next -= 1
                 self.refused += 1
