@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -125,15 +126,20 @@ async def timed(session: aiohttp.ClientSession, url: str, repeat: int) -> tuple[
     return seconds, body
 
 
-def line(name: str, seconds: list[float], note: str = "") -> None:
-    ms = [s * 1000 for s in seconds]
-    print(f"{name:44} median {statistics.median(ms):7.1f} ms   worst {max(ms):7.1f} ms  {note}")
+def timing(name: str, seconds: list[float], note: str = "") -> dict[str, Any]:
+    ms = sorted(s * 1000 for s in seconds)
+    return {"name": name, "median_ms": statistics.median(ms), "worst_ms": ms[-1], "note": note}
 
 
-async def run(rt: Runtime, n: int, repeat: int) -> None:
+def line(row: dict[str, Any]) -> None:
+    timings = f"median {row['median_ms']:7.1f} ms   worst {row['worst_ms']:7.1f} ms"
+    print(f"{row['name']:44} {timings}  {row['note']}")
+
+
+async def run(rt: Runtime, n: int, repeat: int, progress: Callable[[str], None] = print) -> dict[str, Any]:
     t0 = time.perf_counter()
     nearest, late = make_tickets(rt, n)
-    print(f"{n} open tickets stored in {time.perf_counter() - t0:.1f} s ({rt.engine.dialect.name})")
+    progress(f"{n} open tickets stored in {time.perf_counter() - t0:.1f} s ({rt.engine.dialect.name})")
     Principals(rt.store).create_account("bench", "bench-password-0123456789", "agent", "bench")
     server = TestServer(create_app(rt))
     await server.start_server()
@@ -145,35 +151,41 @@ async def run(rt: Runtime, n: int, repeat: int) -> None:
         assert login.status == 200, await login.text()
         cookie = login.cookies["__Host-hotline_console"].value
     jar = aiohttp.CookieJar(unsafe=True)
+    rows: dict[str, dict[str, Any]] = {}
     async with aiohttp.ClientSession(
         cookie_jar=jar, headers={"Cookie": f"__Host-hotline_console={cookie}"}
     ) as s:
         first, board = await timed(s, f"{base}/api/console/queue", repeat)
         on_page = [t["number"] for t in board["open"]]
-        line("board, first page (50 of the queue)", first, f"{len(json.dumps(board)) // 1024} KB")
-        earliest = min(t["deadline"] for t in board["open"])
-        at = on_page.index(nearest) + 1 if nearest in on_page else "-"
-        print(
-            f"  first row has the earliest deadline of all: {board['open'][0]['deadline'] == earliest};"
-            f" {late} overdue come first, then the oldest ticket, due in an hour:"
-            f" on page one at {at} (- when the overdue fill it);"
-            f" open {board['open_total']}, {board['stats']}"
+        rows["first_page"] = timing(
+            "board, first page (50 of the queue)", first, f"{len(json.dumps(board)) // 1024} KB"
         )
+        earliest = min(t["deadline"] for t in board["open"])
+        at = on_page.index(nearest) + 1 if nearest in on_page else None
+        order = {
+            "first_row_earliest": board["open"][0]["deadline"] == earliest,
+            "overdue": late,
+            "oldest_at": at,
+            "open_total": board["open_total"],
+            "stats": board["stats"],
+        }
         deep, _ = await timed(s, f"{base}/api/console/queue?page={board['pages'] // 2}", repeat)
-        line(f"board, page {board['pages'] // 2} of {board['pages']}", deep)
+        rows["deep_page"] = timing(f"board, page {board['pages'] // 2} of {board['pages']}", deep)
         filtered, body = await timed(
             s, f"{base}/api/console/queue?category={quote('投诉')}&channel=sms&warning=none", repeat
         )
-        line("filtered (投诉, sms, no warning)", filtered, f"{body['open_total']} match")
+        rows["filtered"] = timing("filtered (投诉, sms, no warning)", filtered, f"{body['open_total']} match")
         by_number, body = await timed(s, f"{base}/api/console/queue?q={nearest}", repeat)
-        line("search by ticket number", by_number, f"{body['open_total']} match")
+        rows["by_number"] = timing("search by ticket number", by_number, f"{body['open_total']} match")
         by_phone, body = await timed(s, f"{base}/api/console/queue?q={quote('139 0000 0042')}", repeat)
-        line("search by phone (blind index)", by_phone, f"{body['open_total']} match")
+        rows["by_phone"] = timing("search by phone (blind index)", by_phone, f"{body['open_total']} match")
         by_words, body = await timed(s, f"{base}/api/console/queue?q={quote('路灯坏了')}", repeat)
-        line("search by words (summaries decrypted)", by_words, f"{body['open_total']} match")
+        rows["by_words"] = timing(
+            "search by words (summaries decrypted)", by_words, f"{body['open_total']} match"
+        )
         number = on_page[0]
         page, _ = await timed(s, f"{base}/api/console/tickets/{number}", repeat)
-        line("one ticket's page", page)
+        rows["ticket_page"] = timing("one ticket's page", page)
     await server.close()
 
     payload = json.dumps(board, ensure_ascii=False).encode()
@@ -188,23 +200,42 @@ async def run(rt: Runtime, n: int, repeat: int) -> None:
     async with aiohttp.ClientSession() as s:
         ref, _ = await timed(s, str(server.make_url("/")), repeat)
     await server.close()
-    line("bare aiohttp, the same JSON bytes", ref)
-    worst = max(statistics.median(x) for x in (first, by_number, by_phone, by_words))
-    print(f"slowest of the first page and the searches: {worst * 1000:.1f} ms median (target ≤ 300 ms)")
+    rows["bare"] = timing("bare aiohttp, the same JSON bytes", ref)
+    slowest = max(("first_page", "by_number", "by_phone", "by_words"), key=lambda k: rows[k]["median_ms"])
+    return {
+        "database": rt.engine.dialect.name,
+        "rows": rows,
+        "order": order,
+        "slowest": slowest,
+        "slowest_ms": rows[slowest]["median_ms"],
+    }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tickets", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=15)
-    ap.add_argument("--db", default="", help="a database URL (default: a fresh SQLite file)")
-    args = ap.parse_args()
+def report(fig: dict[str, Any]) -> None:
+    rows, order = fig["rows"], fig["order"]
+    line(rows["first_page"])
+    at = order["oldest_at"] if order["oldest_at"] is not None else "-"
+    print(
+        f"  first row has the earliest deadline of all: {order['first_row_earliest']};"
+        f" {order['overdue']} overdue come first, then the oldest ticket, due in an hour:"
+        f" on page one at {at} (- when the overdue fill it);"
+        f" open {order['open_total']}, {order['stats']}"
+    )
+    for key in ("deep_page", "filtered", "by_number", "by_phone", "by_words", "ticket_page", "bare"):
+        line(rows[key])
+    print(f"slowest of the first page and the searches: {fig['slowest_ms']:.1f} ms median (target ≤ 300 ms)")
+
+
+def measure(
+    tickets: int = 10_000, repeat: int = 15, db: str = "", progress: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Store the tickets, time the answers; the figures as a dict."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         server = EmbeddedRedis(data)
         server.start()
         try:
-            url = args.db or f"sqlite:///{data / 'bench.sqlite3'}"
+            url = db or f"sqlite:///{data / 'bench.sqlite3'}"
             migrate(url)
             settings = from_env(
                 {
@@ -216,10 +247,21 @@ def main() -> None:
                 }
             )
             rt = build_runtime(settings)
-            asyncio.run(run(rt, args.tickets, args.repeat))
+            fig = asyncio.run(run(rt, tickets, repeat, progress))
             rt.close()
         finally:
             server.stop()
+    fig["settings"] = {"tickets": tickets, "repeat": repeat, "db": "sqlite" if not db else "url given"}
+    return fig
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tickets", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--db", default="", help="a database URL (default: a fresh SQLite file)")
+    args = ap.parse_args()
+    report(measure(args.tickets, args.repeat, args.db))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -71,7 +72,7 @@ def make_tickets(rt: Runtime, n: int) -> None:
         rt.store.register(tid, deadline=None, deadline_provisional=False)
 
 
-def check(rt: Runtime, n: int) -> str:
+def check(rt: Runtime, n: int) -> dict[str, Any]:
     """What the dispatch jobs left in SQL, and the notices delivered (drained apart)."""
     with rt.engine.connect() as conn:
 
@@ -93,22 +94,21 @@ def check(rt: Runtime, n: int) -> str:
                 )
             ).scalar_one()
         )
-    ok = dispatched == events == notices == delivered == n and open_steps == 0
-    return (
-        f"check: {dispatched} dispatched, {events} events, {notices} notices stored, "
-        f"{open_steps} steps open, {delivered} delivered to the SMS stub "
-        f"({delivered / seconds:.0f} deliver jobs/s) -> {'ok' if ok else 'MISMATCH'}"
-    )
+    return {
+        "dispatched": dispatched,
+        "events": events,
+        "notices": notices,
+        "open_steps": open_steps,
+        "delivered": delivered,
+        "deliveries_per_second": delivered / seconds,
+        "ok": dispatched == events == notices == delivered == n and open_steps == 0,
+    }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tickets", type=int, default=2000, help="dispatch jobs (and as many no-op jobs)")
-    ap.add_argument("--rounds", type=int, default=4, help="alternating rounds the jobs are split into")
-    ap.add_argument("--profile", action="store_true", help="cProfile the dispatch drains")
-    args = ap.parse_args()
-    per_round = args.tickets // args.rounds
-    total = per_round * args.rounds
+def measure(tickets: int = 2000, rounds: int = 4, profile: bool = False) -> dict[str, Any]:
+    """Alternating rounds of no-op and dispatch drains, then the check; the figures as a dict."""
+    per_round = tickets // rounds
+    total = per_round * rounds
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         server = EmbeddedRedis(data)
@@ -128,39 +128,65 @@ def main() -> None:
             rt = build_runtime(settings)
             set_runtime(rt, build_services(rt))  # as the worker process does at start-up
             make_tickets(rt, total)
-            profile = cProfile.Profile() if args.profile else None
+            profiler = cProfile.Profile() if profile else None
 
             noop_q = Queue("default", connection=rt.redis)
             noop_s = dispatch_s = 0.0
             ratios: list[float] = []
-            for r in range(args.rounds):
+            for r in range(rounds):
                 for i in range(per_round):
                     # a true no-op RQ can import, with the outbox jobs' options and id shape
                     noop_q.enqueue("os.getpid", job_id=f"ob-noop-{r}-{i}", **JOB_OPTIONS)
                 relay_once(rt.store, rt.redis, limit=per_round)  # the next dispatch jobs
                 if r % 2 == 0:
                     n_s = drain(rt, "default")
-                    d_s = drain(rt, "dispatch", profile)
+                    d_s = drain(rt, "dispatch", profiler)
                 else:
-                    d_s = drain(rt, "dispatch", profile)
+                    d_s = drain(rt, "dispatch", profiler)
                     n_s = drain(rt, "default")
                 noop_s += n_s
                 dispatch_s += d_s
                 ratios.append(n_s / d_s)
-            if profile is not None:
-                pstats.Stats(profile).sort_stats("cumulative").print_stats(35)
-
-            noop_rate, dispatch_rate = total / noop_s, total / dispatch_s
-            print(f"RQ SimpleWorker no-op jobs: {noop_rate:8.0f} jobs/s ({total} jobs)")
-            print(f"dispatch jobs (one worker): {dispatch_rate:8.0f} jobs/s ({total} jobs, SQLite)")
-            print(
-                f"ratio dispatch / no-op:     {dispatch_rate / noop_rate:8.1%}  (target >= 60%); "
-                f"per round {min(ratios):.0%}-{max(ratios):.0%}, median {statistics.median(ratios):.0%}"
-            )
-            print(check(rt, total))
+            if profiler is not None:
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+            checked = check(rt, total)
             rt.close()
         finally:
             server.stop()
+    noop_rate, dispatch_rate = total / noop_s, total / dispatch_s
+    return {
+        "settings": {"tickets": tickets, "rounds": rounds},
+        "jobs": total,
+        "noop_rate": noop_rate,
+        "dispatch_rate": dispatch_rate,
+        "ratio": dispatch_rate / noop_rate,
+        "round_ratios": ratios,
+        "check": checked,
+    }
+
+
+def report(fig: dict[str, Any]) -> None:
+    total, ratios, c = fig["jobs"], fig["round_ratios"], fig["check"]
+    print(f"RQ SimpleWorker no-op jobs: {fig['noop_rate']:8.0f} jobs/s ({total} jobs)")
+    print(f"dispatch jobs (one worker): {fig['dispatch_rate']:8.0f} jobs/s ({total} jobs, SQLite)")
+    print(
+        f"ratio dispatch / no-op:     {fig['ratio']:8.1%}  (target >= 60%); "
+        f"per round {min(ratios):.0%}-{max(ratios):.0%}, median {statistics.median(ratios):.0%}"
+    )
+    print(
+        f"check: {c['dispatched']} dispatched, {c['events']} events, {c['notices']} notices stored, "
+        f"{c['open_steps']} steps open, {c['delivered']} delivered to the SMS stub "
+        f"({c['deliveries_per_second']:.0f} deliver jobs/s) -> {'ok' if c['ok'] else 'MISMATCH'}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tickets", type=int, default=2000, help="dispatch jobs (and as many no-op jobs)")
+    ap.add_argument("--rounds", type=int, default=4, help="alternating rounds the jobs are split into")
+    ap.add_argument("--profile", action="store_true", help="cProfile the dispatch drains")
+    args = ap.parse_args()
+    report(measure(args.tickets, args.rounds, args.profile))
 
 
 if __name__ == "__main__":

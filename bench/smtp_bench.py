@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -100,13 +101,8 @@ def blast(port: int, messages: list[tuple[str, bytes]], clients: int, deadline: 
     return accepted, time.perf_counter() - started
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--messages", type=int, default=6000)
-    ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--max-seconds", type=float, default=90.0, help="bound for each phase")
-    args = ap.parse_args(argv)
-
+def measure(messages: int = 6000, clients: int = 4, max_seconds: float = 90.0) -> dict[str, Any]:
+    """Both phases; the figures as a dict (rates in messages a second)."""
     from sqlalchemy import create_engine, func, select
 
     from hotline.embedded_redis import EmbeddedRedis
@@ -137,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         bare = subprocess.Popen([sys.executable, "-c", BARE, str(bare_port)], env=env)
         procs.append(bare)
         wait_port(bare_port, bare)
-        bare_msgs = [complaint(i) for i in range(args.messages)]
-        bare_n, bare_s = blast(bare_port, bare_msgs, args.clients, time.monotonic() + args.max_seconds)
+        bare_msgs = [complaint(i) for i in range(messages)]
+        bare_n, bare_s = blast(bare_port, bare_msgs, clients, time.monotonic() + max_seconds)
         stop([bare])
 
         logs = (tmp / "processes.log").open("wb")
@@ -151,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         procs += [smtp, worker]
         wait_port(smtp_port, smtp)
         time.sleep(3)  # the worker loads its dictionaries and knowledge base before the clock starts
-        msgs = [complaint(args.messages + i) for i in range(args.messages)]
+        msgs = [complaint(messages + i) for i in range(messages)]
         started = time.perf_counter()
-        acc_n, acc_s = blast(smtp_port, msgs, args.clients, time.monotonic() + args.max_seconds)
+        acc_n, acc_s = blast(smtp_port, msgs, clients, time.monotonic() + max_seconds)
 
         def done() -> tuple[int, int]:
             with engine.connect() as conn:
@@ -165,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 ).scalar_one()
             return int(t), int(r)
 
-        deadline = time.monotonic() + args.max_seconds
+        deadline = time.monotonic() + max_seconds
         ticketed, replies = done()
         while ticketed < acc_n and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -177,19 +173,44 @@ def main(argv: list[str] | None = None) -> int:
         redis_server.stop()
 
     bare_rate = bare_n / bare_s
-    acc_rate = acc_n / acc_s
-    e2e_rate = ticketed / e2e_s
-    print(f"messages per phase: {args.messages}, client connections: {args.clients}, loopback, SQLite")
-    print(f"bare aiosmtpd (accept + discard):       {bare_rate:8.1f} msg/s  ({bare_n} in {bare_s:.2f} s)")
+    return {
+        "settings": {"messages": messages, "clients": clients, "max_seconds": max_seconds},
+        "bare": {"messages": bare_n, "seconds": bare_s, "rate": bare_rate},
+        "accepted": {"messages": acc_n, "seconds": acc_s, "rate": acc_n / acc_s},
+        "end_to_end": {"tickets": ticketed, "replies": replies, "seconds": e2e_s, "rate": ticketed / e2e_s},
+        "accepted_ratio": acc_n / acc_s / bare_rate,
+        "end_to_end_ratio": ticketed / e2e_s / bare_rate,
+        "complete": ticketed == acc_n,
+    }
+
+
+def report(fig: dict[str, Any]) -> None:
+    s, bare, acc, e2e = fig["settings"], fig["bare"], fig["accepted"], fig["end_to_end"]
+    print(f"messages per phase: {s['messages']}, client connections: {s['clients']}, loopback, SQLite")
     print(
-        f"hotline 250s (raw mail + job in SQL):   {acc_rate:8.1f} msg/s  ({acc_n} in {acc_s:.2f} s; "
-        f"{100 * acc_rate / bare_rate:.0f} % of bare)"
+        f"bare aiosmtpd (accept + discard):       {bare['rate']:8.1f} msg/s  "
+        f"({bare['messages']} in {bare['seconds']:.2f} s)"
     )
     print(
-        f"submission → stored ticket + reply:     {e2e_rate:8.1f} msg/s  ({ticketed} tickets, "
-        f"{replies} replies in {e2e_s:.2f} s; {100 * e2e_rate / bare_rate:.0f} % of bare; target ≥ 30 %)"
+        f"hotline 250s (raw mail + job in SQL):   {acc['rate']:8.1f} msg/s  ({acc['messages']} in "
+        f"{acc['seconds']:.2f} s; {100 * fig['accepted_ratio']:.0f} % of bare)"
     )
-    return 0 if ticketed == acc_n else 1
+    print(
+        f"submission → stored ticket + reply:     {e2e['rate']:8.1f} msg/s  ({e2e['tickets']} tickets, "
+        f"{e2e['replies']} replies in {e2e['seconds']:.2f} s; {100 * fig['end_to_end_ratio']:.0f} % of bare; "
+        "target ≥ 30 %)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=6000)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--max-seconds", type=float, default=90.0, help="bound for each phase")
+    args = ap.parse_args(argv)
+    fig = measure(args.messages, args.clients, args.max_seconds)
+    report(fig)
+    return 0 if fig["complete"] else 1
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -132,12 +133,8 @@ def _clear(value: object) -> None:
 _instances: list[object] = []
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--calls", type=int, default=2000, help="short texts per round (long ones: a quarter)")
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
-
+def measure(calls: int = 2000, rounds: int = 3) -> dict[str, Any]:
+    """Every row of the table: {row: {set: {"best_us", "median_us"}}}, and the texts' lengths."""
     warm_up()
     understanding = ExtractUnderstanding()
     screener = Screener.from_file(None, jurisdiction=jurisdiction_of("guangzhou"))
@@ -163,23 +160,48 @@ def main() -> None:
         ("turn cold", turn, True),
     ]
     sets: dict[str, tuple[Callable[[int, int], list[str]], int]] = {
-        "short": (short_texts, args.calls),
-        "long": (long_texts, max(1, args.calls // 4)),
+        "short": (short_texts, calls),
+        "long": (long_texts, max(1, calls // 4)),
     }
     for t in (*short_texts(50), *long_texts(10)):  # first calls build lazy state
         turn(t)
 
-    print(f"understanding_bench: µs per call, best / median of {args.rounds} rounds")
-    print(f"  {'':14}" + "".join(f"{name:>22}" for name in sets))
+    rows: dict[str, dict[str, dict[str, float]]] = {}
     for label, fn, cold in cases:
-        row = [per_call(fn, make, count, args.rounds, cold=cold) for make, count in sets.values()]
-        print(f"  {label:14}" + "".join(f"{best:>12.1f} / {med:>7.1f}" for best, med in row))
-    best, med = per_call(lambda t: fill_fields(WANTED, t), replies, max(1, args.calls // 4), args.rounds)
-    print(f"  {'fill (reply)':14}{best:>12.1f} / {med:>7.1f}")
-    print(
-        f"  short ≈ {statistics.mean(map(len, short_texts(100))):.0f} chars, "
-        f"long ≈ {statistics.mean(map(len, long_texts(100))):.0f} chars"
-    )
+        rows[label] = {}
+        for name, (make, count) in sets.items():
+            best, med = per_call(fn, make, count, rounds, cold=cold)
+            rows[label][name] = {"best_us": best, "median_us": med}
+    best, med = per_call(lambda t: fill_fields(WANTED, t), replies, max(1, calls // 4), rounds)
+    rows["fill (reply)"] = {"reply": {"best_us": best, "median_us": med}}
+    return {
+        "settings": {"calls": calls, "rounds": rounds},
+        "rows": rows,
+        "chars": {
+            "short": statistics.mean(map(len, short_texts(100))),
+            "long": statistics.mean(map(len, long_texts(100))),
+        },
+    }
+
+
+def report(fig: dict[str, Any]) -> None:
+    rows = fig["rows"]
+    print(f"understanding_bench: µs per call, best / median of {fig['settings']['rounds']} rounds")
+    print(f"  {'':14}" + "".join(f"{name:>22}" for name in fig["chars"]))
+    for label, cells in rows.items():
+        print(
+            f"  {label:14}"
+            + "".join(f"{c['best_us']:>12.1f} / {c['median_us']:>7.1f}" for c in cells.values())
+        )
+    print(f"  short ≈ {fig['chars']['short']:.0f} chars, long ≈ {fig['chars']['long']:.0f} chars")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calls", type=int, default=2000, help="short texts per round (long ones: a quarter)")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    report(measure(args.calls, args.rounds))
 
 
 def _cached_parts(screener: Screener, kb: KnowledgeBase) -> list[object]:

@@ -26,10 +26,11 @@ import gc
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from intake.corpus import CATEGORIES, Met, load, median, percentile, product, score, use_model
+from intake.corpus import CATEGORIES, Met, Record, Report, load, median, percentile, product, score, use_model
 from intake.extract.segment import tokens
 from intake.extract.text import normalize
 from intake.textmodel import TextModel
@@ -62,6 +63,64 @@ def pct(x: float) -> str:
     return f"{100 * x:5.1f} %"
 
 
+def evaluate(
+    split: str = "test", folder: Path | None = None, model: Path | None = None
+) -> tuple[list[Record], Report, list[float], list[float]]:
+    """The records (``folder``'s, else the split's), their report, and the cost per message:
+    understanding + screening, and the text model alone (CPU µs)."""
+    if model:
+        use_model(TextModel.load(model))
+    records = load(("train", "dev", "test"), folder) if folder else load([split])
+    for rec in records[:20]:  # load the model, jieba, OpenCC and the profiles before timing
+        product(rec.city).understanding.understand(rec.text)
+    gc.collect()
+    r = score(records)
+    micros, model_micros = cost(records)
+    return records, r, micros, model_micros
+
+
+def measure(split: str = "test") -> dict[str, Any]:
+    """The headline figures of the split (the ones issue 16 sets targets for)."""
+    _, r, micros, model_micros = evaluate(split)
+    return {
+        "split": split,
+        "messages": r.n,
+        "emergencies": r.emergencies,
+        "emergency_recall": r.emergency_recall,
+        "right_number_first": r.right_number_first,
+        "false_emergencies": r.false_emergency_rate,
+        "category_right": r.category_right,
+        "asked_to_choose": r.ask_rate,
+        "out_of_scope_recognised": sum(r.out_of_scope_found.values()) / max(1, sum(r.out_of_scope.values())),
+        "local_refused_as_other_city": len(r.other_city_refused_local),
+        "cost_us_median": median(micros),
+        "cost_us_p99": percentile(micros, 0.99),
+        "model_us_median": median(model_micros),
+        "model_us_p99": percentile(model_micros, 0.99),
+        "first_turn_us_median": median(r.micros),
+    }
+
+
+def report(fig: dict[str, Any]) -> None:
+    """The headline figures (``main`` prints the whole report)."""
+    print(f"understanding quality, {fig['split']} split, {fig['messages']} messages:")
+    print(
+        f"  emergency recall {pct(fig['emergency_recall'])}, "
+        f"right number first {pct(fig['right_number_first'])}, "
+        f"false emergencies {pct(fig['false_emergencies'])}"
+    )
+    print(f"  category right {pct(fig['category_right'])}, asked to choose {pct(fig['asked_to_choose'])}")
+    print(
+        f"  out of scope recognised {pct(fig['out_of_scope_recognised'])}, local matters refused as another "
+        f"city's {fig['local_refused_as_other_city']}"
+    )
+    print(
+        f"  understanding + screening CPU µs: median {fig['cost_us_median']:.0f}, "
+        f"p99 {fig['cost_us_p99']:.0f} "
+        f"(text model: median {fig['model_us_median']:.0f})"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="test", choices=("train", "dev", "test"))
@@ -71,16 +130,8 @@ def main() -> int:
         "--folder", type=Path, help="score every record of another folder (a batch the model never saw)"
     )
     args = ap.parse_args()
-    if args.model:
-        use_model(TextModel.load(args.model))
-
-    records = load(("train", "dev", "test"), args.folder) if args.folder else load([args.split])
+    records, r, micros, model_micros = evaluate(args.split, args.folder, args.model)
     where = f"{args.folder} (all records)" if args.folder else f"{args.split} split"
-    for rec in records[:20]:  # load the model, jieba, OpenCC and the profiles before timing
-        product(rec.city).understanding.understand(rec.text)
-    gc.collect()
-    r = score(records)
-    micros, model_micros = cost(records)
 
     def row(label: str, value: str, note: str = "") -> None:
         print(f"{label:<30}{value}{'  ' + note if note else ''}")

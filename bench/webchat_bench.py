@@ -1,19 +1,36 @@
-"""Web-chat turn benchmark (RELIABILITY.md L1, issue 5): the product's message endpoint next to a
-bare aiohttp JSON echo, measured in the same run on loopback.
+"""Web-chat turn benchmark (RELIABILITY.md L1, issues 5 and 22): the product's message endpoint
+next to a bare aiohttp JSON echo, measured in the same run on loopback.
 
-    .venv/bin/python bench/webchat_bench.py [--seconds 10] [--sessions 64]
+    .venv/bin/python bench/webchat_bench.py [--seconds 10] [--sessions 64] [--rate 500] [--open 10000]
 
 It starts its own redis-server (hotline.embedded_redis.EmbeddedRedis), a SQLite file in a temp
-data dir, one web process (``python -m channels.web``) and one echo process, then drives each
-with ``--sessions`` concurrent aiohttp client loops for ``--seconds``, after a short warm-up.
-Every session is a real chat session (token, dialog, SQL write before the 200). Figures are
-printed, never asserted: the machine is shared, and the client shares its cores.
-Issue target: ≥ 20 % of the echo's throughput, p99 ≤ 50 ms.
+data dir, one web process (``python -m channels.web``) and one echo process. For each of the echo
+and the chat, in that order:
 
-Then RELIABILITY.md S5: a flood of session creations from one address (``--flooders`` loops
-as fast as they can) while ``--sessions`` citizens each send a turn every ``--every`` seconds
-(paced, not closed-loop: this p99 is a latency, not the throughput restated). Target: the
-flood gets 429 JSON, the citizens' p99 < 100 ms.
+1. **capacity**: ``--sessions`` concurrent client loops, one request in flight each, for
+   ``--seconds`` after a warm-up: requests/s, and the server process's CPU time per request
+   (steadier than throughput on a shared machine). Its p99 is the throughput restated
+   (Little's law: 64 in flight / turns a second), not a latency.
+2. **latency** under an open-loop load (bench/openloop.py): ``--rate`` requests/s offered on a
+   schedule that does not wait for answers, latency from each request's due time; p50/p99 at
+   ``--rate``, then the highest offered rate whose p99 stays ≤ ``--bound`` ms (a short ladder
+   and two bisections, ``--step`` seconds each).
+
+Before the chat's phases, ``--open`` conversations are opened through the API and left
+mid-dialog (a complaint that waits for its details): Redis ``used_memory`` before and after,
+divided by them, and the web process's RSS (next to the echo's) with them open.
+
+Every chat turn is a real turn (token, dialog, SQL write before the 200), each conversation in a
+chat session of its own: a complaint, the missing details in one reply (the ticket is
+registered), a progress query; or a question the knowledge base answers on the spot.
+Issue targets: capacity ≥ 20 % of the echo's; open-loop p99 ≤ 50 ms at 500 turns/s offered.
+
+Then RELIABILITY.md S5: a flood of session creations from one address (``--flooders`` loops as
+fast as they can) while ``--sessions`` citizens each send a turn every ``--every`` seconds
+(paced, not closed-loop). Target: the flood gets 429 JSON, the citizens' p99 < 100 ms.
+
+Figures are printed, never asserted: the machine is shared, and the client shares its cores.
+``measure()`` returns them as a dict (bench/run_all.py puts them in one table).
 """
 
 from __future__ import annotations
@@ -29,7 +46,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +57,8 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.procs import cpu_seconds, free_port, stop  # noqa: E402
+from bench.openloop import Client, Request, Source, highest_rate, offered, settle  # noqa: E402
+from bench.procs import cpu_seconds, free_port, rss_bytes, stop  # noqa: E402
 from hotline.embedded_redis import EmbeddedRedis  # noqa: E402
 from intake.store.db import migrate  # noqa: E402
 
@@ -62,7 +81,7 @@ COMPLAINTS = (  # what, who it is about (when the text names nobody), where
     ("路口的路灯坏了一个多星期没人修", "涉及对象：路灯管理所，", "滨江路与解放路交叉口附近"),
     ("工地夜间施工噪音扰民", "", "东湖路建设工地旁的阳光花园"),
 )
-LOOPS_STRIDE = 64  # sessions of one loop are this far apart in the pool
+OPEN_LOOP_POOL = 2000  # client connections at most (the rest wait, their clock running)
 
 
 async def wait_ready(url: str, proc: subprocess.Popen[bytes], within: float = 30.0) -> None:
@@ -96,12 +115,75 @@ def summary(name: str, latencies: list[float], errors: int, seconds: float) -> d
     }
 
 
-Turn = tuple[str, dict[str, str], dict[str, str]]  # url, headers, JSON body
+class Echo(Source):
+    """The echo's requests: a question of the bench's, numbered."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sent = 0
+
+    def take(self) -> Request:
+        self.sent += 1
+        return Request(self.url, {}, {"text": f"{QUESTIONS[self.sent % len(QUESTIONS)]} #{self.sent}"})
 
 
-async def drive(name: str, loops: list[Iterator[Turn]], seconds: float, warmup: float) -> dict[str, Any]:
-    """One client loop per iterator, one request in flight each, for ``warmup + seconds``;
-    latencies of the requests started after the warm-up."""
+def conversations() -> Iterator[list[str]]:
+    """What citizens say, one conversation after another: a complaint with the missing details
+    given in one reply, then a progress query; or a question the knowledge base answers."""
+    for n in itertools.count():
+        if n % 2 == 0:
+            what, who, where = COMPLAINTS[n // 2 % len(COMPLAINTS)]
+            yield [
+                f"我要投诉，{what}",
+                f"电话139{n % 100_000_000:08d}，{who}地址：{where}{n % 97 + 1}栋，希望尽快处理",
+                "查询进度",
+            ]
+        else:
+            yield [QUESTIONS[n // 2 % len(QUESTIONS)]]
+
+
+Session = tuple[str, str]  # id, token
+
+
+class Dialogs(Source):
+    """Citizens' conversations over a pool of chat sessions, one turn in flight per session: a
+    conversation whose turn was answered waits (oldest first) for its next turn; a new one
+    takes the session longest free. Counts the turns it hands out."""
+
+    def __init__(self, base: str, pool: list[Session]) -> None:
+        self.base = base
+        self.free: deque[Session] = deque(pool)
+        self.waiting: deque[tuple[Session, deque[str]]] = deque()
+        self.scripts = conversations()
+        self.sent = 0
+
+    def take(self) -> Request:
+        if self.waiting:
+            session, texts = self.waiting.popleft()
+        elif self.free:
+            session, texts = self.free.popleft(), deque(next(self.scripts))
+        else:
+            raise LookupError("every chat session of the pool is in use")
+        self.sent += 1
+        session_id, token = session
+        return Request(
+            f"{self.base}/api/chat/sessions/{session_id}/messages",
+            {"Authorization": f"Bearer {token}"},
+            {"text": texts.popleft()},
+            (session, texts),
+        )
+
+    def give_back(self, request: Request, ok: bool) -> None:
+        session, texts = request.state
+        if texts:
+            self.waiting.append((session, texts))
+        else:
+            self.free.append(session)
+
+
+async def drive(name: str, source: Source, loops: int, seconds: float, warmup: float) -> dict[str, Any]:
+    """``loops`` client loops, one request in flight each, for ``warmup + seconds``; latencies
+    of the requests started after the warm-up."""
     latencies: list[float] = []
     errors = 0
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
@@ -110,18 +192,19 @@ async def drive(name: str, loops: list[Iterator[Turn]], seconds: float, warmup: 
         measure_from = start + warmup
         stop_at = measure_from + seconds
 
-        async def loop(turns: Iterator[Turn]) -> None:
+        async def loop() -> None:
             nonlocal errors
-            for url, headers, body in turns:
-                t0 = time.perf_counter()
-                if t0 >= stop_at:
-                    return
+            while (t0 := time.perf_counter()) < stop_at:
+                request = source.take()
+                ok = False
                 try:
-                    async with http.post(url, json=body, headers=headers) as resp:
+                    async with http.post(request.url, json=request.body, headers=request.headers) as resp:
                         await resp.read()
                         ok = resp.status == 200
                 except aiohttp.ClientError:
                     ok = False
+                finally:
+                    source.give_back(request, ok)
                 t1 = time.perf_counter()
                 if t0 >= measure_from:
                     if ok:
@@ -129,66 +212,149 @@ async def drive(name: str, loops: list[Iterator[Turn]], seconds: float, warmup: 
                     else:
                         errors += 1
 
-        await asyncio.gather(*(loop(t) for t in loops))
+        await asyncio.gather(*(loop() for _ in range(loops)))
     return summary(name, latencies, errors, seconds)
 
 
-def echo_loop(url: str, i: int) -> Iterator[Turn]:
-    for n in itertools.count():
-        yield url, {}, {"text": f"{QUESTIONS[(n + i) % len(QUESTIONS)]} #{n}"}
+async def capacity(
+    name: str, source: Echo | Dialogs, pid: int, loops: int, seconds: float, warmup: float
+) -> dict[str, Any]:
+    """``drive``, and the server process's CPU time per request sent (warm-up included)."""
+    sent_before, cpu_before = source.sent, cpu_seconds(pid)
+    out = await drive(name, source, loops, seconds, warmup)
+    cpu_after, sent = cpu_seconds(pid), source.sent - sent_before
+    out["sent"] = sent
+    out["cpu_s"] = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    out["cpu_ms_per_request"] = out["cpu_s"] / sent * 1000 if out["cpu_s"] is not None and sent else None
+    return out
 
 
-def conversations(i: int) -> Iterator[list[str]]:
-    """What one citizen says in one chat session, in turn: a complaint with the missing details
-    given in one reply, then a progress query; or a question the knowledge base answers."""
-    for n in itertools.count():
-        k = i * 100_000 + n
-        if n % 2 == 0:
-            what, who, where = COMPLAINTS[k % len(COMPLAINTS)]
-            yield [
-                f"我要投诉，{what}",
-                f"电话139{k % 100_000_000:08d}，{who}地址：{where}{k % 97 + 1}栋，希望尽快处理",
-                "查询进度",
-            ]
-        else:
-            yield [QUESTIONS[k % len(QUESTIONS)]]
+async def latency(
+    source: Source, base: str, *, rate: float, seconds: float, step: float, bound_ms: float
+) -> dict[str, Any]:
+    """Open-loop p50/p99 at ``rate`` for ``seconds``, then the highest rate whose p99 holds."""
+    client = Client(base, limit=OPEN_LOOP_POOL)
+
+    async def run(offer: float, secs: float) -> dict[str, Any]:
+        return await offered(client, source, offer, secs, warmup=1.0, grace=5.0)
+
+    async def caught_up() -> float:
+        return await settle(client, source, bound_ms)
+
+    try:
+        return await highest_rate(
+            run,
+            target=rate,
+            bound_ms=bound_ms,
+            target_seconds=seconds,
+            step_seconds=step,
+            settle=caught_up,
+        )
+    finally:
+        await client.close()
 
 
-def chat_loop(base: str, pool: list[tuple[str, str]], i: int, sent: list[int]) -> Iterator[Turn]:
-    """Loop ``i``'s conversations, each in a fresh session taken from ``pool`` (in turn, again
-    from the start if the run outlasts it); counts the turns it hands out in ``sent``."""
-    for n, script in enumerate(conversations(i)):
-        session_id, token = pool[(i + n * LOOPS_STRIDE) % len(pool)]
-        url = f"{base}/api/chat/sessions/{session_id}/messages"
-        headers = {"Authorization": f"Bearer {token}"}
-        for text in script:
-            yield url, headers, {"text": text}
-            sent[0] += 1  # resumed: it was sent
-
-
-async def open_sessions(base: str, count: int, redis_url: str) -> list[tuple[str, str]]:
+async def open_sessions(base: str, count: int, redis_url: str) -> list[Session]:
     """``count`` real chat sessions (id, token) from the product's API. The product allows 30 new
-    sessions a minute per address (S5): the bench clears its own counter when refused."""
-    out: list[tuple[str, str]] = []
+    sessions a minute per address (S5) and every bench session comes from 127.0.0.1: the bench
+    lends itself an allowance (its address's counter set far below zero, which the product's
+    INCR counts up from) and takes the counter away afterwards."""
+    out: list[Session] = []
     r = redis.Redis.from_url(redis_url)
-    async with aiohttp.ClientSession() as http:
+    key = "hotline:rl:chat-create:127.0.0.1"
+    r.set(key, -10 * count - 1000, ex=600)
+    try:
+        async with aiohttp.ClientSession() as http:
 
-        async def opener(n: int) -> None:
-            for _ in range(n):
-                while True:
+            async def opener(n: int) -> None:
+                for _ in range(n):
                     async with http.post(f"{base}/api/chat/sessions") as resp:
-                        if resp.status == 429:
-                            for key in r.scan_iter("hotline:rl:chat-create:*"):
-                                r.delete(key)
-                            continue
                         assert resp.status == 201, await resp.text()
                         s = await resp.json()
                         out.append((s["session_id"], s["token"]))
-                        break
 
-        await asyncio.gather(*(opener(count // 16 + (i < count % 16)) for i in range(16)))
-    r.close()
+            await asyncio.gather(*(opener(count // 16 + (i < count % 16)) for i in range(16)))
+    finally:
+        r.delete(key)
+        r.close()
     return out
+
+
+async def first_turns(sessions: list[Session], base: str, loops: int = 64) -> int:
+    """A complaint without its details in each session (the dialog then waits for them, as a
+    citizen's does mid-conversation); returns how many were answered 200."""
+    todo = iter(enumerate(sessions))
+    answered = 0
+    async with aiohttp.ClientSession() as http:
+
+        async def loop() -> None:
+            nonlocal answered
+            for k, (session_id, token) in todo:
+                what, _, _ = COMPLAINTS[k % len(COMPLAINTS)]
+                async with http.post(
+                    f"{base}/api/chat/sessions/{session_id}/messages",
+                    json={"text": f"我要投诉，{what}"},
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as resp:
+                    await resp.read()
+                    answered += resp.status == 200
+
+        await asyncio.gather(*(loop() for _ in range(loops)))
+    return answered
+
+
+def redis_memory(r: redis.Redis) -> dict[str, Any]:
+    """``used_memory`` and, per kind of key (its prefix), how many and their MEMORY USAGE."""
+    kinds: dict[str, list[int]] = {}
+    keys = [k.decode() for k in r.scan_iter(count=1000)]
+    for start in range(0, len(keys), 1000):
+        batch = keys[start : start + 1000]
+        with r.pipeline(transaction=False) as pipe:
+            for key in batch:
+                pipe.memory_usage(key, samples=0)
+            sizes = pipe.execute()
+        for key, size in zip(batch, sizes, strict=True):
+            parts = key.split(":")
+            kind = ":".join(parts[:3] if parts[1:2] == ["rl"] else parts[:2])
+            count_bytes = kinds.setdefault(kind, [0, 0])
+            count_bytes[0] += 1
+            count_bytes[1] += size or 0
+    info = r.info("memory")
+    return {
+        "used_memory": int(info["used_memory"]),
+        "keys": {kind: {"count": c, "bytes": b} for kind, (c, b) in sorted(kinds.items())},
+    }
+
+
+async def open_conversations(
+    base: str, redis_url: str, web_pid: int, count: int, progress: Callable[[str], None]
+) -> dict[str, Any]:
+    """Redis memory and the web process's RSS before and after ``count`` conversations are opened
+    through the API and left mid-dialog."""
+    r = redis.Redis.from_url(redis_url)
+    before, rss_before = redis_memory(r), rss_bytes(web_pid)
+    t0 = time.perf_counter()
+    sessions = await open_sessions(base, count, redis_url)
+    answered = await first_turns(sessions, base)
+    took = time.perf_counter() - t0
+    after, rss_after = redis_memory(r), rss_bytes(web_pid)
+    r.close()
+    grown = after["used_memory"] - before["used_memory"]
+    grown_rss = rss_after - rss_before if rss_after is not None and rss_before is not None else None
+    progress(f"{count} conversations opened mid-dialog in {took:.1f} s ({answered} first turns answered)")
+    return {
+        "conversations": count,
+        "answered": answered,
+        "seconds": took,
+        "redis_used_before": before["used_memory"],
+        "redis_used_after": after["used_memory"],
+        "redis_bytes_per_conversation": grown / count,
+        "redis_keys_before": before["keys"],
+        "redis_keys_after": after["keys"],
+        "web_rss_before": rss_before,
+        "web_rss_after": rss_after,
+        "web_rss_bytes_per_conversation": grown_rss / count if grown_rss is not None else None,
+    }
 
 
 def start_processes(env: dict[str, str], tmp: Path, echo_port: int) -> list[subprocess.Popen[bytes]]:
@@ -198,6 +364,13 @@ def start_processes(env: dict[str, str], tmp: Path, echo_port: int) -> list[subp
     echo = subprocess.Popen([sys.executable, "-c", ECHO_APP, str(echo_port)], env=env)
     print(f"web pid {web.pid}, echo pid {echo.pid}, data dir {tmp}", flush=True)
     return [web, echo]
+
+
+def alive(procs: list[subprocess.Popen[bytes]], tmp: Path) -> None:
+    """Figures of a server that died half-way are no figures: say so, with where its log is."""
+    for p in procs:
+        if p.poll() is not None:
+            raise RuntimeError(f"{p.args!r} exited with {p.returncode} mid-run; its log is in {tmp}")
 
 
 def ledger(db_url: str) -> tuple[int, int]:
@@ -217,7 +390,7 @@ def ledger(db_url: str) -> tuple[int, int]:
 
 
 async def flood(
-    base: str, citizens: list[tuple[str, str]], seconds: float, flooders: int, every: float
+    base: str, citizens: list[Session], seconds: float, flooders: int, every: float
 ) -> dict[str, Any]:
     """S5: ``flooders`` loops POST /api/chat/sessions from this one address as fast as they can;
     each of ``citizens`` sends a question every ``every`` seconds (staggered). Returns the
@@ -267,13 +440,41 @@ async def flood(
     return out
 
 
-async def main(
-    seconds: float, sessions: int, warmup: float, pool_size: int, flooders: int = 8, every: float = 1.0
-) -> None:
+async def measure(
+    seconds: float = 10.0,
+    sessions: int = 64,
+    warmup: float = 2.0,
+    pool_size: int = 8000,
+    flooders: int = 8,
+    every: float = 1.0,
+    *,
+    rate: float = 500.0,
+    step: float = 4.0,
+    bound_ms: float = 50.0,
+    open_conversations_count: int = 10_000,
+    flood_seconds: float | None = None,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Every phase (see the module's doc), in one run; the figures as a dict."""
     tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     server = EmbeddedRedis(tmp / "redis")
     server.start()
     procs: list[subprocess.Popen[bytes]] = []
+    out: dict[str, Any] = {
+        "settings": {
+            "seconds": seconds,
+            "sessions": sessions,
+            "warmup": warmup,
+            "pool": pool_size,
+            "rate": rate,
+            "step": step,
+            "bound_ms": bound_ms,
+            "open_conversations": open_conversations_count,
+            "flooders": flooders,
+            "every": every,
+            "flood_seconds": flood_seconds if flood_seconds is not None else seconds,
+        }
+    }
     try:
         db_url = f"sqlite:///{tmp / 'hotline.sqlite3'}"
         migrate(db_url)
@@ -290,73 +491,182 @@ async def main(
             # product's 20 a minute most turns would be the guard's refusal, not the dialog.
             "HOTLINE_RATE_PER_MINUTE": "1000000",
             "PYTHONPATH": str(ROOT),
+            "PYTHONFAULTHANDLER": "1",  # a crash in a C extension leaves its traceback in web.log
         }
         procs += start_processes(env, tmp, echo_port)
+        web, echo_proc = procs
         web_base, echo_base = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{echo_port}"
-        await wait_ready(f"{web_base}/healthz", procs[0])
-        await wait_ready(f"{echo_base}/", procs[1])
+        await wait_ready(f"{web_base}/healthz", web)
+        await wait_ready(f"{echo_base}/", echo_proc)
 
-        echo = await drive(
-            "bare aiohttp echo", [echo_loop(f"{echo_base}/echo", i) for i in range(sessions)], seconds, warmup
+        echo = Echo(f"{echo_base}/echo")
+        progress("echo: capacity")
+        out["echo"] = await capacity("bare aiohttp echo", echo, echo_proc.pid, sessions, seconds, warmup)
+        progress(f"echo: open loop, {rate:g}/s, then the highest rate whose p99 ≤ {bound_ms:g} ms")
+        out["echo_latency"] = await latency(
+            echo, echo_base, rate=rate, seconds=seconds, step=step, bound_ms=bound_ms
         )
+        out["echo_rss"] = rss_bytes(echo_proc.pid)
+
         pool = await open_sessions(web_base, pool_size, server.url)
-        sent = [0]
-        cpu_before = cpu_seconds(procs[0].pid)
-        chat = await drive(
-            "web chat turn", [chat_loop(web_base, pool, i, sent) for i in range(sessions)], seconds, warmup
+        dialogs = Dialogs(web_base, pool)
+        await drive("warm-up", dialogs, sessions, warmup, 0.0)  # the first turns load the models
+        out["conversations"] = await open_conversations(
+            web_base, server.url, web.pid, open_conversations_count, progress
         )
-        cpu_after = cpu_seconds(procs[0].pid)
+        out["web_rss_idle"] = out["conversations"]["web_rss_before"]
+        alive(procs, tmp)
+        progress("web chat: capacity")
+        out["chat"] = await capacity("web chat turn", dialogs, web.pid, sessions, seconds, warmup)
+        out["chat"]["budget_ms_per_turn"] = 1000 / (0.2 * out["echo"]["rps"]) if out["echo"]["rps"] else None
+        progress(f"web chat: open loop, {rate:g}/s, then the highest rate whose p99 ≤ {bound_ms:g} ms")
+        out["chat_latency"] = await latency(
+            dialogs, web_base, rate=rate, seconds=seconds, step=step, bound_ms=bound_ms
+        )
+        out["web_rss"] = rss_bytes(web.pid)
+        alive(procs, tmp)
+        await asyncio.sleep(1.0)  # answers the client gave up on are stored all the same
         stored, numbered = ledger(db_url)
+        out["ledger"] = {
+            "turns_sent": dialogs.sent + open_conversations_count,
+            "inbound_stored": stored,
+            "tickets_registered": numbered,
+            "sessions": len(pool) + open_conversations_count,
+        }
 
-        print(f"loopback, {sessions} concurrent sessions, {seconds:.0f} s each after {warmup:.0f} s warm-up")
-        print(f"{'':20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}")
-        for row in (echo, chat):
-            print(
-                f"{row['name']:20} {row['rps']:9.1f} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} "
-                f"{row['max_ms']:8.1f} {row['errors']:7d}"
-            )
-        ratio = chat["rps"] / echo["rps"] if echo["rps"] else 0.0
-        print(f"web chat / echo throughput: {ratio:.1%} (target ≥ 20 %)")
-        print(f"web chat p99: {chat['p99_ms']:.1f} ms (target ≤ 50 ms)")
-        if cpu_before is not None and cpu_after is not None and sent[0]:
-            # Warm-up turns included on both sides: CPU time of the web process per turn sent. One
-            # process runs its Python on one core at a time (the GIL), so 20 % of the echo leaves
-            # 1 / (0.2 × echo req/s) of CPU per turn; at 64 sessions, one request in flight each,
-            # the mean wait is 64 / (turns/s) (Little's law), and p99 ≤ 50 ms needs more still.
-            per_turn = (cpu_after - cpu_before) / sent[0] * 1000
-            budget = 1000 / (0.2 * echo["rps"]) if echo["rps"] else 0.0
-            print(
-                f"web process CPU: {per_turn:.2f} ms per turn ({cpu_after - cpu_before:.1f} s for "
-                f"{sent[0]} turns); 20 % of the echo allows {budget:.2f} ms"
-            )
+        if out["settings"]["flood_seconds"] > 0:
+            citizens = await open_sessions(web_base, sessions, server.url)
+            out["s5"] = await flood(web_base, citizens, out["settings"]["flood_seconds"], flooders, every)
+    finally:
+        stop(procs)
+        server.stop()
+    return out
+
+
+def _ms(value: float | None) -> str:
+    return "    inf" if value is None else f"{value:7.1f}"
+
+
+def _mb(value: float | None) -> str:
+    return "?" if value is None else f"{value / 2**20:.1f} MB"
+
+
+def report(fig: dict[str, Any]) -> None:
+    """The figures as the bench has always printed them, with the open-loop and memory parts."""
+    s = fig["settings"]
+    echo, chat = fig["echo"], fig["chat"]
+    print(
+        f"\ncapacity: loopback, {s['sessions']} concurrent sessions (closed loop), {s['seconds']:.0f} s each "
+        f"after {s['warmup']:.0f} s warm-up"
+    )
+    print(f"{'':20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}")
+    for row in (echo, chat):
         print(
-            f"ledger: {sent[0]} turns sent, {stored} inbound rows stored, {numbered} tickets registered "
-            f"({len(pool)} sessions)"
+            f"{row['name']:20} {row['rps']:9.1f} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} "
+            f"{row['max_ms']:8.1f} {row['errors']:7d}"
+        )
+    ratio = chat["rps"] / echo["rps"] if echo["rps"] else 0.0
+    print(f"web chat / echo throughput: {ratio:.1%} (target ≥ 20 %)")
+    print(f"closed-loop p99 {chat['p99_ms']:.1f} ms: {s['sessions']} in flight / turns a second (no latency)")
+    if chat["cpu_ms_per_request"] is not None and echo["cpu_ms_per_request"] is not None:
+        # Warm-up turns included on both sides: CPU time of the web process per turn sent. One
+        # process runs its Python on one core at a time (the GIL), so 20 % of the echo leaves
+        # 1 / (0.2 × echo req/s) of CPU per turn.
+        print(
+            f"web process CPU: {chat['cpu_ms_per_request']:.2f} ms per turn ({chat['cpu_s']:.1f} s for "
+            f"{chat['sent']} turns); 20 % of the echo allows {chat['budget_ms_per_turn']:.2f} ms; "
+            f"the echo used {echo['cpu_ms_per_request']:.3f} ms a request"
         )
 
-        citizens = await open_sessions(web_base, sessions, server.url)
-        s5 = await flood(web_base, citizens, seconds, flooders, every)
+    print(
+        f"\nlatency: open loop, on a schedule, from each request's due time (p99 bound {s['bound_ms']:g} ms)"
+    )
+    head = f"{'offered/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'failed':>7} {'highest ok/s':>13}"
+    print(f"{'':20} {head}")
+    for name, lat in (("bare aiohttp echo", fig["echo_latency"]), ("web chat turn", fig["chat_latency"])):
+        t = lat["at_target"]
+        best = lat["highest_rate"]
         print(
-            f"\nS5: {flooders} loops flooding POST /api/chat/sessions from one address, {sessions} citizens "
-            f"each sending a turn every {every:g} s, {seconds:.0f} s"
+            f"{name:20} {t['offered_rate']:9.0f} {_ms(t['p50_ms']):>8} {_ms(t['p99_ms']):>8} "
+            f"{_ms(t['max_ms']):>8} {t['errors'] + t['unfinished']:7d} "
+            f"{'< lowest' if best is None else f'{best:.0f}':>13}"
+        )
+    t = fig["chat_latency"]["at_target"]
+    met = t["p99_ms"] is not None and t["p99_ms"] <= s["bound_ms"]
+    print(
+        f"web chat p99 at {s['rate']:g} turns/s offered: {_ms(t['p99_ms']).strip()} ms "
+        f"(target ≤ 50 ms: {'met' if met else 'not met'})"
+    )
+
+    c = fig["conversations"]
+    print(f"\n{c['conversations']} conversations open mid-dialog (a complaint waiting for its details):")
+    print(
+        f"Redis used_memory {_mb(c['redis_used_before'])} → {_mb(c['redis_used_after'])}: "
+        f"{c['redis_bytes_per_conversation']:.0f} bytes a conversation"
+    )
+    for kind, after in c["redis_keys_after"].items():
+        before = c["redis_keys_before"].get(kind, {"count": 0, "bytes": 0})
+        if after["count"] != before["count"]:
+            print(
+                f"  {kind:28} {after['count'] - before['count']:7d} keys more, "
+                f"{after['bytes'] - before['bytes']:10d} bytes (MEMORY USAGE)"
+            )
+    print(
+        f"web process RSS {_mb(c['web_rss_before'])} → {_mb(c['web_rss_after'])} with them open, "
+        f"{_mb(fig['web_rss'])} at the end of the run; the echo's {_mb(fig['echo_rss'])}"
+    )
+    led = fig["ledger"]
+    print(
+        f"ledger: {led['turns_sent']} turns sent, {led['inbound_stored']} inbound rows stored, "
+        f"{led['tickets_registered']} tickets registered ({led['sessions']} sessions)"
+    )
+
+    if "s5" in fig:
+        s5 = fig["s5"]
+        print(
+            f"\nS5: {s['flooders']} loops flooding POST /api/chat/sessions from one address, {s['sessions']} "
+            f"citizens each sending a turn every {s['every']:g} s, {s['flood_seconds']:.0f} s"
         )
         print(f"flood answered: {', '.join(f'{n} × {k}' for k, n in sorted(s5['flood'].items()))}")
         print(
             f"citizens: {s5['requests']} turns, {s5['errors']} errors, p50 {s5['p50_ms']:.1f} ms, "
             f"p99 {s5['p99_ms']:.1f} ms, max {s5['max_ms']:.1f} ms (target p99 < 100 ms)"
         )
-    finally:
-        stop(procs)
-        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="each capacity phase; the open loop at --rate"
+    )
+    parser.add_argument("--sessions", type=int, default=64, help="closed-loop client loops")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--pool", type=int, default=8000, help="chat sessions opened before the run")
+    parser.add_argument("--rate", type=float, default=500.0, help="open loop: the offered rate of the target")
+    parser.add_argument("--step", type=float, default=4.0, help="open loop: seconds of each other rate tried")
+    parser.add_argument("--bound", type=float, default=50.0, help="open loop: the p99 bound, ms")
+    parser.add_argument("--open", type=int, default=10_000, help="conversations left open mid-dialog")
+    parser.add_argument("--flooders", type=int, default=8, help="S5: loops creating sessions")
+    parser.add_argument("--every", type=float, default=1.0, help="S5: seconds between a citizen's turns")
+    parser.add_argument("--flood-seconds", type=float, help="S5: its length (0: none; default --seconds)")
+    args = parser.parse_args()
+    fig = asyncio.run(
+        measure(
+            args.seconds,
+            args.sessions,
+            args.warmup,
+            args.pool,
+            args.flooders,
+            args.every,
+            rate=args.rate,
+            step=args.step,
+            bound_ms=args.bound,
+            open_conversations_count=args.open,
+            flood_seconds=args.flood_seconds,
+        )
+    )
+    report(fig)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--sessions", type=int, default=64)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--pool", type=int, default=8000, help="chat sessions opened before the run")
-    parser.add_argument("--flooders", type=int, default=8, help="S5: loops creating sessions")
-    parser.add_argument("--every", type=float, default=1.0, help="S5: seconds between a citizen's turns")
-    args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.sessions, args.warmup, args.pool, args.flooders, args.every))
+    main()
