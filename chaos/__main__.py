@@ -162,15 +162,20 @@ def run_one(sc: Scenario, db: str, args: argparse.Namespace, seed: int) -> Resul
         fault_done.wait(180)
         if fault_error:
             raise fault_error[0]
+        exited = []
         for name, proc in list(cluster.procs.items()):
-            if proc.poll() is not None:  # a process the fault took down for good: start it again
-                say(f"{name} had exited ({proc.returncode}); starting it again")
+            if proc.poll() is not None:
+                # Under `make run` honcho stops every process when one exits: the product is down.
+                # Started again here only so that the counts show what else was lost.
+                exited.append(f"{name} exited by itself ({proc.returncode})")
+                say(f"{name} had exited ({proc.returncode}); starting it again to count the rest")
                 cluster.restart(name)
-        drain(cluster, far, 60 if args.short else 200, say)
+        drain(cluster, far, 150 if args.short else 300, say)
         cipher = Cipher(_key("HOTLINE_SECRET_KEY", SECRET_KEY))
         engine = cluster.engine()
         try:
             counts = count(engine, cipher, crowd.ledger, far.received())
+            counts.problems[:0] = exited
         finally:
             engine.dispose()
     finally:
@@ -182,7 +187,7 @@ def run_one(sc: Scenario, db: str, args: argparse.Namespace, seed: int) -> Resul
         if counts is not None and counts.ok and not getattr(args, "keep", False):
             shutil.rmtree(base, ignore_errors=True)
         else:
-            print(f"  kept {base} (logs in data/logs)", flush=True)
+            print(f"  kept {base} (each process's log in logs/)", flush=True)
     assert counts is not None
     return Result(sc.name, db, counts, time.monotonic() - started, note)
 

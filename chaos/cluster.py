@@ -138,11 +138,12 @@ class Cluster:
         self._pg_name = ""
         self.database_url = ""
         self.commands = procfile()
+        self.logs = self.data.parent / "logs"  # beside the data: a full data disk keeps them
 
     # life cycle -------------------------------------------------------------------------------
     def start(self) -> Cluster:
         self.data.mkdir(parents=True, exist_ok=True)
-        (self.data / "logs").mkdir(exist_ok=True)
+        self.logs.mkdir(exist_ok=True)
         self.redis.start()
         if self.db == "postgresql":
             self._pg_name = f"hotline_chaos_{os.getpid()}_{secrets.token_hex(4)}"
@@ -186,7 +187,7 @@ class Cluster:
     def start_process(self, name: str, *, as_name: str | None = None) -> subprocess.Popen[bytes]:
         """Start the Procfile's ``name`` (again); ``as_name`` runs a second copy (a second worker)."""
         key = as_name or name
-        log = open(self.data / "logs" / f"{key}.log", "ab")  # noqa: SIM115 - lives with the process
+        log = open(self.logs / f"{key}.log", "ab")  # noqa: SIM115 - lives with the process
         proc = subprocess.Popen(
             self.commands[name], cwd=ROOT, env=self.env(), stdout=log, stderr=log, start_new_session=True
         )
@@ -213,7 +214,7 @@ class Cluster:
         while time.monotonic() < deadline:
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
-                    tail = (self.data / "logs" / f"{name}.log").read_text(errors="replace")[-2000:]
+                    tail = (self.logs / f"{name}.log").read_text(errors="replace")[-2000:]
                     raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
             try:
                 url = f"http://127.0.0.1:{self.http_port}/healthz"

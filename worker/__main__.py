@@ -89,13 +89,19 @@ def main() -> None:
                 worker.work(with_scheduler=True, logging_level="WARNING")
             except redis.ConnectionError:
                 pass
+            except Exception:
+                # Any other error outside a job: Redis refusing writes while its disk is full
+                # (make chaos, disk-full: "MISCONF"/"No space left" reached RQ's own bookkeeping
+                # and the process exited, taking every Procfile process down with it).
+                log.exception("the worker's loop failed")
             if worker is not None and worker.stop_asked:
                 break  # SIGTERM / SIGINT
             # RQ's work() swallows any error it meets outside a job (a Redis restart among them:
             # "found an unhandled exception, quitting") and returns as if asked to stop. Only a
-            # signal stops this process; anything else is a Redis restart (the launcher brings it
-            # back from its append-only file), and exiting would take every Procfile process down.
-            log.warning("redis unavailable; the worker starts again in 2 s")
+            # signal stops this process; anything else is a store that is away (the launcher
+            # brings Redis back from its append-only file; a full disk gets room again), and
+            # exiting would take every Procfile process down.
+            log.warning("redis unavailable or refusing writes; the worker starts again in 2 s")
             time.sleep(2)
     except StopRequested:
         pass  # RQ's signal handler, still installed, found no job running (here, or while we waited)
