@@ -60,8 +60,11 @@ def wait_until(
     raise AssertionError(f"{what} not within {timeout}s")
 
 
-@pytest.mark.parametrize("when", ["starting", "settled"])
+@pytest.mark.parametrize("when", ["starting", "settled", "refusing writes"])
 def test_every_process_outlives_a_redis_restart(tmp_path: Path, when: str) -> None:
+    """``refusing writes``: Redis stays up but refuses every write for a while (as it does when
+    its append-only file is on a full disk; `make chaos` disk-full found the worker exiting on
+    it). Here by a maxmemory of one byte under noeviction: "OOM command not allowed"."""
     server = EmbeddedRedis(tmp_path / "redis")
     server.start()
     db = f"sqlite:///{tmp_path / 'hotline.db'}"
@@ -87,16 +90,24 @@ def test_every_process_outlives_a_redis_restart(tmp_path: Path, when: str) -> No
                 [sys.executable, "-m", module], cwd=ROOT, env=env, stdout=out, stderr=out
             )
         wait_until("a healthy web process", lambda: healthz(http) == 200, 60, procs)
-        if when == "settled":  # else: while the worker and smtp processes may still be starting
+        if when != "starting":  # else: while the worker and smtp processes may still be starting
             wait_until("the worker registered in Redis", lambda: rq_workers(client) == 1, 60, procs)
 
-        assert server.proc is not None
-        os.kill(server.proc.pid, signal.SIGKILL)
-        server.proc.wait()
-        wait_until("/healthz naming Redis as down", lambda: healthz(http) == 503, 10, procs)
-        time.sleep(4)  # long enough for every process to meet the outage on its own
-        server.start()
-        client = redis.Redis.from_url(server.url)
+        if when == "refusing writes":
+            # a job that ends while writes are refused: RQ's own bookkeeping after it then fails
+            slow = Queue("dispatch", connection=client).enqueue("time.sleep", 3, job_id="during")
+            wait_until("the slow job started", lambda: slow.get_status(refresh=True) == "started", 30, procs)
+            client.config_set("maxmemory", "1")
+            time.sleep(8)
+            client.config_set("maxmemory", "0")
+        else:
+            assert server.proc is not None
+            os.kill(server.proc.pid, signal.SIGKILL)
+            server.proc.wait()
+            wait_until("/healthz naming Redis as down", lambda: healthz(http) == 503, 10, procs)
+            time.sleep(4)  # long enough for every process to meet the outage on its own
+            server.start()
+            client = redis.Redis.from_url(server.url)
 
         wait_until("/healthz 200 again", lambda: healthz(http) == 200, 30, procs)
         wait_until("the worker back in Redis", lambda: rq_workers(client) >= 1, 60, procs)
