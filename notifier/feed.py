@@ -26,6 +26,9 @@ from intake.runtime import Runtime
 log = logging.getLogger(__name__)
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 CLAIM_SECONDS = 30  # longer than one attempt can take (TIMEOUT)
+# One client for the process (httpx.post() builds a TLS context per call); no keep-alive, so every
+# attempt is a fresh connection as before.
+_client = httpx.Client(timeout=TIMEOUT, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 class FeedRefused(RuntimeError):
@@ -50,7 +53,7 @@ def post_feed(runtime: Runtime, key: str) -> str:
             **signed_headers(settings.backoffice_secret, body),
         }
         try:
-            response = httpx.post(settings.backoffice_webhook, content=body, headers=headers, timeout=TIMEOUT)
+            response = _client.post(settings.backoffice_webhook, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise FeedRefused(f"back office unreachable: {type(exc).__name__}") from None
         if not 200 <= response.status_code < 300:
