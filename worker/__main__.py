@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from types import FrameType
 
 import redis
@@ -21,6 +22,27 @@ from worker.relay import QUEUES, Sweeper
 from worker.timers import run_timers
 
 log = logging.getLogger("worker")
+# Deadline colours and provisional deadlines are recomputed for every open ticket: a minute apart,
+# not at each 5 s sweep (colours change over hours; with a thousand open tickets the recomputation
+# was a quarter of the worker's time under `make chaos`). Minutes of the product's clock, so a dev
+# clock moved forward refreshes them at the next sweep.
+DEADLINES_EVERY = timedelta(minutes=1)
+
+
+class Every:
+    """True when called at least ``period`` after the last time it said True (first call: True)."""
+
+    def __init__(self, period: timedelta, now: Callable[[], datetime]) -> None:
+        self.period = period
+        self.now = now
+        self.last: datetime | None = None
+
+    def __call__(self) -> bool:
+        now = self.now()
+        if self.last is not None and now - self.last < self.period:
+            return False
+        self.last = now
+        return True
 
 
 class HotlineWorker(SimpleWorker):
@@ -61,12 +83,14 @@ def main() -> None:
     services = build_services(runtime)
     set_runtime(runtime, services)
     settle_heap()
+    deadlines_due = Every(DEADLINES_EVERY, runtime.clock.now)
     sweeper = Sweeper(
         runtime.store,
         runtime.redis,
         timers=lambda: run_timers(
             runtime,
             services.policy,
+            with_deadlines=deadlines_due(),
             guard=services.intake.guard,
             clusters=services.intake.turn.clusters,
             duties=services.duties,
