@@ -120,7 +120,7 @@ class TcpGate:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-@dataclass
+@dataclass(eq=False)
 class Cluster:
     """One instance of the product in ``data`` on the store ``db`` ("sqlite" or "postgresql")."""
 
@@ -227,10 +227,12 @@ class Cluster:
             time.sleep(0.2)
         raise TimeoutError("the product did not become healthy")
 
-    def stop(self) -> None:
+    def stop(self, *, fast: bool = False) -> None:
+        """SIGTERM to every process (SIGKILL with ``fast``, or to one still running 20 s later),
+        then Redis, the gate and the PostgreSQL database."""
         for proc in self.procs.values():
             with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, signal.SIGKILL if fast else signal.SIGTERM)
         for name, proc in self.procs.items():
             try:
                 proc.wait(20)

@@ -65,11 +65,11 @@ def kill_worker_after_accept(s: Stage) -> None:
 
 def two_workers_race(s: Stage) -> None:
     """A second worker runs from the start (see SCENARIOS); here the SMS platform turns slow
-    (4 s, past the 2 s re-enqueue window the scenario sets), so the relay hands the same jobs
-    to the other worker while the first is still sending."""
+    (4 s, past the 2 s re-enqueue window the scenario sets) for 8 s, so the relay hands the same
+    jobs to the other worker while the first is still sending."""
     s.far.slow_sms(4.0)
     s.say("SMS platform answers 4 s late (re-enqueue window 2 s), two workers running")
-    time.sleep(6 if s.short else 15)
+    time.sleep(6 if s.short else 8)
     s.far.slow_sms(0.0)
     s.say("SMS platform answers at once again")
 
