@@ -37,6 +37,7 @@ API_TOKEN = "chaos-api-token-0123456789"
 SMS_SECRET = "chaos-sms-secret-0123456789"
 TELEGRAM_SECRET = "chaos-telegram-secret-0123456789"
 SECRET_KEY = base64.urlsafe_b64encode(b"c" * 32).decode()
+MIGRATING = threading.Lock()
 
 
 def free_port() -> int:
@@ -157,7 +158,8 @@ class Cluster:
             self.database_url = f"postgresql+psycopg://{user}@127.0.0.1:{self.gate.port}/{self._pg_name}"
         else:
             self.database_url = f"sqlite:///{self.data / 'hotline.sqlite3'}"
-        migrate(self.database_url)
+        with MIGRATING:  # Alembic's context is global: one migration at a time in this process
+            migrate(self.database_url)
         for name in self.commands:
             self.start_process(name)
         return self
