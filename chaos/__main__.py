@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,10 +233,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"chaos: {len(chosen)} scenarios × {dbs}, {args.conversations} conversations each, seed {seed}")
     results: list[Result] = []
 
+    broken: list[str] = []  # scenarios that could not run to their counts
+
     def stream(db: str) -> None:
         for sc in chosen:
             print(f"\n== {sc.name} on {db}", flush=True)
-            r = run_one(sc, db, args, seed)
+            try:
+                r = run_one(sc, db, args, seed)
+            except Exception:
+                traceback.print_exc()
+                broken.append(f"{sc.name} on {db}")
+                continue
             results.append(r)
             print(HEADER + "\n" + line(r), flush=True)
             for p in r.counts.problems:
@@ -257,8 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     for r in sorted(results, key=lambda r: (r.db, [s.name for s in SCENARIOS].index(r.scenario))):
         print(line(r))
     failed = [r for r in results if not r.counts.ok]
-    print(f"\n{len(results) - len(failed)}/{len(results)} scenarios passed (seed {seed})")
-    return 1 if failed else 0
+    for name in broken:
+        print(f"{name}: did not run to its counts (traceback above)")
+    total = len(results) + len(broken)
+    print(f"\n{len(results) - len(failed)}/{total} scenarios passed (seed {seed})")
+    return 1 if failed or broken else 0
 
 
 if __name__ == "__main__":
