@@ -34,7 +34,7 @@ from intake.settings import _key
 from intake.store.schema import messages_out, outbox, ticket_events, tickets
 
 PENDING = ("pending", "held", "sending")
-LIVE: set[Cluster] = set()  # the scenarios' products still running
+LIVE: set[Cluster | FarEnds] = set()  # the scenarios' products and far ends still running
 
 
 @dataclass
@@ -104,6 +104,7 @@ def run_one(sc: Scenario, db: str, args: argparse.Namespace, seed: int) -> Resul
         print(f"  [{sc.name}/{db} {time.monotonic() - started:5.1f}s] {text}", flush=True)
 
     far = FarEnds().start()
+    LIVE.add(far)
     over = threading.Event()  # set when the scenario ends
     counts: Counts | None = None
     env = dict(sc.env)
@@ -184,8 +185,8 @@ def run_one(sc: Scenario, db: str, args: argparse.Namespace, seed: int) -> Resul
     finally:
         over.set()
         cluster.stop()
-        LIVE.discard(cluster)
         far.stop()
+        LIVE.difference_update({cluster, far})
         if mounted:
             unmount(data)
         if counts is not None and counts.ok and not getattr(args, "keep", False):
@@ -263,8 +264,11 @@ def main(argv: list[str] | None = None) -> int:
             while t.is_alive():
                 t.join(1)
     finally:
-        for cluster in list(LIVE):  # interrupted: nothing of a scenario may outlive the run
-            cluster.stop(fast=True)
+        for part in list(LIVE):  # interrupted: nothing of a scenario may outlive the run
+            if isinstance(part, Cluster):
+                part.stop(fast=True)
+            else:
+                part.stop()
     print("\n" + HEADER)
     for r in sorted(results, key=lambda r: (r.db, [s.name for s in SCENARIOS].index(r.scenario))):
         print(line(r))
