@@ -80,7 +80,8 @@ def drain(cluster: Cluster, far: FarEnds, within: float, say: Callable[[str], No
         state = quiet_state(cluster, far)
         if state != last:
             last, still_since = state, time.monotonic()
-        if state[0] == 0 and state[2] == 0 and time.monotonic() - still_since > 5:
+        # nothing pending: no notice, no outbox job (the feed's posts are outbox jobs), no dispatch
+        if state[0] == 0 and state[1] == 0 and state[2] == 0 and time.monotonic() - still_since > 5:
             return
         if time.monotonic() - shown > 5:
             shown = time.monotonic()
