@@ -35,6 +35,7 @@ from intake.store.schema import messages_out, outbox, ticket_events, tickets
 
 PENDING = ("pending", "held", "sending")
 LIVE: set[Cluster | FarEnds] = set()  # the scenarios' products and far ends still running
+MOUNTED: set[Path] = set()  # their RAM disks still mounted
 
 
 @dataclass
@@ -98,6 +99,8 @@ def run_one(sc: Scenario, db: str, args: argparse.Namespace, seed: int) -> Resul
     note = ""
     if sc.tmpfs:
         mounted = mount_tmpfs(data, 256 if db == "sqlite" else 128)
+        if mounted:
+            MOUNTED.add(data)
         if not mounted:
             note = "not root: ran without a small disk, the disk stayed free"
 
@@ -190,6 +193,7 @@ def run_one(sc: Scenario, db: str, args: argparse.Namespace, seed: int) -> Resul
         LIVE.difference_update({cluster, far})
         if mounted:
             unmount(data)
+            MOUNTED.discard(data)
         if counts is not None and counts.ok and not getattr(args, "keep", False):
             shutil.rmtree(base, ignore_errors=True)
         else:
@@ -270,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                 part.stop(fast=True)
             else:
                 part.stop()
+        for folder in list(MOUNTED):
+            unmount(folder)
     print("\n" + HEADER)
     for r in sorted(results, key=lambda r: (r.db, [s.name for s in SCENARIOS].index(r.scenario))):
         print(line(r))
