@@ -249,7 +249,9 @@ async def test_a_registration_sent_again_with_its_idempotency_key_is_one_ticket_
     assert count() == 1
 
     racing = {**AUTH, "Idempotency-Key": "call-20261207-0043"}
-    answers = await asyncio.gather(*(client.post("/api/tickets", json=CALL, headers=racing) for _ in range(6)))
+    answers = await asyncio.gather(
+        *(client.post("/api/tickets", json=CALL, headers=racing) for _ in range(6))
+    )
     assert {r.status for r in answers} == {201}
     assert len({(await r.json())["number"] for r in answers}) == 1
     assert count() == 2
