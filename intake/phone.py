@@ -84,11 +84,7 @@ class PhoneIntake:
         """Register the call; with ``request_key`` (the back office's Idempotency-Key) a repeat
         of the request by the same caller is the ticket the first one made, never a second."""
         event_key = f"request:{agent}:{request_key}" if request_key else None
-        if event_key is not None:
-            earlier = self.store.ticket_of_event(event_key)
-            if earlier is not None:
-                return self.store.get_ticket(earlier)
-        try:
+        try:  # checked in full every time: a repeat with a body that is not valid is refused
             return self._create(data, agent, event_key)
         except _RepeatedRequest:  # the same request, committed by a copy running at the same time
             assert event_key is not None

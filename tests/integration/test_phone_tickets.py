@@ -256,6 +256,9 @@ async def test_a_registration_sent_again_with_its_idempotency_key_is_one_ticket_
     assert len({(await r.json())["number"] for r in answers}) == 1
     assert count() == 2
 
+    # the same key with a body that is not valid is refused, never answered with the stored ticket
+    broken = await client.post("/api/tickets", json={**CALL, "await_supplement": {}}, headers=keyed)
+    assert broken.status == 400
     for bad in ("", "x" * 101, "带中文", "a b"):
         resp = await client.post("/api/tickets", json=CALL, headers={**AUTH, "Idempotency-Key": bad})
         assert resp.status == 400 and "Idempotency-Key" in (await resp.json())["error"]["message"]
