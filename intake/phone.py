@@ -55,7 +55,7 @@ class UrgentClasses(Protocol):
 
 
 class _RepeatedRequest(Exception):
-    """The request's Idempotency-Key was committed meanwhile by another copy of it."""
+    """The request's Idempotency-Key is already stored (an earlier copy, or one at the same time)."""
 
 
 class PhoneIntake:
@@ -86,7 +86,7 @@ class PhoneIntake:
         event_key = f"request:{agent}:{request_key}" if request_key else None
         try:  # checked in full every time: a repeat with a body that is not valid is refused
             return self._create(data, agent, event_key)
-        except _RepeatedRequest:  # the same request, committed by a copy running at the same time
+        except _RepeatedRequest:  # the same request, committed before or by a copy at the same time
             assert event_key is not None
             earlier = self.store.ticket_of_event(event_key)
             assert earlier is not None
