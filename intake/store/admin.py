@@ -95,6 +95,8 @@ class AdminStore(StoreBase):
             return int(conn.execute(query).scalar_one())
 
     def audit(self, actor: str, action: str, target: str | None = None, detail: str | None = None) -> None:
+        if detail is not None:  # PostgreSQL's text holds no NUL (a fuzzed reveal reason had one: 500)
+            detail = detail.replace("\x00", "\ufffd")
         with self._write() as conn:
             conn.execute(
                 insert(audit_log).values(
