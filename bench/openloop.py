@@ -127,12 +127,7 @@ async def offered(
         except LookupError:
             request = None
         if request is not None:
-            try:
-                ok = await client.post(request) == 200
-            except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-                ok = False
-            finally:
-                source.give_back(request, ok)
+            ok = await post_once(client, source, request)
         if counted:
             lags.append(began - due)
             if ok:
@@ -183,6 +178,18 @@ async def offered(
     }
 
 
+async def post_once(client: Client, source: Source, request: Any) -> bool:
+    """One request; True when answered 200. The request goes back to its source either way."""
+    ok = False
+    try:
+        ok = await client.post(request) == 200
+    except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        ok = False
+    finally:
+        source.give_back(request, ok)
+    return ok
+
+
 async def settle(client: Client, source: Source, bound_ms: float, within: float = 60.0) -> float:
     """After an overload, wait until the server has worked through what it was sent (the client
     gave up on those requests, not the server): one request at a time until two in a row are
@@ -192,13 +199,7 @@ async def settle(client: Client, source: Source, bound_ms: float, within: float 
     while fast < 2 and time.perf_counter() - started < within:
         request = source.take()
         t0 = time.perf_counter()
-        ok = False
-        try:
-            ok = await client.post(request) == 200
-        except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            ok = False
-        finally:
-            source.give_back(request, ok)
+        ok = await post_once(client, source, request)
         fast = fast + 1 if ok and (time.perf_counter() - t0) * 1000 <= bound_ms else 0
         if not fast:
             await asyncio.sleep(0.2)

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from channels.auth import bearer, is_token
-from channels.http_common import in_thread, read_json
+from channels.http_common import REQUEST_ID, in_thread, read_json
 from intake.assembly import HotlinePolicy
 from intake.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from intake.events import EventService
@@ -27,7 +27,6 @@ from intake.store.sql import SqlStore
 from intake.views import ticket_json
 
 _TICKET_NUMBER = re.compile(TICKET_NUMBER)
-_REQUEST_KEY = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 CENTRE = "api-token"  # the actor the centre's token is recorded as
 
 
@@ -120,7 +119,7 @@ class BackOffice:
         """An agent registers a phone call; the caller's acknowledgement goes by SMS."""
         await self._centre(request)
         key = request.headers.get("Idempotency-Key")
-        if key is not None and not _REQUEST_KEY.fullmatch(key):
+        if key is not None and not REQUEST_ID.fullmatch(key):
             raise InvalidInput(
                 "Idempotency-Key 应为 1–100 个字母、数字或 ._:-。"
                 "Idempotency-Key: 1–100 letters, digits or ._:-"

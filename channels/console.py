@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +29,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from channels.desk import Desk
-from channels.http_common import async_redis, in_thread, read_json, row_id
+from channels.http_common import REQUEST_ID, async_redis, in_thread, read_json, row_id
 from channels.static import CONSOLE_HEADERS, STATIC, add_files
 from channels.throttle import FailureThrottle
 from intake.assembly import HotlinePolicy
@@ -46,7 +45,6 @@ from intake.views import ticket_json
 
 COOKIE = "__Host-hotline_console"
 AGENT_TEXT_MAX = 2000  # an agent's answer (an SMS of it goes out in parts)
-_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 ABSOLUTE = timedelta(hours=12)
 IDLE = timedelta(minutes=30)
 QUEUE_NAMES = ("intake", "dispatch", "notify", "default")
@@ -414,7 +412,7 @@ class Console:
             raise InvalidInput(
                 f"请填写回复内容（不超过{AGENT_TEXT_MAX}字）。'text' must be 1-{AGENT_TEXT_MAX} characters."
             )
-        if client_id is not None and (not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id)):
+        if client_id is not None and (not isinstance(client_id, str) or not REQUEST_ID.fullmatch(client_id)):
             raise InvalidInput("client_id 无效。'client_id' must be 1-100 letters, digits or ._:-")
         handoff = await self._open_handoff(request)
         key = f"agent:{handoff.id}:{client_id or secrets.token_hex(8)}"

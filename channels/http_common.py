@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from intake.errors import HotlineError, InvalidInput
 from intake.store.schema import MAX_ROW_ID
+
+# A caller's own id for one request (chat client_id, Idempotency-Key): sent again, it is the same one.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import secrets
 from collections import Counter
 from collections.abc import Iterator
@@ -25,7 +24,15 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from channels.auth import bearer
-from channels.http_common import METRICS_KEY, TooManyRequests, async_redis, in_thread, read_json, row_id
+from channels.http_common import (
+    METRICS_KEY,
+    REQUEST_ID,
+    TooManyRequests,
+    async_redis,
+    in_thread,
+    read_json,
+    row_id,
+)
 from channels.throttle import FailureThrottle
 from channels.turns import TurnGroups
 from intake.crypto import Cipher
@@ -129,7 +136,6 @@ def messages_json(store: SqlStore, rows: list[StoredOutbound]) -> list[dict[str,
 
 
 # -- routes -------------------------------------------------------------------------------------
-_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 
 class WebChat:
@@ -201,7 +207,7 @@ class WebChat:
         if not isinstance(text, str):
             raise InvalidInput("请填写消息内容。The field 'text' must be a string.")
         client_id = data.get("client_id")
-        if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)):
+        if client_id is not None and not (isinstance(client_id, str) and REQUEST_ID.fullmatch(client_id)):
             raise InvalidInput(
                 "client_id 应为 1–100 个字母、数字或 ._:-。'client_id': 1–100 letters, digits or ._:-"
             )

@@ -29,24 +29,19 @@ class Stage:
         self.cluster.wait_ready(within=90)
 
 
-def kill_web(s: Stage) -> None:
-    """SIGKILL the web process in the middle of requests; start it again a second later."""
-    s.cluster.kill("web")
-    s.say("web SIGKILLed")
-    time.sleep(1)
-    s.cluster.restart("web")
-    s.wait_healthy()
-    s.say("web restarted")
+def kill_and_restart(name: str, when: str) -> Callable[[Stage], None]:
+    """SIGKILL the Procfile's ``name`` (``when``: what it is in the middle of); started again a
+    second later, then the product is awaited healthy."""
 
+    def fault(s: Stage) -> None:
+        s.cluster.kill(name)
+        s.say(f"{name} SIGKILLed {when}")
+        time.sleep(1)
+        s.cluster.restart(name)
+        s.wait_healthy()
+        s.say(f"{name} restarted")
 
-def kill_smtp(s: Stage) -> None:
-    """SIGKILL smtp while clients are in the middle of DATA; start it again."""
-    s.cluster.kill("smtp")
-    s.say("smtp SIGKILLed")
-    time.sleep(1)
-    s.cluster.restart("smtp")
-    s.wait_healthy()
-    s.say("smtp restarted")
+    return fault
 
 
 def kill_worker_after_accept(s: Stage) -> None:
@@ -155,8 +150,8 @@ class Scenario:
 
 
 SCENARIOS = (
-    Scenario("kill-web", kill_web),
-    Scenario("kill-smtp", kill_smtp),
+    Scenario("kill-web", kill_and_restart("web", "in the middle of requests")),
+    Scenario("kill-smtp", kill_and_restart("smtp", "while clients are inside DATA")),
     Scenario("kill-worker", kill_worker_after_accept),
     Scenario("two-workers", two_workers_race, env=(("HOTLINE_RELAY_STALE_SECONDS", "2"),), workers=2),
     Scenario("kill-redis", kill_redis),
